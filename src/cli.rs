@@ -1,0 +1,145 @@
+//! The command line, as clap derive structs. These only parse; `main` turns
+//! them into the plain [`twinserve::Config`] and
+//! [`twinserve::client::ClientConfig`] that the library receives.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use twinserve::Backend;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "twinserve",
+    version,
+    about = "Serve a folder over HTTP/1.1 with a hand-written or a hyper backend, and load it with a threaded client"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a folder of static files.
+    #[command(after_help = "Examples:\n  \
+        twinserve serve                         # raw backend, ./site on http://127.0.0.1:12000/\n  \
+        twinserve serve --backend hyper --port 8080\n  \
+        twinserve serve --once --print-requests # the exercise's single-request server")]
+    Serve(ServeArgs),
+    /// Send requests to a server with one thread per client and report what came back.
+    #[command(after_help = "Examples:\n  \
+        twinserve client 127.0.0.1 12000 HelloWorld.html   # 10 requests at once\n  \
+        twinserve client --backend hyper HelloWorld.html   # start hyper in-process and load it\n  \
+        twinserve client 127.0.0.1 12000 / --threads 64 --requests 1000 --keep-alive -q")]
+    Client(ClientArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Which HTTP implementation answers.
+    #[arg(long, value_enum, default_value_t = Backend::Raw)]
+    pub backend: Backend,
+    /// The folder to serve.
+    #[arg(long, default_value = "site")]
+    pub root: PathBuf,
+    /// Address to listen on. Anything but loopback exposes the folder to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0: any free port, printed at start).
+    #[arg(long, default_value_t = 12000)]
+    pub port: u16,
+    #[command(flatten)]
+    pub tuning: Tuning,
+    /// Serve one request on one connection, then close the listener and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Print each request head to stdout as it arrives.
+    #[arg(long)]
+    pub print_requests: bool,
+}
+
+/// Flags shared by `serve` and `client --backend`.
+#[derive(Debug, Args)]
+pub struct Tuning {
+    /// Worker threads [default: raw 128, hyper one per core].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Bytes per read/write when sending a file.
+    #[arg(long, default_value_t = twinserve::DEFAULT_CHUNK_SIZE, value_parser = parse_chunk_size)]
+    pub chunk_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Start this backend in-process on a free loopback port and load it;
+    /// then give only FILE.
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// Folder served by `--backend`.
+    #[arg(long, default_value = "site", requires = "backend")]
+    pub root: PathBuf,
+    /// HOST PORT FILE, or just FILE with --backend.
+    #[arg(value_name = "HOST PORT FILE", num_args = 1..=3, required = true)]
+    pub target: Vec<String>,
+    /// Client threads, each with its own connection.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub threads: u32,
+    /// Requests per thread.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub requests: u64,
+    /// Stop starting requests after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<f64>,
+    /// Reuse one connection per thread.
+    #[arg(long)]
+    pub keep_alive: bool,
+    /// Seconds allowed to connect, and for each read and write.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    pub timeout: f64,
+    /// Print only the summary, not each response's status line.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+fn parse_chunk_size(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if (1..=16 * 1024 * 1024).contains(&n) {
+        Ok(n)
+    } else {
+        Err("must be between 1 and 16777216 bytes".into())
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 {
+        Ok(secs)
+    } else {
+        Err("must be a number of seconds above 0 and at most 86400".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Cli::try_parse_from(["twinserve", "serve", "--port", "70000"]).is_err());
+        assert!(Cli::try_parse_from(["twinserve", "serve", "--chunk-size", "0"]).is_err());
+        assert!(Cli::try_parse_from(["twinserve", "serve", "--threads", "0"]).is_err());
+        assert!(
+            Cli::try_parse_from(["twinserve", "client", "a", "1", "f", "--timeout", "-1"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["twinserve", "client", "a", "1", "f", "x"]).is_err());
+    }
+}

@@ -1,0 +1,668 @@
+//! The one place that decides the answer: a parsed request in, a [`Reply`]
+//! (status, headers, body) out. Both backends call [`DocRoot::respond`] and only
+//! move bytes, so when they answer the same bytes differently the cause is HTTP
+//! parsing or connection handling, never two copies of the serving rules.
+//!
+//! This module knows no socket, thread or runtime. It owns the rules of RFC 9110
+//! that are the application's to keep (method handling, §15 statuses, the
+//! `Host` MUST of RFC 9112 §3.2 that hyper leaves to the application) and the
+//! path resolution that keeps every answer inside the root.
+
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+/// HTTP version of a request, as far as the answer depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+/// Read access to a request's header fields, whichever parser produced them.
+pub trait HeaderSource {
+    /// Every field value named `name` (matched ASCII case-insensitively), in order.
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's;
+}
+
+impl HeaderSource for HeaderMap {
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        self.get_all(name).iter().map(HeaderValue::as_bytes)
+    }
+}
+
+/// A request as the backend parsed it; the target is the raw request-target.
+#[derive(Debug)]
+pub struct RequestView<'a, H: ?Sized> {
+    pub method: &'a str,
+    pub target: &'a str,
+    pub version: Version,
+    pub headers: &'a H,
+}
+
+/// What goes back: the backends add only connection-management fields.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Body,
+}
+
+/// A reply's content. `Content-Length` is always in the reply's headers, even
+/// for `Empty` (a HEAD answer carries the length of the body it omits).
+#[derive(Debug)]
+pub enum Body {
+    Empty,
+    Bytes(Bytes),
+    /// An open regular file, sent from its start for `len` bytes.
+    File {
+        file: File,
+        len: u64,
+    },
+}
+
+/// Why a document root cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum RootError {
+    #[error("document root {path}: {source}")]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("document root {path} is not a directory")]
+    NotADirectory { path: PathBuf },
+}
+
+/// The methods this server knows but does not allow on static files.
+/// Anything else is answered 501 (RFC 9110 §9.1: an unrecognised method SHOULD).
+const KNOWN_METHODS: &[&str] = &[
+    "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// The `Allow` value for 405 (RFC 9110 §15.5.6: a 405 MUST carry `Allow`).
+const ALLOW: &str = "GET, HEAD";
+
+/// Longest request-target answered at all (RFC 9112 §3: 414 above it). The raw
+/// parser stops reading at the same length; for hyper this is the only check.
+pub const MAX_TARGET_LEN: usize = crate::limits::MAX_REQUEST_LINE;
+
+/// Bytes escaped when a decoded path segment is written back into `Location`.
+/// Everything that is not a pchar (RFC 3986 §3.3) is encoded, so no segment can
+/// become a separator, a query, a scheme or an authority.
+const SEGMENT_ESCAPES: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// A folder served over HTTP: the canonical root and the rules for answering.
+#[derive(Debug)]
+pub struct DocRoot {
+    root: PathBuf,
+}
+
+/// Where a request path led on disk.
+#[derive(Debug)]
+enum Resolved {
+    File {
+        path: PathBuf,
+        file: File,
+        meta: Metadata,
+    },
+    /// A directory asked for without its trailing slash: redirect there.
+    AddSlash {
+        location: String,
+    },
+    NotFound,
+    Forbidden,
+}
+
+impl DocRoot {
+    /// Checks that `root` is a readable directory and remembers its canonical form,
+    /// against which every resolved path is checked.
+    pub fn open(root: &Path) -> Result<DocRoot, RootError> {
+        let unreadable = |source| RootError::Unreadable {
+            path: root.to_path_buf(),
+            source,
+        };
+        let canonical = root.canonicalize().map_err(unreadable)?;
+        if !canonical.is_dir() {
+            return Err(RootError::NotADirectory {
+                path: root.to_path_buf(),
+            });
+        }
+        std::fs::read_dir(&canonical).map_err(unreadable)?;
+        Ok(DocRoot { root: canonical })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Decides the whole answer to one request.
+    pub fn respond<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
+        if req.target.len() > MAX_TARGET_LEN {
+            return Reply::status(StatusCode::URI_TOO_LONG);
+        }
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more
+        // than one, or one with an invalid value MUST get 400. hyper never checks.
+        let mut hosts = req.headers.values("host");
+        let host_ok = match (hosts.next(), hosts.next()) {
+            (None, _) => req.version == Version::Http10,
+            (Some(host), None) => is_valid_host(host),
+            (Some(_), Some(_)) => false,
+        };
+        if !host_ok {
+            return Reply::status(StatusCode::BAD_REQUEST);
+        }
+        let head_only = match req.method {
+            "GET" => false,
+            "HEAD" => true,
+            m if KNOWN_METHODS.contains(&m) => {
+                let mut reply = Reply::status(StatusCode::METHOD_NOT_ALLOWED);
+                reply
+                    .headers
+                    .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+                return reply;
+            }
+            _ => return Reply::status(StatusCode::NOT_IMPLEMENTED),
+        };
+        let Some((path, query)) = origin_path(req.target) else {
+            return Reply::status(StatusCode::BAD_REQUEST);
+        };
+        let reply = match self.resolve(path, query) {
+            Err(BadPath) => Reply::status(StatusCode::BAD_REQUEST),
+            Ok(Resolved::File { path, file, meta }) => {
+                file_reply(StatusCode::OK, &path, file, &meta)
+            }
+            Ok(Resolved::AddSlash { location }) => {
+                let mut reply = Reply::status(StatusCode::MOVED_PERMANENTLY);
+                if let Ok(value) = HeaderValue::from_str(&location) {
+                    reply.headers.insert(header::LOCATION, value);
+                }
+                reply
+            }
+            Ok(Resolved::NotFound) => self.not_found(),
+            Ok(Resolved::Forbidden) => Reply::status(StatusCode::FORBIDDEN),
+        };
+        if head_only {
+            reply.without_body()
+        } else {
+            reply
+        }
+    }
+
+    /// 404 with the root's own `404.html` when it has one.
+    fn not_found(&self) -> Reply {
+        match self.open_inside(self.root.join("404.html")) {
+            Ok(Resolved::File { path, file, meta }) => {
+                file_reply(StatusCode::NOT_FOUND, &path, file, &meta)
+            }
+            _ => Reply::status(StatusCode::NOT_FOUND),
+        }
+    }
+
+    /// Turns a request path into a file inside the root, or says why not.
+    ///
+    /// Segments are split on `/` *before* percent-decoding, so `%2f` can never
+    /// become a separator; each is decoded once and must then be an ordinary
+    /// name: not empty-after-decoding tricks, not `.` or `..`, no `/`, `\` or NUL,
+    /// and not hidden (a leading `.`, which also covers `.git` and `.env`). Only
+    /// `Component::Normal` parts are ever joined to the root, and the canonical
+    /// result must still lie under the canonical root, which catches symlinks out.
+    fn resolve(&self, path: &str, query: Option<&str>) -> Result<Resolved, BadPath> {
+        let mut candidate = self.root.clone();
+        let mut segments = Vec::new();
+        for raw in path.split('/').filter(|s| !s.is_empty()) {
+            let decoded = percent_decode(raw)?;
+            let name = OsStr::from_bytes(&decoded);
+            let mut parts = Path::new(name).components();
+            let is_plain_name = matches!(parts.next(), Some(Component::Normal(n)) if n == name)
+                && parts.next().is_none();
+            if !is_plain_name
+                || decoded.starts_with(b".")
+                || decoded.iter().any(|&b| b == b'\\' || b == 0 || b == b'/')
+            {
+                return Ok(Resolved::NotFound);
+            }
+            candidate.push(name);
+            segments.push(decoded);
+        }
+        let wants_directory = path.ends_with('/');
+        let meta = match self.canonical_inside(&candidate) {
+            Ok(Some(canonical)) => match std::fs::metadata(&canonical) {
+                Ok(meta) => meta,
+                Err(e) => return Ok(refusal(&e)),
+            },
+            Ok(None) => return Ok(Resolved::NotFound),
+            Err(e) => return Ok(refusal(&e)),
+        };
+        if meta.is_dir() {
+            if !wants_directory {
+                return Ok(Resolved::AddSlash {
+                    location: slash_location(&segments, query),
+                });
+            }
+            return Ok(self
+                .open_inside(candidate.join("index.html"))
+                .unwrap_or_else(|e| refusal(&e)));
+        }
+        if wants_directory {
+            return Ok(Resolved::NotFound);
+        }
+        Ok(self.open_inside(candidate).unwrap_or_else(|e| refusal(&e)))
+    }
+
+    /// The canonical form of `path` if it lies inside the root, `None` if a
+    /// symlink leads out.
+    fn canonical_inside(&self, path: &Path) -> io::Result<Option<PathBuf>> {
+        let canonical = path.canonicalize()?;
+        Ok(canonical.starts_with(&self.root).then_some(canonical))
+    }
+
+    /// Opens `path` if it is a regular file inside the root.
+    fn open_inside(&self, path: PathBuf) -> io::Result<Resolved> {
+        let Some(canonical) = self.canonical_inside(&path)? else {
+            return Ok(Resolved::NotFound);
+        };
+        // Checked before open(): opening a FIFO would block the worker.
+        if !std::fs::metadata(&canonical)?.is_file() {
+            return Ok(Resolved::NotFound);
+        }
+        let file = File::open(&canonical)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Ok(Resolved::NotFound);
+        }
+        Ok(Resolved::File {
+            path: canonical,
+            file,
+            meta,
+        })
+    }
+}
+
+/// A path that is not valid percent-encoding: the request is malformed (400),
+/// which is different from a well-formed path that names nothing (404).
+#[derive(Debug)]
+struct BadPath;
+
+/// 403 only where the file exists but may not be read; every other failure
+/// looks like absence, so refusals reveal nothing about the disk.
+fn refusal(e: &io::Error) -> Resolved {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => Resolved::Forbidden,
+        _ => Resolved::NotFound,
+    }
+}
+
+/// The path and query of an origin-form or absolute-form target (RFC 9112
+/// §3.2.1, §3.2.2); `None` for asterisk- and authority-form, which a GET or
+/// HEAD may not use. A fragment, never valid in a request-target, is dropped
+/// as hyper does (the raw parser rejects it before this point).
+fn origin_path(target: &str) -> Option<(&str, Option<&str>)> {
+    let target = target.split_once('#').map_or(target, |(before, _)| before);
+    let path_and_query = if target.starts_with('/') {
+        target
+    } else {
+        // RFC 9112 §3.2.2: an origin server MUST accept absolute-form and
+        // answer from its path; the authority in it is not ours to check here.
+        let (scheme, rest) = target.split_once("://")?;
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return None;
+        }
+        match rest.find(['/', '?']) {
+            Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+            Some(i) => return Some(("/", Some(&rest[i + 1..]))),
+            None => "/",
+        }
+    };
+    Some(match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_and_query, None),
+    })
+}
+
+/// Decodes `%XX` escapes once. A `%` not followed by two hex digits is an error.
+fn percent_decode(segment: &str) -> Result<Vec<u8>, BadPath> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or(BadPath)?;
+            let value = std::str::from_utf8(hex)
+                .ok()
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or(BadPath)?;
+            out.push(value);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// `Location` for a directory asked for without its slash, rebuilt from the
+/// decoded segments rather than copied from the request: empty segments are
+/// gone, so it can never start with `//` and be read as another host (the
+/// protocol-relative redirect of CVE-2021-28861), and every segment is
+/// re-encoded, so no byte of it can end the header or the path.
+fn slash_location(segments: &[Vec<u8>], query: Option<&str>) -> String {
+    let mut location = String::from("/");
+    for segment in segments {
+        let text = String::from_utf8_lossy(segment);
+        location.extend(utf8_percent_encode(&text, SEGMENT_ESCAPES));
+        location.push('/');
+    }
+    if let Some(query) = query {
+        location.push('?');
+        location.extend(utf8_percent_encode(query, CONTROLS));
+    }
+    location
+}
+
+/// RFC 9112 §3.2 with RFC 3986 §3.2.2: `uri-host [ ":" port ]`, where the host
+/// is an IP-literal in brackets or a reg-name (unreserved, sub-delims, pct-encoded).
+fn is_valid_host(value: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+        let Some(end) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &rest[..end];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        (&[][..], &rest[end + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(i) => (&value[..i], &value[i..]),
+            None => (value, &[][..]),
+        }
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    port_ok
+        && host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b))
+}
+
+impl Reply {
+    /// A short built-in HTML page for `status`, with the shared headers.
+    pub fn status(status: StatusCode) -> Reply {
+        let reason = status.canonical_reason().unwrap_or("");
+        let code = status.as_u16();
+        let page = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head>\n\
+             <body><h1>{code} {reason}</h1></body></html>\n"
+        );
+        let mut headers = base_headers();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(page.len()));
+        Reply {
+            status,
+            headers,
+            body: Body::Bytes(Bytes::from(page)),
+        }
+    }
+
+    /// The same reply with its body dropped and its headers kept, as HEAD
+    /// requires (RFC 9110 §9.3.2).
+    pub fn without_body(mut self) -> Reply {
+        self.body = Body::Empty;
+        self
+    }
+
+    /// The value of `Content-Length`, which every reply carries.
+    pub fn content_length(&self) -> u64 {
+        self.headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn base_headers() -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(8);
+    let now = httpdate::fmt_http_date(SystemTime::now());
+    headers.insert(header::DATE, header_value(now));
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+}
+
+fn header_value(text: String) -> HeaderValue {
+    // Only called with text this module formatted: dates, numbers, MIME types.
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn file_reply(status: StatusCode, path: &Path, file: File, meta: &Metadata) -> Reply {
+    let len = meta.len();
+    let mut headers = base_headers();
+    headers.insert(header::CONTENT_TYPE, header_value(content_type(path)));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(modified) = meta.modified() {
+        headers.insert(
+            header::LAST_MODIFIED,
+            header_value(httpdate::fmt_http_date(modified)),
+        );
+    }
+    // A strong validator from the file's identity: inode, size, and mtime to
+    // the nanosecond, so a rewrite of the same length still changes it.
+    let etag = format!(
+        "\"{:x}-{:x}-{:x}.{:x}\"",
+        meta.ino(),
+        len,
+        meta.mtime(),
+        meta.mtime_nsec()
+    );
+    headers.insert(header::ETAG, header_value(etag));
+    Reply {
+        status,
+        headers,
+        body: Body::File { file, len },
+    }
+}
+
+/// The MIME type from the file name; text gets an explicit charset so a
+/// browser never has to guess (and `nosniff` forbids it to).
+fn content_type(path: &Path) -> String {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let textual = mime.type_() == mime_guess::mime::TEXT
+        || matches!(
+            mime.essence_str(),
+            "application/javascript" | "application/json" | "application/xml" | "image/svg+xml"
+        );
+    if textual {
+        format!("{}; charset=utf-8", mime.essence_str())
+    } else {
+        mime.essence_str().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fields(Vec<(&'static str, &'static [u8])>);
+
+    impl HeaderSource for Fields {
+        fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+            self.0
+                .iter()
+                .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        }
+    }
+
+    fn site() -> (tempfile::TempDir, DocRoot) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("index.html"), "home").unwrap();
+        std::fs::write(root.join("sub/index.html"), "sub home").unwrap();
+        std::fs::write(root.join("a b.txt"), "spaced").unwrap();
+        std::fs::write(root.join(".hidden"), "hidden").unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "SECRET").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("out")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("outdir")).unwrap();
+        let docroot = DocRoot::open(&root).unwrap();
+        (dir, docroot)
+    }
+
+    fn get(docroot: &DocRoot, target: &str) -> Reply {
+        let headers = Fields(vec![("Host", b"localhost")]);
+        docroot.respond(&RequestView {
+            method: "GET",
+            target,
+            version: Version::Http11,
+            headers: &headers,
+        })
+    }
+
+    #[test]
+    fn resolves_files_and_directories() {
+        let (_dir, docroot) = site();
+        assert_eq!(get(&docroot, "/").status, 200);
+        assert_eq!(get(&docroot, "/index.html").status, 200);
+        assert_eq!(get(&docroot, "/sub/").status, 200);
+        assert_eq!(get(&docroot, "/a%20b.txt").status, 200);
+        assert_eq!(get(&docroot, "/index.html?x=%2e%2e").status, 200);
+        assert_eq!(get(&docroot, "http://other.example/index.html").status, 200);
+        assert_eq!(get(&docroot, "/index.html/").status, 404);
+        assert_eq!(get(&docroot, "/missing").status, 404);
+    }
+
+    #[test]
+    fn refuses_everything_that_leaves_the_root() {
+        let (_dir, docroot) = site();
+        for target in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/%2E%2E/secret.txt",
+            "/sub/..%2fsecret.txt",
+            "/sub/%2e%2e%2f..%2fsecret.txt",
+            "/..%5csecret.txt",
+            "/%252e%252e/secret.txt",
+            "/index.html%00.png",
+            "/./index.html",
+            "/out",
+            "/outdir/secret.txt",
+            "/.hidden",
+            "//../secret.txt",
+        ] {
+            let reply = get(&docroot, target);
+            assert_eq!(reply.status, 404, "{target}");
+        }
+        assert_eq!(get(&docroot, "/%zz").status, 400);
+        assert_eq!(get(&docroot, "/%2").status, 400);
+    }
+
+    #[test]
+    fn directory_redirect_keeps_query_and_stays_on_this_host() {
+        let (_dir, docroot) = site();
+        let location = |target| {
+            let reply = get(&docroot, target);
+            assert_eq!(reply.status, 301, "{target}");
+            reply.headers[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(location("/sub"), "/sub/");
+        assert_eq!(location("/sub?a=1"), "/sub/?a=1");
+        assert_eq!(location("//sub"), "/sub/");
+        assert_eq!(location("///sub?x"), "/sub/?x");
+    }
+
+    #[test]
+    fn host_rules_of_rfc_9112_section_3_2() {
+        let (_dir, docroot) = site();
+        let ask = |version, hosts: Vec<&'static [u8]>| {
+            let headers = Fields(hosts.into_iter().map(|h| ("host", h)).collect());
+            let view = RequestView {
+                method: "GET",
+                target: "/",
+                version,
+                headers: &headers,
+            };
+            docroot.respond(&view).status.as_u16()
+        };
+        assert_eq!(ask(Version::Http11, vec![]), 400);
+        assert_eq!(ask(Version::Http10, vec![]), 200);
+        assert_eq!(ask(Version::Http11, vec![b"a", b"b"]), 400);
+        assert_eq!(ask(Version::Http11, vec![b"example.com:8080"]), 200);
+        assert_eq!(ask(Version::Http11, vec![b"[::1]:80"]), 200);
+        assert_eq!(ask(Version::Http11, vec![b"evil.example/../x y@z"]), 400);
+        assert_eq!(ask(Version::Http11, vec![b"a:port"]), 400);
+    }
+
+    #[test]
+    fn methods() {
+        let (_dir, docroot) = site();
+        let headers = Fields(vec![("host", b"x")]);
+        let ask = |method| {
+            docroot.respond(&RequestView {
+                method,
+                target: "/",
+                version: Version::Http11,
+                headers: &headers,
+            })
+        };
+        let head = ask("HEAD");
+        assert_eq!(head.status, 200);
+        assert!(matches!(head.body, Body::Empty));
+        assert_eq!(head.content_length(), 4);
+        let post = ask("POST");
+        assert_eq!(post.status, 405);
+        assert_eq!(post.headers[header::ALLOW], "GET, HEAD");
+        assert_eq!(ask("BREW").status, 501);
+        assert_eq!(ask("get").status, 501);
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            content_type(Path::new("a.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("a.css")), "text/css; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.png")), "image/png");
+        assert_eq!(content_type(Path::new("a")), "application/octet-stream");
+    }
+}

@@ -1,0 +1,212 @@
+//! The hyper backend: the same docroot behind hyper 1.x HTTP/1 connections on
+//! a tokio multi-thread runtime. hyper parses and frames; this module sets its
+//! limits from the one [`Config`], turns a request into a docroot
+//! [`RequestView`] and the [`Reply`] into a `Response` whose file body streams.
+//!
+//! Only HTTP/1 (`http1::Builder`): hyper-util's auto builder would bring
+//! HTTP/2 along, which twinserve does not compare.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::hyper::body::{Frame, Incoming};
+use ::hyper::server::conn::http1;
+use ::hyper::service::service_fn;
+use ::hyper::{Request, Response};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
+use tokio_util::io::ReaderStream;
+
+use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
+use crate::{Backend, Config, Shutdown};
+
+type ResponseBody = BoxBody<Bytes, io::Error>;
+
+/// What every connection shares.
+struct Context {
+    docroot: Arc<DocRoot>,
+    chunk_size: usize,
+    print_requests: bool,
+}
+
+/// Serves `listener` until `shutdown` is requested (or, with `config.once`,
+/// until one connection has been served), then lets connections finish their
+/// current response within the grace period.
+pub fn run(
+    listener: TcpListener,
+    config: &Config,
+    docroot: Arc<DocRoot>,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads_for(Backend::Hyper))
+        .thread_name("twinserve-hyper")
+        .enable_all()
+        .build()?;
+    listener.set_nonblocking(true)?;
+    let result = runtime.block_on(serve(listener, config, docroot, shutdown));
+    // Blocking-pool threads reading files for a cut connection get a moment
+    // to notice, rather than holding the process.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn serve(
+    listener: TcpListener,
+    config: &Config,
+    docroot: Arc<DocRoot>,
+    mut shutdown: Shutdown,
+) -> io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let limits = &config.limits;
+    let mut builder = http1::Builder::new();
+    builder
+        // Without a timer hyper applies no timeout at all.
+        .timer(TokioTimer::new())
+        // hyper's one timeout covers both the idle time before a request and
+        // the time to receive its head; raw has two (see Limits).
+        .header_read_timeout(limits.head_timeout)
+        // A client that half-closes after its request still gets an answer.
+        .half_close(true)
+        .max_headers(limits.max_headers)
+        // max_buf_size alone is a soft cap; this is the same hard limit as raw's.
+        .max_header_size(limits.max_head_bytes)
+        .keep_alive(!config.once);
+    let ctx = Arc::new(Context {
+        docroot,
+        chunk_size: config.chunk_size,
+        print_requests: config.print_requests,
+    });
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut once_connection = None;
+
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => permit.map_err(io::Error::other)?,
+            () = shutdown.requested() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    // Out of descriptors: wait for some to close, don't spin.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = shutdown.requested() => break,
+        };
+        let peer = stream.peer_addr().ok();
+        // Nagle would delay a body segment behind the head's until the client ACKs.
+        let _ = stream.set_nodelay(true);
+        let ctx = Arc::clone(&ctx);
+        let service = service_fn(move |req| answer(req, Arc::clone(&ctx)));
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                // A reset, a timeout, or a malformed request: only this connection ends.
+                tracing::debug!(?peer, "connection ended: {e}");
+            }
+            drop(permit);
+        });
+        if config.once {
+            once_connection = Some(task);
+            break;
+        }
+    }
+    drop(listener);
+
+    if let Some(task) = once_connection {
+        // keep_alive(false) ends it after one response; the head timeout bounds the wait.
+        let _ = task.await;
+    } else if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "responses still in flight after {:?}; closing them",
+            limits.shutdown_grace
+        );
+    }
+    Ok(())
+}
+
+/// One request: the docroot decides, off the async workers (it touches the
+/// file system), and the reply becomes a response.
+async fn answer(
+    req: Request<Incoming>,
+    ctx: Arc<Context>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    // The body is never read: no method this server allows has one, and hyper
+    // either drains it or closes the connection after the response.
+    let (parts, _body) = req.into_parts();
+    if ctx.print_requests {
+        print_head(&parts);
+    }
+    let docroot = Arc::clone(&ctx.docroot);
+    let decided = tokio::task::spawn_blocking(move || {
+        let target = parts.uri.to_string();
+        docroot.respond(&RequestView {
+            method: parts.method.as_str(),
+            target: &target,
+            version: if parts.version == http::Version::HTTP_10 {
+                Version::Http10
+            } else {
+                Version::Http11
+            },
+            headers: &parts.headers,
+        })
+    })
+    .await;
+    let reply = decided.unwrap_or_else(|e| {
+        tracing::error!("docroot task failed: {e}");
+        Reply::status(http::StatusCode::INTERNAL_SERVER_ERROR)
+    });
+    Ok(into_response(reply, ctx.chunk_size))
+}
+
+/// Moves the docroot's decision into a hyper `Response`. The reply already
+/// carries `Content-Length`, so hyper frames a streamed file by length rather
+/// than falling back to chunked transfer-coding.
+fn into_response(reply: Reply, chunk_size: usize) -> Response<ResponseBody> {
+    let body = match reply.body {
+        Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
+        Body::Bytes(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
+        Body::File { file, len } => {
+            let file = tokio::fs::File::from_std(file).take(len);
+            // Pieces as large as the raw backend's; ReaderStream's default is 4 KiB.
+            let stream = ReaderStream::with_capacity(file, chunk_size).map_ok(Frame::data);
+            BodyExt::boxed(StreamBody::new(stream))
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    response
+}
+
+/// `--print-requests`: hyper hands over the head already parsed, so this is
+/// the request as hyper understood it, not the bytes as received.
+fn print_head(parts: &http::request::Parts) {
+    use std::io::Write;
+    let mut text = format!("{} {} {:?}\n", parts.method, parts.uri, parts.version);
+    for (name, value) in &parts.headers {
+        text.push_str(name.as_str());
+        text.push_str(": ");
+        text.extend(value.as_bytes().escape_ascii().map(char::from));
+        text.push('\n');
+    }
+    text.push('\n');
+    let _ = io::stdout().lock().write_all(text.as_bytes());
+}

@@ -1,0 +1,292 @@
+//! twinserve serves a folder of static files over HTTP/1.1 with one of two
+//! interchangeable backends — `raw` (hand-written, `std::net` and threads) and
+//! `hyper` (hyper 1.x on tokio) — and carries a threaded client to load them.
+//!
+//! This module holds what every caller shares: [`Backend`], the one [`Config`]
+//! the backends receive, the named [`limits`], and [`spawn`], which starts a
+//! backend on a bound listener and returns a [`ServerHandle`]. `serve`,
+//! `client --backend` and the tests all start servers through `spawn`.
+
+pub mod client;
+pub mod docroot;
+pub mod hyper;
+pub mod raw;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::docroot::DocRoot;
+
+/// Which HTTP implementation answers the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Hand-written parser and connection handling on `std::net` and a thread pool.
+    Raw,
+    /// hyper 1.x HTTP/1 connections on a tokio runtime.
+    Hyper,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Raw => "raw",
+            Backend::Hyper => "hyper",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The bounds that keep one client from holding more than its share. Each is a
+/// default for the matching [`Limits`] field; all are overridable through `Config`.
+pub mod limits {
+    use std::time::Duration;
+
+    /// Whole request head (request line + fields). Browsers with large cookie
+    /// jars send 8–16 KiB; 64 KiB turns none of them away, yet a client cannot
+    /// make a worker buffer more than this per connection.
+    pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+    /// Header field lines per request; hyper's default, so both backends agree.
+    pub const MAX_HEADERS: usize = 100;
+    /// Request line. RFC 9112 §3 recommends supporting at least 8000 octets.
+    pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+    /// Time from the first byte of a request to the end of its head. Long
+    /// enough for a human typing into `nc`, short enough to end slowloris.
+    pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How long a keep-alive connection may sit idle between requests. Short,
+    /// because in the raw backend an idle connection holds a whole thread.
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Longest a single socket write may block on a client that stopped reading.
+    pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Simultaneous connections the hyper backend accepts before it waits.
+    pub const MAX_CONNECTIONS: usize = 10_000;
+    /// Connections the raw backend queues for a free worker before it answers 503.
+    pub const RAW_QUEUE: usize = 1024;
+    /// Time given to in-flight responses at shutdown before they are cut.
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+}
+
+/// Limits on what one client may make the server hold; see [`limits`] for why
+/// each default has the value it has.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    pub max_request_line: usize,
+    pub head_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_connections: usize,
+    pub raw_queue: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: limits::MAX_HEAD_BYTES,
+            max_headers: limits::MAX_HEADERS,
+            max_request_line: limits::MAX_REQUEST_LINE,
+            head_timeout: limits::HEAD_TIMEOUT,
+            idle_timeout: limits::IDLE_TIMEOUT,
+            write_timeout: limits::WRITE_TIMEOUT,
+            max_connections: limits::MAX_CONNECTIONS,
+            raw_queue: limits::RAW_QUEUE,
+            shutdown_grace: limits::SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Size of each piece a file body is read and written in.
+pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
+
+/// Everything a backend needs, built once from the command line (or by a test).
+/// No backend reads the command line or the environment itself.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub root: PathBuf,
+    pub addr: SocketAddr,
+    /// Worker threads: the raw pool's size, or tokio's worker threads.
+    pub threads: usize,
+    pub chunk_size: usize,
+    /// Serve one connection, then close the listener and stop.
+    pub once: bool,
+    /// Echo every request head to stdout as received.
+    pub print_requests: bool,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// A config for `root` on `127.0.0.1`, port 0 (the OS picks a free port).
+    pub fn new(root: impl Into<PathBuf>) -> Config {
+        Config {
+            root: root.into(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            threads: 0,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            once: false,
+            print_requests: false,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Threads for `backend` when `threads` is 0: the raw backend needs one per
+    /// open connection, the hyper backend one per core.
+    pub fn threads_for(&self, backend: Backend) -> usize {
+        match (self.threads, backend) {
+            (0, Backend::Raw) => 128,
+            (0, Backend::Hyper) => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            (n, _) => n,
+        }
+    }
+}
+
+/// A backend's view of the stop request: cheap to clone, checked by sync code
+/// with [`Shutdown::is_requested`] and awaited by async code.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    pub fn is_requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    pub async fn requested(&mut self) {
+        // An error means the sender is gone, which also means "stop".
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Asks a running server to stop; clonable so a signal thread can hold one.
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    tx: Arc<watch::Sender<bool>>,
+    backend: Backend,
+    addr: SocketAddr,
+}
+
+impl Stopper {
+    pub fn stop(&self) {
+        if self.tx.send_replace(true) {
+            return;
+        }
+        // The raw backend sits in a blocking accept(); a connection of our own
+        // is the portable way to wake it so it sees the flag.
+        if self.backend == Backend::Raw {
+            let mut wake = self.addr;
+            if wake.ip().is_unspecified() {
+                wake.set_ip(match wake {
+                    SocketAddr::V4(_) => [127, 0, 0, 1].into(),
+                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Root(#[from] docroot::RootError),
+    #[error("cannot start the {backend} backend: {source}")]
+    Start {
+        backend: Backend,
+        source: std::io::Error,
+    },
+}
+
+/// A running server. Dropping it stops the server and joins its threads.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stopper: Stopper,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl ServerHandle {
+    /// The address the listener is bound to (the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Whether the server has stopped by itself (as `--once` does).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Blocks until the server stops, by itself or through a [`Stopper`].
+    pub fn wait(mut self) -> std::io::Result<()> {
+        self.join()
+    }
+
+    /// Stops accepting, lets responses in flight finish (within the grace
+    /// period), and joins every thread.
+    pub fn shutdown(mut self) -> std::io::Result<()> {
+        self.stopper.stop();
+        self.join()
+    }
+
+    fn join(&mut self) -> std::io::Result<()> {
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("server thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stopper.stop();
+        let _ = self.join();
+    }
+}
+
+/// Binds `config.addr`, checks the root, and starts `backend` on its own thread.
+pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartError> {
+    let docroot = Arc::new(DocRoot::open(&config.root)?);
+    let listener = TcpListener::bind(config.addr).map_err(|source| StartError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let start_err = |source| StartError::Start { backend, source };
+    let addr = listener.local_addr().map_err(start_err)?;
+    let (tx, rx) = watch::channel(false);
+    let shutdown = Shutdown(rx);
+    let thread = std::thread::Builder::new()
+        .name(format!("twinserve-{backend}"))
+        .spawn(move || match backend {
+            Backend::Raw => raw::run(listener, &config, docroot, shutdown),
+            Backend::Hyper => hyper::run(listener, &config, docroot, shutdown),
+        })
+        .map_err(start_err)?;
+    Ok(ServerHandle {
+        addr,
+        stopper: Stopper {
+            tx: Arc::new(tx),
+            backend,
+            addr,
+        },
+        thread: Some(thread),
+    })
+}

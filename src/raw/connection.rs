@@ -1,0 +1,308 @@
+//! One client connection in the raw backend: a [`HeadReader`] that owns the
+//! socket, the buffer, the limits and the timeouts, and [`serve`], which loops
+//! read head → parse → ask docroot → write reply for as long as the
+//! connection persists.
+//!
+//! Bytes after a head stay in the buffer for the next turn, so pipelined
+//! requests are never lost. A request with a body is answered and the
+//! connection closed (see `request::framing`), so its body can never be read
+//! as a request.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+use super::request::{self, HeadLimits, ParseError};
+use super::response::{ChunkedSender, Persistence, write_reply};
+use crate::Limits;
+use crate::docroot::{DocRoot, Reply, RequestView};
+
+/// First size of a connection's head buffer; it doubles up to the head limit,
+/// so a typical request costs 8 KiB and only a large one pays for more.
+const INITIAL_BUFFER: usize = 8 * 1024;
+
+/// After the last response on a connection, how long unread request bytes are
+/// drained before the socket is closed (see [`linger_close`]).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+/// ... and how many bytes at most, so a client cannot keep a worker draining.
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// What every connection of a raw server shares.
+#[derive(Debug)]
+pub struct Context {
+    pub docroot: Arc<DocRoot>,
+    pub limits: Limits,
+    pub chunk_size: usize,
+    pub print_requests: bool,
+    /// `--once`: answer one request, close, and let the server stop.
+    pub once: bool,
+}
+
+/// Why no complete head came from the socket.
+#[derive(Debug)]
+enum ReadError {
+    /// The client closed, or the idle keep-alive time ran out, between requests.
+    Closed,
+    /// A head began but did not finish within the head timeout (→ 408).
+    TimedOut,
+    /// The bytes broke a rule (→ the error's status).
+    Parse(ParseError),
+    Io(io::Error),
+}
+
+/// Owns the socket and the bytes read from it but not yet consumed.
+struct HeadReader {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl HeadReader {
+    fn new(stream: TcpStream) -> HeadReader {
+        HeadReader {
+            stream,
+            buf: vec![0; INITIAL_BUFFER],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Bytes received and not yet consumed: the current head and anything after it.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Reads until `pending()` starts with a complete, valid head; returns its length.
+    fn fill_head(&mut self, ctx: &Context) -> Result<usize, ReadError> {
+        let parse_limits = HeadLimits {
+            max_request_line: ctx.limits.max_request_line,
+            max_headers: ctx.limits.max_headers,
+        };
+        // Waiting for the first byte is the idle keep-alive time; once a head
+        // has begun it must be complete within the head timeout (slowloris).
+        let mut started = self.start < self.end;
+        let mut deadline = Instant::now()
+            + if started {
+                ctx.limits.head_timeout
+            } else {
+                ctx.limits.idle_timeout
+            };
+        loop {
+            if started {
+                match request::parse_head(self.pending(), &parse_limits) {
+                    Ok(head) => return Ok(head.len),
+                    Err(ParseError::Incomplete) => {}
+                    Err(e) => return Err(ReadError::Parse(e)),
+                }
+            }
+            if self.pending().len() >= ctx.limits.max_head_bytes {
+                return Err(ReadError::Parse(ParseError::HeadTooLarge));
+            }
+            self.make_room(ctx.limits.max_head_bytes);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(if started {
+                    ReadError::TimedOut
+                } else {
+                    ReadError::Closed
+                });
+            }
+            self.stream
+                .set_read_timeout(Some(remaining))
+                .map_err(ReadError::Io)?;
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) if started => {
+                    return Err(ReadError::Io(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Ok(0) => return Err(ReadError::Closed),
+                Ok(n) => {
+                    self.end += n;
+                    if !started {
+                        started = true;
+                        deadline = Instant::now() + ctx.limits.head_timeout;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(if started {
+                        ReadError::TimedOut
+                    } else {
+                        ReadError::Closed
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+    }
+
+    /// Makes space after `end`: moves pending bytes to the front, then grows
+    /// the buffer (never past the head limit, which `fill_head` checks first).
+    fn make_room(&mut self, max_head: usize) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end < self.buf.len() {
+            return;
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = (self.buf.len() * 2).min(max_head.max(self.buf.len() + 1));
+            self.buf.resize(grown, 0);
+        }
+    }
+
+    fn consume(&mut self, len: usize) {
+        self.start += len;
+    }
+}
+
+/// Serves one connection until it closes, fails, or stops persisting.
+/// Every error ends only this connection: it is logged at debug level.
+pub fn serve(stream: TcpStream, ctx: &Context) {
+    let peer = stream.peer_addr().ok();
+    // Nagle would hold the body's first segment behind the head's until the
+    // client's delayed ACK: 40 ms per response on keep-alive connections.
+    let setup = stream
+        .set_nodelay(true)
+        .and_then(|()| stream.set_write_timeout(Some(ctx.limits.write_timeout)));
+    if let Err(e) = setup {
+        tracing::debug!(?peer, "socket setup failed: {e}");
+        return;
+    }
+    let mut reader = HeadReader::new(stream);
+    let mut out = Vec::with_capacity(1024);
+    let mut sender = ChunkedSender::new(ctx.chunk_size);
+    loop {
+        let len = match reader.fill_head(ctx) {
+            Ok(len) => len,
+            Err(ReadError::Closed) => return,
+            Err(ReadError::TimedOut) => {
+                tracing::debug!(?peer, "request head timed out");
+                return reject(&reader.stream, StatusCode::REQUEST_TIMEOUT, &mut out);
+            }
+            Err(ReadError::Parse(e)) => {
+                tracing::debug!(?peer, "bad request: {e}");
+                return reject(&reader.stream, e.status(), &mut out);
+            }
+            Err(ReadError::Io(e)) => {
+                tracing::debug!(?peer, "read failed: {e}");
+                return;
+            }
+        };
+        let bytes = &reader.pending()[..len];
+        if ctx.print_requests {
+            print_head(bytes);
+        }
+        let head = match request::parse_head(
+            bytes,
+            &HeadLimits {
+                max_request_line: ctx.limits.max_request_line,
+                max_headers: ctx.limits.max_headers,
+            },
+        ) {
+            Ok(head) => head,
+            Err(e) => return reject(&reader.stream, e.status(), &mut out),
+        };
+        let framing = match request::framing(&head) {
+            Ok(framing) => framing,
+            Err(e) => {
+                tracing::debug!(?peer, "bad framing: {e}");
+                return reject(&reader.stream, e.status(), &mut out);
+            }
+        };
+        let keep_alive = request::keeps_alive(&head) && !framing.has_body() && !ctx.once;
+        let persistence = match (keep_alive, head.version) {
+            (false, _) => Persistence::Close,
+            (true, crate::docroot::Version::Http10) => Persistence::KeepAliveHttp10,
+            (true, crate::docroot::Version::Http11) => Persistence::KeepAlive,
+        };
+        let reply = ctx.docroot.respond(&RequestView {
+            method: head.method,
+            target: head.target,
+            version: head.version,
+            headers: head.headers.as_slice(),
+        });
+        tracing::debug!(
+            ?peer,
+            method = head.method,
+            target = head.target,
+            status = reply.status.as_u16()
+        );
+        if let Err(e) = write_reply(
+            &mut &reader.stream,
+            reply,
+            persistence,
+            &mut out,
+            &mut sender,
+        ) {
+            // A client that resets or stops reading ends here, not in a panic.
+            tracing::debug!(?peer, "write failed: {e}");
+            return;
+        }
+        if !keep_alive {
+            return linger_close(&reader.stream);
+        }
+        reader.consume(len);
+    }
+}
+
+/// Answers a request that cannot be served with `status`, then closes.
+fn reject(stream: &TcpStream, status: StatusCode, out: &mut Vec<u8>) {
+    let mut sender = ChunkedSender::new(1);
+    let reply = Reply::status(status);
+    if write_reply(&mut &*stream, reply, Persistence::Close, out, &mut sender).is_ok() {
+        linger_close(stream);
+    }
+}
+
+/// Closes without destroying the response. Closing a socket that still has
+/// unread request bytes makes the kernel send RST, and an RST can discard the
+/// response before the client reads it (RFC 9112 §9.6). So: half-close our
+/// side, then read and discard until the client closes — bounded in time and
+/// bytes — and only then close.
+fn linger_close(stream: &TcpStream) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut drained = 0;
+    let mut scratch = [0u8; 4096];
+    while drained < LINGER_BYTES {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
+            return;
+        }
+        match (&mut &*stream).read(&mut scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
+/// `--print-requests`: the head as received, one line per line, with control
+/// and non-ASCII bytes escaped so a request cannot drive the terminal.
+fn print_head(bytes: &[u8]) {
+    let mut text = Vec::with_capacity(bytes.len() + 16);
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        text.extend(line.escape_ascii());
+        text.push(b'\n');
+    }
+    // A closed stdout is no reason to stop serving.
+    let _ = io::stdout().lock().write_all(&text);
+}

@@ -1,0 +1,171 @@
+//! The raw backend: HTTP/1.1 by hand on `std::net` — a blocking accept loop, a
+//! bounded pool of worker threads, one connection per worker at a time, a
+//! hand-written parser ([`request`]) and response writer ([`response`]).
+//!
+//! Its limits are the thread model's: each open connection holds a worker, so
+//! `--threads` is the number of clients served at once; the next
+//! [`crate::Limits::raw_queue`] wait in a queue, and beyond that a client gets
+//! a fast 503 instead of an unbounded wait.
+
+pub mod connection;
+pub mod pool;
+pub mod request;
+pub mod response;
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+use crate::docroot::{DocRoot, Reply};
+use crate::{Backend, Config, Shutdown};
+use connection::Context;
+use pool::WorkerPool;
+
+/// Serves `listener` until `shutdown` is requested (or, with `config.once`,
+/// until one connection has been served). Then stops accepting, lets responses
+/// in flight finish within the grace period, and joins every worker.
+pub fn run(
+    listener: TcpListener,
+    config: &Config,
+    docroot: Arc<DocRoot>,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    let ctx = Arc::new(Context {
+        docroot,
+        limits: config.limits.clone(),
+        chunk_size: config.chunk_size,
+        print_requests: config.print_requests,
+        once: config.once,
+    });
+    let open = Arc::new(OpenConnections::default());
+    let handler_ctx = Arc::clone(&ctx);
+    let mut pool = WorkerPool::new(
+        config.threads_for(Backend::Raw),
+        config.limits.raw_queue,
+        move |job: Job| connection::serve(job.stream, &handler_ctx),
+    )?;
+
+    for accepted in listener.incoming() {
+        if shutdown.is_requested() {
+            break;
+        }
+        let stream = match accepted {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                // Out of descriptors: give workers a moment to close some
+                // instead of spinning on an accept that keeps failing.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let job = Job {
+            _registration: open.register(&stream),
+            stream,
+        };
+        if let Err(job) = pool.submit(job) {
+            refuse_busy(&job.stream);
+        }
+        if config.once {
+            break;
+        }
+    }
+    // From here on a new client is refused by the kernel.
+    drop(listener);
+
+    if !config.once {
+        // Idle keep-alive connections wake with EOF; responses being written
+        // are not touched, and each connection closes after its current one.
+        open.shutdown_all(SocketShutdown::Read);
+    }
+    let grace = if config.once {
+        // `--once` waits for its one connection, which the connection's own
+        // timeouts bound.
+        config.limits.head_timeout + config.limits.write_timeout
+    } else {
+        config.limits.shutdown_grace
+    };
+    if !pool.drain(Instant::now() + grace) {
+        tracing::warn!("responses still in flight after {grace:?}; closing them");
+        open.shutdown_all(SocketShutdown::Both);
+    }
+    drop(pool);
+    Ok(())
+}
+
+/// A connection on its way to a worker, registered so shutdown can reach it.
+struct Job {
+    stream: TcpStream,
+    _registration: Registration,
+}
+
+/// Every connection the server holds, so shutdown can wake or cut them.
+#[derive(Default)]
+struct OpenConnections {
+    next_id: AtomicU64,
+    streams: Mutex<HashMap<u64, TcpStream>>,
+}
+
+impl OpenConnections {
+    fn register(self: &Arc<Self>, stream: &TcpStream) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(clone) = stream.try_clone() {
+            self.lock().insert(id, clone);
+        }
+        Registration {
+            id,
+            open: Arc::clone(self),
+        }
+    }
+
+    fn shutdown_all(&self, how: SocketShutdown) {
+        for stream in self.lock().values() {
+            let _ = stream.shutdown(how);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, TcpStream>> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Removes its connection from [`OpenConnections`] when the job is done.
+struct Registration {
+    id: u64,
+    open: Arc<OpenConnections>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.open.lock().remove(&self.id);
+    }
+}
+
+/// Every worker busy and the queue full: say so at once (RFC 9110 §15.6.4)
+/// rather than leave the client waiting with no bound.
+fn refuse_busy(stream: &TcpStream) {
+    tracing::debug!("queue full; answering 503");
+    let mut reply = Reply::status(StatusCode::SERVICE_UNAVAILABLE);
+    reply.headers.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    let mut out = Vec::new();
+    let mut sender = response::ChunkedSender::new(1);
+    // The accept loop must not stall on this client.
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let _ = response::write_reply(
+        &mut &*stream,
+        reply,
+        response::Persistence::Close,
+        &mut out,
+        &mut sender,
+    );
+    let _ = (&mut &*stream).flush();
+    let _ = stream.shutdown(SocketShutdown::Write);
+}

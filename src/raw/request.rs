@@ -1,0 +1,592 @@
+//! The raw backend's request-head parser: bytes in, a [`Head`] or a
+//! [`ParseError`] out, with no I/O — the reader in `connection.rs` owns the
+//! socket and calls [`parse_head`] until it stops answering `Incomplete`.
+//!
+//! It follows RFC 9112 §2–§3 and §5 (message format, request line, field
+//! lines) and RFC 9110 §5 (field syntax) strictly: exactly one SP between the
+//! parts of the request line, a token for the method and every field name, no
+//! whitespace before a colon, no obs-fold, no bare CR, no control bytes in a
+//! value. It accepts a bare LF as a line end and skips empty lines before the
+//! request line (both MAYs of RFC 9112 §2.2). It does less than hyper in one
+//! place, on purpose: it never reads a request body, so [`framing`] only
+//! validates `Content-Length` / `Transfer-Encoding` and the caller closes the
+//! connection after any request that has one (nothing can be smuggled after it).
+
+use crate::docroot::{HeaderSource, Version};
+
+/// One field line: the name as sent, the value with surrounding OWS removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'b> {
+    pub name: &'b str,
+    pub value: &'b [u8],
+}
+
+/// A complete, valid request head, borrowing from the buffer it was parsed from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Head<'b> {
+    pub method: &'b str,
+    pub target: &'b str,
+    pub version: Version,
+    pub headers: Vec<Header<'b>>,
+    /// Bytes the head took in the buffer, leading empty lines included; what
+    /// follows is the next request (or a body).
+    pub len: usize,
+}
+
+/// Limits the parser itself enforces; the head's total size is the reader's.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    pub max_request_line: usize,
+    pub max_headers: usize,
+}
+
+/// Every way a request head can break a rule, one variant per rule; `status`
+/// maps each to the one response status it earns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the head is not complete yet")]
+    Incomplete,
+    #[error("a CR not followed by LF (RFC 9112 §2.2)")]
+    BareCr,
+    #[error("the request line is longer than the limit (RFC 9112 §3)")]
+    RequestLineTooLong,
+    #[error("the request line is not `method SP target SP version` (RFC 9112 §3)")]
+    MalformedRequestLine,
+    #[error("the method is not a token (RFC 9110 §9.1)")]
+    InvalidMethod,
+    #[error("the request-target has a byte RFC 3986 does not allow (RFC 9112 §3.2)")]
+    InvalidTarget,
+    #[error("the version is not `HTTP/DIGIT.DIGIT` (RFC 9112 §2.3)")]
+    InvalidVersion,
+    #[error("the HTTP major version is not 1 (RFC 9110 §6.2)")]
+    UnsupportedVersion,
+    #[error("a field line starts with whitespace: obs-fold (RFC 9112 §5.2, §2.2)")]
+    ObsFold,
+    #[error("a field line has no colon (RFC 9112 §5)")]
+    MissingColon,
+    #[error("a field name is empty (RFC 9110 §5.1)")]
+    EmptyFieldName,
+    #[error("whitespace between a field name and the colon (RFC 9112 §5.1)")]
+    WhitespaceBeforeColon,
+    #[error("a field name is not a token (RFC 9110 §5.1)")]
+    InvalidFieldName,
+    #[error("a field value holds NUL or a control byte (RFC 9110 §5.5)")]
+    InvalidFieldValue,
+    #[error("more field lines than the limit (RFC 6585 §5)")]
+    TooManyHeaders,
+    #[error("the head is larger than the limit (RFC 6585 §5)")]
+    HeadTooLarge,
+    #[error("Content-Length is not 1*DIGIT, overflows, or disagrees with itself (RFC 9110 §8.6)")]
+    InvalidContentLength,
+    #[error("both Transfer-Encoding and Content-Length (RFC 9112 §6.1)")]
+    TransferEncodingWithContentLength,
+    #[error("Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)")]
+    TransferEncodingInHttp10,
+    #[error("chunked is not the final transfer coding, or appears twice (RFC 9112 §6.1)")]
+    ChunkedNotFinal,
+    #[error("a transfer coding this server does not implement (RFC 9112 §6.1)")]
+    UnknownTransferCoding,
+}
+
+impl ParseError {
+    /// The status each broken rule is answered with (hyper's mapping where it
+    /// has one: 431 for size, 414 for the target, 505 for the version).
+    pub fn status(self) -> http::StatusCode {
+        use http::StatusCode as S;
+        match self {
+            ParseError::RequestLineTooLong => S::URI_TOO_LONG,
+            ParseError::TooManyHeaders | ParseError::HeadTooLarge => {
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            ParseError::UnsupportedVersion => S::HTTP_VERSION_NOT_SUPPORTED,
+            ParseError::UnknownTransferCoding => S::NOT_IMPLEMENTED,
+            _ => S::BAD_REQUEST,
+        }
+    }
+}
+
+/// How a request says its body is framed (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+impl BodyFraming {
+    pub fn has_body(self) -> bool {
+        !matches!(self, BodyFraming::None | BodyFraming::Length(0))
+    }
+}
+
+impl HeaderSource for [Header<'_>] {
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        self.iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+}
+
+/// tchar of RFC 9110 §5.6.2: what methods and field names are made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Bytes allowed in a request-target: RFC 3986's pchar, `/`, `?`, and the
+/// brackets of an IP-literal in absolute-form. Not `#` (a fragment is not part
+/// of a request-target), not whitespace, not `\`, not non-ASCII.
+fn is_target_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]".contains(&b)
+}
+
+/// Field-value bytes of RFC 9110 §5.5: VCHAR, obs-text, SP and HTAB.
+fn is_value_byte(b: u8) -> bool {
+    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+}
+
+/// Strips OWS (RFC 9110 §5.6.3: SP and HTAB only) from both ends.
+fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// The next line of `buf` from `pos`: its content without the line end, and
+/// the position after the LF. `None` when no LF has arrived yet.
+fn next_line(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let lf = pos + buf[pos..].iter().position(|&b| b == b'\n')?;
+    let line = &buf[pos..lf];
+    // RFC 9112 §2.2: a recipient MAY accept a bare LF as a line terminator.
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Some((line, lf + 1))
+}
+
+/// Parses one request head from the start of `buf`.
+pub fn parse_head<'b>(buf: &'b [u8], limits: &HeadLimits) -> Result<Head<'b>, ParseError> {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF)
+    // received before the request-line.
+    let mut pos = 0;
+    while pos < buf.len() {
+        match &buf[pos..] {
+            [b'\n', ..] => pos += 1,
+            [b'\r', b'\n', ..] => pos += 2,
+            [b'\r'] => return Err(ParseError::Incomplete),
+            _ => break,
+        }
+    }
+    let Some((line, after)) = next_line(buf, pos) else {
+        return Err(check_partial_request_line(&buf[pos..], limits));
+    };
+    if line.len() > limits.max_request_line {
+        return Err(ParseError::RequestLineTooLong);
+    }
+    let (method, target, version) = parse_request_line(line)?;
+    pos = after;
+
+    let mut headers = Vec::with_capacity(16);
+    loop {
+        let Some((line, after)) = next_line(buf, pos) else {
+            return Err(ParseError::Incomplete);
+        };
+        pos = after;
+        if line.is_empty() {
+            return Ok(Head {
+                method,
+                target,
+                version,
+                headers,
+                len: pos,
+            });
+        }
+        if headers.len() == limits.max_headers {
+            return Err(ParseError::TooManyHeaders);
+        }
+        headers.push(parse_field_line(line)?);
+    }
+}
+
+/// Rejects a request line before its end arrives when it already breaks a
+/// rule, so garbage (a TLS handshake, say) is answered at once instead of
+/// holding the connection until the head timeout.
+fn check_partial_request_line(partial: &[u8], limits: &HeadLimits) -> ParseError {
+    if partial.len() > limits.max_request_line {
+        return ParseError::RequestLineTooLong;
+    }
+    let method_end = partial
+        .iter()
+        .position(|&b| b == b' ')
+        .unwrap_or(partial.len());
+    let method = &partial[..method_end];
+    // A trailing CR may be the first half of the CRLF still on its way.
+    let method = method.strip_suffix(b"\r").unwrap_or(method);
+    if method.iter().any(|&b| b == b'\r') {
+        return ParseError::BareCr;
+    }
+    if !method.iter().all(|&b| is_tchar(b)) {
+        return ParseError::InvalidMethod;
+    }
+    ParseError::Incomplete
+}
+
+/// RFC 9112 §3: `request-line = method SP request-target SP HTTP-version`.
+fn parse_request_line(line: &[u8]) -> Result<(&str, &str, Version), ParseError> {
+    if line.contains(&b'\r') {
+        return Err(ParseError::BareCr);
+    }
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let method = parts.next().unwrap_or_default();
+    let (Some(target), Some(version)) = (parts.next(), parts.next()) else {
+        // One part only: HTTP/0.9's `GET /path`, or a method alone (App. C.1).
+        return Err(if method.iter().all(|&b| is_tchar(b)) {
+            ParseError::MalformedRequestLine
+        } else {
+            ParseError::InvalidMethod
+        });
+    };
+    if method.is_empty() || target.is_empty() {
+        // Two spaces in a row, or a leading space: exactly one SP is allowed,
+        // because lenient splitting is how request smuggling starts (§3).
+        return Err(ParseError::MalformedRequestLine);
+    }
+    if !method.iter().all(|&b| is_tchar(b)) {
+        return Err(ParseError::InvalidMethod);
+    }
+    if !target.iter().all(|&b| is_target_byte(b)) {
+        return Err(ParseError::InvalidTarget);
+    }
+    let version = parse_version(version)?;
+    // Only ASCII has passed the checks above, so these cannot fail.
+    let as_str = |b| std::str::from_utf8(b).map_err(|_| ParseError::MalformedRequestLine);
+    Ok((as_str(method)?, as_str(target)?, version))
+}
+
+/// RFC 9112 §2.3: `HTTP-version = "HTTP" "/" DIGIT "." DIGIT`, case-sensitive.
+fn parse_version(version: &[u8]) -> Result<Version, ParseError> {
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'0') => Ok(Version::Http10),
+                // RFC 9110 §6.2: a higher minor version is processed as the
+                // highest one the server supports.
+                (b'1', _) => Ok(Version::Http11),
+                _ => Err(ParseError::UnsupportedVersion),
+            }
+        }
+        _ if version.contains(&b' ') => Err(ParseError::MalformedRequestLine),
+        _ => Err(ParseError::InvalidVersion),
+    }
+}
+
+/// RFC 9112 §5: `field-line = field-name ":" OWS field-value OWS`.
+fn parse_field_line(line: &[u8]) -> Result<Header<'_>, ParseError> {
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        // §5.2: obs-fold MUST be rejected or replaced; §2.2: whitespace before
+        // the first field line MUST be rejected or the line ignored.
+        return Err(ParseError::ObsFold);
+    }
+    if line.contains(&b'\r') {
+        return Err(ParseError::BareCr);
+    }
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(ParseError::MissingColon)?;
+    let name = &line[..colon];
+    if name.is_empty() {
+        return Err(ParseError::EmptyFieldName);
+    }
+    if matches!(name.last(), Some(b' ' | b'\t')) {
+        // §5.1: a server MUST reject whitespace between name and colon; a
+        // trimming parser here is CVE-2020-35884 (tiny_http).
+        return Err(ParseError::WhitespaceBeforeColon);
+    }
+    if !name.iter().all(|&b| is_tchar(b)) {
+        return Err(ParseError::InvalidFieldName);
+    }
+    let value = trim_ows(&line[colon + 1..]);
+    if !value.iter().all(|&b| is_value_byte(b)) {
+        return Err(ParseError::InvalidFieldValue);
+    }
+    let name = std::str::from_utf8(name).map_err(|_| ParseError::InvalidFieldName)?;
+    Ok(Header { name, value })
+}
+
+/// The comma-separated elements of every `name` field, with empty elements
+/// dropped (RFC 9110 §5.6.1.2) and OWS trimmed.
+fn list_elements<'h>(headers: &'h [Header<'h>], name: &'h str) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .values(name)
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+/// Decides how the body is framed, refusing every ambiguous combination
+/// (RFC 9112 §6.1, §6.3) rather than guessing, since this backend never reads a
+/// body: when two parsers guess differently, that is request smuggling.
+pub fn framing(head: &Head<'_>) -> Result<BodyFraming, ParseError> {
+    let mut length = None;
+    for element in list_elements(&head.headers, "content-length") {
+        // 1*DIGIT checked byte by byte: `"+5".parse::<u64>()` is Ok(5).
+        if !element.iter().all(u8::is_ascii_digit) {
+            return Err(ParseError::InvalidContentLength);
+        }
+        let value = element.iter().try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        });
+        let value = value.ok_or(ParseError::InvalidContentLength)?;
+        if length.is_some_and(|seen| seen != value) {
+            return Err(ParseError::InvalidContentLength);
+        }
+        length = Some(value);
+    }
+    let has_cl_field = head.headers.values("content-length").next().is_some();
+    if has_cl_field && length.is_none() {
+        // `Content-Length:` with an empty value, or only commas.
+        return Err(ParseError::InvalidContentLength);
+    }
+    if head.headers.values("transfer-encoding").next().is_none() {
+        return Ok(length.map_or(BodyFraming::None, BodyFraming::Length));
+    }
+    if head.version == Version::Http10 {
+        return Err(ParseError::TransferEncodingInHttp10);
+    }
+    if has_cl_field {
+        return Err(ParseError::TransferEncodingWithContentLength);
+    }
+    let codings: Vec<&[u8]> = list_elements(&head.headers, "transfer-encoding").collect();
+    let is_chunked = |c: &&[u8]| c.eq_ignore_ascii_case(b"chunked");
+    match codings.split_last() {
+        Some((last, rest)) if is_chunked(last) && !rest.iter().any(is_chunked) => {
+            if rest.is_empty() {
+                Ok(BodyFraming::Chunked)
+            } else {
+                Err(ParseError::UnknownTransferCoding)
+            }
+        }
+        _ => Err(ParseError::ChunkedNotFinal),
+    }
+}
+
+/// Whether the connection stays open after this request (RFC 9112 §9.3):
+/// HTTP/1.1 persists unless `Connection: close`; HTTP/1.0 only with
+/// `Connection: keep-alive`.
+pub fn keeps_alive(head: &Head<'_>) -> bool {
+    let has = |token: &[u8]| {
+        list_elements(&head.headers, "connection").any(|e| e.eq_ignore_ascii_case(token))
+    };
+    match head.version {
+        Version::Http11 => !has(b"close"),
+        Version::Http10 => has(b"keep-alive") && !has(b"close"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_request_line: 8192,
+        max_headers: 100,
+    };
+
+    fn parse(bytes: &[u8]) -> Result<Head<'_>, ParseError> {
+        parse_head(bytes, &LIMITS)
+    }
+
+    fn err(bytes: &[u8]) -> ParseError {
+        parse(bytes).expect_err("should not parse")
+    }
+
+    #[test]
+    fn parses_a_browser_request() {
+        let bytes = b"GET /index.html?x=1 HTTP/1.1\r\nHost: localhost:12000\r\nAccept: text/html\r\nX-Empty:\r\n\r\nNEXT";
+        let head = parse(bytes).unwrap();
+        assert_eq!(head.method, "GET");
+        assert_eq!(head.target, "/index.html?x=1");
+        assert_eq!(head.version, Version::Http11);
+        assert_eq!(head.headers.len(), 3);
+        assert_eq!(
+            head.headers[0],
+            Header {
+                name: "Host",
+                value: b"localhost:12000"
+            }
+        );
+        assert_eq!(head.headers[2].value, b"");
+        assert_eq!(&bytes[head.len..], b"NEXT");
+    }
+
+    #[test]
+    fn incomplete_until_the_blank_line() {
+        let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        for end in 0..full.len() {
+            assert_eq!(parse(&full[..end]), Err(ParseError::Incomplete), "{end}");
+        }
+        assert!(parse(full).is_ok());
+    }
+
+    #[test]
+    fn bare_lf_and_leading_empty_lines_are_accepted() {
+        let head = parse(b"\r\n\nGET / HTTP/1.1\nHost: a\n\n").unwrap();
+        assert_eq!(head.headers[0].value, b"a");
+        assert_eq!(head.len, 27);
+    }
+
+    #[test]
+    fn value_ows_is_trimmed_and_obs_text_kept() {
+        let head = parse(b"GET / HTTP/1.1\r\nX:  caf\xc3\xa9 \t\r\n\r\n").unwrap();
+        assert_eq!(head.headers[0].value, b"caf\xc3\xa9");
+    }
+
+    #[test]
+    fn one_error_per_rule() {
+        use ParseError::*;
+        let cases: &[(&[u8], ParseError)] = &[
+            (b"GET / HTTP/1.1\rHost: a\r\n\r\n", BareCr),
+            (b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", BareCr),
+            (b"GET  / HTTP/1.1\r\n\r\n", MalformedRequestLine),
+            (b" GET / HTTP/1.1\r\n\r\n", MalformedRequestLine),
+            (b"GET / HTTP/1.1 \r\n\r\n", MalformedRequestLine),
+            (b"GET /index.html\r\n\r\n", MalformedRequestLine),
+            (b"GET\t/ HTTP/1.1\r\n\r\n", InvalidMethod),
+            (b"GE(T / HTTP/1.1\r\n\r\n", InvalidMethod),
+            (b"\x16\x03\x01\x00\xa5\x01\x00", InvalidMethod),
+            (b"GET /a#b HTTP/1.1\r\n\r\n", InvalidTarget),
+            (b"GET /my file HTTP/1.1\r\n\r\n", MalformedRequestLine),
+            (b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n", InvalidTarget),
+            (b"GET /a\\b HTTP/1.1\r\n\r\n", InvalidTarget),
+            (b"GET / http/1.1\r\n\r\n", InvalidVersion),
+            (b"GET / HTTP/1.10\r\n\r\n", InvalidVersion),
+            (b"GET / HTTP/2.0\r\n\r\n", UnsupportedVersion),
+            (b"GET / HTTP/1.1\r\n folded\r\n\r\n", ObsFold),
+            (b"GET / HTTP/1.1\r\n\tX: a\r\n\r\n", ObsFold),
+            (b"GET / HTTP/1.1\r\nX-Foo bar\r\n\r\n", MissingColon),
+            (b"GET / HTTP/1.1\r\n: v\r\n\r\n", EmptyFieldName),
+            (
+                b"GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n",
+                WhitespaceBeforeColon,
+            ),
+            (b"GET / HTTP/1.1\r\nX(Foo): bar\r\n\r\n", InvalidFieldName),
+            (b"GET / HTTP/1.1\r\n\xefoo: bar\r\n\r\n", InvalidFieldName),
+            (b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", InvalidFieldValue),
+            (b"GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n", InvalidFieldValue),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(err(bytes), *expected, "{}", bytes.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn http_1_2_is_processed_as_1_1() {
+        assert_eq!(
+            parse(b"GET / HTTP/1.2\r\n\r\n").unwrap().version,
+            Version::Http11
+        );
+        assert_eq!(
+            parse(b"GET / HTTP/1.0\r\n\r\n").unwrap().version,
+            Version::Http10
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000));
+        assert_eq!(err(long.as_bytes()), ParseError::RequestLineTooLong);
+        // Known before the line ends, so a client cannot stall us below the limit.
+        assert_eq!(
+            err(&long.as_bytes()[..8500]),
+            ParseError::RequestLineTooLong
+        );
+        let ok = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(8000));
+        assert!(parse(ok.as_bytes()).is_ok());
+        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..101 {
+            many.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(err(&many), ParseError::TooManyHeaders);
+    }
+
+    fn framing_of(fields: &str) -> Result<BodyFraming, ParseError> {
+        framing_for("HTTP/1.1", fields)
+    }
+
+    fn framing_for(version: &str, fields: &str) -> Result<BodyFraming, ParseError> {
+        let bytes = format!("POST / {version}\r\n{fields}\r\n");
+        framing(&parse(bytes.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn body_framing() {
+        use BodyFraming::*;
+        use ParseError::*;
+        assert_eq!(framing_of(""), Ok(None));
+        assert_eq!(framing_of("Content-Length: 0\r\n"), Ok(Length(0)));
+        assert_eq!(framing_of("Content-Length: 010\r\n"), Ok(Length(10)));
+        assert_eq!(
+            framing_of("Content-Length: 5\r\nContent-Length: 5\r\n"),
+            Ok(Length(5))
+        );
+        assert_eq!(framing_of("Content-Length: 5, 5\r\n"), Ok(Length(5)));
+        assert_eq!(
+            framing_of("Content-Length: 5\r\nContent-Length: 6\r\n"),
+            Err(InvalidContentLength)
+        );
+        for bad in ["-1", "+5", "0x5", "", "5 5", "18446744073709551616"] {
+            let fields = format!("Content-Length: {bad}\r\n");
+            assert_eq!(framing_of(&fields), Err(InvalidContentLength), "{bad}");
+        }
+        assert_eq!(framing_of("Transfer-Encoding: chunked\r\n"), Ok(Chunked));
+        assert_eq!(framing_of("Transfer-Encoding: ,CHUNKED\r\n"), Ok(Chunked));
+        assert_eq!(
+            framing_of("Transfer-Encoding: gzip, chunked\r\n"),
+            Err(UnknownTransferCoding)
+        );
+        assert_eq!(
+            framing_of("Transfer-Encoding: chunked, identity\r\n"),
+            Err(ChunkedNotFinal)
+        );
+        assert_eq!(
+            framing_of("Transfer-Encoding: xchunked\r\n"),
+            Err(ChunkedNotFinal)
+        );
+        assert_eq!(
+            framing_of("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"),
+            Err(ChunkedNotFinal)
+        );
+        assert_eq!(
+            framing_of("Transfer-Encoding: chunked\r\nContent-Length: 6\r\n"),
+            Err(TransferEncodingWithContentLength)
+        );
+        assert_eq!(
+            framing_for("HTTP/1.0", "Transfer-Encoding: chunked\r\n"),
+            Err(TransferEncodingInHttp10)
+        );
+    }
+
+    #[test]
+    fn persistence() {
+        let alive = |bytes: &[u8]| keeps_alive(&parse(bytes).unwrap());
+        assert!(alive(b"GET / HTTP/1.1\r\n\r\n"));
+        assert!(!alive(b"GET / HTTP/1.1\r\nConnection: foo, Close\r\n\r\n"));
+        assert!(!alive(b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(alive(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn status_per_error() {
+        assert_eq!(ParseError::RequestLineTooLong.status(), 414);
+        assert_eq!(ParseError::HeadTooLarge.status(), 431);
+        assert_eq!(ParseError::TooManyHeaders.status(), 431);
+        assert_eq!(ParseError::UnsupportedVersion.status(), 505);
+        assert_eq!(ParseError::UnknownTransferCoding.status(), 501);
+        assert_eq!(ParseError::ObsFold.status(), 400);
+    }
+}
