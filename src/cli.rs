@@ -49,25 +49,18 @@ pub struct ServeArgs {
     /// Port to listen on (0: any free port, printed at start).
     #[arg(long, default_value_t = 12000)]
     pub port: u16,
-    #[command(flatten)]
-    pub tuning: Tuning,
-    /// Serve one request on one connection, then close the listener and exit.
-    #[arg(long)]
-    pub once: bool,
-    /// Print each request head to stdout as it arrives.
-    #[arg(long)]
-    pub print_requests: bool,
-}
-
-/// Flags shared by `serve` and `client --backend`.
-#[derive(Debug, Args)]
-pub struct Tuning {
     /// Worker threads [default: raw 128, hyper one per core].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Bytes per read/write when sending a file.
     #[arg(long, default_value_t = twinserve::DEFAULT_CHUNK_SIZE, value_parser = parse_chunk_size)]
     pub chunk_size: usize,
+    /// Serve one request on one connection, then close the listener and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Print each request head to stdout as it arrives.
+    #[arg(long)]
+    pub print_requests: bool,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +72,9 @@ pub struct ClientArgs {
     /// Folder served by `--backend`.
     #[arg(long, default_value = "site", requires = "backend")]
     pub root: PathBuf,
+    /// Worker threads of the `--backend` server [default: as `serve`].
+    #[arg(long, requires = "backend", value_parser = clap::value_parser!(u16).range(1..))]
+    pub server_threads: Option<u16>,
     /// HOST PORT FILE, or just FILE with --backend.
     #[arg(value_name = "HOST PORT FILE", num_args = 1..=3, required = true)]
     pub target: Vec<String>,
@@ -100,8 +96,6 @@ pub struct ClientArgs {
     /// Print only the summary, not each response's status line.
     #[arg(short, long)]
     pub quiet: bool,
-    #[command(flatten)]
-    pub tuning: Tuning,
 }
 
 fn parse_chunk_size(text: &str) -> Result<usize, String> {

@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 use twinserve::client::{self, Attempt, ClientConfig};
 use twinserve::{Config, ServerHandle, StartError};
 
-use cli::{Cli, ClientArgs, Command, ServeArgs, Tuning};
+use cli::{Cli, ClientArgs, Command, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,11 +38,10 @@ fn main() -> ExitCode {
     })
 }
 
-fn config(root: std::path::PathBuf, addr: SocketAddr, tuning: &Tuning) -> Config {
+fn config(root: std::path::PathBuf, addr: SocketAddr, threads: Option<u16>) -> Config {
     let mut config = Config::new(root);
     config.addr = addr;
-    config.threads = tuning.threads.map_or(0, usize::from);
-    config.chunk_size = tuning.chunk_size;
+    config.threads = threads.map_or(0, usize::from);
     config
 }
 
@@ -65,8 +64,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = config(
         args.root,
         SocketAddr::new(args.host, args.port),
-        &args.tuning,
+        args.threads,
     );
+    config.chunk_size = args.chunk_size;
     config.once = args.once;
     config.print_requests = args.print_requests;
     let root = config.root.display().to_string();
@@ -104,7 +104,10 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
     let (server, addr, path) = match (args.backend, args.target.as_slice()) {
         (Some(backend), [file]) => {
             let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-            let handle = start(backend, config(args.root.clone(), loopback, &args.tuning))?;
+            let handle = start(
+                backend,
+                config(args.root.clone(), loopback, args.server_threads),
+            )?;
             let addr = handle.local_addr();
             eprintln!("twinserve: started the {backend} backend on http://{addr}/");
             (Some(handle), addr, file.clone())

@@ -1,0 +1,244 @@
+//! The backends' contract, table-driven: the same requests against the raw and
+//! the hyper backend, each over a real socket, asserting status, the shared
+//! headers and the body bytes — and that the secret beside the root never leaks.
+
+mod common;
+
+use common::{BACKENDS, SECRET, TestSite, request};
+
+/// What a row expects of the body.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Exactly the bytes of this file under the root.
+    File(&'static str),
+    /// Any body containing this text (the built-in pages).
+    Contains(&'static str),
+    /// No body (HEAD), with Content-Length still that of this file.
+    HeadOf(&'static str),
+}
+
+struct Row {
+    method: &'static str,
+    target: &'static str,
+    extra: &'static str,
+    status: u16,
+    body: Expect,
+    /// A header that must be present with exactly this value.
+    header: Option<(&'static str, &'static str)>,
+}
+
+const fn row(method: &'static str, target: &'static str, status: u16, body: Expect) -> Row {
+    Row {
+        method,
+        target,
+        extra: "",
+        status,
+        body,
+        header: None,
+    }
+}
+
+const HTML: (&str, &str) = ("content-type", "text/html; charset=utf-8");
+
+fn table() -> Vec<Row> {
+    use Expect::*;
+    let not_found = File("404.html");
+    let mut rows = vec![
+        Row {
+            header: Some(HTML),
+            ..row("GET", "/HelloWorld.html", 200, File("HelloWorld.html"))
+        },
+        row("GET", "/", 200, File("index.html")),
+        row("GET", "/index.html", 200, File("index.html")),
+        row("HEAD", "/HelloWorld.html", 200, HeadOf("HelloWorld.html")),
+        row("HEAD", "/missing.html", 404, HeadOf("404.html")),
+        row("GET", "/missing.html", 404, not_found),
+        row(
+            "GET",
+            "/HelloWorld.html?v=1&x=%2e%2e",
+            200,
+            File("HelloWorld.html"),
+        ),
+        row(
+            "GET",
+            "http://localhost/HelloWorld.html",
+            200,
+            File("HelloWorld.html"),
+        ),
+        Row {
+            header: Some(("content-type", "text/css; charset=utf-8")),
+            ..row("GET", "/assets/style.css", 200, File("assets/style.css"))
+        },
+        Row {
+            header: Some(("content-type", "image/svg+xml; charset=utf-8")),
+            ..row("GET", "/assets/logo.svg", 200, File("assets/logo.svg"))
+        },
+        Row {
+            header: Some(("location", "/sub/")),
+            ..row("GET", "/sub", 301, Contains("301"))
+        },
+        Row {
+            header: Some(("location", "/sub/?a=1")),
+            ..row("GET", "/sub?a=1", 301, Contains("301"))
+        },
+        // CVE-2021-28861: never a protocol-relative `//host/` redirect.
+        Row {
+            header: Some(("location", "/sub/")),
+            ..row("GET", "//sub", 301, Contains("301"))
+        },
+        row("GET", "/sub/", 200, File("sub/index.html")),
+        row("GET", "/assets/", 404, not_found),
+        row("GET", "/HelloWorld.html/", 404, not_found),
+        row("GET", "/my%20page.html", 200, File("my page.html")),
+        row("GET", "/caf%C3%A9.html", 200, File("café.html")),
+        row("GET", "/inside-link.html", 200, File("HelloWorld.html")),
+        Row {
+            header: Some(("allow", "GET, HEAD")),
+            ..row("POST", "/HelloWorld.html", 405, Contains("405"))
+        },
+        Row {
+            header: Some(("allow", "GET, HEAD")),
+            ..row("DELETE", "/", 405, Contains("405"))
+        },
+        Row {
+            header: Some(("allow", "GET, HEAD")),
+            ..row("OPTIONS", "/", 405, Contains("405"))
+        },
+        row("BREW", "/", 501, Contains("501")),
+        row("get", "/", 501, Contains("501")),
+        row("GET", "/%zz", 400, Contains("400")),
+        Row {
+            extra: "Host: second\r\n",
+            ..row("GET", "/", 400, Contains("400"))
+        },
+        row("GET", "*", 400, Contains("400")),
+    ];
+    // Every way out of the root: all refused, none with a hint.
+    for target in [
+        "/../secret.txt",
+        "/../../../../etc/passwd",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E/%2e%2e/etc/passwd",
+        "/sub/..%2f..%2fsecret.txt",
+        "/sub/%2e%2e%2fsecret.txt",
+        "/%252e%252e/secret.txt",
+        "/..%5csecret.txt",
+        "/%5c..%5csecret.txt",
+        "/HelloWorld.html%00.txt",
+        "/%00",
+        "/./HelloWorld.html",
+        "/sub/../HelloWorld.html",
+        "//../secret.txt",
+        "http://localhost/../secret.txt",
+        "/escape",
+        "/escape-dir/secret.txt",
+        "/.hidden",
+        "/%2ehidden",
+    ] {
+        rows.push(row("GET", target, 404, not_found));
+    }
+    rows
+}
+
+#[test]
+fn both_backends_keep_the_contract() {
+    let site = TestSite::new();
+    let rows = table();
+    assert!(rows.len() >= 25);
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        for r in &rows {
+            let what = format!("{backend}: {} {}", r.method, r.target);
+            let response = request(server.local_addr(), r.method, r.target, r.extra);
+            assert_eq!(response.status, r.status, "{what}");
+            let body = String::from_utf8_lossy(&response.body);
+            assert!(!body.contains(SECRET), "{what} leaked the secret");
+            assert!(response.header("date").is_some(), "{what}: no Date");
+            assert_eq!(
+                response.header("x-content-type-options"),
+                Some("nosniff"),
+                "{what}"
+            );
+            let length: usize = response
+                .header("content-length")
+                .expect("length")
+                .parse()
+                .unwrap();
+            match r.body {
+                Expect::File(rel) => {
+                    assert_eq!(response.body, site.file(rel), "{what}");
+                    assert_eq!(length, response.body.len(), "{what}");
+                    assert!(response.header("last-modified").is_some(), "{what}");
+                    assert!(response.header("etag").is_some(), "{what}");
+                }
+                Expect::Contains(text) => {
+                    assert!(body.contains(text), "{what}: {body}");
+                    assert_eq!(length, response.body.len(), "{what}");
+                }
+                Expect::HeadOf(rel) => {
+                    assert!(response.body.is_empty(), "{what}");
+                    assert_eq!(length, site.file(rel).len(), "{what}");
+                }
+            }
+            if let Some((name, value)) = r.header {
+                assert_eq!(response.header(name), Some(value), "{what}");
+            }
+        }
+        server.shutdown().unwrap();
+    }
+}
+
+/// The two backends' answers differ in nothing but connection management:
+/// same status, same entity headers, same bytes.
+#[test]
+fn both_backends_give_identical_entity_headers() {
+    let site = TestSite::new();
+    let raw = site.start(twinserve::Backend::Raw);
+    let hyper = site.start(twinserve::Backend::Hyper);
+    for target in [
+        "/",
+        "/HelloWorld.html",
+        "/assets/logo.svg",
+        "/missing",
+        "/sub",
+    ] {
+        let a = request(raw.local_addr(), "GET", target, "");
+        let b = request(hyper.local_addr(), "GET", target, "");
+        assert_eq!(a.status, b.status, "{target}");
+        assert_eq!(a.body, b.body, "{target}");
+        for name in [
+            "content-type",
+            "content-length",
+            "last-modified",
+            "etag",
+            "location",
+        ] {
+            assert_eq!(a.header(name), b.header(name), "{target}: {name}");
+        }
+    }
+}
+
+/// HTTP/1.1 without Host is 400 (RFC 9112 §3.2) in both backends, though hyper
+/// itself never checks; HTTP/1.0 without Host is valid.
+#[test]
+fn host_is_required_in_http_1_1_only() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        let answer = |bytes: &str| {
+            let raw = common::send_raw(server.local_addr(), bytes.as_bytes());
+            common::parse_responses(&raw, false)[0].status
+        };
+        assert_eq!(
+            answer("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"),
+            400,
+            "{backend}"
+        );
+        assert_eq!(answer("GET / HTTP/1.0\r\n\r\n"), 200, "{backend}");
+        assert_eq!(
+            answer("GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"),
+            400,
+            "{backend}"
+        );
+    }
+}

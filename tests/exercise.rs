@@ -1,0 +1,271 @@
+//! The original exercise's three parts, in twinserve's terms: the
+//! single-request server that refuses the next client (A), many clients served
+//! at once (B), and the threaded client's ten requests (C) — through the
+//! library and through the real binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BACKENDS, TIMEOUT, TestSite, request};
+use twinserve::client::{self, ClientConfig, FailureKind};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twinserve");
+
+/// Part A: `--once` serves one connection, then the listener is closed and
+/// the next client is refused by the kernel.
+#[test]
+fn once_serves_one_client_then_refuses() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start_with(backend, |c| c.once = true);
+        let addr = server.local_addr();
+        let first = request(addr, "GET", "/HelloWorld.html", "");
+        assert_eq!(first.status, 200, "{backend}");
+        server.wait().unwrap();
+        let second = std::net::TcpStream::connect_timeout(&addr, TIMEOUT);
+        assert_eq!(
+            second.unwrap_err().kind(),
+            std::io::ErrorKind::ConnectionRefused,
+            "{backend}"
+        );
+    }
+}
+
+/// Part A through the binary: `serve --once --print-requests` prints the
+/// request, answers it, exits 0, and the client then reports "refused".
+#[test]
+fn binary_once_walkthrough() {
+    let site = TestSite::new();
+    let mut child = serve_binary(&site, &["--once", "--print-requests"]);
+    let port = read_port(&mut child);
+    let first = run_client(&["127.0.0.1", &port, "HelloWorld.html", "--threads", "1"]);
+    assert!(first.status.success(), "{first:?}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains("Response from server:\nHTTP/1.1 200 OK\n"),
+        "{stdout}"
+    );
+    let status = wait_with_timeout(&mut child, Duration::from_secs(5)).expect("server exits");
+    assert!(status.success());
+    let mut printed = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut printed).unwrap();
+    assert!(
+        printed.starts_with("GET /HelloWorld.html HTTP/1.1\n"),
+        "{printed}"
+    );
+
+    let second = run_client(&["127.0.0.1", &port, "HelloWorld.html", "--threads", "2"]);
+    assert_eq!(second.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(stdout.contains("2 failures (refused 2)"), "{stdout}");
+}
+
+/// Part B: many clients at once, each answered in full.
+#[test]
+fn many_clients_at_once() {
+    let site = TestSite::new();
+    let big = site.big_file("big.bin", 256 * 1024);
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        let addr = server.local_addr();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..50)
+                .map(|_| scope.spawn(|| request(addr, "GET", "/big.bin", "")))
+                .collect();
+            for handle in handles {
+                let response = handle.join().unwrap();
+                assert_eq!(response.status, 200, "{backend}");
+                assert_eq!(response.body, big, "{backend}");
+            }
+        });
+    }
+}
+
+/// Part C: the client's seed-style run — ten threads, one request each — gets
+/// ten 200s from each backend, and keep-alive runs reuse connections.
+#[test]
+fn client_seed_run_gets_ten_200s() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let config = ClientConfig::new(server.local_addr(), "HelloWorld.html");
+        let report = client::run(&config, &|attempt| {
+            let line = attempt.result.as_ref().map(|r| r.status_line.clone());
+            seen.lock().unwrap().push(line.unwrap_or_default());
+        })
+        .unwrap();
+        assert_eq!(report.attempts, 10, "{backend}");
+        assert_eq!(report.statuses.get(&200), Some(&10), "{backend}");
+        assert!(report.all_answered());
+        let expected_len = site.file("HelloWorld.html").len() as u64;
+        assert_eq!(report.body_bytes, 10 * expected_len);
+        assert_eq!(seen.into_inner().unwrap(), vec!["HTTP/1.1 200 OK"; 10]);
+
+        let config = ClientConfig {
+            threads: 4,
+            requests: 50,
+            keep_alive: true,
+            ..ClientConfig::new(server.local_addr(), "/")
+        };
+        let report = client::run(&config, &|_| {}).unwrap();
+        assert_eq!(report.statuses.get(&200), Some(&200), "{backend}");
+    }
+}
+
+#[test]
+fn client_reports_refused_connections() {
+    // A port that was just free: bind, note it, close.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = ClientConfig {
+        threads: 3,
+        ..ClientConfig::new(addr, "/")
+    };
+    let report = client::run(&config, &|_| {}).unwrap();
+    assert_eq!(report.failures.get(&FailureKind::Refused), Some(&3));
+    assert!(!report.all_answered());
+}
+
+/// `client --backend raw|hyper FILE` starts that backend in-process.
+#[test]
+fn binary_client_with_in_process_backend() {
+    let site = TestSite::new();
+    for backend in ["raw", "hyper"] {
+        let root = site.root();
+        let out = run_client(&[
+            "--backend",
+            backend,
+            "--root",
+            root.to_str().unwrap(),
+            "HelloWorld.html",
+        ]);
+        assert!(out.status.success(), "{backend}: {out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout
+                .matches("Response from server:\nHTTP/1.1 200 OK\n")
+                .count(),
+            10,
+            "{stdout}"
+        );
+        assert!(stdout.contains("10 requests in"), "{stdout}");
+        assert!(
+            stdout.contains("10 responses (200 ×10), 0 failures"),
+            "{stdout}"
+        );
+    }
+}
+
+/// Usage errors exit 2 with clap's message; runtime errors exit 1 with one line.
+#[test]
+fn bad_input_gets_one_line_and_the_right_exit_code() {
+    let site = TestSite::new();
+    let usage = Command::new(BIN)
+        .args(["serve", "--port", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    let usage = Command::new(BIN)
+        .args(["client", "--backend", "raw", "a", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    let usage = Command::new(BIN)
+        .args(["client", "localhost", "http", "/"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+
+    let missing = Command::new(BIN)
+        .args(["serve", "--port", "0", "--root", "/no/such/folder"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/no/such/folder") && stderr.contains("--root"),
+        "{stderr}"
+    );
+
+    let file_root = site.root().join("HelloWorld.html");
+    let not_dir = Command::new(BIN)
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--root",
+            file_root.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(not_dir.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&not_dir.stderr).contains("is not a directory"));
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let root = site.root();
+    let in_use = Command::new(BIN)
+        .args(["serve", "--port", &port, "--root", root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(in_use.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&in_use.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("another server is using it"), "{stderr}");
+
+    let remote = Command::new(BIN)
+        .args(["client", "10.1.2.3", "80", "/"])
+        .output()
+        .unwrap();
+    assert_eq!(remote.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&remote.stderr).contains("not a loopback address"));
+}
+
+// --- helpers for driving the binary ---
+
+pub fn serve_binary(site: &TestSite, extra: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(["serve", "--port", "0", "--root"])
+        .arg(site.root())
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The port from the "serving ... on http://127.0.0.1:PORT/" line on stderr.
+pub fn read_port(child: &mut Child) -> String {
+    let stderr = child.stderr.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stderr).read_line(&mut line).unwrap();
+    let after = line
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{line}"));
+    after.split('/').next().unwrap().to_string()
+}
+
+fn run_client(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).arg("client").args(args).output().unwrap()
+}
+
+pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
