@@ -1,0 +1,298 @@
+//! Connection handling over real sockets, on both backends: persistence,
+//! pipelining, split and half-closed requests, bodies that must never become
+//! requests, malformed heads, limits and timeouts.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use common::{BACKENDS, TestSite, connect, parse_responses, send_raw};
+use twinserve::Backend;
+
+const GET_HELLO: &str = "GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
+const GET_INDEX_CLOSE: &str = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+/// Reads one response with a Content-Length body from a connection that stays open.
+fn read_one(stream: &mut std::net::TcpStream) -> common::Response {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream
+            .read(&mut chunk)
+            .expect("a response before the timeout");
+        assert!(
+            n > 0,
+            "closed before a full response: {}",
+            buf.escape_ascii()
+        );
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() >= end + 4 + len {
+                return parse_responses(&buf, false).remove(0);
+            }
+        }
+    }
+}
+
+/// Whether the server closes the connection within the read timeout.
+fn closes(stream: &mut std::net::TcpStream) -> bool {
+    let mut rest = Vec::new();
+    matches!(stream.read_to_end(&mut rest), Ok(_))
+}
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        let mut stream = connect(server.local_addr());
+        for _ in 0..5 {
+            stream.write_all(GET_HELLO.as_bytes()).unwrap();
+            let response = read_one(&mut stream);
+            assert_eq!(response.status, 200, "{backend}");
+            assert_eq!(response.body, site.file("HelloWorld.html"));
+            assert_eq!(response.header("connection"), None, "{backend}");
+        }
+        stream.write_all(GET_INDEX_CLOSE.as_bytes()).unwrap();
+        assert_eq!(read_one(&mut stream).status, 200);
+        assert!(
+            closes(&mut stream),
+            "{backend}: Connection: close must close"
+        );
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        let bytes = format!("{GET_HELLO}GET /missing HTTP/1.1\r\nHost: x\r\n\r\n{GET_INDEX_CLOSE}");
+        let raw = send_raw(server.local_addr(), bytes.as_bytes());
+        let statuses: Vec<u16> = parse_responses(&raw, false)
+            .iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [200, 404, 200], "{backend}");
+    }
+}
+
+#[test]
+fn a_request_split_into_single_bytes_is_one_request() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        let mut stream = connect(server.local_addr());
+        stream.set_nodelay(true).unwrap();
+        for byte in GET_INDEX_CLOSE.as_bytes() {
+            stream.write_all(std::slice::from_ref(byte)).unwrap();
+        }
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let responses = parse_responses(&raw, false);
+        assert_eq!(responses.len(), 1, "{backend}");
+        assert_eq!(responses[0].body, site.file("index.html"), "{backend}");
+    }
+}
+
+#[test]
+fn http_1_0_persistence() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        // Without keep-alive: one response, then the server closes.
+        let raw = send_raw(
+            server.local_addr(),
+            b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        );
+        assert_eq!(parse_responses(&raw, false).len(), 1, "{backend}");
+        // With keep-alive: confirmed, and the connection stays open.
+        let mut stream = connect(server.local_addr());
+        stream
+            .write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap();
+        let response = read_one(&mut stream);
+        assert_eq!(
+            response
+                .header("connection")
+                .map(str::to_lowercase)
+                .as_deref(),
+            Some("keep-alive"),
+            "{backend}"
+        );
+        stream
+            .write_all(b"GET /HelloWorld.html HTTP/1.0\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_one(&mut stream).status, 200, "{backend}");
+        assert!(closes(&mut stream), "{backend}");
+    }
+}
+
+/// A client that half-closes after its request still gets its answer
+/// (RFC 9112 §9.6: a half-close is not a cancellation).
+#[test]
+fn half_close_after_the_request_is_answered() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        let raw = send_raw(server.local_addr(), GET_HELLO.as_bytes());
+        let responses = parse_responses(&raw, false);
+        assert_eq!(responses.len(), 1, "{backend}");
+        assert_eq!(responses[0].status, 200, "{backend}");
+    }
+}
+
+/// Body bytes are never read as a request (the CL.0 desync): both backends
+/// answer exactly once for a POST whose body is a whole GET of the secret.
+#[test]
+fn a_body_is_never_a_second_request() {
+    let site = TestSite::new();
+    let smuggled = "GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        for framing in [
+            format!("Content-Length: {}\r\n\r\n{smuggled}", smuggled.len()),
+            format!(
+                "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{smuggled}\r\n0\r\n\r\n",
+                smuggled.len()
+            ),
+        ] {
+            let bytes = format!("POST / HTTP/1.1\r\nHost: localhost\r\n{framing}");
+            let raw = send_raw(server.local_addr(), bytes.as_bytes());
+            let responses = parse_responses(&raw, false);
+            assert_eq!(responses.len(), 1, "{backend}: {}", raw.escape_ascii());
+            assert_eq!(responses[0].status, 405, "{backend}");
+        }
+        // A GET with a body is served, then the connection closes (raw) or
+        // the body is consumed (hyper): either way, still one response.
+        let bytes = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{smuggled}",
+            smuggled.len()
+        );
+        let raw = send_raw(server.local_addr(), bytes.as_bytes());
+        assert_eq!(parse_responses(&raw, false).len(), 1, "{backend}");
+    }
+}
+
+#[test]
+fn malformed_heads_get_400_and_a_close() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        for bytes in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\nhello"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n",
+            b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GE(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+            b"GET / HTTP/1.1\rHost: a\r\n\r\n",
+        ] {
+            let raw = send_raw(server.local_addr(), bytes);
+            let responses = parse_responses(&raw, false);
+            assert_eq!(responses.len(), 1, "{backend}: {}", bytes.escape_ascii());
+            assert_eq!(
+                responses[0].status,
+                400,
+                "{backend}: {}",
+                bytes.escape_ascii()
+            );
+        }
+    }
+}
+
+#[test]
+fn limits_answer_414_and_431() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start(backend);
+        let status = |bytes: String| {
+            let raw = send_raw(server.local_addr(), bytes.as_bytes());
+            parse_responses(&raw, false).first().map(|r| r.status)
+        };
+        let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+        assert_eq!(status(long_target), Some(414), "{backend}");
+        let big_header = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(70_000)
+        );
+        assert_eq!(status(big_header), Some(431), "{backend}");
+        let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            status(format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n")),
+            Some(431),
+            "{backend}"
+        );
+        // A 16 KiB cookie, as real browsers send, is well within the limits.
+        let cookie = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+            "c".repeat(16_000)
+        );
+        assert_eq!(status(cookie), Some(200), "{backend}");
+    }
+}
+
+/// A head that never finishes is cut at the head timeout: raw says 408, hyper
+/// closes without a word. An idle connection is closed too.
+#[test]
+fn timeouts_end_slow_and_idle_connections() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start_with(backend, |c| {
+            c.limits.head_timeout = Duration::from_millis(300);
+            c.limits.idle_timeout = Duration::from_millis(300);
+        });
+        let mut slow = connect(server.local_addr());
+        slow.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let began = Instant::now();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap();
+        let mut raw = Vec::new();
+        slow.read_to_end(&mut raw)
+            .expect("closed by the server, not by our timeout");
+        assert!(began.elapsed() < Duration::from_secs(3));
+        match backend {
+            Backend::Raw => assert_eq!(parse_responses(&raw, false)[0].status, 408),
+            Backend::Hyper => assert!(raw.is_empty(), "{}", raw.escape_ascii()),
+        }
+        let mut idle = connect(server.local_addr());
+        idle.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut nothing = Vec::new();
+        idle.read_to_end(&mut nothing)
+            .expect("idle connection closed by the server");
+        assert!(nothing.is_empty(), "{backend}");
+    }
+}
+
+/// When every worker is busy and the queue is full, the raw backend answers
+/// 503 at once instead of letting a client wait without bound.
+#[test]
+fn raw_refuses_with_503_when_the_queue_is_full() {
+    let site = TestSite::new();
+    let server = site.start_with(Backend::Raw, |c| {
+        c.threads = 1;
+        c.limits.raw_queue = 1;
+    });
+    // One connection holds the worker (keep-alive), one waits in the queue.
+    let mut holder = connect(server.local_addr());
+    holder.write_all(GET_HELLO.as_bytes()).unwrap();
+    assert_eq!(read_one(&mut holder).status, 200);
+    let _queued = connect(server.local_addr());
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let mut extra = connect(server.local_addr());
+        let mut raw = Vec::new();
+        extra.read_to_end(&mut raw).unwrap();
+        statuses.push(parse_responses(&raw, false).first().map(|r| r.status));
+    }
+    assert!(statuses.contains(&Some(503)), "{statuses:?}");
+    holder.shutdown(Shutdown::Both).unwrap();
+}
