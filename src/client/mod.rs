@@ -348,7 +348,7 @@ fn exchange(
             ResponseReader::new(stream)
         }
     };
-    (&mut &*reader.get_ref())
+    (&mut reader.get_ref())
         .write_all(request)
         .map_err(io_failure)?;
     let summary = reader

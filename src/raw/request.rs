@@ -223,7 +223,7 @@ fn check_partial_request_line(partial: &[u8], limits: &HeadLimits) -> ParseError
     let method = &partial[..method_end];
     // A trailing CR may be the first half of the CRLF still on its way.
     let method = method.strip_suffix(b"\r").unwrap_or(method);
-    if method.iter().any(|&b| b == b'\r') {
+    if method.contains(&b'\r') {
         return ParseError::BareCr;
     }
     if !method.iter().all(|&b| is_tchar(b)) {
