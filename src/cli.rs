@@ -33,6 +33,79 @@ pub enum Command {
         twinserve client --backend hyper HelloWorld.html   # start hyper in-process and load it\n  \
         twinserve client 127.0.0.1 12000 / --threads 64 --requests 1000 --keep-alive -q")]
     Client(ClientArgs),
+    /// Send the corpus of request cases to both backends and explain every difference.
+    #[command(after_help = "Examples:\n  \
+        twinserve compare                          # terminal table of every case\n  \
+        twinserve compare --case bare-lf           # one case in full: bytes, responses, why\n  \
+        twinserve compare --format html --out report.html\n  \
+        twinserve compare --check                  # exit 1 if any outcome left its pin\n  \
+        twinserve compare --target nginx=127.0.0.1:8080 --load")]
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Markdown,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Folder of case files (*.toml).
+    #[arg(long, default_value = "compare")]
+    pub cases: PathBuf,
+    /// Site copied into a temporary root for the servers.
+    #[arg(long, default_value = "site")]
+    pub root: PathBuf,
+    /// Run one case and print it in full.
+    #[arg(long, value_name = "ID")]
+    pub case: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 when any outcome differs from the one pinned in its case file.
+    #[arg(long)]
+    pub check: bool,
+    /// Another server to run the corpus against, as an extra column (loopback only).
+    #[arg(long = "target", value_name = "NAME=HOST:PORT", value_parser = parse_target)]
+    pub targets: Vec<(String, String, u16)>,
+    /// Also run the client's load against every server, side by side.
+    #[arg(long)]
+    pub load: bool,
+    /// --load: client threads.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub threads: u32,
+    /// --load: requests per thread.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub requests: u64,
+    /// --load: reuse one connection per thread.
+    #[arg(long)]
+    pub keep_alive: bool,
+    /// --load: the file requested.
+    #[arg(long, default_value = "HelloWorld.html")]
+    pub file: String,
+}
+
+fn parse_target(text: &str) -> Result<(String, String, u16), String> {
+    let (name, address) = text
+        .split_once('=')
+        .ok_or("expected NAME=HOST:PORT, e.g. nginx=127.0.0.1:8080")?;
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or("expected HOST:PORT after the =")?;
+    let port = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port number"))?;
+    if name.is_empty() || name == "raw" || name == "hyper" {
+        return Err("the NAME must be non-empty and not raw or hyper".into());
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((name.to_string(), host.to_string(), port))
 }
 
 #[derive(Debug, Args)]

@@ -438,6 +438,23 @@ impl Reply {
         }
     }
 
+    /// The introspection answer: `200` with a JSON description of the request
+    /// as a backend parsed it, so `compare` can show where two parsers read the
+    /// same bytes differently. Built by the backends, which alone know their parse.
+    pub fn introspection(json: String) -> Reply {
+        let mut headers = base_headers();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(json.len()));
+        Reply {
+            status: StatusCode::OK,
+            headers,
+            body: Body::Bytes(Bytes::from(json)),
+        }
+    }
+
     /// The same reply with its body dropped and its headers kept, as HEAD
     /// requires (RFC 9110 §9.3.2).
     pub fn without_body(mut self) -> Reply {

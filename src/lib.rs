@@ -8,6 +8,7 @@
 //! `client --backend` and the tests all start servers through `spawn`.
 
 pub mod client;
+pub mod compare;
 pub mod docroot;
 pub mod hyper;
 pub mod raw;
@@ -122,6 +123,10 @@ pub struct Config {
     pub once: bool,
     /// Echo every request head to stdout as received.
     pub print_requests: bool,
+    /// Answer every request with the request as this backend parsed it, as
+    /// JSON (see [`docroot::Reply::introspection`]). For `compare` and tests
+    /// only: `serve` never sets it.
+    pub introspect: bool,
     pub limits: Limits,
 }
 
@@ -135,6 +140,7 @@ impl Config {
             chunk_size: DEFAULT_CHUNK_SIZE,
             once: false,
             print_requests: false,
+            introspect: false,
             limits: Limits::default(),
         }
     }

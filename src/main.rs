@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 use twinserve::client::{self, Attempt, ClientConfig};
 use twinserve::{Config, ServerHandle, StartError};
 
-use cli::{Cli, ClientArgs, Command, ServeArgs};
+use cli::{Cli, ClientArgs, Command, CompareArgs, Format, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Client(args) => run_client(args),
+        Command::Compare(args) => compare(args),
     };
     outcome.unwrap_or_else(|e| {
         eprintln!("twinserve: error: {e:#}");
@@ -154,6 +155,82 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    use twinserve::compare::{self, report};
+
+    let mut cases = compare::case::load_dir(&args.cases)
+        .context("cannot load the corpus (pass --cases DIR)")?;
+    if let Some(id) = &args.case {
+        cases.retain(|c| &c.id == id);
+        if cases.is_empty() {
+            anyhow::bail!("no case has the id {id:?} in {}", args.cases.display());
+        }
+    }
+    let mut targets = Vec::new();
+    for (name, host, port) in &args.targets {
+        targets.push((name.clone(), client::resolve(host, *port)?));
+    }
+    let fixture = compare::Fixture::start(&args.root)
+        .map_err(|e| anyhow::anyhow!("{e} (run from the project folder or pass --root DIR)"))?;
+    let total = cases.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let show_progress = std::io::stderr().is_terminal();
+    let progress = |_: &compare::CaseResult| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if show_progress {
+            eprint!("\rcompare: {n}/{total} cases");
+        }
+    };
+    let mut comparison = compare::run(cases, &fixture, &targets, &progress);
+    if show_progress {
+        eprintln!();
+    }
+    if args.load {
+        let settings = compare::LoadSettings {
+            path: args.file.clone(),
+            threads: args.threads as usize,
+            requests: usize::try_from(args.requests).unwrap_or(usize::MAX),
+            keep_alive: args.keep_alive,
+        };
+        comparison.load = compare::run_load(&comparison.columns, &settings)?;
+    }
+    let colour = args.out.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = match (&args.case, args.format) {
+        (Some(_), Format::Table) => comparison
+            .results
+            .iter()
+            .map(|r| report::case_detail(&comparison, r, colour))
+            .collect(),
+        (_, Format::Table) => report::terminal(&comparison, colour),
+        (_, Format::Markdown) => report::markdown(&comparison),
+        (_, Format::Json) => report::json(&comparison),
+        (_, Format::Html) => report::html(&comparison),
+    };
+    match &args.out {
+        Some(path) => std::fs::write(path, &text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    if args.check {
+        let mismatches = compare::check(&comparison);
+        for m in &mismatches {
+            eprintln!(
+                "compare: {} on {}: pinned {:?}, observed {:?}",
+                m.case_id, m.backend, m.expected, m.observed
+            );
+        }
+        if !mismatches.is_empty() {
+            eprintln!("compare: {} outcomes left their pins", mismatches.len());
+            return Ok(ExitCode::FAILURE);
+        }
+        eprintln!("compare: all {total} cases match their pins on both backends");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn usage_error(message: String) -> ! {

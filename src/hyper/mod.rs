@@ -36,6 +36,7 @@ struct Context {
     docroot: Arc<DocRoot>,
     chunk_size: usize,
     print_requests: bool,
+    introspect: bool,
 }
 
 /// Serves `listener` until `shutdown` is requested (or, with `config.once`,
@@ -85,6 +86,7 @@ async fn serve(
         docroot,
         chunk_size: config.chunk_size,
         print_requests: config.print_requests,
+        introspect: config.introspect,
     });
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -150,9 +152,13 @@ async fn answer(
 ) -> Result<Response<ResponseBody>, Infallible> {
     // The body is never read: no method this server allows has one, and hyper
     // either drains it or closes the connection after the response.
-    let (parts, _body) = req.into_parts();
+    let (parts, body) = req.into_parts();
     if ctx.print_requests {
         print_head(&parts);
+    }
+    if ctx.introspect {
+        let reply = Reply::introspection(describe(&parts, &body));
+        return Ok(into_response(reply, ctx.chunk_size));
     }
     let docroot = Arc::clone(&ctx.docroot);
     let decided = tokio::task::spawn_blocking(move || {
@@ -194,6 +200,32 @@ fn into_response(reply: Reply, chunk_size: usize) -> Response<ResponseBody> {
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
     response
+}
+
+/// The request as hyper understood it, for `compare`. hyper does not say how
+/// it framed the body; its size hint does: exact for a length, open for chunked.
+fn describe(parts: &http::request::Parts, body: &Incoming) -> String {
+    use ::hyper::body::Body as _;
+    let headers: Vec<(&str, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes().escape_ascii().to_string()))
+        .collect();
+    let hint = body.size_hint();
+    let framing = match hint.exact() {
+        _ if body.is_end_stream() => "none".to_string(),
+        Some(n) => format!("content-length {n}"),
+        None => "chunked".to_string(),
+    };
+    serde_json::json!({
+        "backend": "hyper",
+        "method": parts.method.as_str(),
+        "target": parts.uri.to_string(),
+        "version": format!("{:?}", parts.version),
+        "headers": headers,
+        "body": framing,
+    })
+    .to_string()
 }
 
 /// `--print-requests`: hyper hands over the head already parsed, so this is

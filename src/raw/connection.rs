@@ -39,6 +39,8 @@ pub struct Context {
     pub print_requests: bool,
     /// `--once`: answer one request, close, and let the server stop.
     pub once: bool,
+    /// Answer with the parsed request instead of a file (`Config::introspect`).
+    pub introspect: bool,
 }
 
 /// Why no complete head came from the socket.
@@ -230,12 +232,16 @@ pub fn serve(stream: TcpStream, ctx: &Context) {
             (true, crate::docroot::Version::Http10) => Persistence::KeepAliveHttp10,
             (true, crate::docroot::Version::Http11) => Persistence::KeepAlive,
         };
-        let reply = ctx.docroot.respond(&RequestView {
-            method: head.method,
-            target: head.target,
-            version: head.version,
-            headers: head.headers.as_slice(),
-        });
+        let reply = if ctx.introspect {
+            Reply::introspection(describe(&head, framing))
+        } else {
+            ctx.docroot.respond(&RequestView {
+                method: head.method,
+                target: head.target,
+                version: head.version,
+                headers: head.headers.as_slice(),
+            })
+        };
         tracing::debug!(
             ?peer,
             method = head.method,
@@ -291,6 +297,32 @@ fn linger_close(stream: &TcpStream) {
             Ok(n) => drained += n,
         }
     }
+}
+
+/// The request as this parser understood it, for `compare`.
+fn describe(head: &request::Head<'_>, framing: request::BodyFraming) -> String {
+    let headers: Vec<(&str, String)> = head
+        .headers
+        .iter()
+        .map(|h| (h.name, h.value.escape_ascii().to_string()))
+        .collect();
+    let body = match framing {
+        request::BodyFraming::None => "none".to_string(),
+        request::BodyFraming::Length(n) => format!("content-length {n}"),
+        request::BodyFraming::Chunked => "chunked".to_string(),
+    };
+    serde_json::json!({
+        "backend": "raw",
+        "method": head.method,
+        "target": head.target,
+        "version": match head.version {
+            crate::docroot::Version::Http10 => "HTTP/1.0",
+            crate::docroot::Version::Http11 => "HTTP/1.1",
+        },
+        "headers": headers,
+        "body": body,
+    })
+    .to_string()
 }
 
 /// `--print-requests`: the head as received, one line per line, with control

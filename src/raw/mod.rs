@@ -41,6 +41,7 @@ pub fn run(
         chunk_size: config.chunk_size,
         print_requests: config.print_requests,
         once: config.once,
+        introspect: config.introspect,
     });
     let open = Arc::new(OpenConnections::default());
     let handler_ctx = Arc::clone(&ctx);

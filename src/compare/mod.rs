@@ -1,0 +1,336 @@
+//! `twinserve compare`: runs the corpus in `compare/` against the raw and the
+//! hyper backend side by side (and any extra loopback servers), records what
+//! each did, judges it against the RFC and against the pinned expectations,
+//! and explains every difference. This is where two servers become a lesson.
+//!
+//! It starts its servers through [`crate::spawn`] and talks to them only
+//! through sockets; nothing in the serving path uses this module.
+
+pub mod case;
+pub mod report;
+pub mod runner;
+pub mod verdict;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::{Backend, Config, ServerHandle, StartError};
+pub use case::Case;
+pub use runner::Outcome;
+pub use verdict::Difference;
+
+/// What the secret file beside the root holds; any response containing it is a leak.
+pub const SECRET: &[u8] = b"twinserve-compare: SECRET placed outside the document root";
+
+/// Limits for the servers `compare` starts: shorter timeouts than `serve`'s
+/// defaults, so the slow-sender cases end in seconds; everything else as served.
+pub fn compare_limits() -> crate::Limits {
+    crate::Limits {
+        head_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(2),
+        ..crate::Limits::default()
+    }
+}
+
+/// Why a comparison could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error(transparent)]
+    Case(#[from] case::CaseError),
+    #[error("cannot prepare the site copy: {0}")]
+    Fixture(std::io::Error),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("no case has the id {0:?}")]
+    NoSuchCase(String),
+}
+
+/// A server the corpus runs against: one of ours (pinned in the case files)
+/// or an extra `--target`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(skip)]
+    pub addr: SocketAddr,
+    #[serde(skip)]
+    pub backend: Option<Backend>,
+}
+
+/// One case's result on every column.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub case_id: String,
+    /// In column order.
+    pub outcomes: Vec<Outcome>,
+    /// Per column: does its outcome conform to the RFC?
+    pub conforms: Vec<bool>,
+    /// raw versus hyper.
+    pub difference: Difference,
+    /// The request as each of our backends parsed it (introspection), raw then hyper.
+    pub parsed: Vec<Option<serde_json::Value>>,
+}
+
+/// A whole comparison: the columns, the cases and their results, in case
+/// order, and the load run when one was asked for.
+#[derive(Debug, Serialize)]
+pub struct Comparison {
+    pub columns: Vec<Column>,
+    #[serde(skip)]
+    pub cases: Vec<Case>,
+    pub results: Vec<CaseResult>,
+    pub load: Vec<LoadResult>,
+}
+
+/// The client's load run, the same for every column.
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    pub path: String,
+    pub threads: usize,
+    pub requests: usize,
+    pub keep_alive: bool,
+}
+
+/// One column's load figures, from the client's histogram.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadResult {
+    pub column: String,
+    pub requests: u64,
+    pub responses: u64,
+    pub failures: std::collections::BTreeMap<String, u64>,
+    pub req_per_s: f64,
+    pub mb_per_s: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Longest one column's load may run, whatever the request count.
+const LOAD_TIME_LIMIT: Duration = Duration::from_secs(30);
+
+/// Loads every column in turn with the same client settings.
+pub fn run_load(
+    columns: &[Column],
+    settings: &LoadSettings,
+) -> Result<Vec<LoadResult>, crate::client::ClientError> {
+    columns
+        .iter()
+        .map(|column| {
+            let config = crate::client::ClientConfig {
+                threads: settings.threads,
+                requests: settings.requests,
+                keep_alive: settings.keep_alive,
+                duration: Some(LOAD_TIME_LIMIT),
+                ..crate::client::ClientConfig::new(column.addr, settings.path.clone())
+            };
+            let report = crate::client::run(&config, &|_| {})?;
+            let secs = report.elapsed.as_secs_f64().max(1e-9);
+            let ms = |q: f64| report.latency.value_at_quantile(q) as f64 / 1000.0;
+            Ok(LoadResult {
+                column: column.name.clone(),
+                requests: report.attempts,
+                responses: report.responses,
+                failures: report
+                    .failures
+                    .iter()
+                    .map(|(kind, n)| (kind.name().to_string(), *n))
+                    .collect(),
+                req_per_s: report.responses as f64 / secs,
+                mb_per_s: report.body_bytes as f64 / secs / 1e6,
+                p50_ms: ms(0.5),
+                p90_ms: ms(0.9),
+                p99_ms: ms(0.99),
+                max_ms: report.latency.max() as f64 / 1000.0,
+            })
+        })
+        .collect()
+}
+
+/// A temporary copy of the site with the secret just outside its root, and
+/// the servers compare runs: raw and hyper, normal and introspecting.
+pub struct Fixture {
+    dir: tempfile::TempDir,
+    pub raw: ServerHandle,
+    pub hyper: ServerHandle,
+    pub raw_parse: ServerHandle,
+    pub hyper_parse: ServerHandle,
+}
+
+impl Fixture {
+    pub fn start(site: &Path) -> Result<Fixture, CompareError> {
+        let dir = tempfile::tempdir().map_err(CompareError::Fixture)?;
+        let root = dir.path().join("root");
+        copy_dir(site, &root).map_err(CompareError::Fixture)?;
+        std::fs::write(dir.path().join("secret.txt"), SECRET).map_err(CompareError::Fixture)?;
+        let start = |backend, introspect| {
+            let mut config = Config::new(&root);
+            config.introspect = introspect;
+            config.threads = match backend {
+                Backend::Raw => 256,
+                Backend::Hyper => 0,
+            };
+            config.limits = compare_limits();
+            crate::spawn(backend, config)
+        };
+        Ok(Fixture {
+            raw: start(Backend::Raw, false)?,
+            hyper: start(Backend::Hyper, false)?,
+            raw_parse: start(Backend::Raw, true)?,
+            hyper_parse: start(Backend::Hyper, true)?,
+            dir,
+        })
+    }
+
+    pub fn root(&self) -> std::path::PathBuf {
+        self.dir.path().join("root")
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `cases` against raw, hyper and `targets`, all cases at once (each
+/// case on its own connections), results in case order.
+pub fn run(
+    cases: Vec<Case>,
+    fixture: &Fixture,
+    targets: &[(String, SocketAddr)],
+    on_done: &(dyn Fn(&CaseResult) + Sync),
+) -> Comparison {
+    let mut columns = vec![
+        Column {
+            name: "raw".into(),
+            addr: fixture.raw.local_addr(),
+            backend: Some(Backend::Raw),
+        },
+        Column {
+            name: "hyper".into(),
+            addr: fixture.hyper.local_addr(),
+            backend: Some(Backend::Hyper),
+        },
+    ];
+    columns.extend(targets.iter().map(|(name, addr)| Column {
+        name: name.clone(),
+        addr: *addr,
+        backend: None,
+    }));
+    let parse_addrs = [
+        fixture.raw_parse.local_addr(),
+        fixture.hyper_parse.local_addr(),
+    ];
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|case| {
+                let columns = &columns;
+                scope.spawn(move || {
+                    let result = run_one(case, columns, &parse_addrs);
+                    on_done(&result);
+                    result
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&cases)
+            .map(|(handle, case)| {
+                handle.join().unwrap_or_else(|_| CaseResult {
+                    case_id: case.id.clone(),
+                    outcomes: Vec::new(),
+                    conforms: Vec::new(),
+                    difference: Difference::Agree,
+                    parsed: Vec::new(),
+                })
+            })
+            .collect()
+    });
+    Comparison {
+        columns,
+        cases,
+        results,
+        load: Vec::new(),
+    }
+}
+
+fn run_one(case: &Case, columns: &[Column], parse_addrs: &[SocketAddr; 2]) -> CaseResult {
+    let outcomes: Vec<Outcome> = columns
+        .iter()
+        .map(|c| runner::run_case(c.addr, case, SECRET))
+        .collect();
+    let conforms = outcomes
+        .iter()
+        .map(|o| verdict::conforms(&case.conforming, o))
+        .collect();
+    let difference = verdict::classify(&outcomes[0], &outcomes[1]);
+    let parsed = parse_addrs
+        .iter()
+        .map(|addr| {
+            let outcome = runner::run_case(*addr, case, b"");
+            first_json_body(&outcome)
+        })
+        .collect();
+    CaseResult {
+        case_id: case.id.clone(),
+        outcomes,
+        conforms,
+        difference,
+        parsed,
+    }
+}
+
+/// The JSON body of the first response of an introspection run, if it was one.
+fn first_json_body(outcome: &Outcome) -> Option<serde_json::Value> {
+    let received = &outcome.received;
+    let start = received.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let mut stream = serde_json::Deserializer::from_slice(&received[start..]).into_iter();
+    stream.next()?.ok()
+}
+
+/// A pinned expectation that no longer holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub case_id: String,
+    pub backend: Backend,
+    pub expected: String,
+    pub observed: String,
+}
+
+/// Every case whose observed outcome on raw or hyper differs from its pin.
+pub fn check(comparison: &Comparison) -> Vec<Mismatch> {
+    let mut mismatches = Vec::new();
+    for (case, result) in comparison.cases.iter().zip(&comparison.results) {
+        for (i, backend) in [Backend::Raw, Backend::Hyper].into_iter().enumerate() {
+            let expected = match backend {
+                Backend::Raw => &case.expect.raw,
+                Backend::Hyper => &case.expect.hyper,
+            };
+            let observed = result
+                .outcomes
+                .get(i)
+                .map_or_else(|| "(not run)".to_string(), Outcome::signature);
+            if !verdict::matches(expected, &observed) {
+                mismatches.push(Mismatch {
+                    case_id: case.id.clone(),
+                    backend,
+                    expected: expected.clone(),
+                    observed,
+                });
+            }
+        }
+    }
+    mismatches
+}

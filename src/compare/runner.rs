@@ -1,0 +1,360 @@
+//! Sends one case to one server exactly as its plan says — segments, pauses,
+//! an optional half-close — and records the [`Outcome`]: the responses that
+//! came back, then how the connection ended, and the time to the first byte.
+//!
+//! Every wait is bounded: reading stops when the server closes or resets, or
+//! when nothing has arrived for a quiet period after the last write.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::case::Case;
+
+/// After bytes have arrived, how long a silence ends the reading. Longer than
+/// any local server takes to send the rest of a response, far shorter than
+/// any keep-alive timeout, so an open connection is reported as open.
+const QUIET: Duration = Duration::from_millis(300);
+/// The most of the received bytes kept for the report.
+const KEEP_BYTES: usize = 16 * 1024;
+/// Response fields the report shows; the rest (Date, ETag, ...) do not
+/// decide what a case teaches.
+const SHOWN_FIELDS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "location",
+    "allow",
+];
+
+/// How the connection ended, as the client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum End {
+    /// Still open after the responses (the server waits for more).
+    Open,
+    /// The server closed it (FIN).
+    Closed,
+    /// The server reset it (RST).
+    Reset,
+    /// No response at all, and still open when the wait ran out.
+    Timeout,
+}
+
+impl End {
+    pub fn name(self) -> &'static str {
+        match self {
+            End::Open => "open",
+            End::Closed => "closed",
+            End::Reset => "reset",
+            End::Timeout => "timeout",
+        }
+    }
+}
+
+/// One response as received.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObservedResponse {
+    pub status: u16,
+    /// The fields in [`SHOWN_FIELDS`], names lowercased, in the order received.
+    pub fields: Vec<(String, String)>,
+    pub body_len: usize,
+    /// FNV-1a 64 of the body, enough to tell two bodies apart in a report.
+    pub body_digest: String,
+    /// The body holds the secret placed outside the root.
+    pub leaked: bool,
+}
+
+/// Everything a client observed for one case on one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub responses: Vec<ObservedResponse>,
+    pub end: End,
+    /// Milliseconds from the first write to the first byte back.
+    pub first_byte_ms: Option<f64>,
+    /// The bytes received (the first 16 KiB), shown escaped.
+    #[serde(serialize_with = "escaped")]
+    pub received: Vec<u8>,
+    /// Bytes after the last complete response that do not form one.
+    pub trailing_bytes: usize,
+    /// What went wrong on our side (connect or write failures), if anything.
+    pub note: Option<String>,
+}
+
+impl Outcome {
+    /// The pinned form: statuses in order (`-` for none), then the end.
+    pub fn signature(&self) -> String {
+        let mut parts: Vec<String> = self
+            .responses
+            .iter()
+            .map(|r| r.status.to_string())
+            .collect();
+        if parts.is_empty() {
+            parts.push("-".into());
+        }
+        parts.push(self.end.name().into());
+        parts.join(" ")
+    }
+
+    pub fn leaked(&self) -> bool {
+        self.responses.iter().any(|r| r.leaked)
+    }
+
+    fn failed(note: String) -> Outcome {
+        Outcome {
+            responses: Vec::new(),
+            end: End::Closed,
+            first_byte_ms: None,
+            received: Vec::new(),
+            trailing_bytes: 0,
+            note: Some(note),
+        }
+    }
+}
+
+/// Runs `case` against `addr`; `secret` is what must never come back.
+pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
+    let segments = match case.segments() {
+        Ok(segments) => segments,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(stream) => stream,
+        Err(e) => return Outcome::failed(format!("connect: {e}")),
+    };
+    let writer = match stream.try_clone() {
+        Ok(writer) => writer,
+        Err(e) => return Outcome::failed(format!("socket: {e}")),
+    };
+    // Segment boundaries are part of some plans: send each at once.
+    let _ = stream.set_nodelay(true);
+    let pause = Duration::from_millis(case.pause_ms);
+    let started = Instant::now();
+
+    std::thread::scope(|scope| {
+        let sender = scope.spawn(move || send_plan(writer, &segments, pause, case.half_close));
+        let (bytes, end, first_byte) = read_until_quiet(&stream, &sender, case.wait(), started);
+        let note = sender.join().ok().flatten();
+        let methods: Vec<&str> = case.methods.iter().map(String::as_str).collect();
+        let (responses, trailing_bytes) = parse_responses(&bytes, &methods, secret);
+        let end = if responses.is_empty() && end == End::Open {
+            End::Timeout
+        } else {
+            end
+        };
+        let mut received = bytes;
+        received.truncate(KEEP_BYTES);
+        Outcome {
+            responses,
+            end,
+            first_byte_ms: first_byte.map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
+            received,
+            trailing_bytes,
+            note,
+        }
+    })
+}
+
+fn escaped<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&bytes.escape_ascii().to_string())
+}
+
+/// Writes the segments with their pauses; a failed write is the server's
+/// doing (it closed or reset early), reported, never fatal.
+fn send_plan(
+    mut writer: TcpStream,
+    segments: &[Vec<u8>],
+    pause: Duration,
+    half_close: bool,
+) -> Option<String> {
+    for (i, segment) in segments.iter().enumerate() {
+        if i > 0 && !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+        if let Err(e) = writer.write_all(segment) {
+            return Some(format!("write {} of {} failed: {e}", i + 1, segments.len()));
+        }
+    }
+    if half_close {
+        let _ = writer.shutdown(Shutdown::Write);
+    }
+    None
+}
+
+/// Reads until the server closes or resets, or until it has been silent for
+/// [`QUIET`] after answering (or for `wait` after the last write, with no answer).
+fn read_until_quiet(
+    stream: &TcpStream,
+    sender: &std::thread::ScopedJoinHandle<'_, Option<String>>,
+    wait: Duration,
+    started: Instant,
+) -> (Vec<u8>, End, Option<Duration>) {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let mut first_byte = None;
+    let mut last_activity = Instant::now();
+    let mut send_done_at: Option<Instant> = None;
+    loop {
+        if send_done_at.is_none() && sender.is_finished() {
+            send_done_at = Some(Instant::now());
+            last_activity = last_activity.max(Instant::now());
+        }
+        let allowed = if bytes.is_empty() { wait } else { QUIET };
+        if let Some(done) = send_done_at {
+            let since = last_activity.max(done);
+            if since.elapsed() >= allowed {
+                return (bytes, End::Open, first_byte);
+            }
+        }
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(25)));
+        match (&mut &*stream).read(&mut chunk) {
+            Ok(0) => return (bytes, End::Closed, first_byte),
+            Ok(n) => {
+                first_byte.get_or_insert_with(|| started.elapsed());
+                bytes.extend_from_slice(&chunk[..n]);
+                last_activity = Instant::now();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                return (bytes, End::Reset, first_byte);
+            }
+            Err(_) => return (bytes, End::Closed, first_byte),
+        }
+    }
+}
+
+/// Splits received bytes into responses; `methods[i]` is the method of the
+/// i-th request (HEAD responses have no body). Returns the responses and the
+/// number of bytes left over that do not make a whole response.
+pub fn parse_responses(
+    mut bytes: &[u8],
+    methods: &[&str],
+    secret: &[u8],
+) -> (Vec<ObservedResponse>, usize) {
+    let mut responses = Vec::new();
+    while !bytes.is_empty() {
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Response::new(&mut fields);
+        let Ok(httparse::Status::Complete(head_len)) = parsed.parse(bytes) else {
+            break;
+        };
+        let status = parsed.code.unwrap_or(0);
+        let field = |name: &str| {
+            parsed
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        };
+        let head_request = methods.get(responses.len()).is_some_and(|m| *m == "HEAD");
+        let rest = &bytes[head_len..];
+        let (body, used) =
+            if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
+                (Vec::new(), 0)
+            } else if field("transfer-encoding")
+                .is_some_and(|te| te.to_ascii_lowercase().ends_with("chunked"))
+            {
+                match dechunk(rest) {
+                    Some(found) => found,
+                    None => break,
+                }
+            } else if let Some(len) =
+                field("content-length").and_then(|v| v.trim().parse::<usize>().ok())
+            {
+                if rest.len() < len {
+                    break;
+                }
+                (rest[..len].to_vec(), len)
+            } else {
+                (rest.to_vec(), rest.len())
+            };
+        let shown = parsed
+            .headers
+            .iter()
+            .filter(|h| SHOWN_FIELDS.iter().any(|s| h.name.eq_ignore_ascii_case(s)))
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
+        let leaked = !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret);
+        responses.push(ObservedResponse {
+            status,
+            fields: shown,
+            body_len: body.len(),
+            body_digest: format!("{:016x}", fnv1a(&body)),
+            leaked,
+        });
+        bytes = &rest[used..];
+    }
+    (responses, bytes.len())
+}
+
+/// Decodes a chunked body at the start of `bytes`: the body and the bytes used.
+fn dechunk(bytes: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut body = Vec::new();
+    let mut pos = 0;
+    loop {
+        let line_end = pos + bytes[pos..].windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&bytes[pos..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        pos = line_end + 2;
+        if size == 0 {
+            // Trailer fields up to the empty line.
+            loop {
+                let end = pos + bytes[pos..].windows(2).position(|w| w == b"\r\n")?;
+                let empty = end == pos;
+                pos = end + 2;
+                if empty {
+                    return Some((body, pos));
+                }
+            }
+        }
+        body.extend_from_slice(bytes.get(pos..pos + size)?);
+        pos += size + 2;
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_responses_and_spots_the_secret() {
+        let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nDate: x\r\n\r\nSECRET\
+HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.1 2";
+        let (responses, trailing) = parse_responses(bytes, &[], b"SECRET");
+        assert_eq!(responses.len(), 2);
+        assert!(responses[0].leaked && !responses[1].leaked);
+        assert_eq!(
+            responses[0].fields,
+            vec![("content-length".into(), "6".into())]
+        );
+        assert_eq!(responses[1].body_len, 3);
+        assert_eq!(trailing, 10);
+    }
+
+    #[test]
+    fn head_responses_have_no_body() {
+        let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let (responses, _) = parse_responses(bytes, &["HEAD", "GET"], b"");
+        let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [200, 404]);
+    }
+}
