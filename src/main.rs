@@ -134,8 +134,16 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
         duration: args.duration.map(Duration::from_secs_f64),
     };
     let quiet = args.quiet;
+    let total = config.threads as u64 * config.requests as u64;
+    // Per-response lines and a bar would fight over the terminal: the bar only with -q.
+    let bar = progress_bar(if quiet { total } else { 0 }, "requests");
+    if !quiet {
+        bar.finish_and_clear();
+    }
+    let progress_done = bar.clone();
     let print_attempt = move |attempt: &Attempt| {
         if quiet {
+            bar.inc(1);
             return;
         }
         let line = match &attempt.result {
@@ -146,6 +154,7 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
         let _ = std::io::stdout().lock().write_all(line.as_bytes());
     };
     let report = client::run(&config, &print_attempt)?;
+    progress_done.finish_and_clear();
     println!("{}", report.summary());
     if let Some(server) = server {
         server.shutdown().context("in-process server failed")?;
@@ -176,18 +185,9 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let fixture = compare::Fixture::start(&args.root)
         .map_err(|e| anyhow::anyhow!("{e} (run from the project folder or pass --root DIR)"))?;
     let total = cases.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let show_progress = std::io::stderr().is_terminal();
-    let progress = |_: &compare::CaseResult| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if show_progress {
-            eprint!("\rcompare: {n}/{total} cases");
-        }
-    };
-    let mut comparison = compare::run(cases, &fixture, &targets, &progress);
-    if show_progress {
-        eprintln!();
-    }
+    let bar = progress_bar(total as u64, "cases");
+    let mut comparison = compare::run(cases, &fixture, &targets, &|_| bar.inc(1));
+    bar.finish_and_clear();
     if args.load {
         let settings = compare::LoadSettings {
             path: args.file.clone(),
@@ -195,7 +195,13 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
             requests: usize::try_from(args.requests).unwrap_or(usize::MAX),
             keep_alive: args.keep_alive,
         };
-        comparison.load = compare::run_load(&comparison.columns, &settings)?;
+        let per_column = u64::from(args.threads) * args.requests;
+        let bar = progress_bar(per_column * comparison.columns.len() as u64, "load");
+        comparison.load = compare::run_load(&comparison.columns, &settings, &|column, _| {
+            bar.set_prefix(format!("load {}", column.name));
+            bar.inc(1);
+        })?;
+        bar.finish_and_clear();
     }
     let colour = args.out.is_none()
         && std::io::stdout().is_terminal()
@@ -231,6 +237,17 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         eprintln!("compare: all {total} cases match their pins on both backends");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
+fn progress_bar(len: u64, prefix: &'static str) -> indicatif::ProgressBar {
+    let style =
+        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:32}] {pos}/{len} {elapsed}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    indicatif::ProgressBar::new(len)
+        .with_style(style)
+        .with_prefix(prefix)
 }
 
 fn usage_error(message: String) -> ! {

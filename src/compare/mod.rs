@@ -111,10 +111,12 @@ pub struct LoadResult {
 /// Longest one column's load may run, whatever the request count.
 const LOAD_TIME_LIMIT: Duration = Duration::from_secs(30);
 
-/// Loads every column in turn with the same client settings.
+/// Loads every column in turn with the same client settings; `on_attempt`
+/// sees every request as it ends (for a progress bar).
 pub fn run_load(
     columns: &[Column],
     settings: &LoadSettings,
+    on_attempt: &(dyn Fn(&Column, &crate::client::Attempt) + Sync),
 ) -> Result<Vec<LoadResult>, crate::client::ClientError> {
     columns
         .iter()
@@ -126,7 +128,7 @@ pub fn run_load(
                 duration: Some(LOAD_TIME_LIMIT),
                 ..crate::client::ClientConfig::new(column.addr, settings.path.clone())
             };
-            let report = crate::client::run(&config, &|_| {})?;
+            let report = crate::client::run(&config, &|attempt| on_attempt(column, attempt))?;
             let secs = report.elapsed.as_secs_f64().max(1e-9);
             let ms = |q: f64| report.latency.value_at_quantile(q) as f64 / 1000.0;
             Ok(LoadResult {
