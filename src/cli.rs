@@ -128,6 +128,21 @@ pub struct ServeArgs {
     /// Bytes per read/write when sending a file.
     #[arg(long, default_value_t = twinserve::DEFAULT_CHUNK_SIZE, value_parser = parse_chunk_size)]
     pub chunk_size: usize,
+    /// Cache-Control sent with files (200, 206, 304).
+    #[arg(long, value_name = "VALUE", default_value = twinserve::docroot::DEFAULT_CACHE_CONTROL)]
+    pub cache_control: String,
+    /// Never send file.br / file.gz in place of file, whatever the client accepts.
+    #[arg(long)]
+    pub no_precompressed: bool,
+    /// List the files of a folder that has no index.html (otherwise 404).
+    #[arg(long)]
+    pub list_dirs: bool,
+    /// Serve files and folders whose names start with a dot (.git, .env).
+    #[arg(long)]
+    pub serve_hidden: bool,
+    /// Follow symlinks that lead out of the root (`..` in a request is refused regardless).
+    #[arg(long)]
+    pub follow_symlinks: bool,
     /// Serve one request on one connection, then close the listener and exit.
     #[arg(long)]
     pub once: bool,

@@ -8,6 +8,11 @@
 //! `Host` MUST of RFC 9112 §3.2 that hyper leaves to the application) and the
 //! path resolution that keeps every answer inside the root.
 
+mod conditional;
+mod encoding;
+mod listing;
+mod range;
+
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io;
@@ -20,6 +25,9 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use conditional::Precondition;
+use range::RangeDecision;
 
 /// HTTP version of a request, as far as the answer depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +71,10 @@ pub struct Reply {
 pub enum Body {
     Empty,
     Bytes(Bytes),
-    /// An open regular file, sent from its start for `len` bytes.
+    /// `len` bytes of an open regular file, from `offset` on.
     File {
         file: File,
+        offset: u64,
         len: u64,
     },
 }
@@ -77,6 +86,8 @@ pub enum RootError {
     Unreadable { path: PathBuf, source: io::Error },
     #[error("document root {path} is not a directory")]
     NotADirectory { path: PathBuf },
+    #[error("{what} {value:?} is not a valid header value")]
+    Option { what: &'static str, value: String },
 }
 
 /// The methods this server knows but does not allow on static files.
@@ -84,9 +95,6 @@ pub enum RootError {
 const KNOWN_METHODS: &[&str] = &[
     "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
-
-/// The `Allow` value for 405 (RFC 9110 §15.5.6: a 405 MUST carry `Allow`).
-const ALLOW: &str = "GET, HEAD";
 
 /// Longest request-target answered at all (RFC 9112 §3: 414 above it). The raw
 /// parser stops reading at the same length; for hyper this is the only check.
@@ -113,10 +121,43 @@ const SEGMENT_ESCAPES: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
+/// How a [`DocRoot`] serves, beyond the fixed rules; part of `Config`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `Cache-Control` on 200, 206 and 304 answers for files.
+    pub cache_control: String,
+    /// Send `file.br` / `file.gz` when the client accepts that encoding.
+    pub precompressed: bool,
+    /// List a directory that has no `index.html` instead of answering 404.
+    pub list_dirs: bool,
+    /// Serve names that start with `.` (refused by default: `.git`, `.env`).
+    pub serve_hidden: bool,
+    /// Follow symlinks that lead out of the root (refused by default).
+    pub follow_symlinks: bool,
+}
+
+/// Five minutes: a browser reuses a page within a visit without asking, yet
+/// an edit shows within minutes; past that, the ETag makes revalidation a 304.
+pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=300";
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            cache_control: DEFAULT_CACHE_CONTROL.to_string(),
+            precompressed: true,
+            list_dirs: false,
+            serve_hidden: false,
+            follow_symlinks: false,
+        }
+    }
+}
+
 /// A folder served over HTTP: the canonical root and the rules for answering.
 #[derive(Debug)]
 pub struct DocRoot {
     root: PathBuf,
+    options: Options,
+    cache_control: HeaderValue,
 }
 
 /// Where a request path led on disk.
@@ -127,6 +168,10 @@ enum Resolved {
         file: File,
         meta: Metadata,
     },
+    /// A directory without `index.html`, to be listed (only with `list_dirs`).
+    Listing {
+        dir: PathBuf,
+    },
     /// A directory asked for without its trailing slash: redirect there.
     AddSlash {
         location: String,
@@ -135,10 +180,13 @@ enum Resolved {
     Forbidden,
 }
 
+/// The `Allow` value: what every resource here supports (RFC 9110 §10.2.1).
+const ALLOW: &str = "GET, HEAD, OPTIONS";
+
 impl DocRoot {
     /// Checks that `root` is a readable directory and remembers its canonical form,
     /// against which every resolved path is checked.
-    pub fn open(root: &Path) -> Result<DocRoot, RootError> {
+    pub fn open(root: &Path, options: Options) -> Result<DocRoot, RootError> {
         let unreadable = |source| RootError::Unreadable {
             path: root.to_path_buf(),
             source,
@@ -150,7 +198,18 @@ impl DocRoot {
             });
         }
         std::fs::read_dir(&canonical).map_err(unreadable)?;
-        Ok(DocRoot { root: canonical })
+        let cache_control =
+            HeaderValue::try_from(options.cache_control.as_str()).map_err(|_| {
+                RootError::Option {
+                    what: "--cache-control",
+                    value: options.cache_control.clone(),
+                }
+            })?;
+        Ok(DocRoot {
+            root: canonical,
+            options,
+            cache_control,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -176,6 +235,9 @@ impl DocRoot {
         let head_only = match req.method {
             "GET" => false,
             "HEAD" => true,
+            // RFC 9110 §9.3.7: the same answer for `*` (the server) and any
+            // path (a resource), since every resource allows the same methods.
+            "OPTIONS" => return Reply::options(),
             m if KNOWN_METHODS.contains(&m) => {
                 let mut reply = Reply::status(StatusCode::METHOD_NOT_ALLOWED);
                 reply
@@ -190,9 +252,8 @@ impl DocRoot {
         };
         let reply = match self.resolve(path, query) {
             Err(BadPath) => Reply::status(StatusCode::BAD_REQUEST),
-            Ok(Resolved::File { path, file, meta }) => {
-                file_reply(StatusCode::OK, &path, file, &meta)
-            }
+            Ok(Resolved::File { path, file, meta }) => self.serve_file(req, path, file, meta),
+            Ok(Resolved::Listing { dir }) => self.listing(&dir, path),
             Ok(Resolved::AddSlash { location }) => {
                 let mut reply = Reply::status(StatusCode::MOVED_PERMANENTLY);
                 if let Ok(value) = HeaderValue::from_str(&location) {
@@ -210,6 +271,157 @@ impl DocRoot {
         }
     }
 
+    /// A file found: pick its encoding, check the preconditions, then send it
+    /// whole, a range of it, or one of 304 / 412 / 416.
+    fn serve_file<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        path: PathBuf,
+        file: File,
+        meta: Metadata,
+    ) -> Reply {
+        let (file, meta, coding, has_variants) = self.select_variant(req, &path, file, meta);
+        let etag = etag_of(&meta);
+        let validators = conditional::Validators {
+            etag: &etag,
+            modified: meta.modified().ok(),
+        };
+        let get_or_head = matches!(req.method, "GET" | "HEAD");
+        let mut reply = match conditional::evaluate(req.headers, get_or_head, validators) {
+            Precondition::Failed => return Reply::status(StatusCode::PRECONDITION_FAILED),
+            Precondition::NotModified => {
+                // RFC 9110 §15.4.5: the fields a 200 would carry that describe
+                // the representation's validity, and no content.
+                Reply {
+                    status: StatusCode::NOT_MODIFIED,
+                    headers: base_headers(),
+                    body: Body::Empty,
+                }
+            }
+            Precondition::Proceed => {
+                // RFC 9110 §14.2: Range applies to GET only; HEAD answers as GET would without it.
+                let range = req.headers.values("range").collect::<Vec<_>>();
+                let decision = match range.as_slice() {
+                    [value]
+                        if req.method == "GET"
+                            && conditional::if_range_allows(req.headers, validators) =>
+                    {
+                        range::decide(value, meta.len())
+                    }
+                    _ => RangeDecision::Full,
+                };
+                match decision {
+                    RangeDecision::Full => file_reply(StatusCode::OK, &path, file, &meta),
+                    RangeDecision::Part { start, len } => {
+                        let mut reply = file_reply(StatusCode::PARTIAL_CONTENT, &path, file, &meta);
+                        let total = meta.len();
+                        let content_range = format!("bytes {start}-{}/{total}", start + len - 1);
+                        reply
+                            .headers
+                            .insert(header::CONTENT_RANGE, header_value(content_range));
+                        reply
+                            .headers
+                            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                        if let Body::File {
+                            offset,
+                            len: body_len,
+                            ..
+                        } = &mut reply.body
+                        {
+                            *offset = start;
+                            *body_len = len;
+                        }
+                        reply
+                    }
+                    RangeDecision::Unsatisfiable => {
+                        let mut reply = Reply::status(StatusCode::RANGE_NOT_SATISFIABLE);
+                        let content_range = format!("bytes */{}", meta.len());
+                        reply
+                            .headers
+                            .insert(header::CONTENT_RANGE, header_value(content_range));
+                        return reply;
+                    }
+                }
+            }
+        };
+        let headers = &mut reply.headers;
+        headers.insert(header::ETAG, header_value(etag.clone()));
+        if let Some(modified) = validators.modified {
+            headers.insert(
+                header::LAST_MODIFIED,
+                header_value(httpdate::fmt_http_date(modified)),
+            );
+        }
+        headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
+        if reply.status != StatusCode::NOT_MODIFIED {
+            headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        }
+        if let Some(coding) = coding {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
+        if has_variants {
+            // Caches must key on Accept-Encoding, for the plain file too.
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        reply
+    }
+
+    /// The representation to send: the file itself, or a precompressed
+    /// sibling the client accepts. Returns the file, its metadata, the coding
+    /// (if any) and whether the file has any sibling at all.
+    fn select_variant<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        path: &Path,
+        file: File,
+        meta: Metadata,
+    ) -> (File, Metadata, Option<&'static str>, bool) {
+        if !self.options.precompressed {
+            return (file, meta, None, false);
+        }
+        let mut siblings = Vec::new();
+        for &(coding, suffix) in encoding::VARIANTS {
+            let mut name = path.as_os_str().to_os_string();
+            name.push(".");
+            name.push(suffix);
+            if let Ok(Resolved::File { file, meta, .. }) = self.open_inside(PathBuf::from(name)) {
+                siblings.push((coding, file, meta));
+            }
+        }
+        if siblings.is_empty() {
+            return (file, meta, None, false);
+        }
+        let names: Vec<&'static str> = siblings.iter().map(|(c, _, _)| *c).collect();
+        match encoding::choose(req.headers, &names) {
+            Some(chosen) => {
+                let index = names.iter().position(|c| *c == chosen).unwrap_or(0);
+                let (coding, file, meta) = siblings.swap_remove(index);
+                (file, meta, Some(coding), true)
+            }
+            None => (file, meta, None, true),
+        }
+    }
+
+    /// `--list-dirs`: the page for a folder without `index.html`.
+    fn listing(&self, dir: &Path, url_path: &str) -> Reply {
+        let visible = |entry: &Path, name: &[u8]| {
+            (self.options.serve_hidden || !name.starts_with(b"."))
+                && (self.options.follow_symlinks
+                    || matches!(self.canonical_inside(entry), Ok(Some(_))))
+        };
+        match listing::page(dir, url_path, visible) {
+            Ok(html) => {
+                let mut reply = Reply::status(StatusCode::OK);
+                reply
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
+                reply.body = Body::Bytes(Bytes::from(html));
+                reply
+            }
+            Err(e) => Reply::from_refusal(refusal(&e)),
+        }
+    }
+
     /// 404 with the root's own `404.html` when it has one.
     fn not_found(&self) -> Reply {
         match self.open_inside(self.root.join("404.html")) {
@@ -224,10 +436,11 @@ impl DocRoot {
     ///
     /// Segments are split on `/` *before* percent-decoding, so `%2f` can never
     /// become a separator; each is decoded once and must then be an ordinary
-    /// name: not empty-after-decoding tricks, not `.` or `..`, no `/`, `\` or NUL,
-    /// and not hidden (a leading `.`, which also covers `.git` and `.env`). Only
+    /// name: not `.` or `..`, no `/`, `\` or NUL, and not hidden (a leading `.`,
+    /// which covers `.git` and `.env`) unless `serve_hidden`. Only
     /// `Component::Normal` parts are ever joined to the root, and the canonical
-    /// result must still lie under the canonical root, which catches symlinks out.
+    /// result must still lie under the canonical root — which catches symlinks
+    /// out — unless `follow_symlinks`.
     fn resolve(&self, path: &str, query: Option<&str>) -> Result<Resolved, BadPath> {
         let mut candidate = self.root.clone();
         let mut segments = Vec::new();
@@ -237,8 +450,9 @@ impl DocRoot {
             let mut parts = Path::new(name).components();
             let is_plain_name = matches!(parts.next(), Some(Component::Normal(n)) if n == name)
                 && parts.next().is_none();
+            let hidden = decoded.starts_with(b".") && !self.options.serve_hidden;
             if !is_plain_name
-                || decoded.starts_with(b".")
+                || hidden
                 || decoded.iter().any(|&b| b == b'\\' || b == 0 || b == b'/')
             {
                 return Ok(Resolved::NotFound);
@@ -261,9 +475,14 @@ impl DocRoot {
                     location: slash_location(&segments, query),
                 });
             }
-            return Ok(self
-                .open_inside(candidate.join("index.html"))
-                .unwrap_or_else(|e| refusal(&e)));
+            let index = self.open_inside(candidate.join("index.html"));
+            return Ok(match index {
+                Ok(Resolved::NotFound) | Err(_) if self.options.list_dirs => {
+                    Resolved::Listing { dir: candidate }
+                }
+                Ok(found) => found,
+                Err(e) => refusal(&e),
+            });
         }
         if wants_directory {
             return Ok(Resolved::NotFound);
@@ -271,11 +490,12 @@ impl DocRoot {
         Ok(self.open_inside(candidate).unwrap_or_else(|e| refusal(&e)))
     }
 
-    /// The canonical form of `path` if it lies inside the root, `None` if a
-    /// symlink leads out.
+    /// The canonical form of `path` if it lies inside the root (or anywhere,
+    /// with `follow_symlinks`); `None` if a symlink leads out.
     fn canonical_inside(&self, path: &Path) -> io::Result<Option<PathBuf>> {
         let canonical = path.canonicalize()?;
-        Ok(canonical.starts_with(&self.root).then_some(canonical))
+        let inside = self.options.follow_symlinks || canonical.starts_with(&self.root);
+        Ok(inside.then_some(canonical))
     }
 
     /// Opens `path` if it is a regular file inside the root.
@@ -292,11 +512,9 @@ impl DocRoot {
         if !meta.is_file() {
             return Ok(Resolved::NotFound);
         }
-        Ok(Resolved::File {
-            path: canonical,
-            file,
-            meta,
-        })
+        // Named as asked, not as resolved, so a symlink's own extension sets
+        // the Content-Type, as it would for any client that saw the link.
+        Ok(Resolved::File { path, file, meta })
     }
 }
 
@@ -455,6 +673,24 @@ impl Reply {
         }
     }
 
+    /// 204 with `Allow` for OPTIONS (RFC 9110 §9.3.7).
+    pub fn options() -> Reply {
+        let mut headers = base_headers();
+        headers.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+        Reply {
+            status: StatusCode::NO_CONTENT,
+            headers,
+            body: Body::Empty,
+        }
+    }
+
+    fn from_refusal(resolved: Resolved) -> Reply {
+        match resolved {
+            Resolved::Forbidden => Reply::status(StatusCode::FORBIDDEN),
+            _ => Reply::status(StatusCode::NOT_FOUND),
+        }
+    }
+
     /// The same reply with its body dropped and its headers kept, as HEAD
     /// requires (RFC 9110 §9.3.2).
     pub fn without_body(mut self) -> Reply {
@@ -499,21 +735,29 @@ fn file_reply(status: StatusCode, path: &Path, file: File, meta: &Metadata) -> R
             header_value(httpdate::fmt_http_date(modified)),
         );
     }
-    // A strong validator from the file's identity: inode, size, and mtime to
-    // the nanosecond, so a rewrite of the same length still changes it.
-    let etag = format!(
-        "\"{:x}-{:x}-{:x}.{:x}\"",
-        meta.ino(),
-        len,
-        meta.mtime(),
-        meta.mtime_nsec()
-    );
-    headers.insert(header::ETAG, header_value(etag));
+    headers.insert(header::ETAG, header_value(etag_of(meta)));
     Reply {
         status,
         headers,
-        body: Body::File { file, len },
+        body: Body::File {
+            file,
+            offset: 0,
+            len,
+        },
     }
+}
+
+/// A strong validator from the file's identity: inode, size, and mtime to
+/// the nanosecond, so a rewrite of the same length still changes it, and a
+/// precompressed sibling (another inode) never shares it.
+fn etag_of(meta: &Metadata) -> String {
+    format!(
+        "\"{:x}-{:x}-{:x}.{:x}\"",
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    )
 }
 
 /// The MIME type from the file name; text gets an explicit charset so a
@@ -558,7 +802,7 @@ mod tests {
         std::fs::write(dir.path().join("secret.txt"), "SECRET").unwrap();
         std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("out")).unwrap();
         std::os::unix::fs::symlink(dir.path(), root.join("outdir")).unwrap();
-        let docroot = DocRoot::open(&root).unwrap();
+        let docroot = DocRoot::open(&root, Options::default()).unwrap();
         (dir, docroot)
     }
 
@@ -667,7 +911,10 @@ mod tests {
         assert_eq!(head.content_length(), 4);
         let post = ask("POST");
         assert_eq!(post.status, 405);
-        assert_eq!(post.headers[header::ALLOW], "GET, HEAD");
+        assert_eq!(post.headers[header::ALLOW], "GET, HEAD, OPTIONS");
+        let options = ask("OPTIONS");
+        assert_eq!(options.status, 204);
+        assert_eq!(options.headers[header::ALLOW], "GET, HEAD, OPTIONS");
         assert_eq!(ask("BREW").status, 501);
         assert_eq!(ask("get").status, 501);
     }

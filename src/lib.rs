@@ -123,6 +123,8 @@ pub struct Config {
     pub once: bool,
     /// Echo every request head to stdout as received.
     pub print_requests: bool,
+    /// How docroot serves: caching, precompressed files, listings, hidden files, symlinks.
+    pub docroot: docroot::Options,
     /// Answer every request with the request as this backend parsed it, as
     /// JSON (see [`docroot::Reply::introspection`]). For `compare` and tests
     /// only: `serve` never sets it.
@@ -140,6 +142,7 @@ impl Config {
             chunk_size: DEFAULT_CHUNK_SIZE,
             once: false,
             print_requests: false,
+            docroot: docroot::Options::default(),
             introspect: false,
             limits: Limits::default(),
         }
@@ -270,7 +273,7 @@ impl Drop for ServerHandle {
 
 /// Binds `config.addr`, checks the root, and starts `backend` on its own thread.
 pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartError> {
-    let docroot = Arc::new(DocRoot::open(&config.root)?);
+    let docroot = Arc::new(DocRoot::open(&config.root, config.docroot.clone())?);
     let listener = TcpListener::bind(config.addr).map_err(|source| StartError::Bind {
         addr: config.addr,
         source,

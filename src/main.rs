@@ -54,6 +54,7 @@ fn start(backend: twinserve::Backend, config: Config) -> anyhow::Result<ServerHa
                 " (another server is using it; stop it or pass --port)"
             }
             StartError::Bind { .. } => " (pass --host and --port for another address)",
+            StartError::Root(twinserve::docroot::RootError::Option { .. }) => "",
             StartError::Root(_) => " (run from the project folder or pass --root DIR)",
             StartError::Start { .. } => "",
         };
@@ -68,6 +69,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.threads,
     );
     config.chunk_size = args.chunk_size;
+    config.docroot = twinserve::docroot::Options {
+        cache_control: args.cache_control,
+        precompressed: !args.no_precompressed,
+        list_dirs: args.list_dirs,
+        serve_hidden: args.serve_hidden,
+        follow_symlinks: args.follow_symlinks,
+    };
     config.once = args.once;
     config.print_requests = args.print_requests;
     let root = config.root.display().to_string();

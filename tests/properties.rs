@@ -140,7 +140,7 @@ fn fixture() -> &'static (tempfile::TempDir, DocRoot) {
         std::fs::write(dir.path().join("secret.txt"), "SECRET").unwrap();
         std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("escape")).unwrap();
         std::os::unix::fs::symlink(dir.path(), root.join("escape-dir")).unwrap();
-        let docroot = DocRoot::open(&root).unwrap();
+        let docroot = DocRoot::open(&root, Default::default()).unwrap();
         (dir, docroot)
     })
 }

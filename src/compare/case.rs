@@ -91,6 +91,7 @@ pub const THEMES: &[&str] = &[
     "connection",
     "target-path",
     "methods",
+    "conditional-range",
 ];
 
 fn theme_rank(theme: &str) -> usize {

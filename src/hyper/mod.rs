@@ -7,7 +7,7 @@
 //! HTTP/2 along, which twinserve does not compare.
 
 use std::convert::Infallible;
-use std::io;
+use std::io::{self, Seek};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -189,7 +189,19 @@ fn into_response(reply: Reply, chunk_size: usize) -> Response<ResponseBody> {
     let body = match reply.body {
         Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
         Body::Bytes(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
-        Body::File { file, len } => {
+        Body::File {
+            mut file,
+            offset,
+            len,
+        } => {
+            // Seeking a std File is a cheap lseek; it needs no runtime.
+            if let Err(e) = file.seek(std::io::SeekFrom::Start(offset)) {
+                tracing::warn!("cannot seek to {offset}: {e}");
+                return into_response(
+                    Reply::status(http::StatusCode::INTERNAL_SERVER_ERROR),
+                    chunk_size,
+                );
+            }
             let file = tokio::fs::File::from_std(file).take(len);
             // Pieces as large as the raw backend's; ReaderStream's default is 4 KiB.
             let stream = ReaderStream::with_capacity(file, chunk_size).map_ok(Frame::data);

@@ -5,7 +5,7 @@
 //! would quietly become `sendfile` on Linux).
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use crate::docroot::{Body, Reply};
 
@@ -54,9 +54,9 @@ pub fn write_reply(
             head.extend_from_slice(&bytes);
             stream.write_all(head)
         }
-        Body::File { file, len } => {
+        Body::File { file, offset, len } => {
             stream.write_all(head)?;
-            sender.send(file, len, stream)
+            sender.send(file, offset, len, stream)
         }
     }
 }
@@ -75,10 +75,19 @@ impl ChunkedSender {
         }
     }
 
-    /// Sends the first `len` bytes of `file`. A file that shrank since its
-    /// length was announced is an error: the `Content-Length` already sent can
-    /// no longer be honoured, so the caller must close the connection.
-    pub fn send(&mut self, mut file: File, len: u64, out: &mut impl Write) -> io::Result<()> {
+    /// Sends `len` bytes of `file` from `offset` on. A file that shrank since
+    /// its length was announced is an error: the `Content-Length` already sent
+    /// can no longer be honoured, so the caller must close the connection.
+    pub fn send(
+        &mut self,
+        mut file: File,
+        offset: u64,
+        len: u64,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))?;
+        }
         let mut left = len;
         while left > 0 {
             let want = self
@@ -135,12 +144,18 @@ mod tests {
             let mut out = Vec::new();
             let file = File::open(&path).unwrap();
             ChunkedSender::new(chunk)
-                .send(file, data.len() as u64, &mut out)
+                .send(file, 0, data.len() as u64, &mut out)
                 .unwrap();
             assert_eq!(out, data, "chunk {chunk}");
         }
+        let mut slice = Vec::new();
         let file = File::open(&path).unwrap();
-        let short = ChunkedSender::new(1024).send(file, data.len() as u64 + 1, &mut Vec::new());
+        ChunkedSender::new(7)
+            .send(file, 1234, 100, &mut slice)
+            .unwrap();
+        assert_eq!(slice, &data[1234..1334]);
+        let file = File::open(&path).unwrap();
+        let short = ChunkedSender::new(1024).send(file, 0, data.len() as u64 + 1, &mut Vec::new());
         assert_eq!(short.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 }
