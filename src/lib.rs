@@ -68,6 +68,10 @@ pub mod limits {
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
     /// Longest a single socket write may block on a client that stopped reading.
     pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Requests on one connection before the server closes it (nginx's
+    /// `keepalive_requests` default): bounds what one connection can hold
+    /// over its life, at the cost of one reconnect per thousand requests.
+    pub const MAX_REQUESTS_PER_CONNECTION: usize = 1000;
     /// Simultaneous connections the hyper backend accepts before it waits.
     pub const MAX_CONNECTIONS: usize = 10_000;
     /// Connections the raw backend queues for a free worker before it answers 503.
@@ -86,6 +90,7 @@ pub struct Limits {
     pub head_timeout: Duration,
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
+    pub max_requests_per_connection: usize,
     pub max_connections: usize,
     pub raw_queue: usize,
     pub shutdown_grace: Duration,
@@ -100,6 +105,7 @@ impl Default for Limits {
             head_timeout: limits::HEAD_TIMEOUT,
             idle_timeout: limits::IDLE_TIMEOUT,
             write_timeout: limits::WRITE_TIMEOUT,
+            max_requests_per_connection: limits::MAX_REQUESTS_PER_CONNECTION,
             max_connections: limits::MAX_CONNECTIONS,
             raw_queue: limits::RAW_QUEUE,
             shutdown_grace: limits::SHUTDOWN_GRACE,
@@ -201,6 +207,20 @@ impl Stopper {
             let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
         }
     }
+}
+
+static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many connection handlers have panicked in this process, in either
+/// backend. Each panic costs its connection only (workers and tasks carry
+/// on), but every one is a bug: the fault tests assert this stays 0.
+pub fn panics() -> usize {
+    PANICS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+pub(crate) fn note_panic() {
+    PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    tracing::error!("a connection handler panicked; only its connection was lost");
 }
 
 /// Why a server could not start.

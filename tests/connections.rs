@@ -296,3 +296,26 @@ fn raw_refuses_with_503_when_the_queue_is_full() {
     assert!(statuses.contains(&Some(503)), "{statuses:?}");
     holder.shutdown(Shutdown::Both).unwrap();
 }
+
+/// After `max_requests_per_connection` answers the server says
+/// `connection: close` and closes, in both backends.
+#[test]
+fn requests_per_connection_are_bounded() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start_with(backend, |c| c.limits.max_requests_per_connection = 3);
+        let mut stream = connect(server.local_addr());
+        for n in 1..=3 {
+            stream.write_all(GET_HELLO.as_bytes()).unwrap();
+            let response = read_one(&mut stream);
+            assert_eq!(response.status, 200, "{backend}");
+            let closing = response.header("connection").map(str::to_lowercase);
+            assert_eq!(
+                closing.as_deref() == Some("close"),
+                n == 3,
+                "{backend}: response {n}"
+            );
+        }
+        assert!(closes(&mut stream), "{backend}: still open after the limit");
+    }
+}

@@ -9,7 +9,9 @@
 use std::convert::Infallible;
 use std::io::{self, Seek};
 use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ::hyper::body::{Frame, Incoming};
@@ -17,7 +19,7 @@ use ::hyper::server::conn::http1;
 use ::hyper::service::service_fn;
 use ::hyper::{Request, Response};
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{FutureExt, TryStreamExt};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -34,6 +36,7 @@ type ResponseBody = BoxBody<Bytes, io::Error>;
 /// What every connection shares.
 struct Context {
     docroot: Arc<DocRoot>,
+    max_requests_per_connection: usize,
     chunk_size: usize,
     print_requests: bool,
     introspect: bool,
@@ -84,6 +87,7 @@ async fn serve(
         .keep_alive(!config.once);
     let ctx = Arc::new(Context {
         docroot,
+        max_requests_per_connection: limits.max_requests_per_connection,
         chunk_size: config.chunk_size,
         print_requests: config.print_requests,
         introspect: config.introspect,
@@ -112,13 +116,22 @@ async fn serve(
         let peer = stream.peer_addr().ok();
         // Nagle would delay a body segment behind the head's until the client ACKs.
         let _ = stream.set_nodelay(true);
+        // hyper has no write timeout, and no read timeout once a head is in
+        // (a body it drains can stall): both come from wrapping the socket.
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_timeout));
+        stream.set_read_timeout(Some(limits.write_timeout.max(limits.head_timeout)));
         let ctx = Arc::clone(&ctx);
-        let service = service_fn(move |req| answer(req, Arc::clone(&ctx)));
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let served = Arc::new(AtomicUsize::new(0));
+        let service = service_fn(move |req| answer(req, Arc::clone(&ctx), Arc::clone(&served)));
+        let connection =
+            graceful.watch(builder.serve_connection(TokioIo::new(Box::pin(stream)), service));
         let task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            match AssertUnwindSafe(connection).catch_unwind().await {
                 // A reset, a timeout, or a malformed request: only this connection ends.
-                tracing::debug!(?peer, "connection ended: {e}");
+                Ok(Err(e)) => tracing::debug!(?peer, "connection ended: {e}"),
+                Ok(Ok(())) => {}
+                Err(_) => crate::note_panic(),
             }
             drop(permit);
         });
@@ -149,7 +162,20 @@ async fn serve(
 async fn answer(
     req: Request<Incoming>,
     ctx: Arc<Context>,
+    served: Arc<AtomicUsize>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    let mut response = decide(req, &ctx).await;
+    // hyper closes after a response that says `connection: close`.
+    if served.fetch_add(1, Ordering::Relaxed) + 1 >= ctx.max_requests_per_connection {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    Ok(response)
+}
+
+async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody> {
     // The body is never read: no method this server allows has one, and hyper
     // either drains it or closes the connection after the response.
     let (parts, body) = req.into_parts();
@@ -158,7 +184,7 @@ async fn answer(
     }
     if ctx.introspect {
         let reply = Reply::introspection(describe(&parts, &body));
-        return Ok(into_response(reply, ctx.chunk_size));
+        return into_response(reply, ctx.chunk_size);
     }
     let docroot = Arc::clone(&ctx.docroot);
     let decided = tokio::task::spawn_blocking(move || {
@@ -179,7 +205,7 @@ async fn answer(
         tracing::error!("docroot task failed: {e}");
         Reply::status(http::StatusCode::INTERNAL_SERVER_ERROR)
     });
-    Ok(into_response(reply, ctx.chunk_size))
+    into_response(reply, ctx.chunk_size)
 }
 
 /// Moves the docroot's decision into a hyper `Response`. The reply already

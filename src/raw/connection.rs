@@ -188,6 +188,7 @@ pub fn serve(stream: TcpStream, ctx: &Context) {
     let mut reader = HeadReader::new(stream);
     let mut out = Vec::with_capacity(1024);
     let mut sender = ChunkedSender::new(ctx.chunk_size);
+    let mut served = 0;
     loop {
         let len = match reader.fill_head(ctx) {
             Ok(len) => len,
@@ -226,7 +227,11 @@ pub fn serve(stream: TcpStream, ctx: &Context) {
                 return reject(&reader.stream, e.status(), &mut out);
             }
         };
-        let keep_alive = request::keeps_alive(&head) && !framing.has_body() && !ctx.once;
+        served += 1;
+        let keep_alive = request::keeps_alive(&head)
+            && !framing.has_body()
+            && !ctx.once
+            && served < ctx.limits.max_requests_per_connection;
         let persistence = match (keep_alive, head.version) {
             (false, _) => Persistence::Close,
             (true, crate::docroot::Version::Http10) => Persistence::KeepAliveHttp10,

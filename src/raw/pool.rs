@@ -78,7 +78,7 @@ fn work<J>(receiver: &Mutex<Receiver<J>>, handler: &(impl Fn(J) + ?Sized)) {
         let Ok(job) = job else { return };
         // A panic is a bug, but it must cost one connection, not a worker.
         if catch_unwind(AssertUnwindSafe(|| handler(job))).is_err() {
-            tracing::error!("a connection handler panicked; the worker carries on");
+            crate::note_panic();
         }
     }
 }
