@@ -25,8 +25,10 @@ use crate::docroot::{DocRoot, Reply, RequestView};
 const INITIAL_BUFFER: usize = 8 * 1024;
 
 /// After the last response on a connection, how long unread request bytes are
-/// drained before the socket is closed (see [`linger_close`]).
-const LINGER_TIME: Duration = Duration::from_secs(2);
+/// drained before the socket is closed (see [`linger_close`]). Short, because
+/// a lingering connection holds a worker: one second is enough for a client
+/// that is sending a body to finish or to read our answer and close.
+const LINGER_TIME: Duration = Duration::from_secs(1);
 /// ... and how many bytes at most, so a client cannot keep a worker draining.
 const LINGER_BYTES: usize = 1024 * 1024;
 
@@ -195,11 +197,19 @@ pub fn serve(stream: TcpStream, ctx: &Context) {
             Err(ReadError::Closed) => return,
             Err(ReadError::TimedOut) => {
                 tracing::debug!(?peer, "request head timed out");
-                return reject(&reader.stream, StatusCode::REQUEST_TIMEOUT, &mut out);
+                // A client too slow to send a head is not about to send more:
+                // waiting for it to close would hand a slowloris client the
+                // worker for another second per connection.
+                return reject(
+                    &reader.stream,
+                    StatusCode::REQUEST_TIMEOUT,
+                    &mut out,
+                    Duration::ZERO,
+                );
             }
             Err(ReadError::Parse(e)) => {
                 tracing::debug!(?peer, "bad request: {e}");
-                return reject(&reader.stream, e.status(), &mut out);
+                return reject(&reader.stream, e.status(), &mut out, LINGER_TIME);
             }
             Err(ReadError::Io(e)) => {
                 tracing::debug!(?peer, "read failed: {e}");
@@ -218,13 +228,13 @@ pub fn serve(stream: TcpStream, ctx: &Context) {
             },
         ) {
             Ok(head) => head,
-            Err(e) => return reject(&reader.stream, e.status(), &mut out),
+            Err(e) => return reject(&reader.stream, e.status(), &mut out, LINGER_TIME),
         };
         let framing = match request::framing(&head) {
             Ok(framing) => framing,
             Err(e) => {
                 tracing::debug!(?peer, "bad framing: {e}");
-                return reject(&reader.stream, e.status(), &mut out);
+                return reject(&reader.stream, e.status(), &mut out, LINGER_TIME);
             }
         };
         served += 1;
@@ -265,18 +275,19 @@ pub fn serve(stream: TcpStream, ctx: &Context) {
             return;
         }
         if !keep_alive {
-            return linger_close(&reader.stream);
+            return linger_close(&reader.stream, LINGER_TIME);
         }
         reader.consume(len);
     }
 }
 
-/// Answers a request that cannot be served with `status`, then closes.
-fn reject(stream: &TcpStream, status: StatusCode, out: &mut Vec<u8>) {
+/// Answers a request that cannot be served with `status`, then closes,
+/// lingering up to `linger` for the client to finish.
+fn reject(stream: &TcpStream, status: StatusCode, out: &mut Vec<u8>, linger: Duration) {
     let mut sender = ChunkedSender::new(1);
     let reply = Reply::status(status);
     if write_reply(&mut &*stream, reply, Persistence::Close, out, &mut sender).is_ok() {
-        linger_close(stream);
+        linger_close(stream, linger);
     }
 }
 
@@ -284,12 +295,20 @@ fn reject(stream: &TcpStream, status: StatusCode, out: &mut Vec<u8>) {
 /// unread request bytes makes the kernel send RST, and an RST can discard the
 /// response before the client reads it (RFC 9112 §9.6). So: half-close our
 /// side, then read and discard until the client closes — bounded in time and
-/// bytes — and only then close.
-fn linger_close(stream: &TcpStream) {
+/// bytes — and only then close. With `linger` zero, only what has already
+/// arrived is drained.
+fn linger_close(stream: &TcpStream, linger: Duration) {
     if stream.shutdown(Shutdown::Write).is_err() {
         return;
     }
-    let deadline = Instant::now() + LINGER_TIME;
+    if linger.is_zero() {
+        let mut scratch = [0u8; 4096];
+        if stream.set_nonblocking(true).is_ok() {
+            while matches!((&mut &*stream).read(&mut scratch), Ok(n) if n > 0) {}
+        }
+        return;
+    }
+    let deadline = Instant::now() + linger;
     let mut drained = 0;
     let mut scratch = [0u8; 4096];
     while drained < LINGER_BYTES {
