@@ -196,6 +196,9 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let bar = progress_bar(total as u64, "cases");
     let mut comparison = compare::run(cases, &fixture, &targets, &|_| bar.inc(1));
     bar.finish_and_clear();
+    if args.case.is_none() {
+        comparison.slow_clients = compare::slow_clients(&fixture);
+    }
     if args.load {
         let settings = compare::LoadSettings {
             path: args.file.clone(),

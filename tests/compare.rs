@@ -27,7 +27,18 @@ fn the_corpus_keeps_its_pins_and_its_report() {
         assert!(c.why.len() > 60, "{}: the why is too thin", c.id);
     }
     let fixture = Fixture::start(&project("site")).unwrap();
-    let comparison = compare::run(cases, &fixture, &[], &|_| {});
+    let mut comparison = compare::run(cases, &fixture, &[], &|_| {});
+    comparison.slow_clients = compare::slow_clients(&fixture);
+    let lesson: Vec<(&str, bool)> = comparison
+        .slow_clients
+        .iter()
+        .map(|s| (s.column.as_str(), s.served))
+        .collect();
+    assert_eq!(
+        lesson,
+        [("raw", false), ("hyper", true)],
+        "the slowloris lesson"
+    );
 
     let mismatches = compare::check(&comparison);
     assert!(

@@ -35,6 +35,67 @@ pub fn compare_limits() -> crate::Limits {
     }
 }
 
+/// Workers of the raw server compare starts: enough for every case to run
+/// at once, and the number of slow clients [`slow_clients`] needs.
+pub const RAW_WORKERS: usize = 256;
+
+/// How long the normal client of [`slow_clients`] waits: half the head
+/// timeout, so a server that must wait for slow heads to time out cannot
+/// answer in time, while one that is not held up answers in milliseconds.
+const PATIENCE: Duration = Duration::from_secs(1);
+
+/// The slowloris lesson, measured: what a normal client got while as many
+/// connections as raw has workers each sent half a head and then nothing.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowClients {
+    pub column: String,
+    pub slow_connections: usize,
+    pub head_timeout_ms: u64,
+    pub patience_ms: u64,
+    /// The normal client got its answer within the patience.
+    pub served: bool,
+}
+
+/// Runs the slowloris experiment against raw and hyper, one after the other.
+pub fn slow_clients(fixture: &Fixture) -> Vec<SlowClients> {
+    use std::io::{Read, Write};
+    [
+        ("raw", fixture.raw.local_addr()),
+        ("hyper", fixture.hyper.local_addr()),
+    ]
+    .into_iter()
+    .map(|(name, addr)| {
+        let slow: Vec<std::net::TcpStream> = (0..RAW_WORKERS)
+            .filter_map(|_| {
+                let mut s =
+                    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+                s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+                    .ok()?;
+                Some(s)
+            })
+            .collect();
+        let served = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .and_then(|mut normal| {
+                normal.set_read_timeout(Some(PATIENCE))?;
+                normal.write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+                let mut first = [0u8; 12];
+                normal.read_exact(&mut first)?;
+                Ok(first.starts_with(b"HTTP/1.1 200"))
+            })
+            .unwrap_or(false);
+        let result = SlowClients {
+            column: name.to_string(),
+            slow_connections: slow.len(),
+            head_timeout_ms: compare_limits().head_timeout.as_millis() as u64,
+            patience_ms: PATIENCE.as_millis() as u64,
+            served,
+        };
+        drop(slow);
+        result
+    })
+    .collect()
+}
+
 /// Why a comparison could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
@@ -82,6 +143,8 @@ pub struct Comparison {
     pub cases: Vec<Case>,
     pub results: Vec<CaseResult>,
     pub load: Vec<LoadResult>,
+    /// The slowloris lesson, when it was run.
+    pub slow_clients: Vec<SlowClients>,
 }
 
 /// The client's load run, the same for every column.
@@ -171,7 +234,7 @@ impl Fixture {
             let mut config = Config::new(&root);
             config.introspect = introspect;
             config.threads = match backend {
-                Backend::Raw => 256,
+                Backend::Raw => RAW_WORKERS,
                 Backend::Hyper => 0,
             };
             config.limits = compare_limits();
@@ -265,6 +328,7 @@ pub fn run(
         cases,
         results,
         load: Vec::new(),
+        slow_clients: Vec::new(),
     }
 }
 
