@@ -215,6 +215,17 @@ mod tests {
     }
 
     #[test]
+    fn serve_binds_loopback_by_default() {
+        let cli = Cli::try_parse_from(["twinserve", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert!(args.host.is_loopback());
+        assert_eq!(args.port, 12000);
+        assert!(!args.list_dirs && !args.serve_hidden && !args.follow_symlinks);
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         assert!(Cli::try_parse_from(["twinserve", "serve", "--port", "70000"]).is_err());
         assert!(Cli::try_parse_from(["twinserve", "serve", "--chunk-size", "0"]).is_err());

@@ -269,3 +269,56 @@ pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<std::proc
     let _ = child.wait();
     None
 }
+
+/// A root the server may not read, and a flag value that cannot be a header:
+/// each a one-line message and exit code 1. (As root, permissions do not
+/// apply, so the server is run as `nobody` through setpriv.)
+#[test]
+fn unreadable_root_and_invalid_values() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = TestSite::new();
+    std::fs::set_permissions(site.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let locked = site.dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let is_root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let mut command = if is_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let out = command
+        .args(["serve", "--port", "0", "--root"])
+        .arg(&locked)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("document root") && stderr.contains("Permission denied"),
+        "{stderr}"
+    );
+
+    let root = site.root();
+    let bad = Command::new(BIN)
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--cache-control",
+            "max-age=1\u{7f}",
+            "--root",
+        ])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--cache-control"), "{stderr}");
+}

@@ -352,6 +352,11 @@ fn describe(head: &request::Head<'_>, framing: request::BodyFraming) -> String {
 /// `--print-requests`: the head as received, one line per line, with control
 /// and non-ASCII bytes escaped so a request cannot drive the terminal.
 fn print_head(bytes: &[u8]) {
+    // A closed stdout is no reason to stop serving.
+    let _ = io::stdout().lock().write_all(&printable_head(bytes));
+}
+
+fn printable_head(bytes: &[u8]) -> Vec<u8> {
     let mut text = Vec::with_capacity(bytes.len() + 16);
     for line in bytes.split_inclusive(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -359,6 +364,23 @@ fn print_head(bytes: &[u8]) {
         text.extend(line.escape_ascii());
         text.push(b'\n');
     }
-    // A closed stdout is no reason to stop serving.
-    let _ = io::stdout().lock().write_all(&text);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printed_heads_cannot_drive_a_terminal() {
+        let head = b"GET / HTTP/1.1\r\nX: \x1b[2J\x07caf\xc3\xa9\r\n\r\n";
+        let printed = super::printable_head(head);
+        assert!(
+            printed
+                .iter()
+                .all(|&b| b == b'\n' || (b' '..=b'~').contains(&b))
+        );
+        assert_eq!(
+            printed,
+            b"GET / HTTP/1.1\nX: \\x1b[2J\\x07caf\\xc3\\xa9\n\n"
+        );
+    }
 }
