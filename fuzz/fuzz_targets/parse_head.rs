@@ -14,7 +14,8 @@ const LIMITS: HeadLimits = HeadLimits {
 fuzz_target!(|data: &[u8]| {
     if let Ok(head) = parse_head(data, &LIMITS) {
         assert!(head.len <= data.len());
-        let alone = parse_head(&data[..head.len], &LIMITS).expect("a head parses from its own bytes");
+        let alone =
+            parse_head(&data[..head.len], &LIMITS).expect("a head parses from its own bytes");
         assert_eq!(alone, head);
         let _ = framing(&head);
         let _ = keeps_alive(&head);

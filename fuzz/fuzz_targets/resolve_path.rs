@@ -14,7 +14,9 @@ struct OnlyHost;
 
 impl HeaderSource for OnlyHost {
     fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
-        name.eq_ignore_ascii_case("host").then_some(&b"localhost"[..]).into_iter()
+        name.eq_ignore_ascii_case("host")
+            .then_some(&b"localhost"[..])
+            .into_iter()
     }
 }
 
@@ -37,7 +39,9 @@ fn site() -> &'static (PathBuf, DocRoot) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let (root, docroot) = site();
     // Most real targets start with '/'; let the fuzzer also try everything else.
     let target = match text.strip_prefix('!') {
@@ -54,7 +58,10 @@ fuzz_target!(|data: &[u8]| {
         if let Body::File { file, .. } = &reply.body {
             let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).unwrap();
             assert!(opened.starts_with(root), "{target:?} opened {opened:?}");
-            assert!(!opened.ends_with("secret.txt"), "{target:?} opened the secret");
+            assert!(
+                !opened.ends_with("secret.txt"),
+                "{target:?} opened the secret"
+            );
         }
     }
 });
