@@ -17,6 +17,12 @@ use twinserve::Backend;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// More log detail on stderr (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output: warnings only in the log; `client` prints only its summary.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,9 +187,9 @@ pub struct ClientArgs {
     /// Seconds allowed to connect, and for each read and write.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
     pub timeout: f64,
-    /// Print only the summary, not each response's status line.
-    #[arg(short, long)]
-    pub quiet: bool,
+    /// Print the report as JSON on stdout (and nothing else there).
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_chunk_size(text: &str) -> Result<usize, String> {

@@ -21,16 +21,24 @@ use cli::{Cli, ClientArgs, Command, CompareArgs, Format, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Logs go to stderr so stdout carries only results (and --print-requests).
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    // Logs go to stderr so stdout carries only results (and --print-requests);
+    // no colour codes when NO_COLOR is set or stderr is not a terminal.
+    let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)))
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     let outcome = match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Client(args) => run_client(args),
+        Command::Client(args) => run_client(args, cli.quiet),
         Command::Compare(args) => compare(args),
     };
     outcome.unwrap_or_else(|e| {
@@ -109,7 +117,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
+fn run_client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (server, addr, path) = match (args.backend, args.target.as_slice()) {
         (Some(backend), [file]) => {
             let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -141,7 +149,8 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs_f64(args.timeout),
         duration: args.duration.map(Duration::from_secs_f64),
     };
-    let quiet = args.quiet;
+    // JSON owns stdout: no per-response lines beside it.
+    let quiet = quiet || args.json;
     let total = config.threads as u64 * config.requests as u64;
     // Per-response lines and a bar would fight over the terminal: the bar only with -q.
     let bar = progress_bar(if quiet { total } else { 0 }, "requests");
@@ -163,7 +172,11 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
     };
     let report = client::run(&config, &print_attempt)?;
     progress_done.finish_and_clear();
-    println!("{}", report.summary());
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.summary());
+    }
     if let Some(server) = server {
         server.shutdown().context("in-process server failed")?;
     }

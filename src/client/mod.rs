@@ -125,6 +125,30 @@ impl Report {
         self.latency.value_at_quantile(q) as f64 / 1000.0
     }
 
+    /// The same figures as [`Report::summary`], as JSON: counts, statuses,
+    /// failures by kind, throughput and latency percentiles in milliseconds.
+    pub fn to_json(&self) -> String {
+        let secs = self.elapsed.as_secs_f64();
+        let answered = self.responses > 0;
+        let ms = |q: f64| answered.then(|| self.percentile_ms(q));
+        serde_json::json!({
+            "requests": self.attempts,
+            "responses": self.responses,
+            "statuses": self.statuses.iter().map(|(s, n)| (s.to_string(), *n)).collect::<BTreeMap<_, _>>(),
+            "failures": self.failures.iter().map(|(k, n)| (k.name(), *n)).collect::<BTreeMap<_, _>>(),
+            "body_bytes": self.body_bytes,
+            "elapsed_s": secs,
+            "requests_per_s": self.responses as f64 / secs.max(1e-9),
+            "latency_ms": {
+                "p50": ms(0.5),
+                "p90": ms(0.9),
+                "p99": ms(0.99),
+                "max": answered.then(|| self.latency.max() as f64 / 1000.0),
+            },
+        })
+        .to_string()
+    }
+
     /// The one-line summary printed after every run.
     pub fn summary(&self) -> String {
         let secs = self.elapsed.as_secs_f64();
