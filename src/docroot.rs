@@ -8,6 +8,7 @@
 //! `Host` MUST of RFC 9112 §3.2 that hyper leaves to the application) and the
 //! path resolution that keeps every answer inside the root.
 
+mod cache;
 mod conditional;
 mod encoding;
 mod listing;
@@ -15,7 +16,7 @@ mod range;
 
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -26,6 +27,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
+use cache::{FileCache, Identity};
 use conditional::Precondition;
 use range::RangeDecision;
 
@@ -158,6 +160,7 @@ pub struct DocRoot {
     root: PathBuf,
     options: Options,
     cache_control: HeaderValue,
+    cache: FileCache,
 }
 
 /// Where a request path led on disk.
@@ -168,6 +171,8 @@ enum Resolved {
         file: File,
         meta: Metadata,
     },
+    /// A small file from the cache, still exactly as it was when kept.
+    Cached(Representation),
     /// A directory without `index.html`, to be listed (only with `list_dirs`).
     Listing {
         dir: PathBuf,
@@ -209,6 +214,7 @@ impl DocRoot {
             root: canonical,
             options,
             cache_control,
+            cache: FileCache::default(),
         })
     }
 
@@ -252,7 +258,11 @@ impl DocRoot {
         };
         let reply = match self.resolve(path, query) {
             Err(BadPath) => Reply::status(StatusCode::BAD_REQUEST),
-            Ok(Resolved::File { path, file, meta }) => self.serve_file(req, path, file, meta),
+            Ok(Resolved::File { path, file, meta }) => {
+                let representation = self.select_variant(req, &path, file, meta);
+                self.serve(req, representation)
+            }
+            Ok(Resolved::Cached(representation)) => self.serve(req, representation),
             Ok(Resolved::Listing { dir }) => self.listing(&dir, path),
             Ok(Resolved::AddSlash { location }) => {
                 let mut reply = Reply::status(StatusCode::MOVED_PERMANENTLY);
@@ -271,22 +281,23 @@ impl DocRoot {
         }
     }
 
-    /// A file found: pick its encoding, check the preconditions, then send it
-    /// whole, a range of it, or one of 304 / 412 / 416.
-    fn serve_file<H: HeaderSource + ?Sized>(
+    /// A file found: check the preconditions, then send it whole, a range of
+    /// it, or one of 304 / 412 / 416.
+    fn serve<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
-        path: PathBuf,
-        file: File,
-        meta: Metadata,
+        rep: Representation,
     ) -> Reply {
-        let (file, meta, coding, has_variants) = self.select_variant(req, &path, file, meta);
-        let etag = etag_of(&meta);
         let validators = conditional::Validators {
-            etag: &etag,
-            modified: meta.modified().ok(),
+            etag: &rep.etag,
+            modified: rep.modified,
         };
         let get_or_head = matches!(req.method, "GET" | "HEAD");
+        let etag = header_value(rep.etag.clone());
+        let last_modified = rep
+            .modified
+            .map(|m| header_value(httpdate::fmt_http_date(m)));
+        let (coding, has_variants, total) = (rep.coding, rep.has_variants, rep.len);
         let mut reply = match conditional::evaluate(req.headers, get_or_head, validators) {
             Precondition::Failed => return Reply::status(StatusCode::PRECONDITION_FAILED),
             Precondition::NotModified => {
@@ -306,36 +317,23 @@ impl DocRoot {
                         if req.method == "GET"
                             && conditional::if_range_allows(req.headers, validators) =>
                     {
-                        range::decide(value, meta.len())
+                        range::decide(value, total)
                     }
                     _ => RangeDecision::Full,
                 };
                 match decision {
-                    RangeDecision::Full => file_reply(StatusCode::OK, &path, file, &meta),
+                    RangeDecision::Full => rep.reply(StatusCode::OK, 0, total),
                     RangeDecision::Part { start, len } => {
-                        let mut reply = file_reply(StatusCode::PARTIAL_CONTENT, &path, file, &meta);
-                        let total = meta.len();
+                        let mut reply = rep.reply(StatusCode::PARTIAL_CONTENT, start, len);
                         let content_range = format!("bytes {start}-{}/{total}", start + len - 1);
                         reply
                             .headers
                             .insert(header::CONTENT_RANGE, header_value(content_range));
                         reply
-                            .headers
-                            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-                        if let Body::File {
-                            offset,
-                            len: body_len,
-                            ..
-                        } = &mut reply.body
-                        {
-                            *offset = start;
-                            *body_len = len;
-                        }
-                        reply
                     }
                     RangeDecision::Unsatisfiable => {
                         let mut reply = Reply::status(StatusCode::RANGE_NOT_SATISFIABLE);
-                        let content_range = format!("bytes */{}", meta.len());
+                        let content_range = format!("bytes */{total}");
                         reply
                             .headers
                             .insert(header::CONTENT_RANGE, header_value(content_range));
@@ -345,12 +343,9 @@ impl DocRoot {
             }
         };
         let headers = &mut reply.headers;
-        headers.insert(header::ETAG, header_value(etag.clone()));
-        if let Some(modified) = validators.modified {
-            headers.insert(
-                header::LAST_MODIFIED,
-                header_value(httpdate::fmt_http_date(modified)),
-            );
+        headers.insert(header::ETAG, etag);
+        if let Some(last_modified) = last_modified {
+            headers.insert(header::LAST_MODIFIED, last_modified);
         }
         headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
         if reply.status != StatusCode::NOT_MODIFIED {
@@ -367,39 +362,47 @@ impl DocRoot {
     }
 
     /// The representation to send: the file itself, or a precompressed
-    /// sibling the client accepts. Returns the file, its metadata, the coding
-    /// (if any) and whether the file has any sibling at all.
+    /// sibling the client accepts. A small file with no siblings is read into
+    /// memory and kept in the cache under `path`, the path as asked.
     fn select_variant<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
         path: &Path,
         file: File,
         meta: Metadata,
-    ) -> (File, Metadata, Option<&'static str>, bool) {
-        if !self.options.precompressed {
-            return (file, meta, None, false);
-        }
+    ) -> Representation {
+        let plain = Representation::of_file(path, file, &meta);
         let mut siblings = Vec::new();
-        for &(coding, suffix) in encoding::VARIANTS {
-            let mut name = path.as_os_str().to_os_string();
-            name.push(".");
-            name.push(suffix);
-            if let Ok(Resolved::File { file, meta, .. }) = self.open_inside(PathBuf::from(name)) {
-                siblings.push((coding, file, meta));
+        if self.options.precompressed {
+            for &(coding, suffix) in encoding::VARIANTS {
+                let mut name = path.as_os_str().to_os_string();
+                name.push(".");
+                name.push(suffix);
+                if let Ok(Resolved::File { file, meta, .. }) = self.open_inside(PathBuf::from(name))
+                {
+                    siblings.push((coding, file, meta));
+                }
             }
         }
         if siblings.is_empty() {
-            return (file, meta, None, false);
+            let plain = plain.into_memory();
+            self.cache.keep(path, Identity::of(&meta), &plain);
+            return plain;
         }
         let names: Vec<&'static str> = siblings.iter().map(|(c, _, _)| *c).collect();
-        match encoding::choose(req.headers, &names) {
+        let mut chosen = match encoding::choose(req.headers, &names) {
             Some(chosen) => {
                 let index = names.iter().position(|c| *c == chosen).unwrap_or(0);
                 let (coding, file, meta) = siblings.swap_remove(index);
-                (file, meta, Some(coding), true)
+                // The original's name decides the type: text.txt.gz is text.
+                let mut encoded = Representation::of_file(path, file, &meta);
+                encoded.coding = Some(coding);
+                encoded
             }
-            None => (file, meta, None, true),
-        }
+            None => plain,
+        };
+        chosen.has_variants = true;
+        chosen
     }
 
     /// `--list-dirs`: the page for a folder without `index.html`.
@@ -426,7 +429,9 @@ impl DocRoot {
     fn not_found(&self) -> Reply {
         match self.open_inside(self.root.join("404.html")) {
             Ok(Resolved::File { path, file, meta }) => {
-                file_reply(StatusCode::NOT_FOUND, &path, file, &meta)
+                let page = Representation::of_file(&path, file, &meta);
+                let len = page.len;
+                page.reply(StatusCode::NOT_FOUND, 0, len)
             }
             _ => Reply::status(StatusCode::NOT_FOUND),
         }
@@ -461,6 +466,14 @@ impl DocRoot {
             segments.push(decoded);
         }
         let wants_directory = path.ends_with('/');
+        let cached = if wants_directory {
+            self.cache.get(&candidate.join("index.html"))
+        } else {
+            self.cache.get(&candidate)
+        };
+        if let Some(representation) = cached {
+            return Ok(Resolved::Cached(representation));
+        }
         let meta = match self.canonical_inside(&candidate) {
             Ok(Some(canonical)) => match std::fs::metadata(&canonical) {
                 Ok(meta) => meta,
@@ -709,9 +722,8 @@ impl Reply {
 }
 
 fn base_headers() -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(8);
-    let now = httpdate::fmt_http_date(SystemTime::now());
-    headers.insert(header::DATE, header_value(now));
+    let mut headers = HeaderMap::with_capacity(10);
+    headers.insert(header::DATE, date_now());
     headers.insert(
         HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),
@@ -719,31 +731,112 @@ fn base_headers() -> HeaderMap {
     headers
 }
 
+/// The `Date` value, formatted once a second per thread rather than per reply.
+fn date_now() -> HeaderValue {
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, HeaderValue)> =
+            std::cell::RefCell::new((u64::MAX, HeaderValue::from_static("")));
+    }
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != second {
+            *cached = (second, header_value(httpdate::fmt_http_date(now)));
+        }
+        cached.1.clone()
+    })
+}
+
 fn header_value(text: String) -> HeaderValue {
     // Only called with text this module formatted: dates, numbers, MIME types.
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn file_reply(status: StatusCode, path: &Path, file: File, meta: &Metadata) -> Reply {
-    let len = meta.len();
-    let mut headers = base_headers();
-    headers.insert(header::CONTENT_TYPE, header_value(content_type(path)));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    if let Ok(modified) = meta.modified() {
-        headers.insert(
-            header::LAST_MODIFIED,
-            header_value(httpdate::fmt_http_date(modified)),
-        );
+/// What a file answer is made of: the bytes (an open file, or a small file
+/// already in memory) and everything the headers and preconditions need.
+#[derive(Debug)]
+pub(crate) struct Representation {
+    content_type: HeaderValue,
+    len: u64,
+    modified: Option<SystemTime>,
+    etag: String,
+    content: Content,
+    /// The precompressed coding sent, if any.
+    coding: Option<&'static str>,
+    /// The file has precompressed siblings, so answers vary on Accept-Encoding.
+    has_variants: bool,
+}
+
+#[derive(Debug)]
+enum Content {
+    File(File),
+    Bytes(Bytes),
+}
+
+impl Representation {
+    /// `path` as asked decides the type; `meta` is the opened file's own.
+    fn of_file(path: &Path, file: File, meta: &Metadata) -> Representation {
+        Representation {
+            content_type: header_value(content_type(path)),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            etag: etag_of(meta),
+            content: Content::File(file),
+            coding: None,
+            has_variants: false,
+        }
     }
-    headers.insert(header::ETAG, header_value(etag_of(meta)));
-    Reply {
-        status,
-        headers,
-        body: Body::File {
-            file,
-            offset: 0,
-            len,
-        },
+
+    /// A small file read into memory; anything else (or a read that comes up
+    /// short) stays a file.
+    fn into_memory(mut self) -> Representation {
+        if let Content::File(file) = &mut self.content
+            && self.len <= cache::SMALL_FILE
+        {
+            let mut bytes = Vec::with_capacity(self.len as usize);
+            if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == self.len {
+                self.content = Content::Bytes(Bytes::from(bytes));
+            }
+        }
+        self
+    }
+
+    /// A copy for the cache: only of what is in memory.
+    fn clone_cached(&self) -> Option<Representation> {
+        let Content::Bytes(bytes) = &self.content else {
+            return None;
+        };
+        Some(Representation {
+            content_type: self.content_type.clone(),
+            len: self.len,
+            modified: self.modified,
+            etag: self.etag.clone(),
+            content: Content::Bytes(bytes.clone()),
+            coding: self.coding,
+            has_variants: self.has_variants,
+        })
+    }
+
+    /// A reply with `len` bytes of this representation from `offset` on.
+    fn reply(self, status: StatusCode, offset: u64, len: u64) -> Reply {
+        let mut headers = base_headers();
+        headers.insert(header::CONTENT_TYPE, self.content_type);
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        let body = match self.content {
+            Content::File(file) => Body::File { file, offset, len },
+            // Ranges were checked against the length, so the slice is in bounds.
+            Content::Bytes(bytes) => {
+                Body::Bytes(bytes.slice(offset as usize..(offset + len) as usize))
+            }
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 }
 

@@ -76,6 +76,10 @@ pub mod limits {
     pub const MAX_CONNECTIONS: usize = 10_000;
     /// Connections the raw backend queues for a free worker before it answers 503.
     pub const RAW_QUEUE: usize = 1024;
+    /// Connections the kernel may hold for `accept()`. std's `bind` asks for
+    /// 128, and a burst beyond it loses SYNs that clients retry only after a
+    /// second; nginx asks for 511. The kernel caps it at `net.core.somaxconn`.
+    pub const LISTEN_BACKLOG: i32 = 1024;
     /// Time given to in-flight responses at shutdown before they are cut.
     pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 }
@@ -291,10 +295,24 @@ impl Drop for ServerHandle {
     }
 }
 
+/// A listening socket as `TcpListener::bind` makes one (SO_REUSEADDR, so a
+/// restart does not wait out TIME_WAIT), with a deeper accept queue.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(limits::LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Binds `config.addr`, checks the root, and starts `backend` on its own thread.
 pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartError> {
     let docroot = Arc::new(DocRoot::open(&config.root, config.docroot.clone())?);
-    let listener = TcpListener::bind(config.addr).map_err(|source| StartError::Bind {
+    let listener = bind(config.addr).map_err(|source| StartError::Bind {
         addr: config.addr,
         source,
     })?;

@@ -85,9 +85,8 @@ impl ChunkedSender {
         len: u64,
         out: &mut impl Write,
     ) -> io::Result<()> {
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset))?;
-        }
+        // Always: the file's cursor may have moved since it was opened.
+        file.seek(SeekFrom::Start(offset))?;
         let mut left = len;
         while left > 0 {
             let want = self
