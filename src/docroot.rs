@@ -735,7 +735,7 @@ fn base_headers() -> HeaderMap {
 fn date_now() -> HeaderValue {
     thread_local! {
         static DATE: std::cell::RefCell<(u64, HeaderValue)> =
-            std::cell::RefCell::new((u64::MAX, HeaderValue::from_static("")));
+            const { std::cell::RefCell::new((u64::MAX, HeaderValue::from_static(""))) };
     }
     let now = SystemTime::now();
     let second = now
