@@ -65,13 +65,17 @@ pub fn write_reply(
 /// (a bare `write` may send only part of a piece and lose the rest).
 #[derive(Debug)]
 pub struct ChunkedSender {
+    chunk_size: usize,
+    /// Allocated on the first file sent: a connection that only gets small
+    /// files (served from memory) never pays for it.
     chunk: Vec<u8>,
 }
 
 impl ChunkedSender {
     pub fn new(chunk_size: usize) -> ChunkedSender {
         ChunkedSender {
-            chunk: vec![0; chunk_size.max(1)],
+            chunk_size: chunk_size.max(1),
+            chunk: Vec::new(),
         }
     }
 
@@ -87,6 +91,9 @@ impl ChunkedSender {
     ) -> io::Result<()> {
         // Always: the file's cursor may have moved since it was opened.
         file.seek(SeekFrom::Start(offset))?;
+        if self.chunk.is_empty() {
+            self.chunk = vec![0; self.chunk_size];
+        }
         let mut left = len;
         while left > 0 {
             let want = self
