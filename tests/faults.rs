@@ -179,10 +179,10 @@ fn a_reader_that_stops_reading_is_cut_off() {
 fn slowloris_and_a_normal_client() {
     let _serial = serial();
     let site = TestSite::new();
-    let slow_count = 48;
+    let slow_count = 200;
     for backend in BACKENDS {
         let (server, baseline) = start(&site, backend, |c| {
-            c.threads = 16;
+            c.threads = 64;
             // Long enough for hyper's answer to come before any slow head is cut.
             if backend == Backend::Hyper {
                 c.limits.head_timeout = Duration::from_secs(5);
