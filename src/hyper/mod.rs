@@ -54,7 +54,7 @@ pub fn run(
     // One worker (the default on one core): a current-thread runtime. Measured
     // on this 2-core machine with the server pinned to one core, 1000 keep-alive
     // connections: 90k req/s with p99 12 ms, against 83k and 64 ms for a
-    // multi-thread runtime (README, Benchmarks).
+    // multi-thread runtime with two workers (README, Benchmarks).
     let threads = config.threads_for(Backend::Hyper);
     let mut builder = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
