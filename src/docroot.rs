@@ -98,10 +98,6 @@ const KNOWN_METHODS: &[&str] = &[
     "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
 
-/// Longest request-target answered at all (RFC 9112 §3: 414 above it). The raw
-/// parser stops reading at the same length; for hyper this is the only check.
-pub const MAX_TARGET_LEN: usize = crate::limits::MAX_REQUEST_LINE;
-
 /// Bytes escaped when a decoded path segment is written back into `Location`.
 /// Everything that is not a pchar (RFC 3986 §3.3) is encoded, so no segment can
 /// become a separator, a query, a scheme or an authority.
@@ -161,6 +157,10 @@ pub struct DocRoot {
     options: Options,
     cache_control: HeaderValue,
     cache: FileCache,
+    /// Longest request-target answered at all (RFC 9112 §3: 414 above it): the
+    /// configured request-line limit, which the raw parser also enforces while
+    /// reading; for hyper this is the only check at that length.
+    max_target_len: usize,
 }
 
 /// Where a request path led on disk.
@@ -215,6 +215,7 @@ impl DocRoot {
             options,
             cache_control,
             cache: FileCache::default(),
+            max_target_len: crate::limits::MAX_REQUEST_LINE,
         })
     }
 
@@ -222,9 +223,15 @@ impl DocRoot {
         &self.root
     }
 
+    /// Answers 414 to targets longer than `len` (default: `limits::MAX_REQUEST_LINE`).
+    pub fn with_max_target_len(mut self, len: usize) -> DocRoot {
+        self.max_target_len = len;
+        self
+    }
+
     /// Decides the whole answer to one request.
     pub fn respond<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
-        if req.target.len() > MAX_TARGET_LEN {
+        if req.target.len() > self.max_target_len {
             return Reply::status(StatusCode::URI_TOO_LONG);
         }
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more

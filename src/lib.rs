@@ -261,11 +261,6 @@ impl ServerHandle {
         self.stopper.clone()
     }
 
-    /// Whether the server has stopped by itself (as `--once` does).
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
-    }
-
     /// Blocks until the server stops, by itself or through a [`Stopper`].
     pub fn wait(mut self) -> std::io::Result<()> {
         self.join()
@@ -311,7 +306,10 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Binds `config.addr`, checks the root, and starts `backend` on its own thread.
 pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartError> {
-    let docroot = Arc::new(DocRoot::open(&config.root, config.docroot.clone())?);
+    let docroot = Arc::new(
+        DocRoot::open(&config.root, config.docroot.clone())?
+            .with_max_target_len(config.limits.max_request_line),
+    );
     let listener = bind(config.addr).map_err(|source| StartError::Bind {
         addr: config.addr,
         source,

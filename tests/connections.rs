@@ -319,3 +319,22 @@ fn requests_per_connection_are_bounded() {
         assert!(closes(&mut stream), "{backend}: still open after the limit");
     }
 }
+
+/// A configured request-line limit holds in both backends: for hyper it is
+/// docroot that answers 414, with the limit taken from the one `Config`.
+#[test]
+fn a_configured_request_line_limit_holds_in_both_backends() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start_with(backend, |c| c.limits.max_request_line = 100);
+        let long = format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "a".repeat(200)
+        );
+        let raw = send_raw(server.local_addr(), long.as_bytes());
+        assert_eq!(parse_responses(&raw, false)[0].status, 414, "{backend}");
+        let short = "GET /HelloWorld.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        let raw = send_raw(server.local_addr(), short.as_bytes());
+        assert_eq!(parse_responses(&raw, false)[0].status, 200, "{backend}");
+    }
+}

@@ -249,13 +249,7 @@ pub fn markdown(c: &Comparison) -> String {
     out.push_str("## Summary\n\n");
     let _ = writeln!(out, "{} cases.\n", summary.cases);
     out.push_str("| | ");
-    out.push_str(
-        &c.columns
-            .iter()
-            .map(|col| col.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" | "),
-    );
+    out.push_str(&column_names(c));
     out.push_str(" |\n|---|");
     out.push_str(&"---|".repeat(c.columns.len()));
     out.push_str("\n| conform to the RFC | ");
@@ -329,13 +323,7 @@ pub fn markdown(c: &Comparison) -> String {
         if case.theme != theme {
             theme = &case.theme;
             let _ = write!(out, "\n### {theme}\n\n| case | RFC | ");
-            out.push_str(
-                &c.columns
-                    .iter()
-                    .map(|col| col.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" | "),
-            );
+            out.push_str(&column_names(c));
             out.push_str(" | raw vs hyper |\n|---|---|");
             out.push_str(&"---|".repeat(c.columns.len() + 1));
             out.push('\n');
@@ -410,6 +398,12 @@ fn shorten(segment: &str) -> String {
         &segment[..cut],
         segment.len() - cut
     )
+}
+
+/// The columns' names as Markdown table cells.
+fn column_names(c: &Comparison) -> String {
+    let names: Vec<&str> = c.columns.iter().map(|col| col.name.as_str()).collect();
+    names.join(" | ")
 }
 
 /// How the bytes were sent, for people.
