@@ -27,7 +27,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use cache::{FileCache, Identity};
+use cache::{Candidate, FileCache, Identity};
 use conditional::Precondition;
 use range::RangeDecision;
 
@@ -170,6 +170,8 @@ enum Resolved {
         path: PathBuf,
         file: File,
         meta: Metadata,
+        /// Reached without any symlink: `path` is canonical, so it may be cached.
+        direct: bool,
     },
     /// A small file from the cache, still exactly as it was when kept.
     Cached(Representation),
@@ -265,8 +267,14 @@ impl DocRoot {
         };
         let reply = match self.resolve(path, query) {
             Err(BadPath) => Reply::status(StatusCode::BAD_REQUEST),
-            Ok(Resolved::File { path, file, meta }) => {
-                let representation = self.select_variant(req, &path, file, meta);
+            Ok(Resolved::File {
+                path: file_path,
+                file,
+                meta,
+                direct,
+            }) => {
+                let key = direct.then_some(path);
+                let representation = self.select_variant(req, key, &file_path, file, meta);
                 self.serve(req, representation)
             }
             Ok(Resolved::Cached(representation)) => self.serve(req, representation),
@@ -295,15 +303,14 @@ impl DocRoot {
         req: &RequestView<'_, H>,
         rep: Representation,
     ) -> Reply {
+        let etag = rep.etag.clone();
+        let last_modified = rep.last_modified.clone();
         let validators = conditional::Validators {
-            etag: &rep.etag,
+            // Always ASCII: this module formatted it.
+            etag: etag.to_str().unwrap_or_default(),
             modified: rep.modified,
         };
         let get_or_head = matches!(req.method, "GET" | "HEAD");
-        let etag = header_value(rep.etag.clone());
-        let last_modified = rep
-            .modified
-            .map(|m| header_value(httpdate::fmt_http_date(m)));
         let (coding, has_variants, total) = (rep.coding, rep.has_variants, rep.len);
         let mut reply = match conditional::evaluate(req.headers, get_or_head, validators) {
             Precondition::Failed => return Reply::status(StatusCode::PRECONDITION_FAILED),
@@ -370,14 +377,22 @@ impl DocRoot {
 
     /// The representation to send: the file itself, or a precompressed
     /// sibling the client accepts. A small file with no siblings is read into
-    /// memory and kept in the cache under `path`, the path as asked.
+    /// memory and, if it has a cache `key` (the request path, given only when
+    /// `path` was reached without symlinks), kept in the cache under it.
     fn select_variant<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
+        key: Option<&str>,
         path: &Path,
         file: File,
         meta: Metadata,
     ) -> Representation {
+        // Sampled before the siblings are looked for, so the cache can tell
+        // whether one appeared before its watches were in place.
+        let folder_modified = key
+            .and(path.parent())
+            .and_then(|folder| std::fs::metadata(folder).ok())
+            .and_then(|m| m.modified().ok());
         let plain = Representation::of_file(path, file, &meta);
         let mut siblings = Vec::new();
         if self.options.precompressed {
@@ -393,7 +408,15 @@ impl DocRoot {
         }
         if siblings.is_empty() {
             let plain = plain.into_memory();
-            self.cache.keep(path, Identity::of(&meta), &plain);
+            if let Some(key) = key {
+                let candidate = Candidate {
+                    key,
+                    path,
+                    identity: Identity::of(&meta),
+                    folder_modified,
+                };
+                self.cache.keep(&self.root, &candidate, &plain);
+            }
             return plain;
         }
         let names: Vec<&'static str> = siblings.iter().map(|(c, _, _)| *c).collect();
@@ -435,7 +458,9 @@ impl DocRoot {
     /// 404 with the root's own `404.html` when it has one.
     fn not_found(&self) -> Reply {
         match self.open_inside(self.root.join("404.html")) {
-            Ok(Resolved::File { path, file, meta }) => {
+            Ok(Resolved::File {
+                path, file, meta, ..
+            }) => {
                 let page = Representation::of_file(&path, file, &meta);
                 let len = page.len;
                 page.reply(StatusCode::NOT_FOUND, 0, len)
@@ -454,6 +479,11 @@ impl DocRoot {
     /// result must still lie under the canonical root — which catches symlinks
     /// out — unless `follow_symlinks`.
     fn resolve(&self, path: &str, query: Option<&str>) -> Result<Resolved, BadPath> {
+        // Only paths that passed the checks below were ever kept, so a hit
+        // needs none of them.
+        if let Some(representation) = self.cache.get(path) {
+            return Ok(Resolved::Cached(representation));
+        }
         let mut candidate = self.root.clone();
         let mut segments = Vec::new();
         for raw in path.split('/').filter(|s| !s.is_empty()) {
@@ -473,14 +503,6 @@ impl DocRoot {
             segments.push(decoded);
         }
         let wants_directory = path.ends_with('/');
-        let cached = if wants_directory {
-            self.cache.get(&candidate.join("index.html"))
-        } else {
-            self.cache.get(&candidate)
-        };
-        if let Some(representation) = cached {
-            return Ok(Resolved::Cached(representation));
-        }
         let meta = match self.canonical_inside(&candidate) {
             Ok(Some(canonical)) => match std::fs::metadata(&canonical) {
                 Ok(meta) => meta,
@@ -534,7 +556,13 @@ impl DocRoot {
         }
         // Named as asked, not as resolved, so a symlink's own extension sets
         // the Content-Type, as it would for any client that saw the link.
-        Ok(Resolved::File { path, file, meta })
+        let direct = canonical == path;
+        Ok(Resolved::File {
+            path,
+            file,
+            meta,
+            direct,
+        })
     }
 }
 
@@ -769,7 +797,9 @@ pub(crate) struct Representation {
     content_type: HeaderValue,
     len: u64,
     modified: Option<SystemTime>,
-    etag: String,
+    /// The header values, formatted once per file rather than per reply.
+    etag: HeaderValue,
+    last_modified: Option<HeaderValue>,
     content: Content,
     /// The precompressed coding sent, if any.
     coding: Option<&'static str>,
@@ -786,11 +816,13 @@ enum Content {
 impl Representation {
     /// `path` as asked decides the type; `meta` is the opened file's own.
     fn of_file(path: &Path, file: File, meta: &Metadata) -> Representation {
+        let modified = meta.modified().ok();
         Representation {
             content_type: header_value(content_type(path)),
             len: meta.len(),
-            modified: meta.modified().ok(),
-            etag: etag_of(meta),
+            modified,
+            etag: header_value(etag_of(meta)),
+            last_modified: modified.map(|m| header_value(httpdate::fmt_http_date(m))),
             content: Content::File(file),
             coding: None,
             has_variants: false,
@@ -821,6 +853,7 @@ impl Representation {
             len: self.len,
             modified: self.modified,
             etag: self.etag.clone(),
+            last_modified: self.last_modified.clone(),
             content: Content::Bytes(bytes.clone()),
             coding: self.coding,
             has_variants: self.has_variants,
@@ -914,6 +947,40 @@ mod tests {
             version: Version::Http11,
             headers: &headers,
         })
+    }
+
+    #[test]
+    fn small_files_are_kept_and_symlinked_ones_are_not() {
+        let (dir, docroot) = site();
+        let entries = |d: &DocRoot| format!("{:?}", d.cache);
+        assert!(
+            entries(&docroot).contains("inotify on"),
+            "{}",
+            entries(&docroot)
+        );
+        assert_eq!(get(&docroot, "/index.html").status, 200);
+        assert_eq!(get(&docroot, "/sub/").status, 200);
+        assert!(
+            entries(&docroot).contains("(2 entries"),
+            "{}",
+            entries(&docroot)
+        );
+        // A symlink anywhere on the way: served, never kept.
+        std::os::unix::fs::symlink("sub", dir.path().join("root/link")).unwrap();
+        assert_eq!(get(&docroot, "/link/index.html").status, 200);
+        // Creating the link was itself a change in a watched folder.
+        assert!(
+            entries(&docroot).contains("(0 entries"),
+            "{}",
+            entries(&docroot)
+        );
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"home"));
+        assert_eq!(get(&docroot, "/link/index.html").status, 200);
+        assert!(
+            entries(&docroot).contains("(1 entries"),
+            "{}",
+            entries(&docroot)
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The small-file cache never serves a stale file: rewritten in place with the
-//! same length, replaced by rename, deleted, turned into a symlink out of the
-//! root, or given a precompressed sibling — the next request sees the change,
-//! on both backends.
+//! same length (even with its old mtime put back), written through a hard link
+//! elsewhere, replaced by rename, deleted, turned into a symlink out of the
+//! root, given a precompressed sibling, or its folder swapped for another —
+//! the next request sees the change, on both backends.
 
 mod common;
 
@@ -37,6 +38,23 @@ fn the_cache_never_serves_a_stale_file() {
         write_with_mtime(&page, b"version B", then + Duration::from_secs(1));
         assert_eq!(get("").body, b"version B", "{backend}: rewrite in place");
 
+        // Same length, and the old mtime put back: identical to `stat`, so
+        // only a watch on the file itself can tell.
+        write_with_mtime(&page, b"version b", then + Duration::from_secs(1));
+        assert_eq!(
+            get("").body,
+            b"version b",
+            "{backend}: rewrite with the mtime restored"
+        );
+
+        // Written through a hard link in a folder that is not watched.
+        let elsewhere = site.dir.path().join("hardlink.html");
+        std::fs::hard_link(&page, &elsewhere).unwrap();
+        assert_eq!(get("").body, b"version b");
+        write_with_mtime(&elsewhere, b"version L", then + Duration::from_secs(1));
+        assert_eq!(get("").body, b"version L", "{backend}: through a hard link");
+        std::fs::remove_file(&elsewhere).unwrap();
+
         // Same length and the same mtime, but a new file renamed over it.
         let fresh = root.join("fresh.tmp");
         write_with_mtime(&fresh, b"version C", then + Duration::from_secs(1));
@@ -64,6 +82,32 @@ fn the_cache_never_serves_a_stale_file() {
         assert_eq!(out.status, 404, "{backend}: now a symlink out");
         assert!(!String::from_utf8_lossy(&out.body).contains(SECRET));
         std::fs::remove_file(&page).unwrap();
+
+        // Reached through a symlink inside the root: fresh every time.
+        write_with_mtime(&page, b"target 1", then);
+        std::os::unix::fs::symlink("page.html", root.join("alias.html")).unwrap();
+        let alias = || request(addr, "GET", "/alias.html", "").body;
+        assert_eq!(alias(), b"target 1");
+        write_with_mtime(&page, b"target 2", then);
+        assert_eq!(alias(), b"target 2", "{backend}: through a symlink");
+        std::fs::remove_file(root.join("alias.html")).unwrap();
+        std::fs::remove_file(&page).unwrap();
+
+        // A whole folder swapped for another with the same names and mtimes.
+        let deep = root.join("deep/er");
+        std::fs::create_dir_all(&deep).unwrap();
+        write_with_mtime(&deep.join("leaf.txt"), b"old leaf", then);
+        let leaf = || request(addr, "GET", "/deep/er/leaf.txt", "").body;
+        assert_eq!(leaf(), b"old leaf");
+        assert_eq!(leaf(), b"old leaf");
+        let staged = site.dir.path().join("staged");
+        std::fs::create_dir_all(staged.join("er")).unwrap();
+        write_with_mtime(&staged.join("er/leaf.txt"), b"new leaf", then);
+        std::fs::rename(root.join("deep"), site.dir.path().join("retired")).unwrap();
+        std::fs::rename(&staged, root.join("deep")).unwrap();
+        assert_eq!(leaf(), b"new leaf", "{backend}: folder swapped");
+        std::fs::remove_dir_all(root.join("deep")).unwrap();
+        std::fs::remove_dir_all(site.dir.path().join("retired")).unwrap();
 
         // The index of a folder, cached under the folder's path.
         write_with_mtime(&root.join("sub/index.html"), b"index 1", then);

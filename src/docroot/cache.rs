@@ -1,18 +1,29 @@
-//! A bounded cache of small files, so a hot page costs two `stat` calls
-//! instead of a path walk, an open and a read — in both backends, and without
-//! a blocking-pool round trip in hyper.
+//! A bounded cache of small files with their headers prepared, so a hot page
+//! costs one non-blocking `read` of an inotify descriptor — no path walk, no
+//! `stat`, no open — in both backends.
 //!
-//! It can never serve a stale file: every hit re-`stat`s the path as asked
-//! (following symlinks, as a fresh lookup would) and must find the same
-//! device, inode, size and modification time, and its folder's modification
-//! time unchanged (so a new `.gz`/`.br` beside it, or a rename, is noticed).
-//! Any difference is a miss, and the entry is dropped.
+//! It never serves a stale file. Every kept file is watched through inotify,
+//! and so is every folder from the root down to it. The kernel queues an
+//! event inside the very call that changes any of them (a write through any
+//! hard link, a `touch`, a rename, a new or deleted sibling such as a fresh
+//! `.gz`), and every lookup first drains that queue: if anything at all
+//! happened, the whole cache is dropped, watches included, and the request
+//! goes to the disk. Only paths without symlinks are kept, so the watched
+//! folders alone decide what a path names, and a file is kept only if a
+//! `stat` made after its watches were in place still shows what was read.
+//!
+//! What inotify cannot see, this cannot either: writes through a shared
+//! `mmap` and changes made on another machine to a network file system. Where
+//! inotify is unavailable (or its watch limit is reached) nothing is cached.
 
 use std::collections::HashMap;
+use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock};
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
+
+use inotify::{Inotify, WatchMask};
 
 use super::Representation;
 
@@ -25,7 +36,20 @@ pub const MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// simple, and bounded whatever a client asks for.
 pub const MAX_ENTRIES: usize = 4096;
 
-/// What must not have changed for an entry to be served.
+/// Everything that changes what a path names or what a file holds. Folder
+/// watches report these for every child too; `*_SELF` covers a watched
+/// folder (the root included) being renamed or removed.
+const CHANGES: WatchMask = WatchMask::MODIFY
+    .union(WatchMask::ATTRIB)
+    .union(WatchMask::CLOSE_WRITE)
+    .union(WatchMask::CREATE)
+    .union(WatchMask::DELETE)
+    .union(WatchMask::DELETE_SELF)
+    .union(WatchMask::MOVE_SELF)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO);
+
+/// What a kept file must still be, checked once its watches are in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Identity {
     dev: u64,
@@ -47,79 +71,139 @@ impl Identity {
     }
 }
 
-struct Entry {
-    identity: Identity,
-    folder_modified: Option<SystemTime>,
-    representation: Representation,
+/// A file as it was read, for [`FileCache::keep`].
+pub struct Candidate<'a> {
+    /// The path as asked (before percent-decoding), the lookup key.
+    pub key: &'a str,
+    /// Where it is on disk: canonical, so no component is a symlink.
+    pub path: &'a Path,
+    /// The opened file's own metadata, from before it was read.
+    pub identity: Identity,
+    /// Its folder's modification time, from before its siblings were looked for.
+    pub folder_modified: Option<SystemTime>,
 }
 
-#[derive(Default)]
+struct State {
+    /// `None` when inotify is unavailable: then nothing is kept.
+    watcher: Option<Inotify>,
+    entries: HashMap<Box<str>, Representation>,
+    bytes: u64,
+}
+
+impl State {
+    /// Empties the cache and starts a new inotify instance: closing the old
+    /// one removes all its watches and anything still queued on it at once.
+    fn reset(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+        self.watcher = Inotify::init().ok();
+    }
+
+    /// Drops everything if anything watched changed since the last look.
+    fn drain(&mut self) {
+        let Some(watcher) = &mut self.watcher else {
+            return;
+        };
+        // Room for one event with the longest name; one is enough to know.
+        let mut buffer = [0u8; 4096];
+        match watcher.read_events(&mut buffer) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // Events, or an error reading them: either way, trust nothing kept.
+            _ => self.reset(),
+        }
+    }
+
+    fn watch(&mut self, path: &Path) -> io::Result<()> {
+        let watcher = self.watcher.as_mut().ok_or(io::ErrorKind::Unsupported)?;
+        watcher.watches().add(path, CHANGES).map(drop)
+    }
+}
+
+/// See the module documentation.
 pub struct FileCache {
-    entries: RwLock<(HashMap<PathBuf, Entry>, u64)>,
+    // One lock for drain, lookup and insert, so that no lookup can run between
+    // another thread's draining of an event and its emptying of the map.
+    state: Mutex<State>,
+}
+
+impl FileCache {
+    pub fn new() -> FileCache {
+        FileCache {
+            state: Mutex::new(State {
+                watcher: Inotify::init().ok(),
+                entries: HashMap::new(),
+                bytes: 0,
+            }),
+        }
+    }
+
+    /// The representation kept under `key`, if nothing watched has changed.
+    pub fn get(&self, key: &str) -> Option<Representation> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.drain();
+        state.entries.get(key)?.clone_cached()
+    }
+
+    /// Keeps `representation` (already read into memory) under the candidate's
+    /// key, if it lies under `root` and is still exactly what was read.
+    pub fn keep(&self, root: &Path, candidate: &Candidate<'_>, representation: &Representation) {
+        let Some(copy) = representation.clone_cached() else {
+            return;
+        };
+        let Ok(inside) = candidate.path.strip_prefix(root) else {
+            return;
+        };
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.drain();
+        if state.entries.len() >= MAX_ENTRIES || state.bytes + candidate.identity.len > MAX_BYTES {
+            state.reset();
+        }
+        // The root, each folder below it on the way, and the file itself.
+        let mut watched = state.watch(root);
+        let mut folder = root.to_path_buf();
+        for part in inside.iter() {
+            folder.push(part);
+            watched = watched.and_then(|()| state.watch(&folder));
+        }
+        if let Err(e) = watched {
+            // Most likely the per-user watch limit: start again, keep nothing now.
+            tracing::debug!("cannot watch {}: {e}", candidate.path.display());
+            state.reset();
+            return;
+        }
+        // Anything changed between the read and the watches shows here; any
+        // change from now on is queued for the next drain.
+        let still = std::fs::metadata(candidate.path).map(|m| Identity::of(&m));
+        let folder_now = candidate
+            .path
+            .parent()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .and_then(|m| m.modified().ok());
+        if still.ok() != Some(candidate.identity) || folder_now != candidate.folder_modified {
+            return;
+        }
+        state.bytes += candidate.identity.len;
+        if let Some(old) = state.entries.insert(candidate.key.into(), copy) {
+            state.bytes -= old.len;
+        }
+    }
+}
+
+impl Default for FileCache {
+    fn default() -> FileCache {
+        FileCache::new()
+    }
 }
 
 impl std::fmt::Debug for FileCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         write!(
             f,
-            "FileCache({} entries, {} bytes)",
-            entries.0.len(),
-            entries.1
+            "FileCache({} entries, {} bytes, inotify {})",
+            state.entries.len(),
+            state.bytes,
+            if state.watcher.is_some() { "on" } else { "off" }
         )
-    }
-}
-
-fn folder_modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path.parent()?).ok()?.modified().ok()
-}
-
-impl FileCache {
-    /// The representation kept for `path` (as asked, before canonicalising),
-    /// if the file and its folder are exactly as they were when it was kept.
-    pub fn get(&self, path: &Path) -> Option<Representation> {
-        let current = Identity::of(&std::fs::metadata(path).ok()?);
-        let folder = folder_modified(path);
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let entry = entries.0.get(path)?;
-        if entry.identity == current && entry.folder_modified == folder {
-            return entry.representation.clone_cached();
-        }
-        drop(entries);
-        self.forget(path);
-        None
-    }
-
-    /// Keeps `representation` (already read into memory) for `path`.
-    pub fn keep(&self, path: &Path, identity: Identity, representation: &Representation) {
-        let Some(copy) = representation.clone_cached() else {
-            return;
-        };
-        let folder = folder_modified(path);
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        let (map, bytes) = &mut *entries;
-        if map.len() >= MAX_ENTRIES || *bytes + identity.len > MAX_BYTES {
-            map.clear();
-            *bytes = 0;
-        }
-        let old = map.insert(
-            path.to_path_buf(),
-            Entry {
-                identity,
-                folder_modified: folder,
-                representation: copy,
-            },
-        );
-        *bytes += identity.len;
-        if let Some(old) = old {
-            *bytes -= old.identity.len;
-        }
-    }
-
-    fn forget(&self, path: &Path) {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = entries.0.remove(path) {
-            entries.1 -= old.identity.len;
-        }
     }
 }

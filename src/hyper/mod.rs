@@ -197,11 +197,16 @@ async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody>
         return into_response(reply, ctx.chunk_size);
     }
     // docroot runs right here on the async worker, not on the blocking pool:
-    // a cached file costs it two `stat`s and an uncached one a path walk and
+    // a cached file costs it one non-blocking `read` and an uncached one a path walk and
     // an open, microseconds on a local disk with warm metadata — less than the
     // round trip to the blocking pool they would otherwise pay. (On a slow
     // network file system this is the line to move back to spawn_blocking.)
-    let target = parts.uri.to_string();
+    // Origin-form, nearly every request, is borrowed as it is; only the
+    // absolute form is put back together.
+    let target: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {
+        Some(origin) if parts.uri.scheme().is_none() => origin.as_str().into(),
+        _ => parts.uri.to_string().into(),
+    };
     let reply = ctx.docroot.respond(&RequestView {
         method: parts.method.as_str(),
         target: &target,
