@@ -7,26 +7,26 @@
 //! HTTP/2 along, which twinserve does not compare.
 
 use std::convert::Infallible;
-use std::io::{self, Seek};
+use std::io;
 use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ::hyper::body::{Frame, Incoming};
+use ::hyper::body::Incoming;
 use ::hyper::server::conn::http1;
 use ::hyper::service::service_fn;
 use ::hyper::{Request, Response};
 use bytes::Bytes;
-use futures_util::{FutureExt, TryStreamExt};
+use futures_util::FutureExt;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
-use tokio_util::io::ReaderStream;
+
+mod file_body;
 
 use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
 use crate::{Backend, Config, Shutdown};
@@ -227,23 +227,8 @@ fn into_response(reply: Reply, chunk_size: usize) -> Response<ResponseBody> {
     let body = match reply.body {
         Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
         Body::Bytes(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
-        Body::File {
-            mut file,
-            offset,
-            len,
-        } => {
-            // Seeking a std File is a cheap lseek; it needs no runtime.
-            if let Err(e) = file.seek(std::io::SeekFrom::Start(offset)) {
-                tracing::warn!("cannot seek to {offset}: {e}");
-                return into_response(
-                    Reply::status(http::StatusCode::INTERNAL_SERVER_ERROR),
-                    chunk_size,
-                );
-            }
-            let file = tokio::fs::File::from_std(file).take(len);
-            // Pieces as large as the raw backend's; ReaderStream's default is 4 KiB.
-            let stream = ReaderStream::with_capacity(file, chunk_size).map_ok(Frame::data);
-            BodyExt::boxed(StreamBody::new(stream))
+        Body::File { file, offset, len } => {
+            file_body::FileBody::new(file, offset, len, chunk_size).boxed()
         }
     };
     let mut response = Response::new(body);
