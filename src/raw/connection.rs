@@ -82,8 +82,10 @@ impl HeadReader {
         &self.buf[self.start..self.end]
     }
 
-    /// Reads until `pending()` starts with a complete, valid head; returns its length.
-    fn fill_head(&mut self, ctx: &Context) -> Result<usize, ReadError> {
+    /// Reads until `pending()` may start with a complete head, which the
+    /// caller then parses; with `need_more`, the caller's parse found it
+    /// incomplete, so at least one more read comes first.
+    fn fill_head(&mut self, ctx: &Context, mut need_more: bool) -> Result<(), ReadError> {
         let parse_limits = HeadLimits {
             max_request_line: ctx.limits.max_request_line,
             max_headers: ctx.limits.max_headers,
@@ -98,13 +100,22 @@ impl HeadReader {
                 ctx.limits.idle_timeout
             };
         loop {
-            if started {
-                match request::parse_head(self.pending(), &parse_limits) {
-                    Ok(head) => return Ok(head.len),
+            if started && !need_more {
+                let pending = self.pending();
+                // The usual case — one whole head, nothing after it — needs no
+                // parse here: the caller's is the only one.
+                if pending.ends_with(b"\r\n\r\n") || pending.ends_with(b"\n\n") {
+                    return Ok(());
+                }
+                // Otherwise a parse tells a head followed by pipelined bytes
+                // from a partial one, and rejects a broken start early.
+                match request::parse_head(pending, &parse_limits) {
+                    Ok(_) => return Ok(()),
                     Err(ParseError::Incomplete) => {}
                     Err(e) => return Err(ReadError::Parse(e)),
                 }
             }
+            need_more = false;
             if self.pending().len() >= ctx.limits.max_head_bytes {
                 return Err(ReadError::Parse(ParseError::HeadTooLarge));
             }
@@ -193,45 +204,50 @@ pub fn serve(stream: TcpStream, ctx: &Context) {
     let mut out = Vec::with_capacity(1024);
     let mut sender = ChunkedSender::new(ctx.chunk_size);
     let mut served = 0;
+    let parse_limits = HeadLimits {
+        max_request_line: ctx.limits.max_request_line,
+        max_headers: ctx.limits.max_headers,
+    };
     loop {
-        let len = match reader.fill_head(ctx) {
-            Ok(len) => len,
-            Err(ReadError::Closed) => return,
-            Err(ReadError::TimedOut) => {
-                tracing::debug!(?peer, "request head timed out");
-                // A client too slow to send a head is not about to send more:
-                // waiting for it to close would hand a slowloris client the
-                // worker for another second per connection.
-                return reject(
-                    &reader.stream,
-                    StatusCode::REQUEST_TIMEOUT,
-                    &mut out,
-                    Duration::ZERO,
-                );
+        let mut need_more = false;
+        let head = loop {
+            match reader.fill_head(ctx, need_more) {
+                Ok(()) => {}
+                Err(ReadError::Closed) => return,
+                Err(ReadError::TimedOut) => {
+                    tracing::debug!(?peer, "request head timed out");
+                    // A client too slow to send a head is not about to send more:
+                    // waiting for it to close would hand a slowloris client the
+                    // worker for another second per connection.
+                    return reject(
+                        &reader.stream,
+                        StatusCode::REQUEST_TIMEOUT,
+                        &mut out,
+                        Duration::ZERO,
+                    );
+                }
+                Err(ReadError::Parse(e)) => {
+                    tracing::debug!(?peer, "bad request: {e}");
+                    return reject(&reader.stream, e.status(), &mut out, LINGER_TIME);
+                }
+                Err(ReadError::Io(e)) => {
+                    tracing::debug!(?peer, "read failed: {e}");
+                    return;
+                }
             }
-            Err(ReadError::Parse(e)) => {
-                tracing::debug!(?peer, "bad request: {e}");
-                return reject(&reader.stream, e.status(), &mut out, LINGER_TIME);
-            }
-            Err(ReadError::Io(e)) => {
-                tracing::debug!(?peer, "read failed: {e}");
-                return;
+            match request::parse_head(reader.pending(), &parse_limits) {
+                Ok(head) => break head,
+                Err(ParseError::Incomplete) => need_more = true,
+                Err(e) => {
+                    tracing::debug!(?peer, "bad request: {e}");
+                    return reject(&reader.stream, e.status(), &mut out, LINGER_TIME);
+                }
             }
         };
-        let bytes = &reader.pending()[..len];
+        let len = head.len;
         if ctx.print_requests {
-            print_head(bytes);
+            print_head(&reader.pending()[..len]);
         }
-        let head = match request::parse_head(
-            bytes,
-            &HeadLimits {
-                max_request_line: ctx.limits.max_request_line,
-                max_headers: ctx.limits.max_headers,
-            },
-        ) {
-            Ok(head) => head,
-            Err(e) => return reject(&reader.stream, e.status(), &mut out, LINGER_TIME),
-        };
         let framing = match request::framing(&head) {
             Ok(framing) => framing,
             Err(e) => {
