@@ -14,7 +14,7 @@ pub mod response;
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
+use std::net::{Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -48,15 +48,18 @@ pub fn run(
     let mut pool = WorkerPool::new(
         config.threads_for(Backend::Raw),
         config.limits.raw_queue,
-        move |job: Job| connection::serve(job.stream, &handler_ctx),
+        move |job: Job| connection::serve(job.stream, job.peer, &handler_ctx),
     )?;
 
-    for accepted in listener.incoming() {
+    loop {
+        // accept() rather than incoming(): it hands over the peer's address,
+        // which would otherwise cost a getpeername per connection.
+        let accepted = listener.accept();
         if shutdown.is_requested() {
             break;
         }
-        let stream = match accepted {
-            Ok(stream) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 // Out of descriptors: give workers a moment to close some
@@ -65,9 +68,11 @@ pub fn run(
                 continue;
             }
         };
+        let stream = Arc::new(stream);
         let job = Job {
             _registration: open.register(&stream),
             stream,
+            peer,
         };
         if let Err(job) = pool.submit(job) {
             refuse_busy(&job.stream);
@@ -101,7 +106,8 @@ pub fn run(
 
 /// A connection on its way to a worker, registered so shutdown can reach it.
 struct Job {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
+    peer: SocketAddr,
     _registration: Registration,
 }
 
@@ -109,15 +115,13 @@ struct Job {
 #[derive(Default)]
 struct OpenConnections {
     next_id: AtomicU64,
-    streams: Mutex<HashMap<u64, TcpStream>>,
+    streams: Mutex<HashMap<u64, Arc<TcpStream>>>,
 }
 
 impl OpenConnections {
-    fn register(self: &Arc<Self>, stream: &TcpStream) -> Registration {
+    fn register(self: &Arc<Self>, stream: &Arc<TcpStream>) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        if let Ok(clone) = stream.try_clone() {
-            self.lock().insert(id, clone);
-        }
+        self.lock().insert(id, Arc::clone(stream));
         Registration {
             id,
             open: Arc::clone(self),
@@ -130,7 +134,7 @@ impl OpenConnections {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, TcpStream>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
         self.streams.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
