@@ -125,8 +125,7 @@ async fn serve(
             () = shutdown.requested() => break,
         };
         let peer = stream.peer_addr().ok();
-        // Nagle would delay a body segment behind the head's until the client ACKs.
-        let _ = stream.set_nodelay(true);
+        // TCP_NODELAY came with the socket from the listener (`crate::bind`).
         // hyper has no write timeout, and no read timeout once a head is in
         // (a body it drains can stall): both come from wrapping the socket.
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);

@@ -76,11 +76,12 @@ struct HeadReader {
 }
 
 impl HeadReader {
-    fn new(stream: Arc<TcpStream>) -> HeadReader {
+    /// `read_timeout`: the receive timeout the socket already has.
+    fn new(stream: Arc<TcpStream>, read_timeout: Duration) -> HeadReader {
         HeadReader {
             stream,
             buf: vec![0; INITIAL_BUFFER],
-            read_timeout: None,
+            read_timeout: Some(read_timeout),
             start: 0,
             end: 0,
         }
@@ -211,16 +212,9 @@ impl HeadReader {
 /// Serves one connection until it closes, fails, or stops persisting.
 /// Every error ends only this connection: it is logged at debug level.
 pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
-    // Nagle would hold the body's first segment behind the head's until the
-    // client's delayed ACK: 40 ms per response on keep-alive connections.
-    let setup = stream
-        .set_nodelay(true)
-        .and_then(|()| stream.set_write_timeout(Some(ctx.limits.write_timeout)));
-    if let Err(e) = setup {
-        tracing::debug!(?peer, "socket setup failed: {e}");
-        return;
-    }
-    let mut reader = HeadReader::new(stream);
+    // TCP_NODELAY and both timeouts came with the socket from the listener
+    // (`crate::bind`); the receive timeout is the idle time, as first read needs.
+    let mut reader = HeadReader::new(stream, ctx.limits.idle_timeout);
     let mut out = Vec::with_capacity(1024);
     let mut sender = ChunkedSender::new(ctx.chunk_size);
     let mut served = 0;
