@@ -270,7 +270,12 @@ pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
             }
         };
         served += 1;
-        let keep_alive = request::keeps_alive(&head)
+        let client_closes = !request::keeps_alive(&head);
+        // Nothing of this client's can still be on its way: it said it would
+        // close (so it sends no further request, RFC 9112 §9.6), the request
+        // has no body, and no byte came after the head.
+        let nothing_follows = client_closes && !framing.has_body() && reader.pending().len() == len;
+        let keep_alive = !client_closes
             && !framing.has_body()
             && !ctx.once
             && served < ctx.limits.max_requests_per_connection;
@@ -307,7 +312,15 @@ pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
             return;
         }
         if !keep_alive {
-            return linger_close(&reader.stream, LINGER_TIME);
+            // Lingering is for bytes a client may still send; without any,
+            // waiting for its FIN would only hold the worker a round trip
+            // longer (nginx's `lingering_close on` draws the same line).
+            let linger = if nothing_follows {
+                Duration::ZERO
+            } else {
+                LINGER_TIME
+            };
+            return linger_close(&reader.stream, linger);
         }
         reader.consume(len);
     }
