@@ -41,11 +41,11 @@ pub enum Version {
 /// Read access to a request's header fields, whichever parser produced them.
 pub trait HeaderSource {
     /// Every field value named `name` (matched ASCII case-insensitively), in order.
-    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's;
+    fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]> + 's;
 }
 
 impl HeaderSource for HeaderMap {
-    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+    fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]> + 's {
         self.get_all(name).iter().map(HeaderValue::as_bytes)
     }
 }
@@ -238,7 +238,7 @@ impl DocRoot {
         }
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more
         // than one, or one with an invalid value MUST get 400. hyper never checks.
-        let mut hosts = req.headers.values("host");
+        let mut hosts = req.headers.values(&header::HOST);
         let host_ok = match (hosts.next(), hosts.next()) {
             (None, _) => req.version == Version::Http10,
             (Some(host), None) => is_valid_host(host),
@@ -325,7 +325,7 @@ impl DocRoot {
             }
             Precondition::Proceed => {
                 // RFC 9110 §14.2: Range applies to GET only; HEAD answers as GET would without it.
-                let range = req.headers.values("range").collect::<Vec<_>>();
+                let range = req.headers.values(&header::RANGE).collect::<Vec<_>>();
                 let decision = match range.as_slice() {
                     [value]
                         if req.method == "GET"
@@ -916,10 +916,10 @@ mod tests {
     struct Fields(Vec<(&'static str, &'static [u8])>);
 
     impl HeaderSource for Fields {
-        fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]> + 's {
             self.0
                 .iter()
-                .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+                .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_str()))
                 .map(|(_, v)| *v)
         }
     }

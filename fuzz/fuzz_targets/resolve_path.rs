@@ -13,8 +13,8 @@ use twinserve::docroot::{Body, DocRoot, HeaderSource, Options, RequestView, Vers
 struct OnlyHost;
 
 impl HeaderSource for OnlyHost {
-    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
-        name.eq_ignore_ascii_case("host")
+    fn values<'s>(&'s self, name: &'s http::HeaderName) -> impl Iterator<Item = &'s [u8]> + 's {
+        (name == http::header::HOST)
             .then_some(&b"localhost"[..])
             .into_iter()
     }

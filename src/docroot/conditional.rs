@@ -5,6 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use http::{HeaderName, header};
+
 use super::HeaderSource;
 
 /// What the preconditions say.
@@ -33,18 +35,18 @@ pub fn evaluate<H: HeaderSource + ?Sized>(
     v: Validators<'_>,
 ) -> Precondition {
     // Step 1: If-Match, strong comparison (§13.1.1).
-    if let Some(field) = joined(headers, "if-match") {
+    if let Some(field) = joined(headers, &header::IF_MATCH) {
         if !list_matches(&field, v.etag, true) {
             return Precondition::Failed;
         }
-    } else if let Some(date) = single_date(headers, "if-unmodified-since") {
+    } else if let Some(date) = single_date(headers, &header::IF_UNMODIFIED_SINCE) {
         // Step 2, only without If-Match; an invalid date is ignored.
         if v.modified.is_some_and(|m| seconds(m) > date) {
             return Precondition::Failed;
         }
     }
     // Step 3: If-None-Match, weak comparison (§13.1.2).
-    if let Some(field) = joined(headers, "if-none-match") {
+    if let Some(field) = joined(headers, &header::IF_NONE_MATCH) {
         if list_matches(&field, v.etag, false) {
             return if get_or_head {
                 Precondition::NotModified
@@ -54,7 +56,7 @@ pub fn evaluate<H: HeaderSource + ?Sized>(
         }
     } else if get_or_head {
         // Step 4, only without If-None-Match and only for GET/HEAD (§13.1.3).
-        if let Some(date) = single_date(headers, "if-modified-since")
+        if let Some(date) = single_date(headers, &header::IF_MODIFIED_SINCE)
             && v.modified.is_some_and(|m| seconds(m) <= date)
         {
             return Precondition::NotModified;
@@ -67,10 +69,10 @@ pub fn evaluate<H: HeaderSource + ?Sized>(
 /// tag, it must match strongly; with a date, it must equal Last-Modified
 /// exactly. Anything else (absent field aside) means "send it all".
 pub fn if_range_allows<H: HeaderSource + ?Sized>(headers: &H, v: Validators<'_>) -> bool {
-    let mut values = headers.values("if-range");
+    let mut values = headers.values(&header::IF_RANGE);
     let (Some(value), None) = (values.next(), values.next()) else {
         // Absent: nothing to check. Repeated: invalid, so no range.
-        return headers.values("if-range").next().is_none();
+        return headers.values(&header::IF_RANGE).next().is_none();
     };
     let Ok(text) = std::str::from_utf8(value) else {
         return false;
@@ -88,7 +90,7 @@ pub fn if_range_allows<H: HeaderSource + ?Sized>(headers: &H, v: Validators<'_>)
 }
 
 /// All lines of a list field joined with commas (§5.3), or `None` if absent.
-fn joined<H: HeaderSource + ?Sized>(headers: &H, name: &str) -> Option<String> {
+fn joined<H: HeaderSource + ?Sized>(headers: &H, name: &HeaderName) -> Option<String> {
     let parts: Vec<String> = headers
         .values(name)
         .map(|v| String::from_utf8_lossy(v).into_owned())
@@ -98,7 +100,7 @@ fn joined<H: HeaderSource + ?Sized>(headers: &H, name: &str) -> Option<String> {
 
 /// A date field given once with a valid HTTP-date (all three formats of
 /// §5.6.7), in seconds since the epoch; otherwise `None`, and it is ignored.
-fn single_date<H: HeaderSource + ?Sized>(headers: &H, name: &str) -> Option<u64> {
+fn single_date<H: HeaderSource + ?Sized>(headers: &H, name: &HeaderName) -> Option<u64> {
     let mut values = headers.values(name);
     let (Some(value), None) = (values.next(), values.next()) else {
         return None;
@@ -156,10 +158,10 @@ mod tests {
     struct Fields(Vec<(&'static str, String)>);
 
     impl HeaderSource for Fields {
-        fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]> + 's {
             self.0
                 .iter()
-                .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+                .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_str()))
                 .map(|(_, v)| v.as_bytes())
         }
     }

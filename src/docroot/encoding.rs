@@ -2,6 +2,8 @@
 //! `Accept-Encoding` with its q-values and picks the best of the encodings a
 //! file has beside it (`file.br`, `file.gz`), or none.
 
+use http::header;
+
 use super::HeaderSource;
 
 /// A precompressed sibling: its coding name and file suffix, best first
@@ -12,7 +14,7 @@ pub const VARIANTS: &[(&str, &str)] = &[("br", "br"), ("gzip", "gz")];
 /// for the file itself. A coding with q=0 is refused; `*` sets the weight of
 /// codings not listed; equal weights go to the earlier of `available`.
 pub fn choose<'v, H: HeaderSource + ?Sized>(headers: &H, available: &[&'v str]) -> Option<&'v str> {
-    let fields: Vec<&[u8]> = headers.values("accept-encoding").collect();
+    let fields: Vec<&[u8]> = headers.values(&header::ACCEPT_ENCODING).collect();
     if fields.is_empty() {
         return None; // §12.5.3: no field means no preference: send identity
     }
@@ -76,7 +78,7 @@ mod tests {
     struct Accept(&'static str);
 
     impl HeaderSource for Accept {
-        fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+        fn values<'s>(&'s self, name: &'s http::HeaderName) -> impl Iterator<Item = &'s [u8]> + 's {
             (name == "accept-encoding")
                 .then_some(self.0.as_bytes())
                 .into_iter()

@@ -12,6 +12,8 @@
 //! validates `Content-Length` / `Transfer-Encoding` and the caller closes the
 //! connection after any request that has one (nothing can be smuggled after it).
 
+use http::HeaderName;
+
 use crate::docroot::{HeaderSource, Version};
 
 /// One field line: the name as sent, the value with surrounding OWS removed.
@@ -120,11 +122,17 @@ impl BodyFraming {
 }
 
 impl HeaderSource for [Header<'_>] {
-    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
-        self.iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+    fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]> + 's {
+        named(self, name.as_str())
     }
+}
+
+/// Every value of the fields called `name`, matched ASCII case-insensitively.
+fn named<'s>(headers: &'s [Header<'_>], name: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
 }
 
 /// tchar of RFC 9110 §5.6.2: what methods and field names are made of.
@@ -320,8 +328,7 @@ fn parse_field_line(line: &[u8]) -> Result<Header<'_>, ParseError> {
 /// The comma-separated elements of every `name` field, with empty elements
 /// dropped (RFC 9110 §5.6.1.2) and OWS trimmed.
 fn list_elements<'h>(headers: &'h [Header<'h>], name: &'h str) -> impl Iterator<Item = &'h [u8]> {
-    headers
-        .values(name)
+    named(headers, name)
         .flat_map(|v| v.split(|&b| b == b','))
         .map(trim_ows)
         .filter(|e| !e.is_empty())
@@ -346,12 +353,12 @@ pub fn framing(head: &Head<'_>) -> Result<BodyFraming, ParseError> {
         }
         length = Some(value);
     }
-    let has_cl_field = head.headers.values("content-length").next().is_some();
+    let has_cl_field = named(&head.headers, "content-length").next().is_some();
     if has_cl_field && length.is_none() {
         // `Content-Length:` with an empty value, or only commas.
         return Err(ParseError::InvalidContentLength);
     }
-    if head.headers.values("transfer-encoding").next().is_none() {
+    if named(&head.headers, "transfer-encoding").next().is_none() {
         return Ok(length.map_or(BodyFraming::None, BodyFraming::Length));
     }
     if head.version == Version::Http10 {
