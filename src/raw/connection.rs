@@ -95,11 +95,12 @@ impl HeadReader {
     /// Reads until `pending()` may start with a complete head, which the
     /// caller then parses; with `need_more`, the caller's parse found it
     /// incomplete, so at least one more read comes first.
-    fn fill_head(&mut self, ctx: &Context, mut need_more: bool) -> Result<(), ReadError> {
-        let parse_limits = HeadLimits {
-            max_request_line: ctx.limits.max_request_line,
-            max_headers: ctx.limits.max_headers,
-        };
+    fn fill_head(
+        &mut self,
+        ctx: &Context,
+        parse_limits: &HeadLimits,
+        mut need_more: bool,
+    ) -> Result<(), ReadError> {
         // Waiting for the first byte is the idle keep-alive time; once a head
         // has begun it must be complete within the head timeout (slowloris).
         let mut started = self.start < self.end;
@@ -119,7 +120,7 @@ impl HeadReader {
                 }
                 // Otherwise a parse tells a head followed by pipelined bytes
                 // from a partial one, and rejects a broken start early.
-                match request::parse_head(pending, &parse_limits) {
+                match request::parse_head(pending, parse_limits) {
                     Ok(_) => return Ok(()),
                     Err(ParseError::Incomplete) => {}
                     Err(e) => return Err(ReadError::Parse(e)),
@@ -225,7 +226,7 @@ pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
     loop {
         let mut need_more = false;
         let head = loop {
-            match reader.fill_head(ctx, need_more) {
+            match reader.fill_head(ctx, &parse_limits, need_more) {
                 Ok(()) => {}
                 Err(ReadError::Closed) => return,
                 Err(ReadError::TimedOut) => {
