@@ -63,8 +63,9 @@ pub mod limits {
     /// Time from the first byte of a request to the end of its head. Long
     /// enough for a human typing into `nc`, short enough to end slowloris.
     pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-    /// How long a keep-alive connection may sit idle between requests. Short,
-    /// because in the raw backend an idle connection holds a whole thread.
+    /// How long a keep-alive connection may sit idle between requests: long
+    /// enough for a browser's next click to reuse it, short enough that idle
+    /// clients return their descriptors and buffers soon.
     pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
     /// Longest a single socket write may block on a client that stopped reading.
     pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);

@@ -281,20 +281,51 @@ fn raw_refuses_with_503_when_the_queue_is_full() {
         c.threads = 1;
         c.limits.raw_queue = 1;
     });
-    // One connection holds the worker (keep-alive), one waits in the queue.
+    // A head that has begun holds its worker until it ends (idle connections
+    // would not: they wait without one).
     let mut holder = connect(server.local_addr());
-    holder.write_all(GET_HELLO.as_bytes()).unwrap();
-    assert_eq!(read_one(&mut holder).status, 200);
-    let _queued = connect(server.local_addr());
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
+    holder.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    // The worker takes the holder within moments; until it has, a client may
+    // still be served or queued, so keep the queued ones open and try again.
+    let mut queued = Vec::new();
+    let mut refused = false;
+    for _ in 0..10 {
         let mut extra = connect(server.local_addr());
+        extra
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        // Silent, so that a refusal cannot turn into a reset for unread bytes.
         let mut raw = Vec::new();
-        extra.read_to_end(&mut raw).unwrap();
-        statuses.push(parse_responses(&raw, false).first().map(|r| r.status));
+        match extra.read_to_end(&mut raw) {
+            Ok(_) if parse_responses(&raw, false).first().map(|r| r.status) == Some(503) => {
+                refused = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => queued.push(extra),
+        }
     }
-    assert!(statuses.contains(&Some(503)), "{statuses:?}");
+    assert!(
+        refused,
+        "no 503 with the worker held and {} queued",
+        queued.len()
+    );
     holder.shutdown(Shutdown::Both).unwrap();
+}
+
+/// Idle keep-alive connections wait without a worker: many more than there
+/// are threads all get their second request answered.
+#[test]
+fn raw_serves_more_idle_connections_than_threads() {
+    let site = TestSite::new();
+    let server = site.start_with(Backend::Raw, |c| c.threads = 2);
+    let mut clients: Vec<_> = (0..20).map(|_| connect(server.local_addr())).collect();
+    for round in 0..2 {
+        for client in &mut clients {
+            client.write_all(GET_HELLO.as_bytes()).unwrap();
+            assert_eq!(read_one(client).status, 200, "round {round}");
+        }
+    }
 }
 
 /// After `max_requests_per_connection` answers the server says

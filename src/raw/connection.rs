@@ -170,6 +170,29 @@ impl HeadReader {
         }
     }
 
+    /// Takes whatever has arrived, without waiting: `Ok(false)` when nothing
+    /// has. The socket stays blocking for the worker's reads; only this one
+    /// asks not to wait.
+    fn read_now(&mut self) -> io::Result<bool> {
+        self.make_room(self.buf.len());
+        loop {
+            match rustix::net::recv(
+                &*self.stream,
+                &mut self.buf[self.end..],
+                rustix::net::RecvFlags::DONTWAIT,
+            ) {
+                Ok((0, _)) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok((n, _)) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(rustix::io::Errno::AGAIN) => return Ok(false),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Sets the socket's receive timeout to `remaining`, unless it is already
     /// within [`TIMEOUT_SLACK`] of it: a keep-alive connection then pays one
     /// `setsockopt` for its idle timeout, not one per request.
@@ -210,44 +233,135 @@ impl HeadReader {
     }
 }
 
-/// Serves one connection until it closes, fails, or stops persisting.
-/// Every error ends only this connection: it is logged at debug level.
-pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
-    // TCP_NODELAY and both timeouts came with the socket from the listener
-    // (`crate::bind`); the receive timeout is the idle time, as first read needs.
-    let mut reader = HeadReader::new(stream, ctx.limits.idle_timeout);
-    let mut out = Vec::with_capacity(1024);
-    let mut sender = ChunkedSender::new(ctx.chunk_size);
-    let mut served = 0;
+/// A client connection as it passes between the accept loop, the workers and
+/// [`Parking`](super::parking::Parking): everything that must outlive one
+/// worker's turn, so that it can wait for its next request without a thread.
+pub struct Connection {
+    reader: HeadReader,
+    peer: SocketAddr,
+    out: Vec<u8>,
+    sender: ChunkedSender,
+    served: usize,
+    pub(super) turn: Turn,
+    /// Whether the socket is in the parking set already (re-arming is then a
+    /// modify, not an add).
+    pub(super) parked_before: bool,
+    pub(super) registration: super::Registration,
+}
+
+/// How a worker's turn with a connection begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Turn {
+    /// Just accepted: the request is usually there already, so look before parking.
+    Accepted,
+    /// Parking saw it readable: read at once.
+    Woken,
+    /// A response went out: the client needs a round trip before it sends
+    /// again, so park without looking.
+    Answered,
+}
+
+impl Connection {
+    /// `stream` comes from the listener with TCP_NODELAY and both timeouts
+    /// set (`crate::bind`); its receive timeout is the idle time.
+    pub(super) fn new(
+        stream: Arc<TcpStream>,
+        peer: SocketAddr,
+        registration: super::Registration,
+        ctx: &Context,
+    ) -> Connection {
+        Connection {
+            reader: HeadReader::new(stream, ctx.limits.idle_timeout),
+            peer,
+            out: Vec::with_capacity(1024),
+            sender: ChunkedSender::new(ctx.chunk_size),
+            served: 0,
+            turn: Turn::Accepted,
+            parked_before: false,
+            registration,
+        }
+    }
+
+    pub(super) fn stream(&self) -> &Arc<TcpStream> {
+        &self.reader.stream
+    }
+}
+
+/// Serves a connection until it closes, fails or stops persisting — then
+/// returns `None` — or until it has answered everything the client sent and
+/// must wait for more: then it comes back, to be parked rather than hold the
+/// worker through the client's think time. Every error ends only this
+/// connection: it is logged at debug level.
+pub fn serve(mut conn: Connection, ctx: &Context) -> Option<Connection> {
+    match serve_turn(&mut conn, ctx) {
+        Next::Park => Some(conn),
+        Next::Close => None,
+    }
+}
+
+enum Next {
+    Park,
+    Close,
+}
+
+fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
+    let Connection {
+        reader,
+        peer,
+        out,
+        sender,
+        served,
+        turn,
+        ..
+    } = conn;
+    let peer = *peer;
     let parse_limits = HeadLimits {
         max_request_line: ctx.limits.max_request_line,
         max_headers: ctx.limits.max_headers,
     };
     loop {
+        // `--once` has no parking (its server stops after one connection), so
+        // it waits on the socket as a thread-per-connection server would.
+        if reader.pending().is_empty() && !ctx.once {
+            match *turn {
+                Turn::Woken => {}
+                Turn::Answered => return Next::Park,
+                Turn::Accepted => match reader.read_now() {
+                    Ok(true) => {}
+                    Ok(false) => return Next::Park,
+                    Err(e) => {
+                        tracing::debug!(?peer, "read failed: {e}");
+                        return Next::Close;
+                    }
+                },
+            }
+        }
         let mut need_more = false;
         let head = loop {
             match reader.fill_head(ctx, &parse_limits, need_more) {
                 Ok(()) => {}
-                Err(ReadError::Closed) => return,
+                Err(ReadError::Closed) => return Next::Close,
                 Err(ReadError::TimedOut) => {
                     tracing::debug!(?peer, "request head timed out");
                     // A client too slow to send a head is not about to send more:
                     // waiting for it to close would hand a slowloris client the
                     // worker for another second per connection.
-                    return reject(
+                    reject(
                         &reader.stream,
                         StatusCode::REQUEST_TIMEOUT,
-                        &mut out,
+                        out,
                         Duration::ZERO,
                     );
+                    return Next::Close;
                 }
                 Err(ReadError::Parse(e)) => {
                     tracing::debug!(?peer, "bad request: {e}");
-                    return reject(&reader.stream, e.status(), &mut out, LINGER_TIME);
+                    reject(&reader.stream, e.status(), out, LINGER_TIME);
+                    return Next::Close;
                 }
                 Err(ReadError::Io(e)) => {
                     tracing::debug!(?peer, "read failed: {e}");
-                    return;
+                    return Next::Close;
                 }
             }
             match request::parse_head(reader.pending(), &parse_limits) {
@@ -255,7 +369,8 @@ pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
                 Err(ParseError::Incomplete) => need_more = true,
                 Err(e) => {
                     tracing::debug!(?peer, "bad request: {e}");
-                    return reject(&reader.stream, e.status(), &mut out, LINGER_TIME);
+                    reject(&reader.stream, e.status(), out, LINGER_TIME);
+                    return Next::Close;
                 }
             }
         };
@@ -267,10 +382,11 @@ pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
             Ok(framing) => framing,
             Err(e) => {
                 tracing::debug!(?peer, "bad framing: {e}");
-                return reject(&reader.stream, e.status(), &mut out, LINGER_TIME);
+                reject(&reader.stream, e.status(), out, LINGER_TIME);
+                return Next::Close;
             }
         };
-        served += 1;
+        *served += 1;
         let client_closes = !request::keeps_alive(&head);
         // Nothing of this client's can still be on its way: it said it would
         // close (so it sends no further request, RFC 9112 §9.6), the request
@@ -279,7 +395,7 @@ pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
         let keep_alive = !client_closes
             && !framing.has_body()
             && !ctx.once
-            && served < ctx.limits.max_requests_per_connection;
+            && *served < ctx.limits.max_requests_per_connection;
         let persistence = match (keep_alive, head.version) {
             (false, _) => Persistence::Close,
             (true, crate::docroot::Version::Http10) => Persistence::KeepAliveHttp10,
@@ -301,16 +417,10 @@ pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
             target = head.target,
             status = reply.status.as_u16()
         );
-        if let Err(e) = write_reply(
-            &mut &*reader.stream,
-            reply,
-            persistence,
-            &mut out,
-            &mut sender,
-        ) {
+        if let Err(e) = write_reply(&mut &*reader.stream, reply, persistence, out, sender) {
             // A client that resets or stops reading ends here, not in a panic.
             tracing::debug!(?peer, "write failed: {e}");
-            return;
+            return Next::Close;
         }
         if !keep_alive {
             // Lingering is for bytes a client may still send; without any,
@@ -321,9 +431,11 @@ pub fn serve(stream: Arc<TcpStream>, peer: SocketAddr, ctx: &Context) {
             } else {
                 LINGER_TIME
             };
-            return linger_close(&reader.stream, linger);
+            linger_close(&reader.stream, linger);
+            return Next::Close;
         }
         reader.consume(len);
+        *turn = Turn::Answered;
     }
 }
 

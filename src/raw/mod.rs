@@ -1,20 +1,24 @@
 //! The raw backend: HTTP/1.1 by hand on `std::net` — a blocking accept loop, a
-//! bounded pool of worker threads, one connection per worker at a time, a
+//! bounded pool of worker threads that each serve one connection at a time, a
 //! hand-written parser ([`request`]) and response writer ([`response`]).
 //!
-//! Its limits are the thread model's: each open connection holds a worker, so
-//! `--threads` is the number of clients served at once; the next
-//! [`crate::Limits::raw_queue`] wait in a queue, and beyond that a client gets
-//! a fast 503 instead of an unbounded wait.
+//! A worker holds a connection only while there is something to read or
+//! write: between requests, a keep-alive connection waits in [`parking`]
+//! without a thread. So `--threads` bounds the requests in progress (and the
+//! heads being read, and the slow readers being written to), not the clients
+//! connected. The next [`crate::Limits::raw_queue`] connections wait in a
+//! queue, and beyond that a new client gets a fast 503 instead of an
+//! unbounded wait.
 
 pub mod connection;
+pub mod parking;
 pub mod pool;
 pub mod request;
 pub mod response;
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::net::{Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -23,7 +27,8 @@ use http::StatusCode;
 
 use crate::docroot::{DocRoot, Reply};
 use crate::{Backend, Config, Shutdown};
-use connection::Context;
+use connection::{Connection, Context};
+use parking::Parking;
 use pool::WorkerPool;
 
 /// Serves `listener` until `shutdown` is requested (or, with `config.once`,
@@ -44,12 +49,29 @@ pub fn run(
         introspect: config.introspect,
     });
     let open = Arc::new(OpenConnections::default());
+    let parking = Arc::new(Parking::new()?);
     let handler_ctx = Arc::clone(&ctx);
+    let handler_parking = Arc::clone(&parking);
     let mut pool = WorkerPool::new(
         config.threads_for(Backend::Raw),
         config.limits.raw_queue,
-        move |job: Job| connection::serve(job.stream, job.peer, &handler_ctx),
+        move |conn: Connection| {
+            if let Some(idle) = connection::serve(conn, &handler_ctx) {
+                handler_parking.park(idle, handler_ctx.limits.idle_timeout);
+            }
+        },
     )?;
+    let poller = match pool.submitter() {
+        Some(workers) => {
+            let parking = Arc::clone(&parking);
+            Some(
+                std::thread::Builder::new()
+                    .name("twinserve-raw-parking".into())
+                    .spawn(move || parking.run(workers))?,
+            )
+        }
+        None => None,
+    };
 
     loop {
         // accept() rather than incoming(): it hands over the peer's address,
@@ -69,13 +91,9 @@ pub fn run(
             }
         };
         let stream = Arc::new(stream);
-        let job = Job {
-            _registration: open.register(&stream),
-            stream,
-            peer,
-        };
-        if let Err(job) = pool.submit(job) {
-            refuse_busy(&job.stream);
+        let conn = Connection::new(Arc::clone(&stream), peer, open.register(&stream), &ctx);
+        if let Err(conn) = pool.submit(conn) {
+            refuse_busy(conn.stream());
         }
         if config.once {
             break;
@@ -85,9 +103,15 @@ pub fn run(
     drop(listener);
 
     if !config.once {
-        // Idle keep-alive connections wake with EOF; responses being written
-        // are not touched, and each connection closes after its current one.
+        // Connections between requests are closed; the ones being read wake
+        // with EOF; responses being written are not touched, and each
+        // connection closes after its current one.
         open.shutdown_all(SocketShutdown::Read);
+    }
+    parking.close();
+    if let Some(poller) = poller {
+        // It holds a way into the queue, which would keep the workers waiting.
+        let _ = poller.join();
     }
     let grace = if config.once {
         // `--once` waits for its one connection, which the connection's own
@@ -102,13 +126,6 @@ pub fn run(
     }
     drop(pool);
     Ok(())
-}
-
-/// A connection on its way to a worker, registered so shutdown can reach it.
-struct Job {
-    stream: Arc<TcpStream>,
-    peer: SocketAddr,
-    _registration: Registration,
 }
 
 /// Every connection the server holds, so shutdown can wake or cut them.

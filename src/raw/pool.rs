@@ -50,6 +50,12 @@ impl<J: Send + 'static> WorkerPool<J> {
         })
     }
 
+    /// A handle for a producer that must not lose its jobs: its `send` waits
+    /// for room in the queue. The workers keep running until it is dropped.
+    pub fn submitter(&self) -> Option<Submitter<J>> {
+        self.sender.clone().map(Submitter)
+    }
+
     /// Stops taking jobs and waits until the workers have finished the queued
     /// ones, up to `deadline`. Returns whether they all finished in time; the
     /// caller may then cut what is still running and drop the pool to join.
@@ -65,6 +71,17 @@ impl<J: Send + 'static> WorkerPool<J> {
             // Only at shutdown: a short poll keeps this free of extra machinery.
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+}
+
+/// See [`WorkerPool::submitter`].
+pub struct Submitter<J>(SyncSender<J>);
+
+impl<J> Submitter<J> {
+    /// Queues `job`, waiting while the queue is full; hands it back only when
+    /// the workers are gone.
+    pub fn send(&self, job: J) -> Result<(), J> {
+        self.0.send(job).map_err(|e| e.0)
     }
 }
 

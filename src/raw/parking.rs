@@ -1,0 +1,199 @@
+//! Where the raw backend's keep-alive connections wait between requests: one
+//! epoll set watched by one thread, so a client's think time costs a socket
+//! and a few kilobytes instead of a worker thread and its stack.
+//!
+//! A worker that has answered everything a client sent parks the connection
+//! here and takes the next one from the queue. When the client sends again,
+//! the poller puts the connection back in the queue; when it stays silent for
+//! the idle keep-alive time, the poller closes it. Only idle connections park:
+//! a request head that has begun is read by its worker to the end, within the
+//! head timeout, exactly as before.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rustix::event::epoll::{self, EventData, EventFlags};
+use rustix::event::{EventfdFlags, Timespec};
+
+use super::connection::{Connection, Turn};
+use super::pool::Submitter;
+
+/// The event data of the descriptor that wakes the poller early (a nearer
+/// deadline, or the end); connection ids count up from zero and never reach it.
+const WAKE: u64 = u64::MAX;
+
+/// Events taken from the kernel per wait; more simply wait for the next round.
+const EVENTS_PER_WAIT: usize = 256;
+
+/// The parked connections and the poller that watches them.
+pub struct Parking {
+    epoll: OwnedFd,
+    wake: OwnedFd,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    parked: HashMap<u64, Parked>,
+    /// No parked connection's idle time ends before this.
+    next_expiry: Option<Instant>,
+    /// When the poller's current wait ends by itself (`None`: only on an event).
+    poller_wakes: Option<Instant>,
+    closed: bool,
+}
+
+struct Parked {
+    conn: Connection,
+    deadline: Instant,
+}
+
+impl Parking {
+    pub fn new() -> io::Result<Parking> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let wake = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        epoll::add(&epoll, &wake, EventData::new_u64(WAKE), EventFlags::IN)?;
+        Ok(Parking {
+            epoll,
+            wake,
+            state: Mutex::default(),
+        })
+    }
+
+    /// Holds `conn` until its client sends more (back to the pool) or stays
+    /// silent for `idle` (closed). After [`Parking::close`], closes it at once.
+    pub fn park(&self, mut conn: Connection, idle: Duration) {
+        let stream = Arc::clone(conn.stream());
+        let id = conn.registration.id;
+        let added = std::mem::replace(&mut conn.parked_before, true);
+        let deadline = Instant::now() + idle;
+        let wake_poller = {
+            let mut state = self.lock();
+            if state.closed {
+                return;
+            }
+            if state.next_expiry.is_none_or(|t| deadline < t) {
+                state.next_expiry = Some(deadline);
+            }
+            // In the map before it is armed: the poller may see it ready at once.
+            state.parked.insert(id, Parked { conn, deadline });
+            // All connections get the same idle time, so this is rare: only
+            // the first to park after a quiet spell has the poller's wait to shorten.
+            let sooner = state.poller_wakes.is_none_or(|t| deadline < t);
+            if sooner {
+                state.poller_wakes = Some(deadline);
+            }
+            sooner
+        };
+        if wake_poller {
+            self.wake();
+        }
+        // One-shot: after one wake-up the connection is a worker's alone until
+        // it is parked, and armed, again.
+        let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ONESHOT;
+        let data = EventData::new_u64(id);
+        let armed = if added {
+            epoll::modify(&self.epoll, &*stream, data, flags)
+        } else {
+            epoll::add(&self.epoll, &*stream, data, flags)
+        };
+        if let Err(e) = armed {
+            tracing::warn!("cannot watch an idle connection, closing it: {e}");
+            let parked = self.lock().parked.remove(&id);
+            drop(parked);
+        }
+    }
+
+    /// The poller: until [`Parking::close`], sends every connection that
+    /// became readable back to the workers and closes those idle too long.
+    pub fn run(&self, workers: Submitter<Connection>) {
+        let mut events = Vec::with_capacity(EVENTS_PER_WAIT);
+        let mut ready = Vec::new();
+        let mut expired = Vec::new();
+        loop {
+            let timeout = {
+                let mut state = self.lock();
+                if state.closed {
+                    return;
+                }
+                state.poller_wakes = state.next_expiry;
+                state
+                    .next_expiry
+                    .map(|t| timespec(t.saturating_duration_since(Instant::now())))
+            };
+            events.clear();
+            match epoll::wait(
+                &self.epoll,
+                rustix::buffer::spare_capacity(&mut events),
+                timeout.as_ref(),
+            ) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    // Nothing here can be fixed by waiting again; parked
+                    // connections are closed, new ones are served without keep-alive waits.
+                    tracing::error!("waiting on idle connections failed: {e}");
+                    self.close();
+                    return;
+                }
+            }
+            {
+                let mut state = self.lock();
+                if state.closed {
+                    return;
+                }
+                for event in &events {
+                    match event.data.u64() {
+                        WAKE => {
+                            let mut count = [0u8; 8];
+                            let _ = rustix::io::read(&self.wake, &mut count);
+                        }
+                        id => ready.extend(state.parked.remove(&id).map(|p| p.conn)),
+                    }
+                }
+                let now = Instant::now();
+                if state.next_expiry.is_some_and(|t| t <= now) {
+                    expired.extend(state.parked.extract_if(|_, p| p.deadline <= now));
+                    state.next_expiry = state.parked.values().map(|p| p.deadline).min();
+                }
+            }
+            // Closed outside the lock: a close may take a moment, parking must not.
+            expired.clear();
+            for mut conn in ready.drain(..) {
+                conn.turn = Turn::Woken;
+                if workers.send(conn).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Closes every parked connection and stops the poller; connections
+    /// parked from now on are closed at once.
+    pub fn close(&self) {
+        let parked = {
+            let mut state = self.lock();
+            state.closed = true;
+            std::mem::take(&mut state.parked)
+        };
+        drop(parked);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        // Cannot fail short of a full counter, which means a wake-up is pending anyway.
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn timespec(d: Duration) -> Timespec {
+    Timespec {
+        tv_sec: d.as_secs() as _,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
