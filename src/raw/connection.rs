@@ -80,11 +80,27 @@ impl HeadReader {
     fn new(stream: Arc<TcpStream>, read_timeout: Duration) -> HeadReader {
         HeadReader {
             stream,
-            buf: vec![0; INITIAL_BUFFER],
+            buf: Vec::new(),
             read_timeout: Some(read_timeout),
             start: 0,
             end: 0,
         }
+    }
+
+    /// Gives the reader its buffer back after [`HeadReader::release`].
+    fn reserve(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = vec![0; INITIAL_BUFFER];
+        }
+    }
+
+    /// Frees the buffer while nothing is pending: a parked connection then
+    /// holds no buffer at all, only the workers' connections do.
+    fn release(&mut self) {
+        debug_assert!(self.start == self.end);
+        self.buf = Vec::new();
+        self.start = 0;
+        self.end = 0;
     }
 
     /// Bytes received and not yet consumed: the current head and anything after it.
@@ -273,7 +289,7 @@ impl Connection {
         Connection {
             reader: HeadReader::new(stream, ctx.limits.idle_timeout),
             peer,
-            out: Vec::with_capacity(1024),
+            out: Vec::new(),
             sender: ChunkedSender::new(ctx.chunk_size),
             served: 0,
             turn: Turn::Accepted,
@@ -293,8 +309,14 @@ impl Connection {
 /// worker through the client's think time. Every error ends only this
 /// connection: it is logged at debug level.
 pub fn serve(mut conn: Connection, ctx: &Context) -> Option<Connection> {
+    conn.reader.reserve();
     match serve_turn(&mut conn, ctx) {
-        Next::Park => Some(conn),
+        Next::Park => {
+            // What a thousand idle clients would otherwise hold: 3 KiB each.
+            conn.reader.release();
+            conn.out = Vec::new();
+            Some(conn)
+        }
         Next::Close => None,
     }
 }

@@ -29,6 +29,8 @@ pub fn write_reply(
     sender: &mut ChunkedSender,
 ) -> io::Result<()> {
     head.clear();
+    // Once, for a buffer that starts empty: enough for the usual head.
+    head.reserve(1024);
     let status = reply.status;
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(status.as_str().as_bytes());
