@@ -131,9 +131,9 @@ pub struct ServeArgs {
     /// Worker threads [default: raw 128, hyper one per core].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Bytes per read/write when sending a file.
-    #[arg(long, default_value_t = twinserve::DEFAULT_CHUNK_SIZE, value_parser = parse_chunk_size)]
-    pub chunk_size: usize,
+    /// Bytes per read/write when sending a file [default: raw 64 KiB, hyper 256 KiB].
+    #[arg(long, value_parser = parse_chunk_size)]
+    pub chunk_size: Option<usize>,
     /// Cache-Control sent with files (200, 206, 304).
     #[arg(long, value_name = "VALUE", default_value = twinserve::docroot::DEFAULT_CACHE_CONTROL)]
     pub cache_control: String,

@@ -118,10 +118,18 @@ impl Default for Limits {
     }
 }
 
-/// Size of each piece a file body is read and written in. Measured on S3/S4
-/// (README, Benchmarks): 256 KiB beat 64 KiB in both backends, and 1 MiB lost
-/// again; each connection sending a file holds about one or two pieces.
-pub const DEFAULT_CHUNK_SIZE: usize = 256 * 1024;
+/// Size of each piece a file body is read and written in, per backend, as
+/// measured on S3/S4 (README, Benchmarks). The raw backend's blocking
+/// `write_all` of a piece larger than the socket takes at once sleeps and
+/// wakes several times per piece, and beyond 64 KiB that cost 1 MiB bodies
+/// half their speed; hyper's non-blocking writes have no such cost, and its
+/// 256 KiB beat 64 KiB. Each connection sending a file holds about one piece.
+pub const fn default_chunk_size(backend: Backend) -> usize {
+    match backend {
+        Backend::Raw => 64 * 1024,
+        Backend::Hyper => 256 * 1024,
+    }
+}
 
 /// Everything a backend needs, built once from the command line (or by a test).
 /// No backend reads the command line or the environment itself.
@@ -131,6 +139,7 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Worker threads: the raw pool's size, or tokio's worker threads.
     pub threads: usize,
+    /// Bytes per file read and write; 0: [`default_chunk_size`].
     pub chunk_size: usize,
     /// Serve one connection, then close the listener and stop.
     pub once: bool,
@@ -152,7 +161,7 @@ impl Config {
             root: root.into(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             threads: 0,
-            chunk_size: DEFAULT_CHUNK_SIZE,
+            chunk_size: 0,
             once: false,
             print_requests: false,
             docroot: docroot::Options::default(),
@@ -163,6 +172,13 @@ impl Config {
 
     /// Threads for `backend` when `threads` is 0: the raw backend needs one per
     /// open connection, the hyper backend one per core.
+    pub fn chunk_size_for(&self, backend: Backend) -> usize {
+        match self.chunk_size {
+            0 => default_chunk_size(backend),
+            n => n,
+        }
+    }
+
     pub fn threads_for(&self, backend: Backend) -> usize {
         match (self.threads, backend) {
             (0, Backend::Raw) => 128,

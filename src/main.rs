@@ -78,7 +78,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         SocketAddr::new(args.host, args.port),
         args.threads,
     );
-    config.chunk_size = args.chunk_size;
+    config.chunk_size = args.chunk_size.unwrap_or(0);
     config.docroot = twinserve::docroot::Options {
         cache_control: args.cache_control,
         precompressed: !args.no_precompressed,

@@ -99,7 +99,7 @@ async fn serve(
     let ctx = Arc::new(Context {
         docroot,
         max_requests_per_connection: limits.max_requests_per_connection,
-        chunk_size: config.chunk_size,
+        chunk_size: config.chunk_size_for(Backend::Hyper),
         print_requests: config.print_requests,
         introspect: config.introspect,
     });

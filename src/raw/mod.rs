@@ -43,7 +43,7 @@ pub fn run(
     let ctx = Arc::new(Context {
         docroot,
         limits: config.limits.clone(),
-        chunk_size: config.chunk_size,
+        chunk_size: config.chunk_size_for(Backend::Raw),
         print_requests: config.print_requests,
         once: config.once,
         introspect: config.introspect,
