@@ -27,9 +27,11 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::Semaphore;
 
 mod file_body;
+mod timed_io;
 
 use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
 use crate::{Backend, Config, Shutdown};
+use timed_io::TimedStream;
 
 type ResponseBody = BoxBody<Bytes, io::Error>;
 
@@ -128,14 +130,15 @@ async fn serve(
         // TCP_NODELAY came with the socket from the listener (`crate::bind`).
         // hyper has no write timeout, and no read timeout once a head is in
         // (a body it drains can stall): both come from wrapping the socket.
-        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(limits.write_timeout));
-        stream.set_read_timeout(Some(limits.write_timeout.max(limits.head_timeout)));
+        let stream = TimedStream::new(
+            stream,
+            limits.write_timeout.max(limits.head_timeout),
+            limits.write_timeout,
+        );
         let ctx = Arc::clone(&ctx);
         let served = Arc::new(AtomicUsize::new(0));
         let service = service_fn(move |req| answer(req, Arc::clone(&ctx), Arc::clone(&served)));
-        let connection =
-            graceful.watch(builder.serve_connection(TokioIo::new(Box::pin(stream)), service));
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         let task = tokio::spawn(async move {
             match AssertUnwindSafe(connection).catch_unwind().await {
                 // A reset, a timeout, or a malformed request: only this connection ends.

@@ -186,29 +186,6 @@ impl HeadReader {
         }
     }
 
-    /// Takes whatever has arrived, without waiting: `Ok(false)` when nothing
-    /// has. The socket stays blocking for the worker's reads; only this one
-    /// asks not to wait.
-    fn read_now(&mut self) -> io::Result<bool> {
-        self.make_room(self.buf.len());
-        loop {
-            match rustix::net::recv(
-                &*self.stream,
-                &mut self.buf[self.end..],
-                rustix::net::RecvFlags::DONTWAIT,
-            ) {
-                Ok((0, _)) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok((n, _)) => {
-                    self.end += n;
-                    return Ok(true);
-                }
-                Err(rustix::io::Errno::AGAIN) => return Ok(false),
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
     /// Sets the socket's receive timeout to `remaining`, unless it is already
     /// within [`TIMEOUT_SLACK`] of it: a keep-alive connection then pays one
     /// `setsockopt` for its idle timeout, not one per request.
@@ -268,7 +245,10 @@ pub struct Connection {
 /// How a worker's turn with a connection begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Turn {
-    /// Just accepted: the request is usually there already, so look before parking.
+    /// Just accepted: wait for the first request on the socket, as a thread
+    /// per connection would. A client that connects and stays silent (or
+    /// trickles a head) holds this worker up to the idle (head) timeout: the
+    /// slowloris lesson `compare` shows, kept on purpose.
     Accepted,
     /// Parking saw it readable: read at once.
     Woken,
@@ -346,16 +326,8 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         // it waits on the socket as a thread-per-connection server would.
         if reader.pending().is_empty() && !ctx.once {
             match *turn {
-                Turn::Woken => {}
+                Turn::Accepted | Turn::Woken => {}
                 Turn::Answered => return Next::Park,
-                Turn::Accepted => match reader.read_now() {
-                    Ok(true) => {}
-                    Ok(false) => return Next::Park,
-                    Err(e) => {
-                        tracing::debug!(?peer, "read failed: {e}");
-                        return Next::Close;
-                    }
-                },
             }
         }
         let mut need_more = false;

@@ -2,11 +2,11 @@
 //! bounded pool of worker threads that each serve one connection at a time, a
 //! hand-written parser ([`request`]) and response writer ([`response`]).
 //!
-//! A worker holds a connection only while there is something to read or
-//! write: between requests, a keep-alive connection waits in [`parking`]
-//! without a thread. So `--threads` bounds the requests in progress (and the
-//! heads being read, and the slow readers being written to), not the clients
-//! connected. The next [`crate::Limits::raw_queue`] connections wait in a
+//! A worker holds a connection while it reads a request head (a new
+//! connection's first one included) and writes the response; between
+//! requests, a keep-alive connection waits in [`parking`] without a thread.
+//! So `--threads` bounds the connections being read or written, not the
+//! keep-alive clients connected. The next [`crate::Limits::raw_queue`] connections wait in a
 //! queue, and beyond that a new client gets a fast 503 instead of an
 //! unbounded wait.
 

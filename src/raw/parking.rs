@@ -5,9 +5,10 @@
 //! A worker that has answered everything a client sent parks the connection
 //! here and takes the next one from the queue. When the client sends again,
 //! the poller puts the connection back in the queue; when it stays silent for
-//! the idle keep-alive time, the poller closes it. Only idle connections park:
-//! a request head that has begun is read by its worker to the end, within the
-//! head timeout, exactly as before.
+//! the idle keep-alive time, the poller closes it. Only connections between
+//! requests park: a new connection's first request, and any head that has
+//! begun, are read by a worker within the idle and head timeouts, as a
+//! thread-per-connection server reads them (see `connection::Turn`).
 
 use std::collections::HashMap;
 use std::io;
