@@ -16,10 +16,9 @@ cp -r site "$WORK/site"
 ulimit -n 65536 2>/dev/null || true
 printf 'backend\tconnections\trps\tp99_ms\terrors\n' >"$OUT/growth.tsv"
 for backend in raw hyper; do
-  # raw needs a worker per open connection to serve 1000 at once; hyper keeps its
-  # default (one worker per core it may use: one, under taskset).
-  threads=(); [ $backend = raw ] && threads=(--threads 1100)
-  taskset -c 0 "$BIN" -q serve --backend $backend "${threads[@]}" --root "$WORK/site" --port 18490 &
+  # Both with their defaults: raw 128 workers (keep-alive connections wait between
+  # requests without one), hyper one worker per core it may use (one, under taskset).
+  taskset -c 0 "$BIN" -q serve --backend $backend --root "$WORK/site" --port 18490 &
   PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18490/HelloWorld.html && break; sleep 0.1; done
   for c in 1 16 64 256 1000; do

@@ -35,6 +35,9 @@ use timed_io::TimedStream;
 
 type ResponseBody = BoxBody<Bytes, io::Error>;
 
+/// `http1::Builder::max_headers`'s default in hyper 1.x.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
 /// What every connection shares.
 struct Context {
     docroot: Arc<DocRoot>,
@@ -94,10 +97,15 @@ async fn serve(
         .header_read_timeout(limits.head_timeout)
         // A client that half-closes after its request still gets an answer.
         .half_close(true)
-        .max_headers(limits.max_headers)
         // max_buf_size alone is a soft cap; this is the same hard limit as raw's.
         .max_header_size(limits.max_head_bytes)
         .keep_alive(!config.once);
+    // hyper's own default is 100 as well, and only while it is left unset does
+    // hyper keep its header arrays uninitialised on the stack; set, it fills
+    // both (100 entries each) on every request (1.2% of its CPU in a profile).
+    if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+        builder.max_headers(limits.max_headers);
+    }
     let ctx = Arc::new(Context {
         docroot,
         max_requests_per_connection: limits.max_requests_per_connection,
