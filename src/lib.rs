@@ -73,7 +73,7 @@ pub mod limits {
     /// `keepalive_requests` default): bounds what one connection can hold
     /// over its life, at the cost of one reconnect per thousand requests.
     pub const MAX_REQUESTS_PER_CONNECTION: usize = 1000;
-    /// Simultaneous connections the hyper backend accepts before it waits.
+    /// Simultaneous connections a server accepts before it waits for one to close.
     pub const MAX_CONNECTIONS: usize = 10_000;
     /// Connections the raw backend queues for a free worker before it answers 503.
     pub const RAW_QUEUE: usize = 1024;

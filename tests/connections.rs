@@ -369,3 +369,35 @@ fn a_configured_request_line_limit_holds_in_both_backends() {
         assert_eq!(parse_responses(&raw, false)[0].status, 200, "{backend}");
     }
 }
+
+/// At `max_connections` open, both backends stop accepting until one closes:
+/// the next client waits, then is served.
+#[test]
+fn connections_beyond_the_limit_wait_for_one_to_close() {
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start_with(backend, |c| c.limits.max_connections = 2);
+        let mut first = connect(server.local_addr());
+        let mut second = connect(server.local_addr());
+        for client in [&mut first, &mut second] {
+            client.write_all(GET_HELLO.as_bytes()).unwrap();
+            assert_eq!(read_one(client).status, 200, "{backend}");
+        }
+        let mut third = connect(server.local_addr());
+        third.write_all(GET_HELLO.as_bytes()).unwrap();
+        third
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        let early = third.read(&mut byte);
+        assert!(
+            early.is_err(),
+            "{backend}: answered a third connection at a limit of two"
+        );
+        drop(first);
+        third
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(read_one(&mut third).status, 200, "{backend}");
+    }
+}

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
@@ -74,6 +74,9 @@ pub fn run(
     };
 
     loop {
+        // Parked connections need no worker, so without this bound a client
+        // could hold descriptors until the process has none left.
+        open.wait_below(config.limits.max_connections, &shutdown);
         // accept() rather than incoming(): it hands over the peer's address,
         // which would otherwise cost a getpeername per connection.
         let accepted = listener.accept();
@@ -133,6 +136,8 @@ pub fn run(
 struct OpenConnections {
     next_id: AtomicU64,
     streams: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// Signalled each time a connection closes.
+    closed: Condvar,
 }
 
 impl OpenConnections {
@@ -142,6 +147,19 @@ impl OpenConnections {
         Registration {
             id,
             open: Arc::clone(self),
+        }
+    }
+
+    /// Returns once fewer than `limit` connections are open, or at shutdown.
+    fn wait_below(&self, limit: usize, shutdown: &Shutdown) {
+        let mut streams = self.lock();
+        while streams.len() >= limit && !shutdown.is_requested() {
+            // Shutdown does not signal this condvar; a short timeout lets it be seen.
+            streams = self
+                .closed
+                .wait_timeout(streams, Duration::from_millis(100))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -165,6 +183,7 @@ struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         self.open.lock().remove(&self.id);
+        self.open.closed.notify_one();
     }
 }
 
