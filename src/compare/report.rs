@@ -161,7 +161,8 @@ fn slow_clients_markdown(c: &Comparison) -> String {
         let _ = writeln!(out, "| {} | {verdict} |", s.column);
     }
     out.push_str(
-        "\nThe raw backend gives each connection a worker thread, so it stops serving new clients \
+        "\nThe raw backend reads every request head on a worker thread (only a keep-alive \
+         connection between requests waits without one), so it stops serving new clients \
          at as many slow connections as it has workers (`--threads`, 128 by default; 256 here). Its \
          queue is first come, first served, so a normal client then waits about \
          ceil(slow connections / workers) head timeouts. hyper reads heads without holding a \
@@ -760,7 +761,7 @@ pub fn html(c: &Comparison) -> String {
         let _ = writeln!(
             out,
             "</table>\n<p>{} connections each sent half a head and then nothing; the normal client waited {} ms \
-             (head timeout {} ms). The raw backend gives each connection a worker thread, so it stops serving at as \
+             (head timeout {} ms). The raw backend reads every request head on a worker thread, so it stops serving at as \
              many slow connections as it has workers; hyper reads heads without holding a thread.</p>",
             first.slow_connections, first.patience_ms, first.head_timeout_ms
         );

@@ -85,6 +85,10 @@ pub fn run(
         }
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
+            // The listener carries the idle timeout as its receive timeout, for
+            // accepted sockets to inherit (`crate::bind`); on the listener it
+            // only means no client came for that long.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 // Out of descriptors: give workers a moment to close some
