@@ -322,13 +322,9 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         max_headers: ctx.limits.max_headers,
     };
     loop {
-        // `--once` has no parking (its server stops after one connection), so
-        // it waits on the socket as a thread-per-connection server would.
-        if reader.pending().is_empty() && !ctx.once {
-            match *turn {
-                Turn::Accepted | Turn::Woken => {}
-                Turn::Answered => return Next::Park,
-            }
+        // (`--once` never gets here with `Answered`: it does not keep alive.)
+        if reader.pending().is_empty() && *turn == Turn::Answered {
+            return Next::Park;
         }
         let mut need_more = false;
         let head = loop {
