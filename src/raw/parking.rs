@@ -29,6 +29,10 @@ const WAKE: u64 = u64::MAX;
 /// Events taken from the kernel per wait; more simply wait for the next round.
 const EVENTS_PER_WAIT: usize = 256;
 
+/// Idle connections are looked for at most this often (each look walks every
+/// parked connection), so one may be closed up to this much after its time.
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
 /// The parked connections and the poller that watches them.
 pub struct Parking {
     epoll: OwnedFd,
@@ -156,7 +160,12 @@ impl Parking {
                 let now = Instant::now();
                 if state.next_expiry.is_some_and(|t| t <= now) {
                     expired.extend(state.parked.extract_if(|_, p| p.deadline <= now));
-                    state.next_expiry = state.parked.values().map(|p| p.deadline).min();
+                    state.next_expiry = state
+                        .parked
+                        .values()
+                        .map(|p| p.deadline)
+                        .min()
+                        .map(|t| t.max(now + SWEEP_EVERY));
                 }
             }
             // Closed outside the lock: a close may take a moment, parking must not.
