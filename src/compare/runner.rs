@@ -59,7 +59,7 @@ impl End {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObservedResponse {
     pub status: u16,
-    /// The fields in [`SHOWN_FIELDS`], names lowercased, in the order received.
+    /// The fields in `SHOWN_FIELDS`, names lowercased, in the order received.
     pub fields: Vec<(String, String)>,
     pub body_len: usize,
     /// FNV-1a 64 of the body, enough to tell two bodies apart in a report.

@@ -1,7 +1,8 @@
-//! One client connection in the raw backend: a [`HeadReader`] that owns the
-//! socket, the buffer, the limits and the timeouts, and [`serve`], which loops
-//! read head → parse → ask docroot → write reply for as long as the
-//! connection persists.
+//! One client connection in the raw backend: a `HeadReader` that owns the
+//! socket, the buffer, the limits and the timeouts, and [`serve`], which
+//! loops read head → parse → ask docroot → write reply until the connection
+//! closes or has answered everything its client sent; then the connection
+//! waits in [`parking`](super::parking) for the client's next request.
 //!
 //! Bytes after a head stay in the buffer for the next turn, so pipelined
 //! requests are never lost. A request with a body is answered and the
