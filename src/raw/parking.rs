@@ -114,6 +114,8 @@ impl Parking {
     /// The poller: until [`Parking::close`], sends every connection that
     /// became readable back to the workers and closes those idle too long.
     pub fn run(&self, workers: Submitter<Connection>) {
+        // Connections wait for the poller while it waits for the CPU.
+        super::pool::request_short_slice();
         let mut events = Vec::with_capacity(EVENTS_PER_WAIT);
         let mut ready = Vec::new();
         let mut expired = Vec::new();
