@@ -170,8 +170,8 @@ impl Config {
         }
     }
 
-    /// Threads for `backend` when `threads` is 0: the raw backend needs one per
-    /// open connection, the hyper backend one per core.
+    /// Bytes per file read and write for `backend`: `chunk_size`, or when it
+    /// is 0 the backend's [`default_chunk_size`].
     pub fn chunk_size_for(&self, backend: Backend) -> usize {
         match self.chunk_size {
             0 => default_chunk_size(backend),
@@ -179,6 +179,9 @@ impl Config {
         }
     }
 
+    /// Threads for `backend` when `threads` is 0: the raw backend needs one per
+    /// connection being read or written (idle ones park without one), the
+    /// hyper backend one per core.
     pub fn threads_for(&self, backend: Backend) -> usize {
         match (self.threads, backend) {
             (0, Backend::Raw) => 128,

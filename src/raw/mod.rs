@@ -6,9 +6,9 @@
 //! connection's first one included) and writes the response; between
 //! requests, a keep-alive connection waits in [`parking`] without a thread.
 //! So `--threads` bounds the connections being read or written, not the
-//! keep-alive clients connected. The next [`crate::Limits::raw_queue`] connections wait in a
-//! queue, and beyond that a new client gets a fast 503 instead of an
-//! unbounded wait.
+//! keep-alive clients connected. The next [`crate::Limits::raw_queue`]
+//! connections wait in a queue, and beyond that a new client gets a fast 503
+//! instead of an unbounded wait.
 
 pub mod connection;
 pub mod parking;

@@ -8,7 +8,7 @@
 //! the idle keep-alive time, the poller closes it. Only connections between
 //! requests park: a new connection's first request, and any head that has
 //! begun, are read by a worker within the idle and head timeouts, as a
-//! thread-per-connection server reads them (see `connection::Turn`).
+//! thread-per-connection server reads them (see `connection::serve`).
 
 use std::collections::HashMap;
 use std::io;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::event::{EventfdFlags, Timespec};
 
-use super::connection::{Connection, Turn};
+use super::connection::Connection;
 use super::pool::Submitter;
 
 /// The event data of the descriptor that wakes the poller early (a nearer
@@ -172,8 +172,7 @@ impl Parking {
             }
             // Closed outside the lock: a close may take a moment, parking must not.
             expired.clear();
-            for mut conn in ready.drain(..) {
-                conn.turn = Turn::Woken;
+            for conn in ready.drain(..) {
                 if workers.send(conn).is_err() {
                     return;
                 }
