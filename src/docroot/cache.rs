@@ -1,13 +1,13 @@
 //! A bounded cache of small files with their headers prepared, so a hot page
-//! costs one non-blocking `read` of an inotify descriptor — no path walk, no
-//! `stat`, no open — in both backends.
+//! costs one `epoll_wait` that returns at once — no path walk, no `stat`, no
+//! open — in both backends.
 //!
 //! It never serves a stale file. Every kept file is watched through inotify,
 //! and so is every folder from the root down to it. The kernel queues an
 //! event inside the very call that changes any of them (a write through any
 //! hard link, a `touch`, a rename, a new or deleted sibling such as a fresh
-//! `.gz`), and every lookup first drains that queue: if anything at all
-//! happened, the whole cache is dropped, watches included, and the request
+//! `.gz`), and every lookup first asks whether that queue holds anything: if
+//! it does, the whole cache is dropped, watches included, and the request
 //! goes to the disk. Only paths without symlinks are kept, so the watched
 //! folders alone decide what a path names, and a file is kept only if a
 //! `stat` made after its watches were in place still shows what was read.

@@ -207,8 +207,8 @@ async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody>
         return into_response(reply, ctx.chunk_size);
     }
     // docroot runs right here on the async worker, not on the blocking pool:
-    // a cached file costs it one non-blocking `read` and an uncached one a path walk and
-    // an open, microseconds on a local disk with warm metadata — less than the
+    // a cached file costs it one `epoll_wait` that returns at once, and an
+    // uncached one a path walk and an open, microseconds on a local disk with warm metadata — less than the
     // round trip to the blocking pool they would otherwise pay. (On a slow
     // network file system this is the line to move back to spawn_blocking.)
     // Origin-form, nearly every request, is borrowed as it is; only the
