@@ -303,28 +303,18 @@ impl DocRoot {
         req: &RequestView<'_, H>,
         rep: Representation,
     ) -> Reply {
-        let etag = rep.etag.clone();
-        let last_modified = rep.last_modified.clone();
         let validators = conditional::Validators {
             // Always ASCII: this module formatted it.
-            etag: etag.to_str().unwrap_or_default(),
+            etag: rep.etag.to_str().unwrap_or_default(),
             modified: rep.modified,
         };
         let get_or_head = matches!(req.method, "GET" | "HEAD");
-        let (coding, has_variants, total) = (rep.coding, rep.has_variants, rep.len);
-        let mut reply = match conditional::evaluate(req.headers, get_or_head, validators) {
-            Precondition::Failed => return Reply::status(StatusCode::PRECONDITION_FAILED),
-            Precondition::NotModified => {
-                // RFC 9110 §15.4.5: the fields a 200 would carry that describe
-                // the representation's validity, and no content.
-                Reply {
-                    status: StatusCode::NOT_MODIFIED,
-                    headers: base_headers(),
-                    body: Body::Empty,
-                }
-            }
+        match conditional::evaluate(req.headers, get_or_head, validators) {
+            Precondition::Failed => Reply::status(StatusCode::PRECONDITION_FAILED),
+            Precondition::NotModified => rep.not_modified(),
             Precondition::Proceed => {
                 // RFC 9110 §14.2: Range applies to GET only; HEAD answers as GET would without it.
+                let total = rep.len;
                 let range = req.headers.values(&header::RANGE).collect::<Vec<_>>();
                 let decision = match range.as_slice() {
                     [value]
@@ -351,28 +341,11 @@ impl DocRoot {
                         reply
                             .headers
                             .insert(header::CONTENT_RANGE, header_value(content_range));
-                        return reply;
+                        reply
                     }
                 }
             }
-        };
-        let headers = &mut reply.headers;
-        headers.insert(header::ETAG, etag);
-        if let Some(last_modified) = last_modified {
-            headers.insert(header::LAST_MODIFIED, last_modified);
         }
-        headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
-        if reply.status != StatusCode::NOT_MODIFIED {
-            headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        }
-        if let Some(coding) = coding {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
-        }
-        if has_variants {
-            // Caches must key on Accept-Encoding, for the plain file too.
-            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-        }
-        reply
     }
 
     /// The representation to send: the file itself, or a precompressed
@@ -407,7 +380,7 @@ impl DocRoot {
             }
         }
         if siblings.is_empty() {
-            let plain = plain.into_memory();
+            let plain = plain.into_memory().finish(&self.cache_control);
             if let Some(key) = key {
                 let candidate = Candidate {
                     key,
@@ -432,7 +405,7 @@ impl DocRoot {
             None => plain,
         };
         chosen.has_variants = true;
-        chosen
+        chosen.finish(&self.cache_control)
     }
 
     /// `--list-dirs`: the page for a folder without `index.html`.
@@ -794,12 +767,14 @@ fn header_value(text: String) -> HeaderValue {
 /// already in memory) and everything the headers and preconditions need.
 #[derive(Debug)]
 pub(crate) struct Representation {
-    content_type: HeaderValue,
     len: u64,
     modified: Option<SystemTime>,
-    /// The header values, formatted once per file rather than per reply.
     etag: HeaderValue,
-    last_modified: Option<HeaderValue>,
+    /// Every header field of a `200` for it, formatted once per file rather
+    /// than per reply, in the order they are sent; a reply only puts in the
+    /// current `Date`. Cloning the finished map costs a cached hit less than
+    /// building it did (criterion, `benches/parser.rs`: see the README).
+    fields: HeaderMap,
     content: Content,
     /// The precompressed coding sent, if any.
     coding: Option<&'static str>,
@@ -815,18 +790,45 @@ enum Content {
 
 impl Representation {
     /// `path` as asked decides the type; `meta` is the opened file's own.
+    /// Its fields are those of any page; [`Representation::finish`] adds
+    /// what makes them a resource's (a `404.html` sent as the 404 page has no
+    /// validators: they would describe the wrong thing).
     fn of_file(path: &Path, file: File, meta: &Metadata) -> Representation {
         let modified = meta.modified().ok();
+        let etag = header_value(etag_of(meta));
+        let mut fields = base_headers();
+        fields.insert(header::CONTENT_TYPE, header_value(content_type(path)));
+        fields.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
         Representation {
-            content_type: header_value(content_type(path)),
             len: meta.len(),
             modified,
-            etag: header_value(etag_of(meta)),
-            last_modified: modified.map(|m| header_value(httpdate::fmt_http_date(m))),
+            etag,
+            fields,
             content: Content::File(file),
             coding: None,
             has_variants: false,
         }
+    }
+
+    /// Adds the validators and the fields that depend on the coding chosen,
+    /// the variants found and the docroot's `Cache-Control`.
+    fn finish(mut self, cache_control: &HeaderValue) -> Representation {
+        let fields = &mut self.fields;
+        fields.insert(header::ETAG, self.etag.clone());
+        if let Some(modified) = self.modified {
+            let value = header_value(httpdate::fmt_http_date(modified));
+            fields.insert(header::LAST_MODIFIED, value);
+        }
+        fields.insert(header::CACHE_CONTROL, cache_control.clone());
+        fields.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        if let Some(coding) = self.coding {
+            fields.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
+        if self.has_variants {
+            // Caches must key on Accept-Encoding, for the plain file too.
+            fields.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        self
     }
 
     /// A small file read into memory; anything else (or a read that comes up
@@ -849,11 +851,10 @@ impl Representation {
             return None;
         };
         Some(Representation {
-            content_type: self.content_type.clone(),
             len: self.len,
             modified: self.modified,
             etag: self.etag.clone(),
-            last_modified: self.last_modified.clone(),
+            fields: self.fields.clone(),
             content: Content::Bytes(bytes.clone()),
             coding: self.coding,
             has_variants: self.has_variants,
@@ -862,9 +863,12 @@ impl Representation {
 
     /// A reply with `len` bytes of this representation from `offset` on.
     fn reply(self, status: StatusCode, offset: u64, len: u64) -> Reply {
-        let mut headers = base_headers();
-        headers.insert(header::CONTENT_TYPE, self.content_type);
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        let mut headers = self.fields;
+        // In place: the fields keep their order.
+        headers.insert(header::DATE, date_now());
+        if len != self.len {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
         let body = match self.content {
             Content::File(file) => Body::File { file, offset, len },
             // Ranges were checked against the length, so the slice is in bounds.
@@ -876,6 +880,29 @@ impl Representation {
             status,
             headers,
             body,
+        }
+    }
+
+    /// RFC 9110 §15.4.5: the fields a 200 would carry that describe the
+    /// representation's validity, and no content.
+    fn not_modified(self) -> Reply {
+        let mut headers = base_headers();
+        let kept = [
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::CACHE_CONTROL,
+            header::CONTENT_ENCODING,
+            header::VARY,
+        ];
+        for name in kept {
+            if let Some(value) = self.fields.get(&name) {
+                headers.insert(name, value.clone());
+            }
+        }
+        Reply {
+            status: StatusCode::NOT_MODIFIED,
+            headers,
+            body: Body::Empty,
         }
     }
 }
