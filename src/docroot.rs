@@ -977,6 +977,43 @@ mod tests {
     }
 
     #[test]
+    fn prepared_fields_get_the_current_date_and_a_range_its_length() {
+        let (dir, _docroot) = site();
+        let path = dir.path().join("root/index.html");
+        let file = File::open(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        let mut rep = Representation::of_file(&path, file, &meta)
+            .into_memory()
+            .finish(&HeaderValue::from_static("no-cache"));
+        // As if the file had been read long ago.
+        let old = HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT");
+        rep.fields.insert(header::DATE, old.clone());
+        let names = |reply: &Reply| {
+            let names = reply.headers.keys().map(|n| n.as_str().to_owned());
+            names.collect::<Vec<_>>()
+        };
+        let whole = rep.clone_cached().unwrap().reply(StatusCode::OK, 0, 4);
+        assert_ne!(whole.headers[header::DATE], old);
+        assert_eq!(whole.content_length(), 4);
+        assert_eq!(
+            names(&whole),
+            [
+                "date",
+                "x-content-type-options",
+                "content-type",
+                "content-length",
+                "etag",
+                "last-modified",
+                "cache-control",
+                "accept-ranges"
+            ]
+        );
+        let part = rep.reply(StatusCode::PARTIAL_CONTENT, 1, 2);
+        assert_eq!(part.content_length(), 2);
+        assert!(matches!(part.body, Body::Bytes(ref b) if b == "om"));
+    }
+
+    #[test]
     fn small_files_are_kept_and_symlinked_ones_are_not() {
         let (dir, docroot) = site();
         let entries = |d: &DocRoot| format!("{:?}", d.cache);
