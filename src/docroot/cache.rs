@@ -18,6 +18,8 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -26,8 +28,6 @@ use std::time::SystemTime;
 use inotify::{Inotify, WatchMask};
 use rustix::event::Timespec;
 use rustix::event::epoll::{self, EventData, EventFlags};
-use std::mem::MaybeUninit;
-use std::os::fd::OwnedFd;
 
 use super::Representation;
 
@@ -136,7 +136,7 @@ impl State {
     }
 
     /// Drops everything if anything watched changed since the last look.
-    fn drain(&mut self) {
+    fn forget_if_changed(&mut self) {
         if self.watcher.as_ref().is_some_and(Watcher::changed) {
             self.reset();
         }
@@ -150,8 +150,8 @@ impl State {
 
 /// See the module documentation.
 pub struct FileCache {
-    // One lock for drain, lookup and insert, so that no lookup can run between
-    // another thread's draining of an event and its emptying of the map.
+    // One lock for the change check, lookup and insert, so that no lookup can
+    // run between another thread's seeing a change and its emptying of the map.
     state: Mutex<State>,
 }
 
@@ -169,7 +169,7 @@ impl FileCache {
     /// The representation kept under `key`, if nothing watched has changed.
     pub fn get(&self, key: &str) -> Option<Representation> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.drain();
+        state.forget_if_changed();
         state.entries.get(key)?.clone_cached()
     }
 
@@ -183,7 +183,7 @@ impl FileCache {
             return;
         };
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.drain();
+        state.forget_if_changed();
         if state.entries.len() >= MAX_ENTRIES || state.bytes + candidate.identity.len > MAX_BYTES {
             state.reset();
         }
@@ -201,7 +201,7 @@ impl FileCache {
             return;
         }
         // Anything changed between the read and the watches shows here; any
-        // change from now on is queued for the next drain.
+        // change from now on is queued for the next lookup to see.
         let still = std::fs::metadata(candidate.path).map(|m| Identity::of(&m));
         let folder_now = candidate
             .path

@@ -208,9 +208,10 @@ async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody>
     }
     // docroot runs right here on the async worker, not on the blocking pool:
     // a cached file costs it one `epoll_wait` that returns at once, and an
-    // uncached one a path walk and an open, microseconds on a local disk with warm metadata — less than the
-    // round trip to the blocking pool they would otherwise pay. (On a slow
-    // network file system this is the line to move back to spawn_blocking.)
+    // uncached one a path walk and an open, microseconds on a local disk with
+    // warm metadata — less than the round trip to the blocking pool they
+    // would otherwise pay. (On a slow network file system this is the line to
+    // move back to spawn_blocking.)
     // Origin-form, nearly every request, is borrowed as it is; only the
     // absolute form is put back together.
     let target: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {

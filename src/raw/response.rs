@@ -81,6 +81,11 @@ impl ChunkedSender {
         }
     }
 
+    /// Frees the piece buffer; the next file sent allocates it again.
+    pub fn release(&mut self) {
+        self.chunk = Vec::new();
+    }
+
     /// Sends `len` bytes of `file` from `offset` on. A file that shrank since
     /// its length was announced is an error: the `Content-Length` already sent
     /// can no longer be honoured, so the caller must close the connection.
