@@ -119,11 +119,11 @@ impl Default for Limits {
 }
 
 /// Size of each piece a file body is read and written in, per backend, as
-/// measured on S3/S4 (README, Benchmarks). The raw backend's blocking
-/// `write_all` of a piece larger than the socket takes at once sleeps and
-/// wakes several times per piece, and beyond 64 KiB that cost 1 MiB bodies
-/// half their speed; hyper's non-blocking writes have no such cost, and its
-/// 256 KiB beat 64 KiB. Each connection sending a file holds about one piece.
+/// measured on S3/S4 (README, Benchmarks): hyper's 256 KiB beat 64 KiB, and
+/// raw lost half of S3 beyond 64 KiB — while its connections kept their
+/// piece buffer between requests. Since they free it, 256 KiB measured ahead
+/// for raw too; the default waits for a run that also weighs memory. Each
+/// connection sending a file holds about one piece.
 pub const fn default_chunk_size(backend: Backend) -> usize {
     match backend {
         Backend::Raw => 64 * 1024,
