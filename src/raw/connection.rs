@@ -446,10 +446,13 @@ fn linger_close(stream: &TcpStream, linger: Duration) {
         return;
     }
     if linger.is_zero() {
+        // MSG_DONTWAIT rather than switching the socket to non-blocking: one
+        // ioctl fewer on every `Connection: close` request.
         let mut scratch = [0u8; 4096];
-        if stream.set_nonblocking(true).is_ok() {
-            while matches!((&mut &*stream).read(&mut scratch), Ok(n) if n > 0) {}
-        }
+        while matches!(
+            rustix::net::recv(stream, &mut scratch, rustix::net::RecvFlags::DONTWAIT),
+            Ok((n, _)) if n > 0
+        ) {}
         return;
     }
     let deadline = Instant::now() + linger;
