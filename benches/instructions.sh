@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# User-space instructions per request, counted by callgrind: the one figure on this
+# machine that does not drift from run to run. Each server (lighttpd, hyper answering one
+# in-memory body, and both twinserve backends) runs under valgrind in turn; after a
+# warm-up, the counters are zeroed, the built-in client sends REQUESTS keep-alive requests
+# for /HelloWorld.html over 16 connections, and the counters are read. Kernel time is not
+# in it (valgrind sees only user space), nor are cache misses: it measures how much work
+# each server's own code does per request, not how fast it runs.
+#
+#   benches/instructions.sh [REQUESTS, default 20000]
+#
+# Needs valgrind and lighttpd (installed with apt-get if missing). Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REQUESTS=${1:-20000}
+for pkg in valgrind:valgrind lighttpd:lighttpd curl:curl; do
+  command -v "${pkg%%:*}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${pkg#*:}" >/dev/null; }
+done
+cargo build --release --quiet --bin twinserve --example fixed_body
+BIN=$PWD/target/release/twinserve
+PORT=18496
+URL=http://127.0.0.1:$PORT/HelloWorld.html
+WORK=$(mktemp -d)
+SPID=
+trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
+cp -r site "$WORK/site"
+cat >"$WORK/lighttpd.conf" <<EOF
+server.document-root = "$WORK/site"
+server.bind = "127.0.0.1"
+server.port = $PORT
+server.max-keep-alive-requests = 1000000
+server.errorlog = "$WORK/lighttpd.log"
+EOF
+
+THREADS=16
+# --requests is per client thread.
+load() { "$BIN" client 127.0.0.1 $PORT /HelloWorld.html --threads $THREADS --keep-alive --requests $(($1 / THREADS)) --json >/dev/null; }
+
+count() { # name command... -> prints "name instructions/request"
+  local name=$1; shift
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.cg" "$@" >"$WORK/$name.log" 2>&1 &
+  SPID=$!
+  for _ in $(seq 300); do curl -s -o /dev/null "$URL" && break; sleep 0.1; done
+  load 3000
+  callgrind_control -z $SPID >/dev/null 2>&1
+  load "$REQUESTS"
+  callgrind_control -d $SPID >/dev/null 2>&1
+  kill -INT $SPID; sleep 1; kill -9 $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true
+  SPID=
+  # The dump after zeroing holds exactly the measured requests.
+  local dump; dump=$(ls -t "$WORK/$name.cg".* | head -1)
+  callgrind_annotate "$dump" 2>/dev/null |
+    awk -v n="$name" -v r=$((REQUESTS / THREADS * THREADS)) '/PROGRAM TOTALS/ {gsub(/,/, "", $1); printf "%-10s %8.0f\n", n, $1 / r}'
+}
+
+printf '%-10s %8s\n' server "instructions/request"
+count lighttpd lighttpd -D -f "$WORK/lighttpd.conf"
+count fixed ./target/release/examples/fixed_body $PORT "$WORK/site/HelloWorld.html"
+count hyper "$BIN" -q serve --backend hyper --root "$WORK/site" --port $PORT
+count raw "$BIN" -q serve --backend raw --root "$WORK/site" --port $PORT
