@@ -12,9 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-8}
 ROUNDS=${2:-2}
-for pkg in lighttpd:lighttpd wrk:wrk ab:apache2-utils taskset:util-linux curl:curl; do
-  command -v "${pkg%%:*}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${pkg#*:}" >/dev/null; }
-done
+source benches/common.sh
+need lighttpd:lighttpd wrk:wrk ab:apache2-utils taskset:util-linux curl:curl
 command -v oha >/dev/null || cargo install --quiet --locked oha
 cargo build --release --quiet
 BIN=$PWD/target/release/twinserve
@@ -22,17 +21,10 @@ PORT=18495
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)
 trap 'kill $LPID 2>/dev/null; rm -rf "$WORK"' EXIT
-cp -r site "$WORK/site"
-cat >"$WORK/lighttpd.conf" <<EOF
-server.document-root = "$WORK/site"
-server.bind = "127.0.0.1"
-server.port = $PORT
-server.max-keep-alive-requests = 1000000
-server.errorlog = "$WORK/lighttpd.log"
-EOF
+lighttpd_config "$WORK" $PORT
 taskset -c 0 lighttpd -D -f "$WORK/lighttpd.conf" &
 LPID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "$URL" && break; sleep 0.1; done
+wait_for "$URL"
 
 # Each prints "rps p50_ms p99_ms".
 ms() { awk '{v=$1; if (v ~ /us$/) v=v/1000; else if (v ~ /ms$/) v=v+0; else if (v ~ /s$/) v=v*1000; print v}'; }

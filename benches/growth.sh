@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-5}
-for tool in wrk taskset curl; do command -v $tool >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk util-linux curl >/dev/null; }; done
+source benches/common.sh
+need wrk:wrk taskset:util-linux curl:curl
 cargo build --release --quiet
 BIN=$PWD/target/release/twinserve
 OUT=docs/bench; mkdir -p "$OUT"
@@ -20,7 +21,7 @@ for backend in raw hyper; do
   # requests without one), hyper one worker per core it may use (one, under taskset).
   taskset -c 0 "$BIN" -q serve --backend $backend --root "$WORK/site" --port 18490 &
   PID=$!
-  for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18490/HelloWorld.html && break; sleep 0.1; done
+  wait_for http://127.0.0.1:18490/HelloWorld.html
   for c in 1 16 64 256 1000; do
     out=$(taskset -c 1 wrk --latency -t1 -c$c -d${DUR}s http://127.0.0.1:18490/HelloWorld.html 2>&1)
     rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")

@@ -13,9 +13,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS=${1:-20000}
-for pkg in valgrind:valgrind lighttpd:lighttpd curl:curl; do
-  command -v "${pkg%%:*}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${pkg#*:}" >/dev/null; }
-done
+THREADS=16
+# --requests is per client thread: the count is rounded down to a multiple of THREADS.
+(( REQUESTS >= THREADS )) || { echo "REQUESTS must be at least $THREADS" >&2; exit 2; }
+REQUESTS=$((REQUESTS / THREADS * THREADS))
+source benches/common.sh
+need valgrind:valgrind lighttpd:lighttpd curl:curl
 cargo build --release --quiet --bin twinserve --example fixed_body
 BIN=$PWD/target/release/twinserve
 PORT=18496
@@ -23,17 +26,8 @@ URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)
 SPID=
 trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
-cp -r site "$WORK/site"
-cat >"$WORK/lighttpd.conf" <<EOF
-server.document-root = "$WORK/site"
-server.bind = "127.0.0.1"
-server.port = $PORT
-server.max-keep-alive-requests = 1000000
-server.errorlog = "$WORK/lighttpd.log"
-EOF
+lighttpd_config "$WORK" $PORT
 
-THREADS=16
-# --requests is per client thread.
 load() { "$BIN" client 127.0.0.1 $PORT /HelloWorld.html --threads $THREADS --keep-alive --requests $(($1 / THREADS)) --json >/dev/null; }
 
 count() { # name command... -> prints "name instructions/request"
@@ -44,7 +38,7 @@ count() { # name command... -> prints "name instructions/request"
   GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=0x10000000:glibc.cpu.x86_rep_stosb_threshold=0x10000000 \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.cg" "$@" >"$WORK/$name.log" 2>&1 &
   SPID=$!
-  for _ in $(seq 300); do curl -s -o /dev/null "$URL" && break; sleep 0.1; done
+  wait_for "$URL" 300 # valgrind takes seconds to start a program
   load 3000
   callgrind_control -z $SPID >/dev/null 2>&1
   load "$REQUESTS"
@@ -54,7 +48,7 @@ count() { # name command... -> prints "name instructions/request"
   # The dump after zeroing holds exactly the measured requests.
   local dump; dump=$(ls -t "$WORK/$name.cg".* | head -1)
   callgrind_annotate "$dump" 2>/dev/null |
-    awk -v n="$name" -v r=$((REQUESTS / THREADS * THREADS)) '/PROGRAM TOTALS/ {gsub(/,/, "", $1); printf "%-10s %8.0f\n", n, $1 / r}'
+    awk -v n="$name" -v r="$REQUESTS" '/PROGRAM TOTALS/ {gsub(/,/, "", $1); printf "%-10s %8.0f\n", n, $1 / r}'
 }
 
 printf '%-10s %8s\n' server "instructions/request"

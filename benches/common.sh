@@ -1,0 +1,31 @@
+# Shared by the benchmark scripts (sourced, not run): installing what they need, the
+# lighttpd they measure against, and waiting for a server to answer.
+
+# need COMMAND:PACKAGE... — installs each Debian PACKAGE whose COMMAND is missing.
+need() {
+  local pkg
+  for pkg in "$@"; do
+    command -v "${pkg%%:*}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${pkg#*:}" >/dev/null; }
+  done
+}
+
+# lighttpd_config DIR PORT — copies site/ to DIR/site and writes DIR/lighttpd.conf serving
+# it on 127.0.0.1:PORT with keep-alive unbounded, so a load run never sees it close.
+lighttpd_config() {
+  cp -r site "$1/site"
+  cat >"$1/lighttpd.conf" <<CONF
+server.document-root = "$1/site"
+server.bind = "127.0.0.1"
+server.port = $2
+server.max-keep-alive-requests = 1000000
+server.errorlog = "$1/lighttpd.log"
+CONF
+}
+
+# wait_for URL [TRIES] — polls every 0.1 s until URL answers (default 100 tries).
+wait_for() {
+  local _
+  for _ in $(seq "${2:-100}"); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "no answer from $1" >&2
+  return 1
+}
