@@ -8,6 +8,7 @@
 //! `Host` MUST of RFC 9112 §3.2 that hyper leaves to the application) and the
 //! path resolution that keeps every answer inside the root.
 
+mod beneath;
 mod cache;
 mod conditional;
 mod encoding;
@@ -17,6 +18,7 @@ mod range;
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -25,8 +27,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, percent_encode, utf8_percent_encode};
 
+use beneath::{Beneath, Found, Links};
 use cache::{Candidate, FileCache, Identity};
 use conditional::Precondition;
 use range::RangeDecision;
@@ -154,6 +157,8 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct DocRoot {
     root: PathBuf,
+    /// The root's descriptor, from which every request is looked up.
+    beneath: Beneath,
     options: Options,
     cache_control: HeaderValue,
     cache: FileCache,
@@ -167,17 +172,18 @@ pub struct DocRoot {
 #[derive(Debug)]
 enum Resolved {
     File {
-        path: PathBuf,
-        file: File,
-        meta: Metadata,
-        /// Reached without any symlink: `path` is canonical, so it may be cached.
-        direct: bool,
+        /// The request's cache key (empty for files no request names).
+        key: String,
+        /// Below the root, as asked: a symlink's own name sets the type.
+        relative: PathBuf,
+        found: Found,
     },
     /// A small file from the cache, still exactly as it was when kept.
     Cached(Representation),
     /// A directory without `index.html`, to be listed (only with `list_dirs`).
     Listing {
-        dir: PathBuf,
+        dir: File,
+        relative: PathBuf,
     },
     /// A directory asked for without its trailing slash: redirect there.
     AddSlash {
@@ -185,6 +191,8 @@ enum Resolved {
     },
     NotFound,
     Forbidden,
+    /// Out of descriptors (`EMFILE`): the server's trouble, not the file's.
+    Unavailable,
 }
 
 /// The `Allow` value: what every resource here supports (RFC 9110 §10.2.1).
@@ -205,6 +213,12 @@ impl DocRoot {
             });
         }
         std::fs::read_dir(&canonical).map_err(unreadable)?;
+        let links = if options.follow_symlinks {
+            Links::Anywhere
+        } else {
+            Links::Beneath
+        };
+        let beneath = Beneath::open(&canonical, links).map_err(unreadable)?;
         let cache_control =
             HeaderValue::try_from(options.cache_control.as_str()).map_err(|_| {
                 RootError::Option {
@@ -214,6 +228,7 @@ impl DocRoot {
             })?;
         Ok(DocRoot {
             root: canonical,
+            beneath,
             options,
             cache_control,
             cache: FileCache::default(),
@@ -233,6 +248,10 @@ impl DocRoot {
 
     /// Decides the whole answer to one request.
     pub fn respond<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
+        self.decide(req).answering(req.method)
+    }
+
+    fn decide<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
         if req.target.len() > self.max_target_len {
             return Reply::status(StatusCode::URI_TOO_LONG);
         }
@@ -247,9 +266,8 @@ impl DocRoot {
         if !host_ok {
             return Reply::status(StatusCode::BAD_REQUEST);
         }
-        let head_only = match req.method {
-            "GET" => false,
-            "HEAD" => true,
+        match req.method {
+            "GET" | "HEAD" => {}
             // RFC 9110 §9.3.7: the same answer for `*` (the server) and any
             // path (a resource), since every resource allows the same methods.
             "OPTIONS" => return Reply::options(),
@@ -261,24 +279,25 @@ impl DocRoot {
                 return reply;
             }
             _ => return Reply::status(StatusCode::NOT_IMPLEMENTED),
-        };
+        }
         let Some((path, query)) = origin_path(req.target) else {
             return Reply::status(StatusCode::BAD_REQUEST);
         };
-        let reply = match self.resolve(path, query) {
+        match self.resolve(path, query) {
             Err(BadPath) => Reply::status(StatusCode::BAD_REQUEST),
             Ok(Resolved::File {
-                path: file_path,
-                file,
-                meta,
-                direct,
+                key,
+                relative,
+                found,
             }) => {
-                let key = direct.then_some(path);
-                let representation = self.select_variant(req, key, &file_path, file, meta);
+                // Only what was reached without a symlink is kept: then the
+                // folders the cache watches alone decide what the key names.
+                let key = found.direct.then_some(key.as_str());
+                let representation = self.select_variant(req, key, &relative, found);
                 self.serve(req, representation)
             }
             Ok(Resolved::Cached(representation)) => self.serve(req, representation),
-            Ok(Resolved::Listing { dir }) => self.listing(&dir, path),
+            Ok(Resolved::Listing { dir, relative }) => self.listing(&dir, &relative, path),
             Ok(Resolved::AddSlash { location }) => {
                 let mut reply = Reply::status(StatusCode::MOVED_PERMANENTLY);
                 if let Ok(value) = HeaderValue::from_str(&location) {
@@ -287,12 +306,7 @@ impl DocRoot {
                 reply
             }
             Ok(Resolved::NotFound) => self.not_found(),
-            Ok(Resolved::Forbidden) => Reply::status(StatusCode::FORBIDDEN),
-        };
-        if head_only {
-            reply.without_body()
-        } else {
-            reply
+            Ok(refused) => Reply::from_refusal(refused),
         }
     }
 
@@ -350,32 +364,31 @@ impl DocRoot {
 
     /// The representation to send: the file itself, or a precompressed
     /// sibling the client accepts. A small file with no siblings is read into
-    /// memory and, if it has a cache `key` (the request path, given only when
-    /// `path` was reached without symlinks), kept in the cache under it.
+    /// memory and, if it has a cache `key` (given only when it was reached
+    /// without symlinks), kept in the cache under it.
     fn select_variant<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
         key: Option<&str>,
-        path: &Path,
-        file: File,
-        meta: Metadata,
+        relative: &Path,
+        found: Found,
     ) -> Representation {
         // Sampled before the siblings are looked for, so the cache can tell
         // whether one appeared before its watches were in place.
+        let folder = relative.parent().unwrap_or(Path::new(""));
         let folder_modified = key
-            .and(path.parent())
-            .and_then(|folder| std::fs::metadata(folder).ok())
+            .and_then(|_| self.beneath.look_direct(folder).ok())
             .and_then(|m| m.modified().ok());
-        let plain = Representation::of_file(path, file, &meta);
+        let identity = Identity::of(&found.meta);
+        let plain = Representation::of_file(relative, found.file, &found.meta);
         let mut siblings = Vec::new();
         if self.options.precompressed {
             for &(coding, suffix) in encoding::VARIANTS {
-                let mut name = path.as_os_str().to_os_string();
+                let mut name = relative.as_os_str().to_os_string();
                 name.push(".");
                 name.push(suffix);
-                if let Ok(Resolved::File { file, meta, .. }) = self.open_inside(PathBuf::from(name))
-                {
-                    siblings.push((coding, file, meta));
+                if let Ok(Some(found)) = self.open_regular(Path::new(&name)) {
+                    siblings.push((coding, found));
                 }
             }
         }
@@ -384,21 +397,21 @@ impl DocRoot {
             if let Some(key) = key {
                 let candidate = Candidate {
                     key,
-                    path,
-                    identity: Identity::of(&meta),
+                    relative,
+                    identity,
                     folder_modified,
                 };
-                self.cache.keep(&self.root, &candidate, &plain);
+                self.cache.keep(&self.root, &self.beneath, &candidate, &plain);
             }
             return plain;
         }
-        let names: Vec<&'static str> = siblings.iter().map(|(c, _, _)| *c).collect();
+        let names: Vec<&'static str> = siblings.iter().map(|(c, _)| *c).collect();
         let mut chosen = match encoding::choose(req.headers, &names) {
             Some(chosen) => {
                 let index = names.iter().position(|c| *c == chosen).unwrap_or(0);
-                let (coding, file, meta) = siblings.swap_remove(index);
+                let (coding, found) = siblings.swap_remove(index);
                 // The original's name decides the type: text.txt.gz is text.
-                let mut encoded = Representation::of_file(path, file, &meta);
+                let mut encoded = Representation::of_file(relative, found.file, &found.meta);
                 encoded.coding = Some(coding);
                 encoded
             }
@@ -408,33 +421,55 @@ impl DocRoot {
         chosen.finish(&self.cache_control)
     }
 
-    /// `--list-dirs`: the page for a folder without `index.html`.
-    fn listing(&self, dir: &Path, url_path: &str) -> Reply {
-        let visible = |entry: &Path, name: &[u8]| {
-            (self.options.serve_hidden || !name.starts_with(b"."))
-                && (self.options.follow_symlinks
-                    || matches!(self.canonical_inside(entry), Ok(Some(_))))
+    /// `--list-dirs`: the page for a folder without `index.html`. Each entry
+    /// is looked up beneath the root as a request for it would be, so the
+    /// page names exactly what can be fetched.
+    fn listing(&self, dir: &File, relative: &Path, url_path: &str) -> Reply {
+        let entries = match self.entries(dir, relative) {
+            Ok(entries) => entries,
+            Err(e) => return Reply::from_refusal(refusal(&e)),
         };
-        match listing::page(dir, url_path, visible) {
-            Ok(html) => {
-                let mut reply = Reply::status(StatusCode::OK);
-                reply
-                    .headers
-                    .insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
-                reply.body = Body::Bytes(Bytes::from(html));
-                reply
+        let html = listing::page(url_path, entries);
+        let mut reply = Reply::status(StatusCode::OK);
+        reply
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
+        reply.body = Body::Bytes(Bytes::from(html));
+        reply
+    }
+
+    /// The visible files and folders in `dir`, read from its descriptor.
+    fn entries(&self, dir: &File, relative: &Path) -> io::Result<Vec<listing::Entry>> {
+        let mut entries = Vec::new();
+        for entry in rustix::fs::Dir::read_from(dir.as_fd())? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." || (name.starts_with(b".") && !self.options.serve_hidden)
+            {
+                continue;
             }
-            Err(e) => Reply::from_refusal(refusal(&e)),
+            let Ok(found) = self.beneath.look(&relative.join(OsStr::from_bytes(name))) else {
+                continue;
+            };
+            let meta = found.meta;
+            if meta.is_file() || meta.is_dir() {
+                entries.push(listing::Entry {
+                    name: name.to_vec(),
+                    is_dir: meta.is_dir(),
+                    len: meta.len(),
+                    modified: meta.modified().ok(),
+                });
+            }
         }
+        Ok(entries)
     }
 
     /// 404 with the root's own `404.html` when it has one.
     fn not_found(&self) -> Reply {
-        match self.open_inside(self.root.join("404.html")) {
-            Ok(Resolved::File {
-                path, file, meta, ..
-            }) => {
-                let page = Representation::of_file(&path, file, &meta);
+        let page = Path::new("404.html");
+        match self.open_regular(page) {
+            Ok(Some(found)) => {
+                let page = Representation::of_file(page, found.file, &found.meta);
                 let len = page.len;
                 page.reply(StatusCode::NOT_FOUND, 0, len)
             }
@@ -447,17 +482,12 @@ impl DocRoot {
     /// Segments are split on `/` *before* percent-decoding, so `%2f` can never
     /// become a separator; each is decoded once and must then be an ordinary
     /// name: not `.` or `..`, no `/`, `\` or NUL, and not hidden (a leading `.`,
-    /// which covers `.git` and `.env`) unless `serve_hidden`. Only
-    /// `Component::Normal` parts are ever joined to the root, and the canonical
-    /// result must still lie under the canonical root — which catches symlinks
-    /// out — unless `follow_symlinks`.
+    /// which covers `.git` and `.env`) unless `serve_hidden`. The names are
+    /// then looked up beneath the root's descriptor ([`beneath`]), where no
+    /// symlink can lead out unless `follow_symlinks`, and everything else is
+    /// decided from the descriptor the lookup ends with.
     fn resolve(&self, path: &str, query: Option<&str>) -> Result<Resolved, BadPath> {
-        // Only paths that passed the checks below were ever kept, so a hit
-        // needs none of them.
-        if let Some(representation) = self.cache.get(path) {
-            return Ok(Resolved::Cached(representation));
-        }
-        let mut candidate = self.root.clone();
+        let mut relative = PathBuf::new();
         let mut segments = Vec::new();
         for raw in path.split('/').filter(|s| !s.is_empty()) {
             let decoded = percent_decode(raw)?;
@@ -472,71 +502,78 @@ impl DocRoot {
             {
                 return Ok(Resolved::NotFound);
             }
-            candidate.push(name);
+            relative.push(name);
             segments.push(decoded);
         }
         let wants_directory = path.ends_with('/');
-        let meta = match self.canonical_inside(&candidate) {
-            Ok(Some(canonical)) => match std::fs::metadata(&canonical) {
-                Ok(meta) => meta,
-                Err(e) => return Ok(refusal(&e)),
-            },
-            Ok(None) => return Ok(Resolved::NotFound),
+        // Every spelling of one path (`//a`, `/%61`) is one key.
+        let key = cache_key(&segments, wants_directory);
+        if let Some(representation) = self.cache.get(&key) {
+            return Ok(Resolved::Cached(representation));
+        }
+        let found = match self.beneath.open_file(&relative) {
+            Ok(found) => found,
             Err(e) => return Ok(refusal(&e)),
         };
-        if meta.is_dir() {
+        if found.meta.is_dir() {
             if !wants_directory {
                 return Ok(Resolved::AddSlash {
                     location: slash_location(&segments, query),
                 });
             }
-            let index = self.open_inside(candidate.join("index.html"));
-            return Ok(match index {
-                Ok(Resolved::NotFound) | Err(_) if self.options.list_dirs => {
-                    Resolved::Listing { dir: candidate }
+            let index = relative.join("index.html");
+            let opened = self.open_regular(&index);
+            return Ok(match opened {
+                Ok(Some(found)) => Resolved::File {
+                    key,
+                    relative: index,
+                    found,
+                },
+                Ok(None) => Resolved::NotFound,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && self.options.list_dirs => {
+                    Resolved::Listing {
+                        dir: found.file,
+                        relative,
+                    }
                 }
-                Ok(found) => found,
+                // An index that exists but cannot be read is never replaced
+                // by a listing of what it was meant to hide.
                 Err(e) => refusal(&e),
             });
         }
-        if wants_directory {
+        // FIFOs, sockets and devices: refused from the descriptor's own type,
+        // before anything reads from it.
+        if wants_directory || !found.meta.is_file() {
             return Ok(Resolved::NotFound);
         }
-        Ok(self.open_inside(candidate).unwrap_or_else(|e| refusal(&e)))
-    }
-
-    /// The canonical form of `path` if it lies inside the root (or anywhere,
-    /// with `follow_symlinks`); `None` if a symlink leads out.
-    fn canonical_inside(&self, path: &Path) -> io::Result<Option<PathBuf>> {
-        let canonical = path.canonicalize()?;
-        let inside = self.options.follow_symlinks || canonical.starts_with(&self.root);
-        Ok(inside.then_some(canonical))
-    }
-
-    /// Opens `path` if it is a regular file inside the root.
-    fn open_inside(&self, path: PathBuf) -> io::Result<Resolved> {
-        let Some(canonical) = self.canonical_inside(&path)? else {
-            return Ok(Resolved::NotFound);
-        };
-        // Checked before open(): opening a FIFO would block the worker.
-        if !std::fs::metadata(&canonical)?.is_file() {
-            return Ok(Resolved::NotFound);
-        }
-        let file = File::open(&canonical)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Ok(Resolved::NotFound);
-        }
-        // Named as asked, not as resolved, so a symlink's own extension sets
-        // the Content-Type, as it would for any client that saw the link.
-        let direct = canonical == path;
         Ok(Resolved::File {
-            path,
-            file,
-            meta,
-            direct,
+            key,
+            relative,
+            found,
         })
     }
+
+    /// Opens `relative` beneath the root: `Ok(None)` if it is not a regular file.
+    fn open_regular(&self, relative: &Path) -> io::Result<Option<Found>> {
+        let found = self.beneath.open_file(relative)?;
+        Ok(found.meta.is_file().then_some(found))
+    }
+}
+
+/// The cache key of a request path: its decoded segments, so that every
+/// spelling of one path shares one entry and one count toward the cache's limit.
+fn cache_key(segments: &[Vec<u8>], wants_directory: bool) -> String {
+    let mut key = String::from("/");
+    for (i, segment) in segments.iter().enumerate() {
+        if i > 0 {
+            key.push('/');
+        }
+        key.extend(percent_encode(segment, SEGMENT_ESCAPES));
+    }
+    if wants_directory && !segments.is_empty() {
+        key.push('/');
+    }
+    key
 }
 
 /// A path that is not valid percent-encoding: the request is malformed (400),
@@ -544,11 +581,13 @@ impl DocRoot {
 #[derive(Debug)]
 struct BadPath;
 
-/// 403 only where the file exists but may not be read; every other failure
-/// looks like absence, so refusals reveal nothing about the disk.
+/// 403 only where the file exists but may not be read, 503 when the server
+/// has run out of descriptors; every other failure looks like absence, so
+/// refusals reveal nothing about the disk.
 fn refusal(e: &io::Error) -> Resolved {
-    match e.kind() {
-        io::ErrorKind::PermissionDenied => Resolved::Forbidden,
+    match (e.kind(), e.raw_os_error()) {
+        (io::ErrorKind::PermissionDenied, _) => Resolved::Forbidden,
+        (_, Some(libc::EMFILE | libc::ENFILE)) => Resolved::Unavailable,
         _ => Resolved::NotFound,
     }
 }
@@ -563,14 +602,21 @@ fn origin_path(target: &str) -> Option<(&str, Option<&str>)> {
         target
     } else {
         // RFC 9112 §3.2.2: an origin server MUST accept absolute-form and
-        // answer from its path; the authority in it is not ours to check here.
+        // answer from its path. RFC 9110 §4.2.1: an http(s) URI with an empty
+        // host is invalid; §4.2.4: userinfo in one MUST be treated as an error.
         let (scheme, rest) = target.split_once("://")?;
         if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
             return None;
         }
-        match rest.find(['/', '?']) {
-            Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
-            Some(i) => return Some(("/", Some(&rest[i + 1..]))),
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let host = authority.rsplit_once(':').map_or(authority, |(host, _)| host);
+        if host.is_empty() || authority.contains('@') {
+            return None;
+        }
+        match rest.as_bytes().get(end) {
+            Some(b'/') => &rest[end..],
+            Some(_) => return Some(("/", Some(&rest[end + 1..]))),
             None => "/",
         }
     };
@@ -611,8 +657,8 @@ fn percent_decode(segment: &str) -> Result<Vec<u8>, BadPath> {
 fn slash_location(segments: &[Vec<u8>], query: Option<&str>) -> String {
     let mut location = String::from("/");
     for segment in segments {
-        let text = String::from_utf8_lossy(segment);
-        location.extend(utf8_percent_encode(&text, SEGMENT_ESCAPES));
+        // Bytes, not text: a name that is not UTF-8 keeps its exact bytes.
+        location.extend(percent_encode(segment, SEGMENT_ESCAPES));
         location.push('/');
     }
     if let Some(query) = query {
@@ -680,7 +726,7 @@ impl Reply {
     /// The introspection answer: `200` with a JSON description of the request
     /// as a backend parsed it, so `compare` can show where two parsers read the
     /// same bytes differently. Built by the backends, which alone know their parse.
-    pub fn introspection(json: String) -> Reply {
+    pub fn introspection(method: &str, json: String) -> Reply {
         let mut headers = base_headers();
         headers.insert(
             header::CONTENT_TYPE,
@@ -692,6 +738,7 @@ impl Reply {
             headers,
             body: Body::Bytes(Bytes::from(json)),
         }
+        .answering(method)
     }
 
     /// 204 with `Allow` for OPTIONS (RFC 9110 §9.3.7).
@@ -708,12 +755,23 @@ impl Reply {
     fn from_refusal(resolved: Resolved) -> Reply {
         match resolved {
             Resolved::Forbidden => Reply::status(StatusCode::FORBIDDEN),
+            Resolved::Unavailable => Reply::status(StatusCode::SERVICE_UNAVAILABLE),
             _ => Reply::status(StatusCode::NOT_FOUND),
         }
     }
 
-    /// The same reply with its body dropped and its headers kept, as HEAD
-    /// requires (RFC 9110 §9.3.2).
+    /// The reply as sent to a request with `method`: the one place, for
+    /// every answer of both backends, where HEAD loses the body and keeps the
+    /// headers (RFC 9110 §9.3.2), so no early return can forget it.
+    pub fn answering(self, method: &str) -> Reply {
+        if method == "HEAD" {
+            self.without_body()
+        } else {
+            self
+        }
+    }
+
+    /// The same reply with its body dropped and its headers kept.
     pub fn without_body(mut self) -> Reply {
         self.body = Body::Empty;
         self
@@ -843,6 +901,22 @@ impl Representation {
             }
         }
         self
+    }
+
+    /// Bytes held in memory: the body, the struct and every prepared field
+    /// (its name, value and the map's own bookkeeping for it).
+    fn footprint(&self) -> u64 {
+        const PER_FIELD: usize = 96;
+        let body = match &self.content {
+            Content::Bytes(bytes) => bytes.len(),
+            Content::File(_) => 0,
+        };
+        let fields: usize = self
+            .fields
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + PER_FIELD)
+            .sum();
+        (std::mem::size_of::<Representation>() + body + fields + self.etag.len()) as u64
     }
 
     /// A copy for the cache: only of what is in memory.

@@ -9,8 +9,13 @@
 //! `.gz`), and every lookup first asks whether that queue holds anything: if
 //! it does, the whole cache is dropped, watches included, and the request
 //! goes to the disk. Only paths without symlinks are kept, so the watched
-//! folders alone decide what a path names, and a file is kept only if a
-//! `stat` made after its watches were in place still shows what was read.
+//! folders alone decide what a path names; watches never follow a link; and
+//! a file is kept only if a lookup beneath the root made after its watches
+//! were in place still finds, without a symlink, the very file that was read.
+//!
+//! Keys are normalised request paths (every spelling of a path is one key),
+//! and keys, prepared fields and bodies all count toward [`MAX_BYTES`]: past
+//! it, or past [`MAX_ENTRIES`], entries are dropped one by one to make room.
 //!
 //! What inotify cannot see, this cannot either: writes through a shared
 //! `mmap` and changes made on another machine to a network file system. Where
@@ -30,15 +35,17 @@ use rustix::event::Timespec;
 use rustix::event::epoll::{self, EventData, EventFlags};
 
 use super::Representation;
+use super::beneath::Beneath;
 
 /// Files up to this size are kept in memory: a typical page, stylesheet or
 /// icon. Larger ones are streamed from disk, where the page cache serves them.
 pub const SMALL_FILE: u64 = 64 * 1024;
-/// At most this many bytes of files in memory ...
+/// At most this many bytes in memory, counting keys, fields and bodies ...
 pub const MAX_BYTES: u64 = 16 * 1024 * 1024;
-/// ... and this many entries; past either, the cache starts again empty —
-/// simple, and bounded whatever a client asks for.
+/// ... and this many entries; past either, entries are dropped to make room.
 pub const MAX_ENTRIES: usize = 4096;
+/// What a map entry costs beyond its key's bytes and its representation.
+const ENTRY_OVERHEAD: u64 = 64;
 
 /// Everything that changes what a path names or what a file holds. Folder
 /// watches report these for every child too; `*_SELF` covers a watched
@@ -51,7 +58,9 @@ const CHANGES: WatchMask = WatchMask::MODIFY
     .union(WatchMask::DELETE_SELF)
     .union(WatchMask::MOVE_SELF)
     .union(WatchMask::MOVED_FROM)
-    .union(WatchMask::MOVED_TO);
+    .union(WatchMask::MOVED_TO)
+    // A watch is on the link itself, never on what a link points at.
+    .union(WatchMask::DONT_FOLLOW);
 
 /// What a kept file must still be, checked once its watches are in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +86,10 @@ impl Identity {
 
 /// A file as it was read, for [`FileCache::keep`].
 pub struct Candidate<'a> {
-    /// The path as asked (before percent-decoding), the lookup key.
+    /// The normalised request path, the lookup key.
     pub key: &'a str,
-    /// Where it is on disk: canonical, so no component is a symlink.
-    pub path: &'a Path,
+    /// Where it is below the root, reached without any symlink.
+    pub relative: &'a Path,
     /// The opened file's own metadata, from before it was read.
     pub identity: Identity,
     /// Its folder's modification time, from before its siblings were looked for.
@@ -90,7 +99,8 @@ pub struct Candidate<'a> {
 struct State {
     /// `None` when inotify is unavailable: then nothing is kept.
     watcher: Option<Watcher>,
-    entries: HashMap<Box<str>, Representation>,
+    entries: HashMap<Box<str>, (Representation, u64)>,
+    /// The sum of every entry's cost (its key, fields and body).
     bytes: u64,
 }
 
@@ -146,6 +156,25 @@ impl State {
         let watcher = self.watcher.as_mut().ok_or(io::ErrorKind::Unsupported)?;
         watcher.inotify.watches().add(path, CHANGES).map(drop)
     }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((_, cost)) = self.entries.remove(key) {
+            self.bytes -= cost;
+        }
+    }
+
+    /// Drops entries (whichever the map yields first) until one of `cost`
+    /// fits: an attacker cycling through many files evicts some, never all.
+    fn make_room(&mut self, cost: u64) {
+        while !self.entries.is_empty()
+            && (self.entries.len() >= MAX_ENTRIES || self.bytes + cost > MAX_BYTES)
+        {
+            let Some(victim) = self.entries.keys().next().cloned() else {
+                break;
+            };
+            self.remove(&victim);
+        }
+    }
 }
 
 /// See the module documentation.
@@ -170,51 +199,59 @@ impl FileCache {
     pub fn get(&self, key: &str) -> Option<Representation> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.forget_if_changed();
-        state.entries.get(key)?.clone_cached()
+        state.entries.get(key)?.0.clone_cached()
     }
 
     /// Keeps `representation` (already read into memory) under the candidate's
-    /// key, if it lies under `root` and is still exactly what was read.
-    pub fn keep(&self, root: &Path, candidate: &Candidate<'_>, representation: &Representation) {
+    /// key, if it is still exactly what was read, where it was read. `root`
+    /// is the canonical path of the folder `beneath` holds open.
+    pub fn keep(
+        &self,
+        root: &Path,
+        beneath: &Beneath,
+        candidate: &Candidate<'_>,
+        representation: &Representation,
+    ) {
         let Some(copy) = representation.clone_cached() else {
             return;
         };
-        let Ok(inside) = candidate.path.strip_prefix(root) else {
+        let cost = candidate.key.len() as u64 + ENTRY_OVERHEAD + copy.footprint();
+        if cost > MAX_BYTES {
             return;
-        };
+        }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.forget_if_changed();
-        if state.entries.len() >= MAX_ENTRIES || state.bytes + candidate.identity.len > MAX_BYTES {
-            state.reset();
-        }
-        // The root, each folder below it on the way, and the file itself.
+        state.remove(candidate.key);
+        state.make_room(cost);
+        // The root, each folder below it on the way, and the file itself,
+        // each watched before the next is named, so a rename anywhere on the
+        // way after its folder's watch is queued.
         let mut watched = state.watch(root);
-        let mut folder = root.to_path_buf();
-        for part in inside.iter() {
-            folder.push(part);
-            watched = watched.and_then(|()| state.watch(&folder));
+        let mut path = root.to_path_buf();
+        for part in candidate.relative.iter() {
+            path.push(part);
+            watched = watched.and_then(|()| state.watch(&path));
         }
         if let Err(e) = watched {
             // Most likely the per-user watch limit: start again, keep nothing now.
-            tracing::debug!("cannot watch {}: {e}", candidate.path.display());
+            tracing::debug!("cannot watch {}: {e}", path.display());
             state.reset();
             return;
         }
         // Anything changed between the read and the watches shows here; any
         // change from now on is queued for the next lookup to see.
-        let still = std::fs::metadata(candidate.path).map(|m| Identity::of(&m));
-        let folder_now = candidate
-            .path
-            .parent()
-            .and_then(|p| std::fs::metadata(p).ok())
+        let still = beneath.look_direct(candidate.relative);
+        let folder = candidate.relative.parent().unwrap_or(Path::new(""));
+        let folder_now = beneath
+            .look_direct(folder)
+            .ok()
             .and_then(|m| m.modified().ok());
-        if still.ok() != Some(candidate.identity) || folder_now != candidate.folder_modified {
+        let still = still.map(|m| Identity::of(&m)).ok();
+        if still != Some(candidate.identity) || folder_now != candidate.folder_modified {
             return;
         }
-        state.bytes += candidate.identity.len;
-        if let Some(old) = state.entries.insert(candidate.key.into(), copy) {
-            state.bytes -= old.len;
-        }
+        state.bytes += cost;
+        state.entries.insert(candidate.key.into(), (copy, cost));
     }
 }
 

@@ -11,8 +11,9 @@ use super::HeaderSource;
 pub const VARIANTS: &[(&str, &str)] = &[("br", "br"), ("gzip", "gz")];
 
 /// The coding to send among `available` (names from [`VARIANTS`]), or `None`
-/// for the file itself. A coding with q=0 is refused; `*` sets the weight of
-/// codings not listed; equal weights go to the earlier of `available`.
+/// for the file itself. A coding with q=0 is refused, and so is one whose
+/// weight is not a valid qvalue; `*` sets the weight of codings not listed;
+/// equal weights go to the earlier of `available`.
 pub fn choose<'v, H: HeaderSource + ?Sized>(headers: &H, available: &[&'v str]) -> Option<&'v str> {
     let fields: Vec<&[u8]> = headers.values(&header::ACCEPT_ENCODING).collect();
     if fields.is_empty() {
@@ -29,15 +30,21 @@ pub fn choose<'v, H: HeaderSource + ?Sized>(headers: &H, available: &[&'v str]) 
         if coding.is_empty() {
             continue;
         }
-        let q = params
+        let weight = params
             .filter_map(|p| {
                 p.trim()
                     .strip_prefix("q=")
                     .or_else(|| p.trim().strip_prefix("Q="))
             })
-            .find_map(parse_q)
-            .unwrap_or(1000);
-        listed.push((coding, q));
+            .map(parse_q)
+            .next();
+        // RFC 9110 §12.4.2: a weight outside the qvalue grammar makes the
+        // element invalid, so it is ignored; it never counts as q=1.
+        match weight {
+            None => listed.push((coding, 1000)),
+            Some(Some(q)) => listed.push((coding, q)),
+            Some(None) => {}
+        }
     }
     let weight = |coding: &str| {
         let alias = if coding == "gzip" { "x-gzip" } else { coding };
@@ -98,11 +105,11 @@ mod tests {
         assert_eq!(pick("identity"), None);
         assert_eq!(pick("gzip;q=0, br;q=0"), None);
         assert_eq!(pick("x-gzip"), Some("gzip"));
-        assert_eq!(
-            pick("br;q=1.5"),
-            Some("br"),
-            "an invalid q is treated as absent"
-        );
+        for invalid in ["br;q=1.5", "br;q=-1", "br;q=NaN", "br;q=", "br;q=0.0001", "br;q=1e0"] {
+            assert_eq!(pick(invalid), None, "{invalid} is no weight at all");
+        }
+        assert_eq!(pick("br;q=NaN, gzip;q=0.1"), Some("gzip"));
+        assert_eq!(pick("br;q=x, *;q=0.2"), Some("br"), "br falls to the wildcard");
         assert_eq!(choose(&Accept("br"), &["gzip"]), None);
         assert_eq!(parse_q("0.001"), Some(1));
         assert_eq!(parse_q("1.000"), Some(1000));

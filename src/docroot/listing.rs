@@ -3,48 +3,21 @@
 //! percent-encoded, so no file name can inject markup or point elsewhere.
 
 use std::fmt::Write as _;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_encode};
 
-/// One row of the listing.
-struct Entry {
-    name: Vec<u8>,
-    is_dir: bool,
-    len: u64,
-    modified: Option<std::time::SystemTime>,
+/// One row of the listing, from the entry's own descriptor.
+pub struct Entry {
+    pub name: Vec<u8>,
+    pub is_dir: bool,
+    pub len: u64,
+    pub modified: Option<std::time::SystemTime>,
 }
 
-/// The page for `dir`, shown at `url_path` (its decoded request path, ending
-/// in `/`). `visible` decides which entries appear (hidden files, symlinks out).
-pub fn page(
-    dir: &Path,
-    url_path: &str,
-    visible: impl Fn(&Path, &[u8]) -> bool,
-) -> std::io::Result<String> {
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().as_bytes().to_vec();
-        let path = entry.path();
-        if !visible(&path, &name) {
-            continue;
-        }
-        // Follows symlinks, as serving the entry would.
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if !meta.is_file() && !meta.is_dir() {
-            continue;
-        }
-        entries.push(Entry {
-            name,
-            is_dir: meta.is_dir(),
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        });
-    }
+/// The page for a folder's visible `entries`, shown at `url_path` (its
+/// request path, ending in `/`). Which entries are visible is the caller's
+/// rule (hidden names, links out), kept in one place with serving.
+pub fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
 
     let title = html_escape(url_path);
@@ -83,7 +56,7 @@ pub fn page(
         );
     }
     html.push_str("</table>\n</body></html>\n");
-    Ok(html)
+    html
 }
 
 fn html_escape(text: &str) -> String {
@@ -92,31 +65,4 @@ fn html_escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_escaped_linked_safely_and_sorted() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("b.txt"), "12345").unwrap();
-        std::fs::write(dir.path().join("<script>a?#.html"), "x").unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        std::fs::write(dir.path().join(".hidden"), "x").unwrap();
-        let html = page(dir.path(), "/files/", |_, name| !name.starts_with(b".")).unwrap();
-        assert!(!html.contains("<script>"));
-        assert!(html.contains("&lt;script&gt;a?#.html"));
-        assert!(html.contains("href=\"./%3Cscript%3Ea%3F%23%2Ehtml\""));
-        assert!(html.contains("href=\"./sub/\">sub/</a>"));
-        assert!(html.contains("<td class=\"n\">5</td>"));
-        assert!(!html.contains("hidden"));
-        let order: Vec<usize> = ["&lt;script", "b.txt", "sub/"]
-            .iter()
-            .map(|n| html.find(n).unwrap())
-            .collect();
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "sorted: {order:?}");
-        assert!(html.contains("href=\"../\""));
-    }
 }

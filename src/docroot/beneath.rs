@@ -1,0 +1,410 @@
+//! Opening paths beneath the root's directory descriptor, so that nothing
+//! renamed or swapped in while a request is served can lead it out of the
+//! root: every lookup starts from that descriptor and every decision is taken
+//! from the descriptor the lookup ends with, never from the path again.
+//!
+//! The kernel does it in one call where it can (`openat2` with
+//! `RESOLVE_BENEATH`, Linux 5.6); elsewhere each component is opened with
+//! `O_NOFOLLOW` from the folder before it, and every symlink met is read and
+//! resolved here, with `..` taken from the folders already walked rather than
+//! asked of the disk. Links that stay inside the root are followed either way.
+
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+
+/// Links followed in one lookup before giving up, as the kernel's own limit.
+const MAX_LINKS: usize = 40;
+
+/// Flags of every open that may be read from. `O_NONBLOCK` so that a FIFO
+/// (or a device) swapped in opens at once instead of waiting for a writer;
+/// `O_NOCTTY` so that a terminal never becomes ours.
+const READ: OFlags = OFlags::RDONLY
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::CLOEXEC);
+/// Flags of a lookup that only looks (listing entries, folders to compare).
+const LOOK: OFlags = OFlags::PATH.union(OFlags::CLOEXEC);
+
+/// What a lookup found: the open descriptor, what `fstat` says of it, and
+/// whether the way there crossed no symlink at all.
+#[derive(Debug)]
+pub struct Found {
+    pub file: File,
+    pub meta: Metadata,
+    pub direct: bool,
+}
+
+/// How a lookup may resolve symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Followed while they stay beneath the root; leaving it fails.
+    Beneath,
+    /// Followed anywhere (`--follow-symlinks`).
+    Anywhere,
+}
+
+/// The root's descriptor and the way lookups are made beneath it.
+#[derive(Debug)]
+pub struct Beneath {
+    root: OwnedFd,
+    /// The root's canonical path: absolute symlinks that point inside it are
+    /// followed (as a path walk would), any other absolute link is a way out.
+    canonical: PathBuf,
+    links: Links,
+    /// Cleared the first time the kernel answers that `openat2` is not there
+    /// (or a seccomp filter forbids it); lookups then walk.
+    openat2: AtomicBool,
+}
+
+/// A lookup that would leave the root: answered as absence.
+fn escape() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "resolution leaves the root")
+}
+
+impl Beneath {
+    /// Opens `canonical` (the root, already canonical) as the base of every lookup.
+    pub fn open(canonical: &Path, links: Links) -> io::Result<Beneath> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let root = rustix::fs::open(canonical, flags, Mode::empty())?;
+        Ok(Beneath {
+            root,
+            canonical: canonical.to_path_buf(),
+            links,
+            openat2: AtomicBool::new(true),
+        })
+    }
+
+    /// For tests: lookups walk component by component, as on an old kernel.
+    #[cfg(test)]
+    pub fn without_openat2(self) -> Beneath {
+        self.openat2.store(false, Ordering::Relaxed);
+        self
+    }
+
+    /// Opens `relative` (plain names only; empty for the root) for reading.
+    pub fn open_file(&self, relative: &Path) -> io::Result<Found> {
+        self.lookup(relative, READ)
+    }
+
+    /// Looks `relative` up without opening it for reading: for `fstat` only.
+    pub fn look(&self, relative: &Path) -> io::Result<Found> {
+        self.lookup(relative, LOOK)
+    }
+
+    /// Opens `relative` only if no component on the way is a symlink: what the
+    /// cache needs to be sure that the watched folders decide what it names.
+    pub fn look_direct(&self, relative: &Path) -> io::Result<Metadata> {
+        let found = self.lookup(relative, LOOK)?;
+        if !found.direct {
+            return Err(io::Error::new(io::ErrorKind::Other, "a symlink on the way"));
+        }
+        Ok(found.meta)
+    }
+
+    fn lookup(&self, relative: &Path, flags: OFlags) -> io::Result<Found> {
+        let relative = if relative.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            relative
+        };
+        let fd = match self.without_links(relative, flags) {
+            Ok(Some(fd)) => return found(fd, true),
+            Ok(None) => self.with_links(relative, flags)?,
+            Err(e) => return Err(e),
+        };
+        found(fd, false)
+    }
+
+    /// The lookup when no symlink is met: `Ok(None)` when one is.
+    fn without_links(&self, relative: &Path, flags: OFlags) -> io::Result<Option<OwnedFd>> {
+        if self.openat2.load(Ordering::Relaxed) {
+            let resolve =
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+            match self.openat2(relative, flags, resolve) {
+                Ok(fd) => return Ok(Some(fd)),
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+                Err(e) if !unsupported(&e) => return Err(e),
+                Err(_) => self.openat2.store(false, Ordering::Relaxed),
+            }
+        }
+        let mut walk = Walk::new(self, flags);
+        walk.refuse_links = true;
+        match walk.run(relative) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(WalkError::Link) => Ok(None),
+            Err(WalkError::Io(e)) => Err(e),
+        }
+    }
+
+    /// The lookup that follows symlinks, beneath the root or anywhere.
+    fn with_links(&self, relative: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+        if self.links == Links::Anywhere {
+            // Only plain names reach here, so only a symlink can lead out.
+            return Ok(rustix::fs::openat(&self.root, relative, flags, Mode::empty())?);
+        }
+        if self.openat2.load(Ordering::Relaxed) {
+            let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+            match self.openat2(relative, flags, resolve) {
+                Ok(fd) => return Ok(fd),
+                // EXDEV: the kernel refuses every absolute link, even one into
+                // the root, which the walk below can follow; it refuses the rest.
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
+                Err(e) if !unsupported(&e) => return Err(e),
+                Err(_) => self.openat2.store(false, Ordering::Relaxed),
+            }
+        }
+        match Walk::new(self, flags).run(relative) {
+            Ok(fd) => Ok(fd),
+            Err(WalkError::Link) => Err(escape()),
+            Err(WalkError::Io(e)) => Err(e),
+        }
+    }
+
+    fn openat2(&self, relative: &Path, flags: OFlags, resolve: ResolveFlags) -> io::Result<OwnedFd> {
+        // EAGAIN: a rename elsewhere raced the lookup; the kernel asks for a retry.
+        let mut tries = 0;
+        loop {
+            match rustix::fs::openat2(&self.root, relative, flags, Mode::empty(), resolve) {
+                Err(rustix::io::Errno::AGAIN) if tries < 3 => tries += 1,
+                Err(rustix::io::Errno::XDEV) => {
+                    return Err(io::Error::from_raw_os_error(libc::EXDEV));
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+}
+
+fn found(fd: OwnedFd, direct: bool) -> io::Result<Found> {
+    let file = File::from(fd);
+    let meta = file.metadata()?;
+    Ok(Found { file, meta, direct })
+}
+
+/// `openat2` missing (ENOSYS), forbidden by a filter (EPERM), or flags this
+/// kernel does not know (EINVAL, E2BIG).
+fn unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EPERM | libc::EINVAL | libc::E2BIG)
+    )
+}
+
+enum WalkError {
+    /// A symlink met while `refuse_links`, or one that leads out.
+    Link,
+    Io(io::Error),
+}
+
+impl From<io::Error> for WalkError {
+    fn from(e: io::Error) -> WalkError {
+        WalkError::Io(e)
+    }
+}
+
+impl From<rustix::io::Errno> for WalkError {
+    fn from(e: rustix::io::Errno) -> WalkError {
+        WalkError::Io(e.into())
+    }
+}
+
+/// A lookup component by component, holding a descriptor for each folder
+/// entered, so `..` goes back to one of them and never above the root.
+struct Walk<'b> {
+    beneath: &'b Beneath,
+    flags: OFlags,
+    refuse_links: bool,
+    folders: Vec<OwnedFd>,
+}
+
+impl<'b> Walk<'b> {
+    fn new(beneath: &'b Beneath, flags: OFlags) -> Walk<'b> {
+        Walk {
+            beneath,
+            flags,
+            refuse_links: false,
+            folders: Vec::new(),
+        }
+    }
+
+    fn here(&self) -> BorrowedFd<'_> {
+        self.folders
+            .last()
+            .map_or(self.beneath.root.as_fd(), |fd| fd.as_fd())
+    }
+
+    fn run(&mut self, relative: &Path) -> Result<OwnedFd, WalkError> {
+        // Components still to resolve, the next one last.
+        let mut todo: Vec<Vec<u8>> = components(relative)?;
+        todo.reverse();
+        let mut links = 0;
+        while let Some(name) = todo.pop() {
+            match name.as_slice() {
+                b"." => continue,
+                b".." => {
+                    self.folders.pop().ok_or(WalkError::Link)?;
+                    continue;
+                }
+                _ => {}
+            }
+            let last = todo.is_empty();
+            let name = OsStr::from_bytes(&name);
+            let flags = if last {
+                self.flags | OFlags::NOFOLLOW
+            } else {
+                LOOK | OFlags::NOFOLLOW
+            };
+            match rustix::fs::openat(self.here(), name, flags, Mode::empty()) {
+                // O_PATH | O_NOFOLLOW opens a symlink itself; fstat tells.
+                Ok(fd) if !is_link(&fd)? => {
+                    if last {
+                        return Ok(fd);
+                    }
+                    if rustix::fs::fstat(&fd)?.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                        return Err(io::Error::from_raw_os_error(libc::ENOTDIR).into());
+                    }
+                    self.folders.push(fd);
+                }
+                Ok(_) | Err(rustix::io::Errno::LOOP) => {
+                    if self.refuse_links {
+                        return Err(WalkError::Link);
+                    }
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(io::Error::from_raw_os_error(libc::ELOOP).into());
+                    }
+                    let target = rustix::fs::readlinkat(self.here(), name, Vec::new())?;
+                    let target = Path::new(OsStr::from_bytes(target.as_bytes()));
+                    let target = if target.is_absolute() {
+                        // Only a link into the root itself, from the root down.
+                        self.folders.clear();
+                        target
+                            .strip_prefix(&self.beneath.canonical)
+                            .map_err(|_| WalkError::Link)?
+                    } else {
+                        target
+                    };
+                    let mut expanded = components(target)?;
+                    expanded.reverse();
+                    todo.extend(expanded);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The walk ended on a folder (the root, or a link's `.`/`..`).
+        let here = self.here();
+        Ok(rustix::fs::openat(here, ".", self.flags, Mode::empty())?)
+    }
+}
+
+fn is_link(fd: &OwnedFd) -> io::Result<bool> {
+    Ok(rustix::fs::fstat(fd)?.st_mode & libc::S_IFMT == libc::S_IFLNK)
+}
+
+/// The names of a relative path, `.` and `..` kept for the walk to resolve.
+fn components(path: &Path) -> io::Result<Vec<Vec<u8>>> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(Ok(name.as_bytes().to_vec())),
+            Component::CurDir => Some(Ok(b".".to_vec())),
+            Component::ParentDir => Some(Ok(b"..".to_vec())),
+            Component::RootDir => None,
+            Component::Prefix(_) => Some(Err(escape())),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// dir/root with a file, a folder, links in and out; dir/secret beside it.
+    fn tree() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("sub/deep")).unwrap();
+        std::fs::write(root.join("sub/deep/file.txt"), "inside").unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "SECRET").unwrap();
+        symlink("sub/deep/file.txt", root.join("in")).unwrap();
+        symlink("../..", root.join("sub/up2")).unwrap();
+        symlink("..", root.join("sub/up1")).unwrap();
+        symlink("../secret.txt", root.join("out")).unwrap();
+        symlink(dir.path().join("secret.txt"), root.join("abs-out")).unwrap();
+        let canonical = root.canonicalize().unwrap();
+        symlink(canonical.join("sub/deep"), root.join("abs-in")).unwrap();
+        symlink("loop", root.join("loop")).unwrap();
+        (dir, canonical)
+    }
+
+    fn read(beneath: &Beneath, path: &str) -> io::Result<(String, bool)> {
+        let mut found = beneath.open_file(Path::new(path))?;
+        let mut text = String::new();
+        io::Read::read_to_string(&mut found.file, &mut text)?;
+        Ok((text, found.direct))
+    }
+
+    #[test]
+    fn links_inside_are_followed_and_none_leads_out() {
+        let (_dir, root) = tree();
+        for walk_only in [false, true] {
+            let mut beneath = Beneath::open(&root, Links::Beneath).unwrap();
+            if walk_only {
+                beneath = beneath.without_openat2();
+            }
+            let ok = |path| read(&beneath, path).unwrap();
+            assert_eq!(ok("sub/deep/file.txt"), ("inside".into(), true));
+            assert_eq!(ok("in"), ("inside".into(), false));
+            assert_eq!(ok("sub/up1/in"), ("inside".into(), false));
+            assert_eq!(ok("abs-in/file.txt"), ("inside".into(), false));
+            for out in ["out", "abs-out", "sub/up2/secret.txt", "loop"] {
+                let err = read(&beneath, out).unwrap_err();
+                assert!(
+                    matches!(err.kind(), io::ErrorKind::NotFound)
+                        || err.raw_os_error() == Some(libc::ELOOP)
+                        || err.raw_os_error() == Some(libc::EXDEV),
+                    "walk_only {walk_only}: {out}: {err}"
+                );
+            }
+            assert!(beneath.look(Path::new("")).unwrap().meta.is_dir());
+            assert!(beneath.look_direct(Path::new("sub/deep")).is_ok());
+            assert!(beneath.look_direct(Path::new("in")).is_err());
+        }
+    }
+
+    #[test]
+    fn anywhere_follows_links_out() {
+        let (_dir, root) = tree();
+        let beneath = Beneath::open(&root, Links::Anywhere).unwrap();
+        assert_eq!(read(&beneath, "out").unwrap(), ("SECRET".into(), false));
+        assert_eq!(read(&beneath, "abs-out").unwrap().0, "SECRET");
+    }
+
+    #[test]
+    fn a_fifo_opens_at_once() {
+        let (_dir, root) = tree();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &root.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            Mode::from_bits_truncate(0o644),
+            0,
+        )
+        .unwrap();
+        for walk_only in [false, true] {
+            let mut beneath = Beneath::open(&root, Links::Beneath).unwrap();
+            if walk_only {
+                beneath = beneath.without_openat2();
+            }
+            let found = beneath.open_file(Path::new("fifo")).unwrap();
+            assert!(!found.meta.is_file() && !found.meta.is_dir());
+        }
+    }
+}
