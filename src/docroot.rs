@@ -726,7 +726,9 @@ impl Reply {
     /// The introspection answer: `200` with a JSON description of the request
     /// as a backend parsed it, so `compare` can show where two parsers read the
     /// same bytes differently. Built by the backends, which alone know their parse.
-    pub fn introspection(method: &str, json: String) -> Reply {
+    /// Its body is the point even for HEAD (compare reads it on a connection
+    /// of its own); `serve` never turns this mode on.
+    pub fn introspection(json: String) -> Reply {
         let mut headers = base_headers();
         headers.insert(
             header::CONTENT_TYPE,
@@ -738,7 +740,6 @@ impl Reply {
             headers,
             body: Body::Bytes(Bytes::from(json)),
         }
-        .answering(method)
     }
 
     /// 204 with `Allow` for OPTIONS (RFC 9110 §9.3.7).
@@ -1222,6 +1223,242 @@ mod tests {
         assert_eq!(options.headers[header::ALLOW], "GET, HEAD, OPTIONS");
         assert_eq!(ask("BREW").status, 501);
         assert_eq!(ask("get").status, 501);
+    }
+
+    fn with_options(dir: &tempfile::TempDir, tweak: impl FnOnce(&mut Options)) -> DocRoot {
+        let mut options = Options::default();
+        tweak(&mut options);
+        DocRoot::open(&dir.path().join("root"), options).unwrap()
+    }
+
+    fn body(reply: &Reply) -> Vec<u8> {
+        match &reply.body {
+            Body::Empty => Vec::new(),
+            Body::Bytes(bytes) => bytes.to_vec(),
+            Body::File { file, offset, len } => {
+                let mut out = vec![0; *len as usize];
+                std::os::unix::fs::FileExt::read_exact_at(file, &mut out, *offset).unwrap();
+                out
+            }
+        }
+    }
+
+    #[test]
+    fn a_listing_shows_what_can_be_fetched_and_nothing_else() {
+        let (dir, _) = site();
+        let root = dir.path().join("root");
+        std::fs::create_dir(root.join("files")).unwrap();
+        let files = root.join("files");
+        std::fs::write(files.join("b.txt"), "12345").unwrap();
+        std::fs::write(files.join("<script>a?#.html"), "x").unwrap();
+        std::fs::write(files.join(".env"), "x").unwrap();
+        std::fs::create_dir(files.join("sub")).unwrap();
+        std::os::unix::fs::symlink("../index.html", files.join("link-in")).unwrap();
+        std::os::unix::fs::symlink("../../secret.txt", files.join("link-out")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), files.join("dir-out")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &files.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_bits_truncate(0o644),
+            0,
+        )
+        .unwrap();
+        let docroot = with_options(&dir, |o| o.list_dirs = true);
+        let reply = get(&docroot, "/files/");
+        assert_eq!(reply.status, 200);
+        let html = String::from_utf8(body(&reply)).unwrap();
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;a?#.html"));
+        assert!(html.contains("href=\"./%3Cscript%3Ea%3F%23%2Ehtml\""));
+        assert!(html.contains("href=\"./sub/\">sub/</a>"));
+        assert!(html.contains("<td class=\"n\">5</td>"));
+        assert!(html.contains("link-in"), "a link inside is listed: {html}");
+        for absent in [".env", "link-out", "dir-out", "fifo"] {
+            assert!(!html.contains(absent), "{absent} listed: {html}");
+        }
+        let order: Vec<usize> = ["&lt;script", "b.txt", "link-in", "sub/"]
+            .iter()
+            .map(|n| html.find(n).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "sorted: {order:?}");
+        assert!(html.contains("href=\"../\""));
+        // With the flags, what they allow appears, and still no FIFO.
+        let open = with_options(&dir, |o| {
+            o.list_dirs = true;
+            o.serve_hidden = true;
+            o.follow_symlinks = true;
+        });
+        let html = String::from_utf8(body(&get(&open, "/files/"))).unwrap();
+        for present in [".env", "link-out", "dir-out"] {
+            assert!(html.contains(present), "{present} not listed: {html}");
+        }
+        assert!(!html.contains("fifo"));
+    }
+
+    #[test]
+    fn an_index_that_cannot_be_read_is_never_replaced_by_a_listing() {
+        let (dir, _) = site();
+        let root = dir.path().join("root");
+        std::fs::create_dir(root.join("private")).unwrap();
+        std::fs::write(root.join("private/other.txt"), "x").unwrap();
+        let index = root.join("private/index.html");
+        std::fs::write(&index, "x").unwrap();
+        let docroot = with_options(&dir, |o| o.list_dirs = true);
+        // A FIFO named index.html: neither served nor listed around.
+        std::fs::remove_file(&index).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &index,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_bits_truncate(0o644),
+            0,
+        )
+        .unwrap();
+        assert_eq!(get(&docroot, "/private/").status, 404);
+        assert_eq!(get(&docroot, "/private/index.html").status, 404);
+        // Unreadable (root reads anything, so only when not running as root).
+        std::fs::remove_file(&index).unwrap();
+        std::fs::write(&index, "x").unwrap();
+        std::fs::set_permissions(&index, std::os::unix::fs::PermissionsExt::from_mode(0)).unwrap();
+        if File::open(&index).is_err() {
+            assert_eq!(get(&docroot, "/private/").status, 403);
+        }
+        // Gone: now the listing.
+        std::fs::remove_file(&index).unwrap();
+        assert_eq!(get(&docroot, "/private/").status, 200);
+    }
+
+    #[test]
+    fn out_of_descriptors_is_a_503_not_a_404() {
+        let e = io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(Reply::from_refusal(refusal(&e)).status, 503);
+        let e = io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(Reply::from_refusal(refusal(&e)).status, 403);
+        let e = io::Error::from_raw_os_error(libc::ELOOP);
+        assert_eq!(Reply::from_refusal(refusal(&e)).status, 404);
+    }
+
+    #[test]
+    fn every_spelling_of_a_path_is_one_cache_entry() {
+        let (_dir, docroot) = site();
+        let entries = |d: &DocRoot| {
+            let debug = format!("{:?}", d.cache);
+            let count = debug.split("FileCache(").nth(1).unwrap();
+            count.split(' ').next().unwrap().parse::<usize>().unwrap()
+        };
+        for slashes in 1..300 {
+            let target = format!("{}index%2Ehtml", "/".repeat(slashes));
+            assert_eq!(body(&get(&docroot, &target)), b"home");
+        }
+        assert_eq!(entries(&docroot), 1, "{:?}", docroot.cache);
+        assert_eq!(get(&docroot, "/").status, 200);
+        assert_eq!(get(&docroot, "//").status, 200);
+        assert_eq!(entries(&docroot), 2, "{:?}", docroot.cache);
+    }
+
+    #[test]
+    fn the_cache_counts_keys_and_fields_and_stays_within_its_limit() {
+        let (dir, docroot) = site();
+        let root = dir.path().join("root");
+        let bytes = |d: &DocRoot| {
+            let debug = format!("{:?}", d.cache);
+            let after = debug.split(" entries, ").nth(1).unwrap();
+            after.split(' ').next().unwrap().parse::<u64>().unwrap()
+        };
+        // A one-byte file still costs its key and its prepared fields.
+        let name = "n".repeat(200);
+        std::fs::write(root.join(&name), "x").unwrap();
+        assert_eq!(get(&docroot, &format!("/{name}")).status, 200);
+        assert!(bytes(&docroot) > 200 + 8 * 20, "{:?}", docroot.cache);
+        // Far more small files than fit: the total never passes the limit,
+        // and the cache keeps entries rather than starting again empty.
+        let count = (cache::MAX_BYTES / cache::SMALL_FILE) as usize + 40;
+        let content = vec![b'z'; cache::SMALL_FILE as usize];
+        std::fs::create_dir(root.join("many")).unwrap();
+        for i in 0..count {
+            std::fs::write(root.join(format!("many/{i}")), &content).unwrap();
+        }
+        for i in 0..count {
+            assert_eq!(get(&docroot, &format!("/many/{i}")).status, 200);
+            assert!(bytes(&docroot) <= cache::MAX_BYTES, "{:?}", docroot.cache);
+        }
+        assert!(bytes(&docroot) > cache::MAX_BYTES / 2, "{:?}", docroot.cache);
+    }
+
+    #[test]
+    fn a_redirect_keeps_the_exact_bytes_of_a_name() {
+        let (dir, docroot) = site();
+        let name = OsStr::from_bytes(b"caf\xe9");
+        std::fs::create_dir(dir.path().join("root").join(name)).unwrap();
+        let reply = get(&docroot, "/caf%E9");
+        assert_eq!(reply.status, 301);
+        assert_eq!(reply.headers[header::LOCATION], "/caf%E9/");
+        assert_eq!(get(&docroot, "/caf%E9/").status, 404, "no index, no listing");
+    }
+
+    #[test]
+    fn absolute_form_needs_a_host_and_no_userinfo() {
+        let (_dir, docroot) = site();
+        for target in [
+            "http://",
+            "http:///index.html",
+            "http://:80/index.html",
+            "http://user:pw@localhost/index.html",
+            "http://@localhost/",
+            "https://?x",
+        ] {
+            assert_eq!(get(&docroot, target).status, 400, "{target}");
+        }
+        assert_eq!(get(&docroot, "http://localhost").status, 200);
+        assert_eq!(get(&docroot, "HTTP://localhost:80/index.html").status, 200);
+        assert_eq!(get(&docroot, "http://[::1]:80/?q").status, 200);
+    }
+
+    #[test]
+    fn head_never_carries_a_body_on_any_path() {
+        let (dir, _) = site();
+        std::fs::create_dir(dir.path().join("root/empty")).unwrap();
+        let docroot = with_options(&dir, |o| o.list_dirs = true);
+        let etag = get(&docroot, "/index.html").headers[header::ETAG].clone();
+        let etag: &'static [u8] = etag.as_bytes().to_vec().leak();
+        let cases: Vec<(&str, Vec<(&'static str, &'static [u8])>, u16)> = vec![
+            ("*", vec![("host", b"x")], 400),
+            ("/", vec![], 400),
+            ("/", vec![("host", b"a"), ("host", b"b")], 400),
+            ("/", vec![("host", b"a b")], 400),
+            ("ftp://x/", vec![("host", b"x")], 400),
+            ("http:///", vec![("host", b"x")], 400),
+            ("/%zz", vec![("host", b"x")], 400),
+            ("/missing", vec![("host", b"x")], 404),
+            ("/sub", vec![("host", b"x")], 301),
+            ("/empty/", vec![("host", b"x")], 200),
+            ("/index.html", vec![("host", b"x"), ("if-none-match", etag)], 304),
+            ("/index.html", vec![("host", b"x"), ("if-match", b"\"no\"")], 412),
+            ("/index.html", vec![("host", b"x"), ("range", b"bytes=0-1")], 200),
+            ("/index.html", vec![("host", b"x")], 200),
+        ];
+        for (target, fields, status) in cases {
+            let headers = Fields(fields);
+            let reply = docroot.respond(&RequestView {
+                method: "HEAD",
+                target,
+                version: Version::Http11,
+                headers: &headers,
+            });
+            assert_eq!(reply.status, status, "HEAD {target}");
+            assert!(matches!(reply.body, Body::Empty), "HEAD {target}: a body");
+        }
+        let long = format!("/{}", "a".repeat(crate::limits::MAX_REQUEST_LINE));
+        let headers = Fields(vec![("host", b"x")]);
+        let reply = docroot.respond(&RequestView {
+            method: "HEAD",
+            target: &long,
+            version: Version::Http11,
+            headers: &headers,
+        });
+        assert_eq!(reply.status, 414);
+        assert!(matches!(reply.body, Body::Empty));
     }
 
     #[test]

@@ -203,7 +203,7 @@ async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody>
         print_head(&parts);
     }
     if ctx.introspect {
-        let reply = Reply::introspection(parts.method.as_str(), describe(&parts, &body));
+        let reply = Reply::introspection(describe(&parts, &body));
         return into_response(reply, ctx.chunk_size);
     }
     // docroot runs right here on the async worker, not on the blocking pool:

@@ -388,7 +388,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
             (true, crate::docroot::Version::Http11) => Persistence::KeepAlive,
         };
         let reply = if ctx.introspect {
-            Reply::introspection(head.method, describe(&head, framing))
+            Reply::introspection(describe(&head, framing))
         } else {
             ctx.docroot.respond(&RequestView {
                 method: head.method,
