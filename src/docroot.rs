@@ -401,7 +401,8 @@ impl DocRoot {
                     identity,
                     folder_modified,
                 };
-                self.cache.keep(&self.root, &self.beneath, &candidate, &plain);
+                self.cache
+                    .keep(&self.root, &self.beneath, &candidate, &plain);
             }
             return plain;
         }
@@ -444,7 +445,9 @@ impl DocRoot {
         for entry in rustix::fs::Dir::read_from(dir.as_fd())? {
             let entry = entry?;
             let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." || (name.starts_with(b".") && !self.options.serve_hidden)
+            if name == b"."
+                || name == b".."
+                || (name.starts_with(b".") && !self.options.serve_hidden)
             {
                 continue;
             }
@@ -610,7 +613,9 @@ fn origin_path(target: &str) -> Option<(&str, Option<&str>)> {
         }
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let authority = &rest[..end];
-        let host = authority.rsplit_once(':').map_or(authority, |(host, _)| host);
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host);
         if host.is_empty() || authority.contains('@') {
             return None;
         }
@@ -1258,7 +1263,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.path(), files.join("dir-out")).unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &files.join("fifo"),
+            files.join("fifo"),
             rustix::fs::FileType::Fifo,
             rustix::fs::Mode::from_bits_truncate(0o644),
             0,
@@ -1320,7 +1325,8 @@ mod tests {
         // Unreadable (root reads anything, so only when not running as root).
         std::fs::remove_file(&index).unwrap();
         std::fs::write(&index, "x").unwrap();
-        std::fs::set_permissions(&index, std::os::unix::fs::PermissionsExt::from_mode(0)).unwrap();
+        std::fs::set_permissions(&index, std::os::unix::fs::PermissionsExt::from_mode(0o000))
+            .unwrap();
         if File::open(&index).is_err() {
             assert_eq!(get(&docroot, "/private/").status, 403);
         }
@@ -1383,7 +1389,11 @@ mod tests {
             assert_eq!(get(&docroot, &format!("/many/{i}")).status, 200);
             assert!(bytes(&docroot) <= cache::MAX_BYTES, "{:?}", docroot.cache);
         }
-        assert!(bytes(&docroot) > cache::MAX_BYTES / 2, "{:?}", docroot.cache);
+        assert!(
+            bytes(&docroot) > cache::MAX_BYTES / 2,
+            "{:?}",
+            docroot.cache
+        );
     }
 
     #[test]
@@ -1394,7 +1404,11 @@ mod tests {
         let reply = get(&docroot, "/caf%E9");
         assert_eq!(reply.status, 301);
         assert_eq!(reply.headers[header::LOCATION], "/caf%E9/");
-        assert_eq!(get(&docroot, "/caf%E9/").status, 404, "no index, no listing");
+        assert_eq!(
+            get(&docroot, "/caf%E9/").status,
+            404,
+            "no index, no listing"
+        );
     }
 
     #[test]
@@ -1422,7 +1436,8 @@ mod tests {
         let docroot = with_options(&dir, |o| o.list_dirs = true);
         let etag = get(&docroot, "/index.html").headers[header::ETAG].clone();
         let etag: &'static [u8] = etag.as_bytes().to_vec().leak();
-        let cases: Vec<(&str, Vec<(&'static str, &'static [u8])>, u16)> = vec![
+        type Case = (&'static str, Vec<(&'static str, &'static [u8])>, u16);
+        let cases: Vec<Case> = vec![
             ("*", vec![("host", b"x")], 400),
             ("/", vec![], 400),
             ("/", vec![("host", b"a"), ("host", b"b")], 400),
@@ -1433,9 +1448,21 @@ mod tests {
             ("/missing", vec![("host", b"x")], 404),
             ("/sub", vec![("host", b"x")], 301),
             ("/empty/", vec![("host", b"x")], 200),
-            ("/index.html", vec![("host", b"x"), ("if-none-match", etag)], 304),
-            ("/index.html", vec![("host", b"x"), ("if-match", b"\"no\"")], 412),
-            ("/index.html", vec![("host", b"x"), ("range", b"bytes=0-1")], 200),
+            (
+                "/index.html",
+                vec![("host", b"x"), ("if-none-match", etag)],
+                304,
+            ),
+            (
+                "/index.html",
+                vec![("host", b"x"), ("if-match", b"\"no\"")],
+                412,
+            ),
+            (
+                "/index.html",
+                vec![("host", b"x"), ("range", b"bytes=0-1")],
+                200,
+            ),
             ("/index.html", vec![("host", b"x")], 200),
         ];
         for (target, fields, status) in cases {

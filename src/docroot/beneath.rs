@@ -103,7 +103,7 @@ impl Beneath {
     pub fn look_direct(&self, relative: &Path) -> io::Result<Metadata> {
         let found = self.lookup(relative, LOOK)?;
         if !found.direct {
-            return Err(io::Error::new(io::ErrorKind::Other, "a symlink on the way"));
+            return Err(io::Error::other("a symlink on the way"));
         }
         Ok(found.meta)
     }
@@ -147,7 +147,12 @@ impl Beneath {
     fn with_links(&self, relative: &Path, flags: OFlags) -> io::Result<OwnedFd> {
         if self.links == Links::Anywhere {
             // Only plain names reach here, so only a symlink can lead out.
-            return Ok(rustix::fs::openat(&self.root, relative, flags, Mode::empty())?);
+            return Ok(rustix::fs::openat(
+                &self.root,
+                relative,
+                flags,
+                Mode::empty(),
+            )?);
         }
         if self.openat2.load(Ordering::Relaxed) {
             let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
@@ -167,7 +172,12 @@ impl Beneath {
         }
     }
 
-    fn openat2(&self, relative: &Path, flags: OFlags, resolve: ResolveFlags) -> io::Result<OwnedFd> {
+    fn openat2(
+        &self,
+        relative: &Path,
+        flags: OFlags,
+        resolve: ResolveFlags,
+    ) -> io::Result<OwnedFd> {
         // EAGAIN: a rename elsewhere raced the lookup; the kernel asks for a retry.
         let mut tries = 0;
         loop {
@@ -392,7 +402,7 @@ mod tests {
         let (_dir, root) = tree();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &root.join("fifo"),
+            root.join("fifo"),
             rustix::fs::FileType::Fifo,
             Mode::from_bits_truncate(0o644),
             0,

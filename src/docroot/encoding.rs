@@ -105,11 +105,22 @@ mod tests {
         assert_eq!(pick("identity"), None);
         assert_eq!(pick("gzip;q=0, br;q=0"), None);
         assert_eq!(pick("x-gzip"), Some("gzip"));
-        for invalid in ["br;q=1.5", "br;q=-1", "br;q=NaN", "br;q=", "br;q=0.0001", "br;q=1e0"] {
+        for invalid in [
+            "br;q=1.5",
+            "br;q=-1",
+            "br;q=NaN",
+            "br;q=",
+            "br;q=0.0001",
+            "br;q=1e0",
+        ] {
             assert_eq!(pick(invalid), None, "{invalid} is no weight at all");
         }
         assert_eq!(pick("br;q=NaN, gzip;q=0.1"), Some("gzip"));
-        assert_eq!(pick("br;q=x, *;q=0.2"), Some("br"), "br falls to the wildcard");
+        assert_eq!(
+            pick("br;q=x, *;q=0.2"),
+            Some("br"),
+            "br falls to the wildcard"
+        );
         assert_eq!(choose(&Accept("br"), &["gzip"]), None);
         assert_eq!(parse_q("0.001"), Some(1));
         assert_eq!(parse_q("1.000"), Some(1000));
