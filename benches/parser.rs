@@ -48,6 +48,8 @@ fn docroot(c: &mut Criterion) {
     let root = dir.path().join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("HelloWorld.html"), vec![b'x'; 474]).unwrap();
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::write(root.join("a/b/large.bin"), vec![b'x'; 100 * 1024]).unwrap();
     let docroot = DocRoot::open(&root, Options::default()).unwrap();
     let headers = {
         let mut h = http::HeaderMap::new();
@@ -60,6 +62,7 @@ fn docroot(c: &mut Criterion) {
     let mut group = c.benchmark_group("docroot");
     for (name, target) in [
         ("small file (cached)", "/HelloWorld.html"),
+        ("large file (opened)", "/a/b/large.bin"),
         ("missing file", "/missing.html"),
         ("traversal attempt", "/%2e%2e/%2e%2e/etc/passwd"),
     ] {

@@ -230,6 +230,10 @@ impl Fixture {
         let root = dir.path().join("root");
         copy_dir(site, &root).map_err(CompareError::Fixture)?;
         std::fs::write(dir.path().join("secret.txt"), SECRET).map_err(CompareError::Fixture)?;
+        // `/escape`, a way out that no dot-segment spells: only following the
+        // link reaches the secret.
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("escape"))
+            .map_err(CompareError::Fixture)?;
         let start = |backend, introspect| {
             let mut config = Config::new(&root);
             config.introspect = introspect;

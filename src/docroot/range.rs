@@ -170,10 +170,37 @@ mod tests {
         ] {
             assert_eq!(d(ignored), Full, "{ignored}");
         }
-        let many: String = (0..101)
-            .map(|i| format!("{},", i * 2))
-            .collect::<Vec<_>>()
-            .join("");
-        assert_eq!(d(&format!("bytes={many}")), Full);
+    }
+
+    /// `bytes=` followed by the specs, comma-separated.
+    fn ranges(specs: impl Iterator<Item = String>) -> String {
+        format!("bytes={}", specs.collect::<Vec<_>>().join(","))
+    }
+
+    #[test]
+    fn at_most_max_ranges_specs_are_read() {
+        let total = 10 * MAX_RANGES as u64;
+        let d = |v: &str| decide(v.as_bytes(), total);
+        let all = MAX_RANGES as u64;
+        // Adjacent one-byte ranges merge into one part, however many there
+        // are, so the limit alone can turn them into the whole (200).
+        let adjacent = |n: usize| ranges((0..n).map(|i| format!("{i}-{i}")));
+        assert_eq!(d(&adjacent(MAX_RANGES)), Part { start: 0, len: all });
+        assert_eq!(d(&adjacent(MAX_RANGES + 1)), Full);
+        // Every one past the end: 416 up to the limit, ignored beyond it.
+        let beyond = |n: usize| ranges((0..n).map(|i| format!("{}-", total + i as u64)));
+        assert_eq!(d(&beyond(MAX_RANGES)), Unsatisfiable);
+        assert_eq!(d(&beyond(MAX_RANGES + 1)), Full);
+        // Suffixes count like the rest.
+        let suffixes = |n: usize| ranges((1..=n).map(|i| format!("-{i}")));
+        let tail = Part {
+            start: total - all,
+            len: all,
+        };
+        assert_eq!(d(&suffixes(MAX_RANGES)), tail);
+        assert_eq!(d(&suffixes(MAX_RANGES + 1)), Full);
+        // Empty list elements are no ranges (§5.6.1.2): they do not count.
+        let padded = format!("{},,,, ,", adjacent(MAX_RANGES));
+        assert_eq!(d(&padded), Part { start: 0, len: all });
     }
 }

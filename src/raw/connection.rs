@@ -332,17 +332,15 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
                     // A client too slow to send a head is not about to send more:
                     // waiting for it to close would hand a slowloris client the
                     // worker for another second per connection.
-                    reject(
-                        &reader.stream,
-                        StatusCode::REQUEST_TIMEOUT,
-                        out,
-                        Duration::ZERO,
-                    );
+                    let method = method_of(reader.pending());
+                    let status = StatusCode::REQUEST_TIMEOUT;
+                    reject(&reader.stream, status, method, out, Duration::ZERO);
                     return Next::Close;
                 }
                 Err(ReadError::Parse(e)) => {
                     tracing::debug!(?peer, "bad request: {e}");
-                    reject(&reader.stream, e.status(), out, LINGER_TIME);
+                    let method = method_of(reader.pending());
+                    reject(&reader.stream, e.status(), method, out, LINGER_TIME);
                     return Next::Close;
                 }
                 Err(ReadError::Io(e)) => {
@@ -355,7 +353,8 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
                 Err(ParseError::Incomplete) => need_more = true,
                 Err(e) => {
                     tracing::debug!(?peer, "bad request: {e}");
-                    reject(&reader.stream, e.status(), out, LINGER_TIME);
+                    let method = method_of(reader.pending());
+                    reject(&reader.stream, e.status(), method, out, LINGER_TIME);
                     return Next::Close;
                 }
             }
@@ -368,7 +367,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
             Ok(framing) => framing,
             Err(e) => {
                 tracing::debug!(?peer, "bad framing: {e}");
-                reject(&reader.stream, e.status(), out, LINGER_TIME);
+                reject(&reader.stream, e.status(), head.method, out, LINGER_TIME);
                 return Next::Close;
             }
         };
@@ -427,11 +426,28 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
 
 /// Answers a request that cannot be served with `status`, then closes,
 /// lingering up to `linger` for the client to finish.
-fn reject(stream: &TcpStream, status: StatusCode, out: &mut Vec<u8>, linger: Duration) {
+fn reject(
+    stream: &TcpStream,
+    status: StatusCode,
+    method: &str,
+    out: &mut Vec<u8>,
+    linger: Duration,
+) {
     let mut sender = ChunkedSender::new(1);
-    let reply = Reply::status(status);
+    let reply = Reply::status(status).answering(method);
     if write_reply(&mut &*stream, reply, Persistence::Close, out, &mut sender).is_ok() {
         linger_close(stream, linger);
+    }
+}
+
+/// The method of a request whose head could not be parsed, as far as it
+/// matters to the answer: a HEAD gets no body even when refused.
+fn method_of(pending: &[u8]) -> &str {
+    let line = pending.trim_ascii_start();
+    if line.starts_with(b"HEAD ") {
+        "HEAD"
+    } else {
+        ""
     }
 }
 
