@@ -401,8 +401,7 @@ impl DocRoot {
                     identity,
                     folder_modified,
                 };
-                self.cache
-                    .keep(&self.root, &self.beneath, &candidate, &plain);
+                self.cache.keep(&self.beneath, &candidate, &plain);
             }
             return plain;
         }

@@ -12,8 +12,9 @@
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,8 +24,10 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 const MAX_LINKS: usize = 40;
 
 /// Flags of every open that may be read from. `O_NONBLOCK` so that a FIFO
-/// (or a device) swapped in opens at once instead of waiting for a writer;
-/// `O_NOCTTY` so that a terminal never becomes ours.
+/// swapped in opens at once instead of waiting for a writer; `O_NOCTTY` so
+/// that a terminal never becomes ours. (Where `/proc` is mounted, lookups
+/// look first and open for reading only regular files and folders, so no
+/// device's open runs at all.)
 const READ: OFlags = OFlags::RDONLY
     .union(OFlags::NONBLOCK)
     .union(OFlags::NOCTTY)
@@ -58,6 +61,10 @@ pub struct Beneath {
     /// followed (as a path walk would), any other absolute link is a way out.
     canonical: PathBuf,
     links: Links,
+    /// `/proc/self/fd/N` of the root's descriptor, when `/proc` shows it:
+    /// the way to reopen a looked-up descriptor for reading, and to watch the
+    /// very folder lookups start from.
+    proc_root: Option<PathBuf>,
     /// Cleared the first time the kernel answers that `openat2` is not there
     /// (or a seccomp filter forbids it); lookups then walk.
     openat2: AtomicBool,
@@ -73,12 +80,27 @@ impl Beneath {
     pub fn open(canonical: &Path, links: Links) -> io::Result<Beneath> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let root = rustix::fs::open(canonical, flags, Mode::empty())?;
+        let proc_root = Some(proc_path(&root)).filter(|path| {
+            let (Ok(seen), Ok(held)) = (std::fs::metadata(path), rustix::fs::fstat(&root)) else {
+                return false;
+            };
+            seen.dev() == held.st_dev && seen.ino() == held.st_ino
+        });
         Ok(Beneath {
             root,
             canonical: canonical.to_path_buf(),
             links,
+            proc_root,
             openat2: AtomicBool::new(true),
         })
+    }
+
+    /// A path naming the root folder this holds open, whatever its own path
+    /// names by now (the canonical path where `/proc` is not mounted).
+    pub fn watchable_root(&self) -> PathBuf {
+        self.proc_root
+            .clone()
+            .unwrap_or_else(|| self.canonical.clone())
     }
 
     /// For tests: lookups walk component by component, as on an old kernel.
@@ -114,12 +136,21 @@ impl Beneath {
         } else {
             relative
         };
-        let fd = match self.without_links(relative, flags) {
-            Ok(Some(fd)) => return found(fd, true),
-            Ok(None) => self.with_links(relative, flags)?,
-            Err(e) => return Err(e),
+        // To read, look first (O_PATH opens nothing) and reopen for reading
+        // only what the descriptor's type allows.
+        let reopen = flags == READ && self.proc_root.is_some();
+        let look = if reopen { LOOK } else { flags };
+        let (fd, direct) = match self.without_links(relative, look)? {
+            Some(fd) => (fd, true),
+            None => (self.with_links(relative, look)?, false),
         };
-        found(fd, false)
+        let mut found = found(fd, direct)?;
+        if reopen && (found.meta.is_file() || found.meta.is_dir()) {
+            // Through the descriptor's own magic link: the same inode, not a path.
+            let path = proc_path(&found.file);
+            found.file = File::from(rustix::fs::open(path, READ, Mode::empty())?);
+        }
+        Ok(found)
     }
 
     /// The lookup when no symlink is met: `Ok(None)` when one is.
@@ -130,6 +161,8 @@ impl Beneath {
             match self.openat2(relative, flags, resolve) {
                 Ok(fd) => return Ok(Some(fd)),
                 Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+                // Renames kept racing the kernel's walk: walk ourselves, this once.
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
                 Err(e) if !unsupported(&e) => return Err(e),
                 Err(_) => self.openat2.store(false, Ordering::Relaxed),
             }
@@ -160,7 +193,7 @@ impl Beneath {
                 Ok(fd) => return Ok(fd),
                 // EXDEV: the kernel refuses every absolute link, even one into
                 // the root, which the walk below can follow; it refuses the rest.
-                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::EAGAIN)) => {}
                 Err(e) if !unsupported(&e) => return Err(e),
                 Err(_) => self.openat2.store(false, Ordering::Relaxed),
             }
@@ -190,6 +223,12 @@ impl Beneath {
             }
         }
     }
+}
+
+/// `/proc/self/fd/N` for `fd` (whether `/proc` is mounted was checked once,
+/// on the root's own descriptor).
+fn proc_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
 fn found(fd: OwnedFd, direct: bool) -> io::Result<Found> {
@@ -415,6 +454,12 @@ mod tests {
             }
             let found = beneath.open_file(Path::new("fifo")).unwrap();
             assert!(!found.meta.is_file() && !found.meta.is_dir());
+            // Looked at, never opened for reading: no open of it ran at all.
+            let flags = rustix::fs::fcntl_getfl(&found.file).unwrap();
+            assert!(flags.contains(OFlags::PATH), "{flags:?}");
+            let found = beneath.open_file(Path::new("")).unwrap();
+            let flags = rustix::fs::fcntl_getfl(&found.file).unwrap();
+            assert!(!flags.contains(OFlags::PATH), "a folder is opened to be listed");
         }
     }
 }

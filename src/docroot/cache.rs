@@ -58,9 +58,7 @@ const CHANGES: WatchMask = WatchMask::MODIFY
     .union(WatchMask::DELETE_SELF)
     .union(WatchMask::MOVE_SELF)
     .union(WatchMask::MOVED_FROM)
-    .union(WatchMask::MOVED_TO)
-    // A watch is on the link itself, never on what a link points at.
-    .union(WatchMask::DONT_FOLLOW);
+    .union(WatchMask::MOVED_TO);
 
 /// What a kept file must still be, checked once its watches are in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,24 +135,38 @@ impl Watcher {
 }
 
 impl State {
-    /// Empties the cache and starts a new inotify instance: closing the old
-    /// one removes all its watches and anything still queued on it at once.
-    fn reset(&mut self) {
+    /// Empties the cache and starts a new inotify instance. Closing the old
+    /// one removes all its watches and anything queued on it at once, but it
+    /// waits on the kernel's cleanup: the caller closes it (drops what this
+    /// returns) after letting go of the lock, so no other request waits too.
+    #[must_use]
+    fn reset(&mut self) -> Option<Watcher> {
         self.entries.clear();
         self.bytes = 0;
-        self.watcher = Watcher::new().ok();
+        std::mem::replace(&mut self.watcher, Watcher::new().ok())
     }
 
-    /// Drops everything if anything watched changed since the last look.
-    fn forget_if_changed(&mut self) {
+    /// Drops everything if anything watched changed since the last look;
+    /// returns the old watcher to close, as [`State::reset`] does.
+    #[must_use]
+    fn forget_if_changed(&mut self) -> Option<Watcher> {
         if self.watcher.as_ref().is_some_and(Watcher::changed) {
-            self.reset();
+            self.reset()
+        } else {
+            None
         }
     }
 
-    fn watch(&mut self, path: &Path) -> io::Result<()> {
+    /// Watches `path`; with `follow` false, a symlink there is watched
+    /// itself, never what it points at.
+    fn watch(&mut self, path: &Path, follow: bool) -> io::Result<()> {
         let watcher = self.watcher.as_mut().ok_or(io::ErrorKind::Unsupported)?;
-        watcher.inotify.watches().add(path, CHANGES).map(drop)
+        let mask = if follow {
+            CHANGES
+        } else {
+            CHANGES | WatchMask::DONT_FOLLOW
+        };
+        watcher.inotify.watches().add(path, mask).map(drop)
     }
 
     fn remove(&mut self, key: &str) {
@@ -198,16 +210,20 @@ impl FileCache {
     /// The representation kept under `key`, if nothing watched has changed.
     pub fn get(&self, key: &str) -> Option<Representation> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.forget_if_changed();
-        state.entries.get(key)?.0.clone_cached()
+        let stale = state.forget_if_changed();
+        let hit = state
+            .entries
+            .get(key)
+            .and_then(|(rep, _)| rep.clone_cached());
+        drop(state);
+        drop(stale);
+        hit
     }
 
     /// Keeps `representation` (already read into memory) under the candidate's
-    /// key, if it is still exactly what was read, where it was read. `root`
-    /// is the canonical path of the folder `beneath` holds open.
+    /// key, if it is still exactly what was read, where it was read.
     pub fn keep(
         &self,
-        root: &Path,
         beneath: &Beneath,
         candidate: &Candidate<'_>,
         representation: &Representation,
@@ -220,22 +236,26 @@ impl FileCache {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.forget_if_changed();
+        let stale = state.forget_if_changed();
         state.remove(candidate.key);
         state.make_room(cost);
-        // The root, each folder below it on the way, and the file itself,
+        // The root (the very folder lookups start from, not whatever its path
+        // names now), each folder below it on the way, and the file itself,
         // each watched before the next is named, so a rename anywhere on the
         // way after its folder's watch is queued.
-        let mut watched = state.watch(root);
-        let mut path = root.to_path_buf();
+        let root = beneath.watchable_root();
+        let mut watched = state.watch(&root, true);
+        let mut path = root;
         for part in candidate.relative.iter() {
             path.push(part);
-            watched = watched.and_then(|()| state.watch(&path));
+            watched = watched.and_then(|()| state.watch(&path, false));
         }
         if let Err(e) = watched {
             // Most likely the per-user watch limit: start again, keep nothing now.
             tracing::debug!("cannot watch {}: {e}", path.display());
-            state.reset();
+            let old = state.reset();
+            drop(state);
+            drop((stale, old));
             return;
         }
         // Anything changed between the read and the watches shows here; any
@@ -248,10 +268,14 @@ impl FileCache {
             .and_then(|m| m.modified().ok());
         let still = still.map(|m| Identity::of(&m)).ok();
         if still != Some(candidate.identity) || folder_now != candidate.folder_modified {
+            drop(state);
+            drop(stale);
             return;
         }
         state.bytes += cost;
         state.entries.insert(candidate.key.into(), (copy, cost));
+        drop(state);
+        drop(stale);
     }
 }
 
