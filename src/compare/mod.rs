@@ -9,6 +9,7 @@
 pub mod case;
 pub mod report;
 pub mod runner;
+pub mod textbook;
 pub mod verdict;
 
 use std::net::SocketAddr;

@@ -459,7 +459,10 @@ mod tests {
             assert!(flags.contains(OFlags::PATH), "{flags:?}");
             let found = beneath.open_file(Path::new("")).unwrap();
             let flags = rustix::fs::fcntl_getfl(&found.file).unwrap();
-            assert!(!flags.contains(OFlags::PATH), "a folder is opened to be listed");
+            assert!(
+                !flags.contains(OFlags::PATH),
+                "a folder is opened to be listed"
+            );
         }
     }
 }
