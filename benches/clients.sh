@@ -54,7 +54,7 @@ for round in $(seq "$ROUNDS"); do
   order=("${TOOLS[@]}")
   if (( round % 2 == 0 )); then order=(ab wrk oha twinserve); fi
   for tool in "${order[@]}"; do
-    read -r rps p50 p99 < <(run_$tool)
+    read -r rps p50 p99 < <("run_$tool")
     printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$round" "$rps" "$p50" "$p99" | tee -a "$RESULTS"
   done
 done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts (sourced, not run): installing what they need, the
 # lighttpd they measure against, and waiting for a server to answer.
 
@@ -22,10 +23,11 @@ server.errorlog = "$1/lighttpd.log"
 CONF
 }
 
-# wait_for URL [TRIES] — polls every 0.1 s until URL answers (default 100 tries).
+# wait_for URL [TRIES] — polls every 0.1 s until URL answers (default 100 tries, each
+# bounded to 10 s, so a server that accepts and never answers cannot hang the caller).
 wait_for() {
   local _
-  for _ in $(seq "${2:-100}"); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  for _ in $(seq "${2:-100}"); do curl -s -o /dev/null --max-time 10 "$1" && return 0; sleep 0.1; done
   echo "no answer from $1" >&2
   return 1
 }

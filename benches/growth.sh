@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Requests/s for a small file (keep-alive) at 1, 16, 64, 256 and 1000 connections, for
-# both backends; the server pinned to CPU 0, wrk to CPU 1, as in shared/bench/run.sh.
+# both backends; the server pinned to CPU 0, wrk to CPU 1, as in benches/run.sh.
 # Writes docs/bench/growth.tsv and the chart docs/bench/growth.svg.
 #
 #   benches/growth.sh [SECONDS per point, default 5]
@@ -23,7 +23,7 @@ for backend in raw hyper; do
   PID=$!
   wait_for http://127.0.0.1:18490/HelloWorld.html
   for c in 1 16 64 256 1000; do
-    out=$(taskset -c 1 wrk --latency -t1 -c$c -d${DUR}s http://127.0.0.1:18490/HelloWorld.html 2>&1)
+    out=$(taskset -c 1 wrk --latency -t1 -c"$c" -d"${DUR}s" http://127.0.0.1:18490/HelloWorld.html 2>&1)
     rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
     p99=$(awk '/^ +99%/{v=$2; if (v ~ /us$/) v=v/1000; else if (v ~ /ms$/) v=v+0; else if (v ~ /s$/) v=v*1000; print v}' <<<"$out")
     err=$(awk '/Socket errors/{gsub(/,/,""); print $4+$6+$8+$10} END{}' <<<"$out"); err=${err:-0}

@@ -46,7 +46,9 @@ count() { # name command... -> prints "name instructions/request"
   kill -INT $SPID; sleep 1; kill -9 $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true
   SPID=
   # The dump after zeroing holds exactly the measured requests.
-  local dump; dump=$(ls -t "$WORK/$name.cg".* | head -1)
+  local dump
+  # shellcheck disable=SC2012 # the names are ours: NAME.cg.PID.N, no spaces
+  dump=$(ls -t "$WORK/$name.cg".* | head -1)
   callgrind_annotate "$dump" 2>/dev/null |
     awk -v n="$name" -v r="$REQUESTS" '/PROGRAM TOTALS/ {gsub(/,/, "", $1); printf "%-10s %8.0f\n", n, $1 / r}'
 }
