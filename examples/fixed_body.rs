@@ -1,7 +1,7 @@
 //! The floor twinserve's hyper backend is measured against: hyper 1.x on the
 //! same current-thread runtime, answering every request with one body held in
 //! memory — no docroot, no validators, no timeouts. Whatever the hyper backend
-//! costs beyond this server is twinserve's own (README, Benchmarks).
+//! costs beyond this server is twinserve's own (docs/benchmarks.md).
 //!
 //! `cargo run --release --example fixed_body -- PORT FILE` serves FILE's bytes
 //! on 127.0.0.1:PORT until interrupted. Only for small-file scenarios (S1, S2,

@@ -119,7 +119,7 @@ impl Default for Limits {
 }
 
 /// Size of each piece a file body is read and written in, per backend, as
-/// measured on S3/S4 (README, Benchmarks). hyper's 256 KiB beat 64 KiB. For
+/// measured on S3/S4 (docs/benchmarks.md). hyper's 256 KiB beat 64 KiB. For
 /// raw, 256 KiB was no faster than 64 KiB side by side but raised peak RSS
 /// from about 10 to 16 MB: a piece is freed when its connection parks, and
 /// freed pieces stay in the workers' allocator arenas. Each connection

@@ -174,7 +174,7 @@ fn a_reader_that_stops_reading_is_cut_off() {
 /// slow connections; its queue is first-come first-served, so a normal
 /// client waits behind every slow one queued before it, about
 /// ceil(slow / threads) head timeouts. It is served, but late: the lesson
-/// the README and the compare report state.
+/// docs/behaviour.md and the compare report state.
 #[test]
 fn slowloris_and_a_normal_client() {
     let _serial = serial();
