@@ -1,8 +1,8 @@
 //! The raw backend: HTTP/1.1 by hand on `std::net` — a blocking accept loop, a
 //! bounded pool of worker threads ([`pool`]) that each serve one connection at
-//! a time ([`connection`]), a head reader ([`reader`]) over a hand-written
+//! a time ([`connection`]), a head reader (`reader`) over a hand-written
 //! parser ([`request`]), a response writer ([`response`]), and the rules for
-//! closing ([`closing`]). Linux-specific calls live in [`sys`].
+//! closing (`closing`). The Linux-specific calls live in `sys`.
 //!
 //! A worker holds a connection while it reads a request head (a new
 //! connection's first one included) and writes the response; between
@@ -12,14 +12,14 @@
 //! connections wait in a queue, and beyond that a new client gets a fast 503
 //! instead of an unbounded wait.
 
-pub mod closing;
+mod closing;
 pub mod connection;
 pub mod parking;
 pub mod pool;
-pub mod reader;
+mod reader;
 pub mod request;
 pub mod response;
-pub mod sys;
+mod sys;
 
 use std::collections::HashMap;
 use std::io;
