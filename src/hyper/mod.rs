@@ -1,7 +1,9 @@
 //! The hyper backend: the same docroot behind hyper 1.x HTTP/1 connections on
-//! a tokio multi-thread runtime. hyper parses and frames; this module sets its
-//! limits from the one [`Config`], turns a request into a docroot
-//! [`RequestView`] and the [`Reply`] into a `Response` whose file body streams.
+//! tokio — a multi-thread runtime with one worker per core by default
+//! (`--threads N` sets how many), and a current-thread runtime when there is
+//! only one. hyper parses and frames; this module sets its limits from the one
+//! [`Config`], turns a request into a docroot [`RequestView`] and the
+//! [`Reply`] into a `Response` whose file body streams.
 //!
 //! Only HTTP/1 (`http1::Builder`): hyper-util's auto builder would bring
 //! HTTP/2 along, which twinserve does not compare.
@@ -56,10 +58,8 @@ pub fn run(
     docroot: Arc<DocRoot>,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    // One worker (the default on one core): a current-thread runtime. Measured
-    // on this 2-core machine with the server pinned to one core, 1000 keep-alive
-    // connections: 90k req/s with p99 12 ms, against 83k and 64 ms for a
-    // multi-thread runtime with two workers (README, Benchmarks).
+    // With one worker, a current-thread runtime: the same work without the
+    // multi-thread scheduler's hand-offs, and a much shorter tail latency.
     let threads = config.threads_for(Backend::Hyper);
     let mut builder = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -100,9 +100,8 @@ async fn serve(
         // max_buf_size alone is a soft cap; this is the same hard limit as raw's.
         .max_header_size(limits.max_head_bytes)
         .keep_alive(!config.once);
-    // hyper's own default is 100 as well, and only while it is left unset does
-    // hyper keep its header arrays uninitialised on the stack; set, it fills
-    // both (100 entries each) on every request (1.2% of its CPU in a profile).
+    // Left unset at hyper's own default: only then does hyper keep its header
+    // arrays uninitialised; set, it fills them on every request.
     if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
         builder.max_headers(limits.max_headers);
     }
@@ -206,12 +205,9 @@ async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody>
         let reply = Reply::introspection(describe(&parts, &body));
         return into_response(reply, ctx.chunk_size);
     }
-    // docroot runs right here on the async worker, not on the blocking pool:
-    // a cached file costs it one `epoll_wait` that returns at once, and an
-    // uncached one a path walk and an open, microseconds on a local disk with
-    // warm metadata — less than the round trip to the blocking pool they
-    // would otherwise pay. (On a slow network file system this is the line to
-    // move back to spawn_blocking.)
+    // docroot runs here on the async worker, not on the blocking pool: a path
+    // walk and an open on a local disk cost less than the hand-off would. (On
+    // a slow network file system, this is the line to put in spawn_blocking.)
     // Origin-form, nearly every request, is borrowed as it is; only the
     // absolute form is put back together.
     let target: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {
@@ -275,16 +271,40 @@ fn describe(parts: &http::request::Parts, body: &Incoming) -> String {
 }
 
 /// `--print-requests`: hyper hands over the head already parsed, so this is
-/// the request as hyper understood it, not the bytes as received.
+/// the request as hyper understood it, not the bytes as received. Control and
+/// non-ASCII bytes in values are escaped so a request cannot drive the
+/// terminal; quotes and backslashes are printed as they are.
 fn print_head(parts: &http::request::Parts) {
     use std::io::Write;
     let mut text = format!("{} {} {:?}\n", parts.method, parts.uri, parts.version);
     for (name, value) in &parts.headers {
         text.push_str(name.as_str());
         text.push_str(": ");
-        text.extend(value.as_bytes().escape_ascii().map(char::from));
+        push_printable(&mut text, value.as_bytes());
         text.push('\n');
     }
     text.push('\n');
     let _ = io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Appends `bytes`, printable ASCII as is and every other byte escaped.
+fn push_printable(text: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        if (b' '..=b'~').contains(&b) {
+            text.push(char::from(b));
+        } else {
+            text.extend(b.escape_ascii().map(char::from));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printed_heads_cannot_drive_a_terminal() {
+        let mut text = String::new();
+        super::push_printable(&mut text, b"\"abc\" C:\\dir \x1b[2J\x07caf\xc3\xa9\t\x7f");
+        assert!(text.bytes().all(|b| (b' '..=b'~').contains(&b)));
+        assert_eq!(text, r#""abc" C:\dir \x1b[2J\x07caf\xc3\xa9\t\x7f"#);
+    }
 }

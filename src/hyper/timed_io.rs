@@ -3,12 +3,9 @@
 //! stall). A read or write that stays pending past its limit fails with
 //! `TimedOut`, which ends the connection.
 //!
-//! tokio-io-timeout did this before, but on every completed operation it
-//! moved its timer to "now"; a timer moved earlier than the runtime's next
-//! wake-up makes tokio wake its driver through an eventfd, so every request
-//! paid two extra system calls (measured: ~0.5 eventfd writes per request).
-//! Here a finished operation just disarms its timer, and arming keeps a
-//! deadline that is still nearly a whole limit away instead of moving it.
+//! A finished operation only disarms its timer, and arming keeps a deadline
+//! that is still nearly a whole limit away: moving a tokio timer earlier than
+//! the runtime's next wake-up costs system calls to wake its driver.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;

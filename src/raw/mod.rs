@@ -1,6 +1,8 @@
 //! The raw backend: HTTP/1.1 by hand on `std::net` — a blocking accept loop, a
-//! bounded pool of worker threads that each serve one connection at a time, a
-//! hand-written parser ([`request`]) and response writer ([`response`]).
+//! bounded pool of worker threads ([`pool`]) that each serve one connection at
+//! a time ([`connection`]), a head reader (`reader`) over a hand-written
+//! parser ([`request`]), a response writer ([`response`]), and the rules for
+//! closing (`closing`). The Linux-specific calls live in `sys`.
 //!
 //! A worker holds a connection while it reads a request head (a new
 //! connection's first one included) and writes the response; between
@@ -10,22 +12,23 @@
 //! connections wait in a queue, and beyond that a new client gets a fast 503
 //! instead of an unbounded wait.
 
+mod closing;
 pub mod connection;
 pub mod parking;
 pub mod pool;
+mod reader;
 pub mod request;
 pub mod response;
+mod sys;
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
-
-use crate::docroot::{DocRoot, Reply};
+use crate::docroot::DocRoot;
 use crate::{Backend, Config, Shutdown};
 use connection::{Connection, Context};
 use parking::Parking;
@@ -100,7 +103,7 @@ pub fn run(
         let stream = Arc::new(stream);
         let conn = Connection::new(Arc::clone(&stream), peer, open.register(&stream), &ctx);
         if let Err(conn) = pool.submit(conn) {
-            refuse_busy(conn.stream());
+            closing::refuse_busy(conn.stream());
         }
         if config.once {
             break;
@@ -189,28 +192,4 @@ impl Drop for Registration {
         self.open.lock().remove(&self.id);
         self.open.closed.notify_one();
     }
-}
-
-/// Every worker busy and the queue full: say so at once (RFC 9110 §15.6.4)
-/// rather than leave the client waiting with no bound.
-fn refuse_busy(stream: &TcpStream) {
-    tracing::debug!("queue full; answering 503");
-    let mut reply = Reply::status(StatusCode::SERVICE_UNAVAILABLE);
-    reply.headers.insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from_static("1"),
-    );
-    let mut out = Vec::new();
-    let mut sender = response::ChunkedSender::new(1);
-    // The accept loop must not stall on this client.
-    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-    let _ = response::write_reply(
-        &mut &*stream,
-        reply,
-        response::Persistence::Close,
-        &mut out,
-        &mut sender,
-    );
-    let _ = (&mut &*stream).flush();
-    let _ = stream.shutdown(SocketShutdown::Write);
 }

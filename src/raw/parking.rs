@@ -12,19 +12,12 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use rustix::event::epoll::{self, EventData, EventFlags};
-use rustix::event::{EventfdFlags, Timespec};
-
 use super::connection::Connection;
 use super::pool::Submitter;
-
-/// The event data of the descriptor that wakes the poller early (a nearer
-/// deadline, or the end); connection ids count up from zero and never reach it.
-const WAKE: u64 = u64::MAX;
+use super::sys::{self, Events, Poller};
 
 /// Events taken from the kernel per wait; more simply wait for the next round.
 const EVENTS_PER_WAIT: usize = 256;
@@ -35,8 +28,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
 /// The parked connections and the poller that watches them.
 pub struct Parking {
-    epoll: OwnedFd,
-    wake: OwnedFd,
+    poller: Poller,
     state: Mutex<State>,
 }
 
@@ -57,12 +49,8 @@ struct Parked {
 
 impl Parking {
     pub fn new() -> io::Result<Parking> {
-        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-        let wake = rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-        epoll::add(&epoll, &wake, EventData::new_u64(WAKE), EventFlags::IN)?;
         Ok(Parking {
-            epoll,
-            wake,
+            poller: Poller::new()?,
             state: Mutex::default(),
         })
     }
@@ -72,7 +60,7 @@ impl Parking {
     pub fn park(&self, mut conn: Connection, idle: Duration) {
         let stream = Arc::clone(conn.stream());
         let id = conn.registration.id;
-        let added = std::mem::replace(&mut conn.parked_before, true);
+        let again = std::mem::replace(&mut conn.parked_before, true);
         let deadline = Instant::now() + idle;
         let wake_poller = {
             let mut state = self.lock();
@@ -93,18 +81,9 @@ impl Parking {
             sooner
         };
         if wake_poller {
-            self.wake();
+            self.poller.wake();
         }
-        // One-shot: after one wake-up the connection is a worker's alone until
-        // it is parked, and armed, again.
-        let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ONESHOT;
-        let data = EventData::new_u64(id);
-        let armed = if added {
-            epoll::modify(&self.epoll, &*stream, data, flags)
-        } else {
-            epoll::add(&self.epoll, &*stream, data, flags)
-        };
-        if let Err(e) = armed {
+        if let Err(e) = self.poller.arm(&*stream, id, again) {
             tracing::warn!("cannot watch an idle connection, closing it: {e}");
             let parked = self.lock().parked.remove(&id);
             drop(parked);
@@ -114,9 +93,9 @@ impl Parking {
     /// The poller: until [`Parking::close`], sends every connection that
     /// became readable back to the workers and closes those idle too long.
     pub fn run(&self, workers: Submitter<Connection>) {
-        // Connections wait for the poller while it waits for the CPU.
-        super::pool::request_short_slice();
-        let mut events = Vec::with_capacity(EVENTS_PER_WAIT);
+        // Woken connections wait for the poller while it waits for the CPU.
+        sys::request_short_slice();
+        let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut ready = Vec::new();
         let mut expired = Vec::new();
         loop {
@@ -128,36 +107,22 @@ impl Parking {
                 state.poller_wakes = state.next_expiry;
                 state
                     .next_expiry
-                    .map(|t| timespec(t.saturating_duration_since(Instant::now())))
+                    .map(|t| t.saturating_duration_since(Instant::now()))
             };
-            events.clear();
-            match epoll::wait(
-                &self.epoll,
-                rustix::buffer::spare_capacity(&mut events),
-                timeout.as_ref(),
-            ) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => {
-                    // Nothing here can be fixed by waiting again; parked
-                    // connections are closed, new ones are served without keep-alive waits.
-                    tracing::error!("waiting on idle connections failed: {e}");
-                    self.close();
-                    return;
-                }
+            if let Err(e) = self.poller.wait(&mut events, timeout) {
+                // Nothing here can be fixed by waiting again; parked
+                // connections are closed, new ones are served without keep-alive waits.
+                tracing::error!("waiting on idle connections failed: {e}");
+                self.close();
+                return;
             }
             {
                 let mut state = self.lock();
                 if state.closed {
                     return;
                 }
-                for event in &events {
-                    match event.data.u64() {
-                        WAKE => {
-                            let mut count = [0u8; 8];
-                            let _ = rustix::io::read(&self.wake, &mut count);
-                        }
-                        id => ready.extend(state.parked.remove(&id).map(|p| p.conn)),
-                    }
+                for id in events.ready() {
+                    ready.extend(state.parked.remove(&id).map(|p| p.conn));
                 }
                 let now = Instant::now();
                 if state.next_expiry.is_some_and(|t| t <= now) {
@@ -189,22 +154,10 @@ impl Parking {
             std::mem::take(&mut state.parked)
         };
         drop(parked);
-        self.wake();
-    }
-
-    fn wake(&self) {
-        // Cannot fail short of a full counter, which means a wake-up is pending anyway.
-        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+        self.poller.wake();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-fn timespec(d: Duration) -> Timespec {
-    Timespec {
-        tv_sec: d.as_secs() as _,
-        tv_nsec: d.subsec_nanos() as _,
     }
 }

@@ -86,7 +86,9 @@ impl<J> Submitter<J> {
 }
 
 fn work<J>(receiver: &Mutex<Receiver<J>>, handler: &(impl Fn(J) + ?Sized)) {
-    request_short_slice();
+    // Hundreds of workers may share a core; a short slice lets a woken one
+    // answer sooner instead of queueing behind the rest.
+    super::sys::request_short_slice();
     loop {
         // The lock is held only while waiting for a job, never while serving one.
         let job = receiver
@@ -99,45 +101,6 @@ fn work<J>(receiver: &Mutex<Receiver<J>>, handler: &(impl Fn(J) + ?Sized)) {
             crate::note_panic();
         }
     }
-}
-
-/// The shortest time slice Linux's EEVDF scheduler grants (0.1 ms; the
-/// default is several times that). A worker needs the CPU for microseconds
-/// per request, but with a thousand of them runnable on one core a slice
-/// sets how long a woken worker may queue behind the others: measured with
-/// 1000 keep-alive connections on one core (wrk, 5 s), the slowest request
-/// fell from over 2 s, past wrk's timeout, to under 0.7 s, at the same
-/// throughput. The parking poller asks for it too: with the default slice it
-/// queued behind the workers, and a woken connection with it (side by side,
-/// two runs of two rounds: S1 and S5 6–18% faster with it). Kernels before
-/// 6.12 ignore or refuse the request; either way the thread runs as before.
-pub(super) fn request_short_slice() {
-    /// `struct sched_attr` from `linux/sched/types.h`, first version (48 bytes).
-    #[repr(C)]
-    struct SchedAttr {
-        size: u32,
-        policy: u32,
-        flags: u64,
-        nice: i32,
-        priority: u32,
-        runtime: u64,
-        deadline: u64,
-        period: u64,
-    }
-    let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        policy: libc::SCHED_OTHER as u32,
-        flags: 0,
-        nice: 0,
-        priority: 0,
-        // For SCHED_OTHER, `runtime` is the requested slice (Linux 6.12+).
-        runtime: 100_000,
-        deadline: 0,
-        period: 0,
-    };
-    // SAFETY: sched_setattr(2) on the calling thread (pid 0) only reads
-    // `attr`, a valid sched_attr whose size field says how much to read.
-    let _ = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
 }
 
 impl<J: Send + 'static> Drop for WorkerPool<J> {

@@ -173,18 +173,45 @@ fn next_line(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     Some((line, lf + 1))
 }
 
-/// Parses one request head from the start of `buf`.
-pub fn parse_head<'b>(buf: &'b [u8], limits: &HeadLimits) -> Result<Head<'b>, ParseError> {
-    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF)
-    // received before the request-line.
+/// Where the request line starts: RFC 9112 §2.2 says a server SHOULD ignore
+/// at least one empty line received before it.
+fn skip_empty_lines(buf: &[u8]) -> usize {
     let mut pos = 0;
-    while pos < buf.len() {
+    loop {
         match &buf[pos..] {
             [b'\n', ..] => pos += 1,
             [b'\r', b'\n', ..] => pos += 2,
-            [b'\r'] => return Err(ParseError::Incomplete),
-            _ => break,
+            _ => return pos,
         }
+    }
+}
+
+/// Whether `buf` holds a whole head, found without parsing it: a blank line
+/// (LF, then LF or CRLF) after the request line. When it does,
+/// [`parse_head`] answers with the head or an error, never `Incomplete`; so
+/// a reader can wait for this and then parse each head once.
+pub fn holds_whole_head(buf: &[u8]) -> bool {
+    let rest = &buf[skip_empty_lines(buf)..];
+    // The usual case: the head is all that has arrived.
+    if rest.ends_with(b"\n\r\n") || rest.ends_with(b"\n\n") {
+        return true;
+    }
+    let mut from = 0;
+    while let Some(lf) = rest[from..].iter().position(|&b| b == b'\n') {
+        from += lf + 1;
+        if rest[from..].starts_with(b"\n") || rest[from..].starts_with(b"\r\n") {
+            return true;
+        }
+    }
+    false
+}
+
+/// Parses one request head from the start of `buf`.
+pub fn parse_head<'b>(buf: &'b [u8], limits: &HeadLimits) -> Result<Head<'b>, ParseError> {
+    let mut pos = skip_empty_lines(buf);
+    if buf[pos..] == *b"\r" {
+        // Half of an empty line, the LF still on its way.
+        return Err(ParseError::Incomplete);
     }
     let Some((line, after)) = next_line(buf, pos) else {
         return Err(check_partial_request_line(&buf[pos..], limits));
@@ -585,6 +612,54 @@ mod tests {
         assert!(!alive(b"GET / HTTP/1.1\r\nConnection: foo, Close\r\n\r\n"));
         assert!(!alive(b"GET / HTTP/1.0\r\n\r\n"));
         assert!(alive(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_whole_head_is_found_without_parsing() {
+        let whole: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            b"\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\nGET /next",
+            b"GET / HTTP/1.1\r\nX: a\r\r\n\r\n",
+            b"garbage\n\n",
+        ];
+        for bytes in whole {
+            assert!(holds_whole_head(bytes), "{}", bytes.escape_ascii());
+            assert_ne!(parse(bytes).err(), Some(ParseError::Incomplete));
+        }
+        let partial: &[&[u8]] = &[
+            b"",
+            b"\r\n\r\n",
+            b"\n\n\r",
+            b"GET / HTTP/1.1\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r",
+        ];
+        for bytes in partial {
+            assert!(!holds_whole_head(bytes), "{}", bytes.escape_ascii());
+        }
+    }
+
+    proptest::proptest! {
+        /// What lets the reader parse each head once: a head found whole never
+        /// parses as `Incomplete`, and a head that parses was found whole.
+        #[test]
+        fn found_whole_agrees_with_the_parser(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "GET / HTTP/1.1", "\r\n", "\n", "\r", " ", "X: a", ":", "a", "\t",
+                ]),
+                0..16,
+            ),
+        ) {
+            let bytes = pieces.concat().into_bytes();
+            let parsed = parse(&bytes);
+            if holds_whole_head(&bytes) {
+                proptest::prop_assert!(!matches!(parsed, Err(ParseError::Incomplete)));
+            }
+            if parsed.is_ok() {
+                proptest::prop_assert!(holds_whole_head(&bytes));
+            }
+        }
     }
 
     #[test]
