@@ -488,28 +488,28 @@ fn linger_close(stream: &TcpStream, linger: Duration) {
 
 /// The request as this parser understood it, for `compare`.
 fn describe(head: &request::Head<'_>, framing: request::BodyFraming) -> String {
-    let headers: Vec<(&str, String)> = head
-        .headers
-        .iter()
-        .map(|h| (h.name, h.value.escape_ascii().to_string()))
-        .collect();
-    let body = match framing {
-        request::BodyFraming::None => "none".to_string(),
-        request::BodyFraming::Length(n) => format!("content-length {n}"),
-        request::BodyFraming::Chunked => "chunked".to_string(),
-    };
-    serde_json::json!({
-        "backend": "raw",
-        "method": head.method,
-        "target": head.target,
-        "version": match head.version {
+    use crate::introspection::{ParsedRequest, RequestBody};
+    ParsedRequest {
+        backend: crate::Backend::Raw,
+        body: match framing {
+            request::BodyFraming::None => RequestBody::None,
+            request::BodyFraming::Length(n) => RequestBody::ContentLength(n),
+            request::BodyFraming::Chunked => RequestBody::Chunked,
+        },
+        headers: head
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), h.value.escape_ascii().to_string()))
+            .collect(),
+        method: head.method.to_string(),
+        target: head.target.to_string(),
+        version: match head.version {
             crate::docroot::Version::Http10 => "HTTP/1.0",
             crate::docroot::Version::Http11 => "HTTP/1.1",
-        },
-        "headers": headers,
-        "body": body,
-    })
-    .to_string()
+        }
+        .to_string(),
+    }
+    .to_json()
 }
 
 /// `--print-requests`: the head as received, one line per line, with control
