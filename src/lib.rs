@@ -11,6 +11,7 @@ pub mod client;
 pub mod compare;
 pub mod docroot;
 pub mod hyper;
+pub mod introspection;
 pub mod raw;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -190,79 +190,32 @@ fn run_client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    use std::io::IsTerminal;
-    use twinserve::compare::{self, report};
-
-    let mut cases = compare::case::load_dir(&args.cases)
-        .context("cannot load the corpus (pass --cases DIR)")?;
-    if let Some(id) = &args.case {
-        cases.retain(|c| &c.id == id);
-        if cases.is_empty() {
-            anyhow::bail!("no case has the id {id:?} in {}", args.cases.display());
-        }
-    }
-    let mut targets = Vec::new();
-    for (name, host, port) in &args.targets {
-        targets.push((name.clone(), client::resolve(host, *port)?));
-    }
-    let fixture = compare::Fixture::start(&args.root)
-        .map_err(|e| anyhow::anyhow!("{e} (run from the project folder or pass --root DIR)"))?;
-    let total = cases.len();
-    let bar = progress_bar(total as u64, "cases");
-    let mut comparison = compare::run(cases, &fixture, &targets, &|_| bar.inc(1));
-    bar.finish_and_clear();
-    if args.case.is_none() {
-        comparison.slow_clients = compare::slow_clients(&fixture);
-    }
-    if args.load {
-        let settings = compare::LoadSettings {
-            path: args.file.clone(),
+    use twinserve::compare;
+    let options = compare::Options {
+        cases: args.cases,
+        root: args.root,
+        case: args.case,
+        format: match args.format {
+            Format::Table => compare::Format::Table,
+            Format::Markdown => compare::Format::Markdown,
+            Format::Json => compare::Format::Json,
+            Format::Html => compare::Format::Html,
+        },
+        out: args.out,
+        check: args.check,
+        targets: args
+            .targets
+            .into_iter()
+            .map(|(name, host, port)| compare::Target { name, host, port })
+            .collect(),
+        load: args.load.then(|| compare::LoadSettings {
+            path: args.file,
             threads: args.threads as usize,
             requests: usize::try_from(args.requests).unwrap_or(usize::MAX),
             keep_alive: args.keep_alive,
-        };
-        let per_column = u64::from(args.threads) * args.requests;
-        let bar = progress_bar(per_column * comparison.columns.len() as u64, "load");
-        comparison.load = compare::run_load(&comparison.columns, &settings, &|column, _| {
-            bar.set_prefix(format!("load {}", column.name));
-            bar.inc(1);
-        })?;
-        bar.finish_and_clear();
-    }
-    let colour = args.out.is_none()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let text = match (&args.case, args.format) {
-        (Some(_), Format::Table) => comparison
-            .results
-            .iter()
-            .map(|r| report::case_detail(&comparison, r, colour))
-            .collect(),
-        (_, Format::Table) => report::terminal(&comparison, colour),
-        (_, Format::Markdown) => report::markdown(&comparison),
-        (_, Format::Json) => report::json(&comparison),
-        (_, Format::Html) => report::html(&comparison),
+        }),
     };
-    match &args.out {
-        Some(path) => std::fs::write(path, &text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
-    }
-    if args.check {
-        let mismatches = compare::check(&comparison);
-        for m in &mismatches {
-            eprintln!(
-                "compare: {} on {}: pinned {:?}, observed {:?}",
-                m.case_id, m.backend, m.expected, m.observed
-            );
-        }
-        if !mismatches.is_empty() {
-            eprintln!("compare: {} outcomes left their pins", mismatches.len());
-            return Ok(ExitCode::FAILURE);
-        }
-        eprintln!("compare: all {total} cases match their pins on both backends");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(compare::run(&options)?)
 }
 
 /// A progress bar on stderr; indicatif hides it when stderr is not a terminal.

@@ -27,7 +27,7 @@ fn the_corpus_keeps_its_pins_and_its_report() {
         assert!(c.why.len() > 60, "{}: the why is too thin", c.id);
     }
     let fixture = Fixture::start(&project("site")).unwrap();
-    let mut comparison = compare::run(cases, &fixture, &[], &|_| {});
+    let mut comparison = compare::run_corpus(cases, &fixture, &[], &|_| {});
     comparison.slow_clients = compare::slow_clients(&fixture);
     let lesson: Vec<(&str, bool)> = comparison
         .slow_clients
@@ -56,7 +56,14 @@ fn the_corpus_keeps_its_pins_and_its_report() {
          `cargo run --release -- compare --format markdown --out compare/REPORT.md`"
     );
 
-    let json: serde_json::Value = serde_json::from_str(&report::json(&comparison)).unwrap();
+    let text = report::json(&comparison);
+    let document: report::json::Document = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        serde_json::to_string_pretty(&document).unwrap(),
+        text,
+        "the schema reads back what it wrote"
+    );
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["schema"], report::JSON_SCHEMA);
     assert_eq!(
         json["cases"].as_array().unwrap().len(),
@@ -89,7 +96,7 @@ fn an_extra_target_gets_its_own_column() {
     let mut config = twinserve::Config::new(fixture.root());
     config.limits = compare::compare_limits();
     let extra = twinserve::spawn(twinserve::Backend::Hyper, config).unwrap();
-    let comparison = compare::run(
+    let comparison = compare::run_corpus(
         cases,
         &fixture,
         &[("again".into(), extra.local_addr())],

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// A case as written in its file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+use super::verdict::Pattern;
+
+/// A case, its patterns parsed.
+#[derive(Debug, Clone)]
 pub struct Case {
     pub id: String,
     pub title: String,
@@ -28,28 +29,87 @@ pub struct Case {
     /// The request bytes, one element per write, in `escape_ascii` form.
     pub send: Vec<String>,
     /// Pause between writes, in milliseconds.
-    #[serde(default)]
     pub pause_ms: u64,
     /// `shutdown(SHUT_WR)` after the last write.
-    #[serde(default)]
     pub half_close: bool,
     /// How long to wait for an answer after the last write (default 1000 ms).
-    #[serde(default)]
     pub wait_ms: Option<u64>,
     /// The request methods in order, where a HEAD changes response framing.
-    #[serde(default)]
     pub methods: Vec<String>,
-    /// Outcome patterns the RFC allows (see `verdict::matches`).
-    pub conforming: Vec<String>,
+    /// Outcomes the RFC allows.
+    pub conforming: Vec<Pattern>,
     /// The outcome each backend gave when the case was pinned.
     pub expect: Expected,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The pins: what `--check` holds each backend to.
+#[derive(Debug, Clone)]
 pub struct Expected {
-    pub raw: String,
-    pub hyper: String,
+    pub raw: Pattern,
+    pub hyper: Pattern,
+}
+
+/// A case as written in its file: the patterns still text.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    id: String,
+    title: String,
+    theme: String,
+    rfc: String,
+    requires: String,
+    why: String,
+    send: Vec<String>,
+    #[serde(default)]
+    pause_ms: u64,
+    #[serde(default)]
+    half_close: bool,
+    #[serde(default)]
+    wait_ms: Option<u64>,
+    #[serde(default)]
+    methods: Vec<String>,
+    conforming: Vec<String>,
+    expect: ExpectedFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedFile {
+    raw: String,
+    hyper: String,
+}
+
+impl CaseFile {
+    /// Parses every pattern; an error names the field it is in.
+    fn into_case(self) -> Result<Case, String> {
+        let pattern =
+            |field: &str, text: &str| Pattern::parse(text).map_err(|e| format!("`{field}`: {e}"));
+        let conforming = self
+            .conforming
+            .iter()
+            .enumerate()
+            .map(|(i, text)| pattern(&format!("conforming[{i}]"), text))
+            .collect::<Result<_, _>>()?;
+        let expect = Expected {
+            raw: pattern("expect.raw", &self.expect.raw)?,
+            hyper: pattern("expect.hyper", &self.expect.hyper)?,
+        };
+        Ok(Case {
+            id: self.id,
+            title: self.title,
+            theme: self.theme,
+            rfc: self.rfc,
+            requires: self.requires,
+            why: self.why,
+            send: self.send,
+            pause_ms: self.pause_ms,
+            half_close: self.half_close,
+            wait_ms: self.wait_ms,
+            methods: self.methods,
+            conforming,
+            expect,
+        })
+    }
 }
 
 impl Case {
@@ -143,9 +203,14 @@ pub fn load_file(path: &Path) -> Result<Case, CaseError> {
 
 /// Parses and checks one case's text.
 pub fn parse(text: &str) -> Result<Case, CaseError> {
-    let case: Case = toml::from_str(text).map_err(|e| CaseError {
+    let file: CaseFile = toml::from_str(text).map_err(|e| CaseError {
         path: PathBuf::new(),
         message: e.message().to_string(),
+    })?;
+    let id = file.id.clone();
+    let case = file.into_case().map_err(|message| CaseError {
+        path: PathBuf::from(id),
+        message,
     })?;
     if case.send.is_empty() {
         return Err(case.error("`send` needs at least one segment".into()));
@@ -219,9 +284,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_case_parses_and_bad_ones_are_refused() {
-        let good = r#"
+    const GOOD: &str = r#"
 id = "x"
 title = "t"
 theme = "request-line"
@@ -232,13 +295,39 @@ send = ['GET / HTTP/1.1\r\nHost: a\r\n\r\n']
 conforming = ["200"]
 expect = { raw = "200 open", hyper = "200 open" }
 "#;
-        let case = parse(good).unwrap();
+
+    #[test]
+    fn a_case_parses_and_bad_ones_are_refused() {
+        let case = parse(GOOD).unwrap();
         assert_eq!(
             case.segments().unwrap()[0],
             b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
         );
-        assert!(parse(&good.replace("send = ['GET", "send = ['\\qGET")).is_err());
-        assert!(parse(&good.replace("theme", "thyme")).is_err());
-        assert!(parse(&good.replace("conforming = [\"200\"]", "conforming = []")).is_err());
+        assert_eq!(case.expect.raw.to_string(), "200 open");
+        assert!(parse(&GOOD.replace("send = ['GET", "send = ['\\qGET")).is_err());
+        assert!(parse(&GOOD.replace("theme", "thyme")).is_err());
+        assert!(parse(&GOOD.replace("conforming = [\"200\"]", "conforming = []")).is_err());
+    }
+
+    #[test]
+    fn a_bad_pin_is_a_load_error_naming_the_file_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        for (from, to, field) in [
+            ("raw = \"200 open\"", "raw = \"20O open\"", "`expect.raw`"),
+            (
+                "hyper = \"200 open\"",
+                "hyper = \"200 opened\"",
+                "`expect.hyper`",
+            ),
+            ("[\"200\"]", "[\"200\", \"4xx|\"]", "`conforming[1]`"),
+        ] {
+            let path = dir.path().join("bad-pin.toml");
+            std::fs::write(&path, GOOD.replace(from, to)).unwrap();
+            let error = load_file(&path).unwrap_err().to_string();
+            assert!(
+                error.starts_with(&path.display().to_string()) && error.contains(field),
+                "{error}"
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! through sockets; nothing in the serving path uses this module.
 
 pub mod case;
+mod command;
 pub mod report;
 pub mod runner;
 pub mod textbook;
@@ -16,10 +17,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::introspection::ParsedRequest;
 use crate::{Backend, Config, ServerHandle, StartError};
 pub use case::Case;
+pub use command::{Format, Options, Target, run};
 pub use runner::Outcome;
 pub use verdict::Difference;
 
@@ -47,14 +50,15 @@ const PATIENCE: Duration = Duration::from_secs(1);
 
 /// The slowloris lesson, measured: what a normal client got while as many
 /// connections as raw has workers each sent half a head and then nothing.
-#[derive(Debug, Clone, Serialize)]
+/// Fields in alphabetical order: the order of its keys in compare's JSON schema.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SlowClients {
     pub column: String,
-    pub slow_connections: usize,
     pub head_timeout_ms: u64,
     pub patience_ms: u64,
     /// The normal client got its answer within the patience.
     pub served: bool,
+    pub slow_connections: usize,
 }
 
 /// Runs the slowloris experiment against raw and hyper, one after the other.
@@ -97,32 +101,45 @@ pub fn slow_clients(fixture: &Fixture) -> Vec<SlowClients> {
     .collect()
 }
 
-/// Why a comparison could not run.
+/// Why a comparison could not run; each message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
+    #[error("cannot load the corpus (pass --cases DIR)")]
+    Corpus(#[source] case::CaseError),
+    #[error("no case has the id {id:?} in {}", dir.display())]
+    NoSuchCase { id: String, dir: std::path::PathBuf },
+    #[error("{0} (run from the project folder or pass --root DIR)")]
+    Fixture(FixtureError),
     #[error(transparent)]
-    Case(#[from] case::CaseError),
+    Client(#[from] crate::client::ClientError),
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why the fixture's site copy or servers could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
     #[error("cannot prepare the site copy: {0}")]
-    Fixture(std::io::Error),
+    Copy(std::io::Error),
     #[error(transparent)]
     Start(#[from] StartError),
-    #[error("no case has the id {0:?}")]
-    NoSuchCase(String),
 }
 
 /// A server the corpus runs against: one of ours (pinned in the case files)
 /// or an extra `--target`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Column {
     pub name: String,
-    #[serde(skip)]
     pub addr: SocketAddr,
-    #[serde(skip)]
     pub backend: Option<Backend>,
 }
 
 /// One case's result on every column.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CaseResult {
     pub case_id: String,
     /// In column order.
@@ -132,15 +149,14 @@ pub struct CaseResult {
     /// raw versus hyper.
     pub difference: Difference,
     /// The request as each of our backends parsed it (introspection), raw then hyper.
-    pub parsed: Vec<Option<serde_json::Value>>,
+    pub parsed: Vec<Option<ParsedRequest>>,
 }
 
 /// A whole comparison: the columns, the cases and their results, in case
 /// order, and the load run when one was asked for.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Comparison {
     pub columns: Vec<Column>,
-    #[serde(skip)]
     pub cases: Vec<Case>,
     pub results: Vec<CaseResult>,
     pub load: Vec<LoadResult>,
@@ -157,19 +173,20 @@ pub struct LoadSettings {
     pub keep_alive: bool,
 }
 
-/// One column's load figures, from the client's histogram.
-#[derive(Debug, Clone, Serialize)]
+/// One column's load figures, from the client's histogram. Fields in
+/// alphabetical order: the order of its keys in compare's JSON schema.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadResult {
     pub column: String,
-    pub requests: u64,
-    pub responses: u64,
     pub failures: std::collections::BTreeMap<String, u64>,
-    pub req_per_s: f64,
+    pub max_ms: f64,
     pub mb_per_s: f64,
     pub p50_ms: f64,
     pub p90_ms: f64,
     pub p99_ms: f64,
-    pub max_ms: f64,
+    pub req_per_s: f64,
+    pub requests: u64,
+    pub responses: u64,
 }
 
 /// Longest one column's load may run, whatever the request count.
@@ -226,15 +243,15 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub fn start(site: &Path) -> Result<Fixture, CompareError> {
-        let dir = tempfile::tempdir().map_err(CompareError::Fixture)?;
+    pub fn start(site: &Path) -> Result<Fixture, FixtureError> {
+        let dir = tempfile::tempdir().map_err(FixtureError::Copy)?;
         let root = dir.path().join("root");
-        copy_dir(site, &root).map_err(CompareError::Fixture)?;
-        std::fs::write(dir.path().join("secret.txt"), SECRET).map_err(CompareError::Fixture)?;
+        copy_dir(site, &root).map_err(FixtureError::Copy)?;
+        std::fs::write(dir.path().join("secret.txt"), SECRET).map_err(FixtureError::Copy)?;
         // `/escape`, a way out that no dot-segment spells: only following the
         // link reaches the secret.
         std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("escape"))
-            .map_err(CompareError::Fixture)?;
+            .map_err(FixtureError::Copy)?;
         let start = |backend, introspect| {
             let mut config = Config::new(&root);
             config.introspect = introspect;
@@ -275,7 +292,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Runs `cases` against raw, hyper and `targets`, all cases at once (each
 /// case on its own connections), results in case order.
-pub fn run(
+pub fn run_corpus(
     cases: Vec<Case>,
     fixture: &Fixture,
     targets: &[(String, SocketAddr)],
@@ -351,7 +368,8 @@ fn run_one(case: &Case, columns: &[Column], parse_addrs: &[SocketAddr; 2]) -> Ca
         .iter()
         .map(|addr| {
             let outcome = runner::run_case(*addr, case, b"");
-            first_json_body(&outcome)
+            let body = runner::first_body(&outcome.received)?;
+            serde_json::from_slice(&body).ok()
         })
         .collect();
     CaseResult {
@@ -361,14 +379,6 @@ fn run_one(case: &Case, columns: &[Column], parse_addrs: &[SocketAddr; 2]) -> Ca
         difference,
         parsed,
     }
-}
-
-/// The JSON body of the first response of an introspection run, if it was one.
-fn first_json_body(outcome: &Outcome) -> Option<serde_json::Value> {
-    let received = &outcome.received;
-    let start = received.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let mut stream = serde_json::Deserializer::from_slice(&received[start..]).into_iter();
-    stream.next()?.ok()
 }
 
 /// A pinned expectation that no longer holds.
@@ -389,16 +399,13 @@ pub fn check(comparison: &Comparison) -> Vec<Mismatch> {
                 Backend::Raw => &case.expect.raw,
                 Backend::Hyper => &case.expect.hyper,
             };
-            let observed = result
-                .outcomes
-                .get(i)
-                .map_or_else(|| "(not run)".to_string(), Outcome::signature);
-            if !verdict::matches(expected, &observed) {
+            let outcome = result.outcomes.get(i);
+            if !outcome.is_some_and(|o| expected.matches(o)) {
                 mismatches.push(Mismatch {
                     case_id: case.id.clone(),
                     backend,
-                    expected: expected.clone(),
-                    observed,
+                    expected: expected.to_string(),
+                    observed: outcome.map_or_else(|| "(not run)".to_string(), Outcome::signature),
                 });
             }
         }

@@ -9,9 +9,10 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::case::Case;
+use crate::client::ResponseReader;
 
 /// After bytes have arrived, how long a silence ends the reading. Longer than
 /// any local server takes to send the rest of a response, far shorter than
@@ -31,7 +32,7 @@ const SHOWN_FIELDS: &[&str] = &[
 ];
 
 /// How the connection ended, as the client saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum End {
     /// Still open after the responses (the server waits for more).
@@ -45,6 +46,14 @@ pub enum End {
 }
 
 impl End {
+    /// Every end, in the order a pattern names them.
+    pub const ALL: [End; 4] = [End::Open, End::Closed, End::Reset, End::Timeout];
+
+    /// The end a pattern or a signature names, e.g. `closed`.
+    pub fn from_name(name: &str) -> Option<End> {
+        End::ALL.into_iter().find(|end| end.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             End::Open => "open",
@@ -55,28 +64,28 @@ impl End {
     }
 }
 
-/// One response as received.
-#[derive(Debug, Clone, Serialize)]
+/// One response as received. Fields in alphabetical order: the order of
+/// its keys in compare's JSON schema.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObservedResponse {
-    pub status: u16,
-    /// The fields in `SHOWN_FIELDS`, names lowercased, in the order received.
-    pub fields: Vec<(String, String)>,
-    pub body_len: usize,
     /// FNV-1a 64 of the body, enough to tell two bodies apart in a report.
     pub body_digest: String,
+    pub body_len: usize,
+    /// The fields in `SHOWN_FIELDS`, names lowercased, in the order received.
+    pub fields: Vec<(String, String)>,
     /// The body holds the secret placed outside the root.
     pub leaked: bool,
+    pub status: u16,
 }
 
 /// Everything a client observed for one case on one server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub responses: Vec<ObservedResponse>,
     pub end: End,
     /// Milliseconds from the first write to the first byte back.
     pub first_byte_ms: Option<f64>,
-    /// The bytes received (the first 16 KiB), shown escaped.
-    #[serde(serialize_with = "escaped")]
+    /// The bytes received (the first 16 KiB).
     pub received: Vec<u8>,
     /// Bytes after the last complete response that do not form one.
     pub trailing_bytes: usize,
@@ -158,10 +167,6 @@ pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
     })
 }
 
-fn escaped<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&bytes.escape_ascii().to_string())
-}
-
 /// Writes the segments with their pauses; a failed write is the server's
 /// doing (it closed or reset early), reported, never fatal.
 fn send_plan(
@@ -231,98 +236,53 @@ fn read_until_quiet(
     }
 }
 
-/// Splits received bytes into responses; `methods[i]` is the method of the
-/// i-th request (HEAD responses have no body). Returns the responses and the
-/// number of bytes left over that do not make a whole response.
+/// Splits received bytes into responses with the client's reader;
+/// `methods[i]` is the method of the i-th request (HEAD responses have no
+/// body). Returns the responses and the number of bytes left over that do not
+/// make a whole response.
 pub fn parse_responses(
-    mut bytes: &[u8],
+    bytes: &[u8],
     methods: &[&str],
     secret: &[u8],
 ) -> (Vec<ObservedResponse>, usize) {
+    let mut reader = ResponseReader::new(bytes);
     let mut responses = Vec::new();
-    while !bytes.is_empty() {
-        let mut fields = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut fields);
-        let Ok(httparse::Status::Complete(head_len)) = parsed.parse(bytes) else {
-            break;
+    loop {
+        let used = reader.position() as usize;
+        let method = methods.get(responses.len()).copied().unwrap_or("GET");
+        let Ok(response) = reader.read_message(method) else {
+            return (responses, bytes.len() - used);
         };
-        let status = parsed.code.unwrap_or(0);
-        let field = |name: &str| {
-            parsed
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| String::from_utf8_lossy(h.value).into_owned())
-        };
-        let head_request = methods.get(responses.len()).is_some_and(|m| *m == "HEAD");
-        let rest = &bytes[head_len..];
-        let (body, used) =
-            if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
-                (Vec::new(), 0)
-            } else if field("transfer-encoding")
-                .is_some_and(|te| te.to_ascii_lowercase().ends_with("chunked"))
-            {
-                match dechunk(rest) {
-                    Some(found) => found,
-                    None => break,
-                }
-            } else if let Some(len) =
-                field("content-length").and_then(|v| v.trim().parse::<usize>().ok())
-            {
-                if rest.len() < len {
-                    break;
-                }
-                (rest[..len].to_vec(), len)
-            } else {
-                (rest.to_vec(), rest.len())
-            };
-        let shown = parsed
-            .headers
+        let shown = response
+            .fields
             .iter()
-            .filter(|h| SHOWN_FIELDS.iter().any(|s| h.name.eq_ignore_ascii_case(s)))
-            .map(|h| {
+            .filter(|(name, _)| SHOWN_FIELDS.iter().any(|s| name.eq_ignore_ascii_case(s)))
+            .map(|(name, value)| {
                 (
-                    h.name.to_ascii_lowercase(),
-                    String::from_utf8_lossy(h.value).into_owned(),
+                    name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(value).into_owned(),
                 )
             })
             .collect();
+        let body = &response.body;
         let leaked = !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret);
         responses.push(ObservedResponse {
-            status,
+            status: response.summary.status,
             fields: shown,
             body_len: body.len(),
-            body_digest: format!("{:016x}", fnv1a(&body)),
+            body_digest: format!("{:016x}", fnv1a(body)),
             leaked,
         });
-        bytes = &rest[used..];
     }
-    (responses, bytes.len())
 }
 
-/// Decodes a chunked body at the start of `bytes`: the body and the bytes used.
-fn dechunk(bytes: &[u8]) -> Option<(Vec<u8>, usize)> {
-    let mut body = Vec::new();
-    let mut pos = 0;
-    loop {
-        let line_end = pos + bytes[pos..].windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&bytes[pos..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        pos = line_end + 2;
-        if size == 0 {
-            // Trailer fields up to the empty line.
-            loop {
-                let end = pos + bytes[pos..].windows(2).position(|w| w == b"\r\n")?;
-                let empty = end == pos;
-                pos = end + 2;
-                if empty {
-                    return Some((body, pos));
-                }
-            }
-        }
-        body.extend_from_slice(bytes.get(pos..pos + size)?);
-        pos += size + 2;
-    }
+/// The body of the first response in `bytes`, read as if it answered a GET:
+/// an introspection answer carries its body even for HEAD.
+pub fn first_body(bytes: &[u8]) -> Option<Vec<u8>> {
+    ResponseReader::new(bytes)
+        .read_message("GET")
+        .ok()
+        .map(|r| r.body)
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

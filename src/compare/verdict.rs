@@ -8,53 +8,139 @@
 //! body is compared by its decoded bytes, so `Content-Length` and chunked
 //! framing of the same bytes are the same body.
 
-use serde::Serialize;
+use std::fmt;
 
-use super::runner::Outcome;
+use serde::{Deserialize, Serialize};
 
-/// Whether `signature` (e.g. `400 closed`) matches `pattern`.
+use super::runner::{End, Outcome};
+
+/// An outcome pattern as a case file writes it, parsed when the corpus loads.
 ///
 /// A pattern is one or more alternatives separated by `|`. Each is a list of
-/// tokens matched against the signature's: a status (`200`), a class (`4xx`),
-/// `-` for no response, then optionally an end (`open`, `closed`, `reset`,
-/// `timeout`); without an end, any end matches.
-pub fn matches(pattern: &str, signature: &str) -> bool {
-    pattern.split('|').any(|alternative| {
-        let want: Vec<&str> = alternative.split_whitespace().collect();
-        let got: Vec<&str> = signature.split_whitespace().collect();
-        let (got_statuses, got_end) = got.split_at(got.len().saturating_sub(1));
-        let has_end = want
-            .last()
-            .is_some_and(|t| matches!(*t, "open" | "closed" | "reset" | "timeout"));
-        let (want_statuses, want_end) = if has_end {
-            want.split_at(want.len() - 1)
-        } else {
-            (&want[..], &[][..])
-        };
-        want_statuses.len() == got_statuses.len()
-            && want_statuses
-                .iter()
-                .zip(got_statuses)
-                .all(|(w, g)| token_matches(w, g))
-            && (want_end.is_empty() || want_end == got_end)
-    })
+/// tokens matched against the outcome: a status (`200`), a class (`4xx`), or
+/// `-` alone for no response, then optionally an end (`open`, `closed`,
+/// `reset`, `timeout`); without an end, any end matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    /// As written, for reports and mismatch messages.
+    text: String,
+    alternatives: Vec<Alternative>,
 }
 
-fn token_matches(want: &str, got: &str) -> bool {
-    match want.as_bytes() {
-        [class, b'x', b'x'] => got.len() == 3 && got.as_bytes()[0] == *class,
-        _ => want == got,
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Alternative {
+    /// `[]` stands for `-`: no response at all.
+    statuses: Vec<StatusToken>,
+    end: Option<End>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusToken {
+    Exact(u16),
+    /// `4xx`: the hundreds digit.
+    Class(u16),
+}
+
+impl StatusToken {
+    fn parse(token: &str) -> Option<StatusToken> {
+        match token.as_bytes() {
+            [class @ b'1'..=b'9', b'x', b'x'] => Some(StatusToken::Class(u16::from(class - b'0'))),
+            [b'1'..=b'9', b'0'..=b'9', b'0'..=b'9'] => token.parse().ok().map(StatusToken::Exact),
+            _ => None,
+        }
+    }
+
+    fn matches(self, status: u16) -> bool {
+        match self {
+            StatusToken::Exact(want) => status == want,
+            StatusToken::Class(class) => (100..1000).contains(&status) && status / 100 == class,
+        }
+    }
+}
+
+impl Pattern {
+    /// Parses a pattern; the error says which token is wrong and why.
+    pub fn parse(text: &str) -> Result<Pattern, String> {
+        let alternatives = text
+            .split('|')
+            .map(|alternative| {
+                let mut tokens: Vec<&str> = alternative.split_whitespace().collect();
+                let end = match tokens.last().copied().and_then(End::from_name) {
+                    Some(end) => {
+                        tokens.pop();
+                        Some(end)
+                    }
+                    None => None,
+                };
+                let statuses = match tokens.as_slice() {
+                    [] => return Err(format!("{alternative:?} names no status (or `-`)")),
+                    ["-"] => Vec::new(),
+                    tokens => tokens
+                        .iter()
+                        .map(|t| {
+                            StatusToken::parse(t).ok_or_else(|| {
+                                format!(
+                                    "`{t}` is not a status, a class like `4xx`, a lone `-` \
+                                     or an end (open, closed, reset, timeout)"
+                                )
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                };
+                Ok(Alternative { statuses, end })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Pattern {
+            text: text.to_string(),
+            alternatives,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether `outcome`'s statuses and end fit one of the alternatives.
+    pub fn matches(&self, outcome: &Outcome) -> bool {
+        self.alternatives.iter().any(|alternative| {
+            alternative.statuses.len() == outcome.responses.len()
+                && alternative
+                    .statuses
+                    .iter()
+                    .zip(&outcome.responses)
+                    .all(|(want, got)| want.matches(got.status))
+                && alternative.end.is_none_or(|end| end == outcome.end)
+        })
+    }
+}
+
+/// In JSON a pattern is its text.
+impl Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Pattern, D::Error> {
+        Pattern::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
 /// Per case and server: does the outcome fall within what the RFC allows?
 /// A leaked secret never conforms, whatever the statuses say.
-pub fn conforms(conforming: &[String], outcome: &Outcome) -> bool {
-    !outcome.leaked() && conforming.iter().any(|p| matches(p, &outcome.signature()))
+pub fn conforms(conforming: &[Pattern], outcome: &Outcome) -> bool {
+    !outcome.leaked() && conforming.iter().any(|p| p.matches(outcome))
 }
 
 /// How two servers' outcomes for the same bytes differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Difference {
     Agree,
@@ -70,6 +156,18 @@ pub enum Difference {
 }
 
 impl Difference {
+    /// The name in JSON, as serde writes it (kebab-case).
+    pub fn key(self) -> &'static str {
+        match self {
+            Difference::Agree => "agree",
+            Difference::OneRejects => "one-rejects",
+            Difference::Stream => "stream",
+            Difference::Status => "status",
+            Difference::Body => "body",
+        }
+    }
+
+    /// The name for people.
     pub fn name(self) -> &'static str {
         match self {
             Difference::Agree => "agree",
@@ -123,19 +221,76 @@ pub fn classify(a: &Outcome, b: &Outcome) -> Difference {
 
 #[cfg(test)]
 mod tests {
+    use super::super::runner::ObservedResponse;
     use super::*;
+
+    /// An outcome with these statuses and this end.
+    fn outcome(statuses: &[u16], end: End) -> Outcome {
+        let responses = statuses
+            .iter()
+            .map(|&status| ObservedResponse {
+                status,
+                fields: Vec::new(),
+                body_len: 0,
+                body_digest: String::new(),
+                leaked: false,
+            })
+            .collect();
+        Outcome {
+            responses,
+            end,
+            first_byte_ms: None,
+            received: Vec::new(),
+            trailing_bytes: 0,
+            note: None,
+        }
+    }
+
+    fn matches(pattern: &str, statuses: &[u16], end: End) -> bool {
+        Pattern::parse(pattern)
+            .unwrap()
+            .matches(&outcome(statuses, end))
+    }
 
     #[test]
     fn patterns() {
-        assert!(matches("400", "400 closed"));
-        assert!(matches("400 closed", "400 closed"));
-        assert!(!matches("400 open", "400 closed"));
-        assert!(matches("4xx", "431 closed"));
-        assert!(!matches("4xx", "200 closed"));
-        assert!(matches("200 200", "200 200 open"));
-        assert!(!matches("200", "200 200 open"));
-        assert!(matches("- closed|400", "- closed"));
-        assert!(matches("- closed|400", "400 reset"));
-        assert!(!matches("-", "200 open"));
+        use End::*;
+        assert!(matches("400", &[400], Closed));
+        assert!(matches("400 closed", &[400], Closed));
+        assert!(!matches("400 open", &[400], Closed));
+        assert!(matches("4xx", &[431], Closed));
+        assert!(!matches("4xx", &[200], Closed));
+        assert!(matches("200 200", &[200, 200], Open));
+        assert!(!matches("200", &[200, 200], Open));
+        assert!(matches("- closed|400", &[], Closed));
+        assert!(matches("- closed|400", &[400], Reset));
+        assert!(!matches("-", &[200], Open));
+        assert!(!matches("200", &[], Timeout));
+        assert_eq!(Pattern::parse("100 405").unwrap().to_string(), "100 405");
+    }
+
+    #[test]
+    fn difference_keys_are_what_serde_writes() {
+        use Difference::*;
+        for d in [Agree, OneRejects, Stream, Status, Body] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.key());
+        }
+    }
+
+    #[test]
+    fn bad_patterns_are_refused_with_the_token() {
+        for (bad, token) in [
+            ("20O", "20O"),
+            ("200 close", "close"),
+            ("axx", "axx"),
+            ("- 200", "-"),
+            ("099", "099"),
+        ] {
+            let error = Pattern::parse(bad).unwrap_err();
+            assert!(error.contains(token), "{bad}: {error}");
+        }
+        assert!(Pattern::parse("").is_err());
+        assert!(Pattern::parse("200|").is_err());
+        assert!(Pattern::parse("closed").is_err());
     }
 }

@@ -247,27 +247,29 @@ fn into_response(reply: Reply, chunk_size: usize) -> Response<ResponseBody> {
 /// The request as hyper understood it, for `compare`. hyper does not say how
 /// it framed the body; its size hint does: exact for a length, open for chunked.
 fn describe(parts: &http::request::Parts, body: &Incoming) -> String {
+    use crate::introspection::{ParsedRequest, RequestBody};
     use ::hyper::body::Body as _;
-    let headers: Vec<(&str, String)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_bytes().escape_ascii().to_string()))
-        .collect();
     let hint = body.size_hint();
-    let framing = match hint.exact() {
-        _ if body.is_end_stream() => "none".to_string(),
-        Some(n) => format!("content-length {n}"),
-        None => "chunked".to_string(),
-    };
-    serde_json::json!({
-        "backend": "hyper",
-        "method": parts.method.as_str(),
-        "target": parts.uri.to_string(),
-        "version": format!("{:?}", parts.version),
-        "headers": headers,
-        "body": framing,
-    })
-    .to_string()
+    ParsedRequest {
+        backend: crate::Backend::Hyper,
+        body: match hint.exact() {
+            _ if body.is_end_stream() => RequestBody::None,
+            Some(n) => RequestBody::ContentLength(n),
+            None => RequestBody::Chunked,
+        },
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = value.as_bytes().escape_ascii().to_string();
+                (name.as_str().to_string(), value)
+            })
+            .collect(),
+        method: parts.method.as_str().to_string(),
+        target: parts.uri.to_string(),
+        version: format!("{:?}", parts.version),
+    }
+    .to_json()
 }
 
 /// `--print-requests`: hyper hands over the head already parsed, so this is

@@ -205,28 +205,28 @@ fn answer(head: &Head<'_>, framing: BodyFraming, ctx: &Context) -> Reply {
 
 /// The request as this parser understood it, for `compare`.
 fn describe(head: &Head<'_>, framing: BodyFraming) -> String {
-    let headers: Vec<(&str, String)> = head
-        .headers
-        .iter()
-        .map(|h| (h.name, h.value.escape_ascii().to_string()))
-        .collect();
-    let body = match framing {
-        BodyFraming::None => "none".to_string(),
-        BodyFraming::Length(n) => format!("content-length {n}"),
-        BodyFraming::Chunked => "chunked".to_string(),
-    };
-    serde_json::json!({
-        "backend": "raw",
-        "method": head.method,
-        "target": head.target,
-        "version": match head.version {
+    use crate::introspection::{ParsedRequest, RequestBody};
+    ParsedRequest {
+        backend: crate::Backend::Raw,
+        body: match framing {
+            BodyFraming::None => RequestBody::None,
+            BodyFraming::Length(n) => RequestBody::ContentLength(n),
+            BodyFraming::Chunked => RequestBody::Chunked,
+        },
+        headers: head
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), h.value.escape_ascii().to_string()))
+            .collect(),
+        method: head.method.to_string(),
+        target: head.target.to_string(),
+        version: match head.version {
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
-        },
-        "headers": headers,
-        "body": body,
-    })
-    .to_string()
+        }
+        .to_string(),
+    }
+    .to_json()
 }
 
 /// `--print-requests`: the head as received, one line per line. Control and

@@ -1,0 +1,135 @@
+//! `twinserve compare` from its options to an exit code: load and filter the
+//! corpus, start the fixture, run the cases (and the slowloris and load runs
+//! when asked), render the chosen format, and hold the pins for `--check`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{CompareError, Fixture, LoadSettings, case, check, report};
+use crate::client;
+
+/// The report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One line per case (or the whole story of one, with `case`).
+    Table,
+    Markdown,
+    Json,
+    Html,
+}
+
+/// An extra server to run the corpus against, as its own column.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// What `twinserve compare` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Folder of case files.
+    pub cases: PathBuf,
+    /// Site copied into the fixture's root.
+    pub root: PathBuf,
+    /// Run only this case, and show it in full.
+    pub case: Option<String>,
+    pub format: Format,
+    /// Write the report here instead of stdout.
+    pub out: Option<PathBuf>,
+    /// Fail when an outcome left its pin.
+    pub check: bool,
+    pub targets: Vec<Target>,
+    /// The load run, when one was asked for.
+    pub load: Option<LoadSettings>,
+}
+
+/// Runs the comparison the options describe: the report on stdout (or in
+/// `out`), progress and `--check`'s verdicts on stderr. Exit code 1 when a
+/// pin no longer holds.
+pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
+    let mut cases = case::load_dir(&options.cases).map_err(CompareError::Corpus)?;
+    if let Some(id) = &options.case {
+        cases.retain(|c| &c.id == id);
+        if cases.is_empty() {
+            return Err(CompareError::NoSuchCase {
+                id: id.clone(),
+                dir: options.cases.clone(),
+            });
+        }
+    }
+    let mut targets = Vec::new();
+    for target in &options.targets {
+        targets.push((
+            target.name.clone(),
+            client::resolve(&target.host, target.port)?,
+        ));
+    }
+    let fixture = Fixture::start(&options.root).map_err(CompareError::Fixture)?;
+    let total = cases.len();
+    let bar = progress_bar(total as u64, "cases");
+    let mut comparison = super::run_corpus(cases, &fixture, &targets, &|_| bar.inc(1));
+    bar.finish_and_clear();
+    // One case is a close look at it, not a survey: no slowloris run.
+    if options.case.is_none() {
+        comparison.slow_clients = super::slow_clients(&fixture);
+    }
+    if let Some(settings) = &options.load {
+        let per_column = settings.threads as u64 * settings.requests as u64;
+        let bar = progress_bar(per_column * comparison.columns.len() as u64, "load");
+        comparison.load = super::run_load(&comparison.columns, settings, &|column, _| {
+            bar.set_prefix(format!("load {}", column.name));
+            bar.inc(1);
+        })?;
+        bar.finish_and_clear();
+    }
+    let colour = options.out.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let text = match (&options.case, options.format) {
+        (Some(_), Format::Table) => comparison
+            .results
+            .iter()
+            .map(|r| report::case_detail(&comparison, r, colour))
+            .collect(),
+        (_, Format::Table) => report::terminal(&comparison, colour),
+        (_, Format::Markdown) => report::markdown(&comparison),
+        (_, Format::Json) => report::json(&comparison),
+        (_, Format::Html) => report::html(&comparison),
+    };
+    match &options.out {
+        Some(path) => std::fs::write(path, &text).map_err(|source| CompareError::Write {
+            path: path.clone(),
+            source,
+        })?,
+        None => print!("{text}"),
+    }
+    if options.check {
+        let mismatches = check(&comparison);
+        for m in &mismatches {
+            eprintln!(
+                "compare: {} on {}: pinned {:?}, observed {:?}",
+                m.case_id, m.backend, m.expected, m.observed
+            );
+        }
+        if !mismatches.is_empty() {
+            eprintln!("compare: {} outcomes left their pins", mismatches.len());
+            return Ok(ExitCode::FAILURE);
+        }
+        eprintln!("compare: all {total} cases match their pins on both backends");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
+fn progress_bar(len: u64, prefix: &'static str) -> indicatif::ProgressBar {
+    let style =
+        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:32}] {pos}/{len} {elapsed}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    indicatif::ProgressBar::new(len)
+        .with_style(style)
+        .with_prefix(prefix)
+}

@@ -1,0 +1,177 @@
+//! The documented JSON form, schema [`JSON_SCHEMA`] (see `compare/README.md`),
+//! as types: written with `Serialize`, read back with `Deserialize`.
+//!
+//! Every struct lists its fields in alphabetical order: schema 1 has always
+//! printed its keys sorted, and a reordered field would change the output.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::summarize;
+use crate::compare::runner::{End, ObservedResponse, Outcome};
+use crate::compare::verdict::Pattern;
+use crate::compare::{Comparison, Difference, LoadResult, SlowClients};
+use crate::introspection::ParsedRequest;
+
+/// The JSON schema's name and version; bumped on any incompatible change.
+pub const JSON_SCHEMA: &str = "twinserve-compare/1";
+
+/// The whole comparison.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Document {
+    pub cases: Vec<CaseEntry>,
+    /// Column names, in column order: raw, hyper, then any `--target`.
+    pub columns: Vec<String>,
+    pub load: Vec<LoadResult>,
+    /// Always [`JSON_SCHEMA`].
+    pub schema: String,
+    pub slow_clients: Vec<SlowClients>,
+    pub summary: SummaryEntry,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SummaryEntry {
+    pub cases: usize,
+    /// Per column name, cases that conform.
+    pub conforming: BTreeMap<String, usize>,
+    /// Per difference class (kebab-case, as [`Difference`] serialises), cases.
+    pub differences: BTreeMap<String, usize>,
+    pub leaks: usize,
+}
+
+/// One case: what was sent, what was pinned, and every column's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseEntry {
+    pub difference: Difference,
+    pub expected: Pins,
+    pub half_close: bool,
+    pub id: String,
+    /// Per column name.
+    pub outcomes: BTreeMap<String, OutcomeEntry>,
+    pub parsed: ParsedPair,
+    pub pause_ms: u64,
+    pub requires: String,
+    pub rfc: String,
+    /// The segments as the case file writes them (`escape_ascii` form).
+    pub send: Vec<String>,
+    pub theme: String,
+    pub title: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pins {
+    pub hyper: Pattern,
+    pub raw: Pattern,
+}
+
+/// The request as each backend's introspection described it, when it did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParsedPair {
+    pub hyper: Option<ParsedRequest>,
+    pub raw: Option<ParsedRequest>,
+}
+
+/// An [`Outcome`] with its signature and its verdict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutcomeEntry {
+    pub conforms: bool,
+    pub end: End,
+    pub first_byte_ms: Option<f64>,
+    pub note: Option<String>,
+    /// The first 16 KiB received, in `escape_ascii` form.
+    #[serde(with = "escaped")]
+    pub received: Vec<u8>,
+    pub responses: Vec<ObservedResponse>,
+    pub signature: String,
+    pub trailing_bytes: usize,
+}
+
+impl OutcomeEntry {
+    fn new(outcome: &Outcome, conforms: bool) -> OutcomeEntry {
+        OutcomeEntry {
+            conforms,
+            end: outcome.end,
+            first_byte_ms: outcome.first_byte_ms,
+            note: outcome.note.clone(),
+            received: outcome.received.clone(),
+            responses: outcome.responses.clone(),
+            signature: outcome.signature(),
+            trailing_bytes: outcome.trailing_bytes,
+        }
+    }
+}
+
+impl Document {
+    pub fn new(c: &Comparison) -> Document {
+        let summary = summarize(c);
+        let columns: Vec<String> = c.columns.iter().map(|col| col.name.clone()).collect();
+        let cases = c
+            .cases
+            .iter()
+            .zip(&c.results)
+            .map(|(case, result)| CaseEntry {
+                difference: result.difference,
+                expected: Pins {
+                    hyper: case.expect.hyper.clone(),
+                    raw: case.expect.raw.clone(),
+                },
+                half_close: case.half_close,
+                id: case.id.clone(),
+                outcomes: columns
+                    .iter()
+                    .zip(result.outcomes.iter().zip(&result.conforms))
+                    .map(|(name, (outcome, ok))| (name.clone(), OutcomeEntry::new(outcome, *ok)))
+                    .collect(),
+                parsed: ParsedPair {
+                    hyper: result.parsed.get(1).cloned().flatten(),
+                    raw: result.parsed.first().cloned().flatten(),
+                },
+                pause_ms: case.pause_ms,
+                requires: case.requires.clone(),
+                rfc: case.rfc.clone(),
+                send: case.send.clone(),
+                theme: case.theme.clone(),
+                title: case.title.clone(),
+                why: case.why.trim().to_string(),
+            })
+            .collect();
+        Document {
+            cases,
+            load: c.load.clone(),
+            schema: JSON_SCHEMA.to_string(),
+            slow_clients: c.slow_clients.clone(),
+            summary: SummaryEntry {
+                cases: summary.cases,
+                conforming: columns.iter().cloned().zip(summary.conforming).collect(),
+                differences: summary
+                    .differences
+                    .iter()
+                    .map(|(d, n)| (d.key().to_string(), *n))
+                    .collect(),
+                leaks: summary.leaks,
+            },
+            columns,
+        }
+    }
+}
+
+/// The comparison as pretty-printed JSON.
+pub fn json(c: &Comparison) -> String {
+    // Only strings, numbers and string keys: serialising cannot fail.
+    serde_json::to_string_pretty(&Document::new(c)).unwrap_or_default()
+}
+
+/// Bytes as their `escape_ascii` text, read back with the corpus's own unescape.
+mod escaped {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::compare::case::escape(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        crate::compare::case::unescape(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}

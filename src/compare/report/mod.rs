@@ -1,0 +1,38 @@
+//! The comparison as a reader sees it: a summary model ([`summary`]) and
+//! one renderer per format — a terminal table and the full story of one case
+//! ([`text`]), Markdown ([`markdown`], the committed `compare/REPORT.md`), a
+//! stable JSON schema ([`json`]) and one self-contained HTML page ([`html`]).
+
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod summary;
+pub mod text;
+
+pub use html::html;
+pub use json::{JSON_SCHEMA, json};
+pub use markdown::markdown;
+pub use summary::{Summary, ThemeSummary, summarize};
+pub use text::{case_detail, terminal};
+
+pub(super) fn verdict_word(conforms: bool) -> &'static str {
+    if conforms { "conforms" } else { "deviates" }
+}
+
+/// A segment as shown in reports: whole unless it is huge (the 70,000-byte
+/// target), then its start and how much was left out.
+pub(super) fn shorten(segment: &str) -> String {
+    const SHOWN: usize = 240;
+    if segment.len() <= SHOWN + 40 {
+        return segment.to_string();
+    }
+    let cut = (0..=SHOWN)
+        .rev()
+        .find(|&i| segment.is_char_boundary(i))
+        .unwrap_or(0);
+    format!(
+        "{}… ({} more characters)",
+        &segment[..cut],
+        segment.len() - cut
+    )
+}

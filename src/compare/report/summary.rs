@@ -1,0 +1,60 @@
+//! The counts every report opens with: cases, conformance per column,
+//! raw-versus-hyper differences per class, and the same per theme.
+
+use std::collections::BTreeMap;
+
+use crate::compare::{Comparison, Difference};
+
+/// The counts a summary is made of.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub cases: usize,
+    /// Per column, cases whose outcome conforms.
+    pub conforming: Vec<usize>,
+    /// raw versus hyper, per class.
+    pub differences: BTreeMap<Difference, usize>,
+    /// Per theme, by name.
+    pub themes: BTreeMap<String, ThemeSummary>,
+    /// Outcomes, on any column, that carried the secret.
+    pub leaks: usize,
+}
+
+/// One theme's share of the summary.
+#[derive(Debug, Default)]
+pub struct ThemeSummary {
+    pub cases: usize,
+    /// Per column, cases whose outcome conforms.
+    pub conforming: Vec<usize>,
+    /// Cases where raw and hyper differ.
+    pub differ: usize,
+}
+
+pub fn summarize(c: &Comparison) -> Summary {
+    let mut summary = Summary {
+        cases: c.results.len(),
+        conforming: vec![0; c.columns.len()],
+        ..Summary::default()
+    };
+    for (case, result) in c.cases.iter().zip(&c.results) {
+        let theme = summary
+            .themes
+            .entry(case.theme.clone())
+            .or_insert_with(|| ThemeSummary {
+                conforming: vec![0; c.columns.len()],
+                ..ThemeSummary::default()
+            });
+        theme.cases += 1;
+        for (i, ok) in result.conforms.iter().enumerate() {
+            if *ok {
+                summary.conforming[i] += 1;
+                theme.conforming[i] += 1;
+            }
+        }
+        if result.difference != Difference::Agree {
+            theme.differ += 1;
+        }
+        *summary.differences.entry(result.difference).or_default() += 1;
+        summary.leaks += result.outcomes.iter().filter(|o| o.leaked()).count();
+    }
+    summary
+}

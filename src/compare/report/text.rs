@@ -1,0 +1,210 @@
+//! The terminal's views: one line per case then the summary (the default),
+//! and the whole story of one case for `--case ID`; coloured on request.
+
+use std::fmt::Write as _;
+
+use super::markdown::{load_table, slow_clients_markdown};
+use super::{shorten, summarize};
+use crate::compare::case::escape;
+use crate::compare::{CaseResult, Comparison, Difference};
+
+/// ANSI colours, or nothing.
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn good(&self, t: &str) -> String {
+        self.wrap("32", t)
+    }
+    fn bad(&self, t: &str) -> String {
+        self.wrap("31", t)
+    }
+    fn note(&self, t: &str) -> String {
+        self.wrap("33", t)
+    }
+    fn bold(&self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+}
+
+/// The default view: one line per case, then the summary.
+pub fn terminal(c: &Comparison, colour: bool) -> String {
+    let paint = Paint(colour);
+    let id_width = c.cases.iter().map(|k| k.id.len()).max().unwrap_or(2).max(4);
+    let cell_width = 22;
+    let mut out = String::new();
+    let _ = write!(out, "{:id_width$}", "case");
+    for column in &c.columns {
+        let _ = write!(out, "  {:cell_width$}", column.name);
+    }
+    out.push_str("  raw vs hyper\n");
+    let mut theme = "";
+    for (case, result) in c.cases.iter().zip(&c.results) {
+        if case.theme != theme {
+            theme = &case.theme;
+            let _ = writeln!(out, "{}", paint.bold(&format!("── {theme}")));
+        }
+        let _ = write!(out, "{:id_width$}", case.id);
+        for (outcome, conforms) in result.outcomes.iter().zip(&result.conforms) {
+            let mark = if outcome.leaked() {
+                "LEAK"
+            } else if *conforms {
+                "✓"
+            } else {
+                "✗"
+            };
+            let text = format!("{} {mark}", outcome.signature());
+            // Pad before colouring: escape codes have no width on screen.
+            let padded = format!("{text:cell_width$}");
+            let _ = write!(
+                out,
+                "  {}",
+                if *conforms {
+                    paint.good(&padded)
+                } else {
+                    paint.bad(&padded)
+                }
+            );
+        }
+        let difference = result.difference.name();
+        let _ = writeln!(
+            out,
+            "  {}",
+            if result.difference == Difference::Agree {
+                difference.to_string()
+            } else {
+                paint.note(difference)
+            }
+        );
+    }
+    out.push('\n');
+    out.push_str(&summary_lines(c));
+    out.push_str(&slow_clients_markdown(c));
+    out.push_str(&load_table(c));
+    out
+}
+
+fn summary_lines(c: &Comparison) -> String {
+    let summary = summarize(c);
+    let mut out = String::new();
+    let conformance: Vec<String> = c
+        .columns
+        .iter()
+        .zip(&summary.conforming)
+        .map(|(col, n)| format!("{} {n}/{}", col.name, summary.cases))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{} cases. Conform to the RFC: {}.",
+        summary.cases,
+        conformance.join(", ")
+    );
+    let differences: Vec<String> = summary
+        .differences
+        .iter()
+        .map(|(d, n)| format!("{} {n}", d.name()))
+        .collect();
+    let _ = writeln!(out, "raw vs hyper: {}.", differences.join(", "));
+    if summary.leaks > 0 {
+        let _ = writeln!(out, "SECRET LEAKED in {} outcomes.", summary.leaks);
+    }
+    out
+}
+
+/// The whole story of one case: bytes sent, bytes received, verdicts, why.
+pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String {
+    let paint = Paint(colour);
+    let Some(case) = c.cases.iter().find(|k| k.id == result.case_id) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — {} ({})",
+        paint.bold(&case.id),
+        case.title,
+        case.theme
+    );
+    let _ = writeln!(out, "\n{}: {}", paint.bold(&case.rfc), case.requires);
+    let _ = writeln!(out, "\n{}", paint.bold("sent"));
+    for (i, segment) in case.send.iter().enumerate() {
+        if i > 0 && case.pause_ms > 0 {
+            let _ = writeln!(out, "  (pause {} ms)", case.pause_ms);
+        }
+        let _ = writeln!(out, "  {}", shorten(segment));
+    }
+    if case.half_close {
+        let _ = writeln!(out, "  (half-close)");
+    }
+    for ((column, outcome), ok) in c.columns.iter().zip(&result.outcomes).zip(&result.conforms) {
+        let verdict = if *ok {
+            paint.good("conforms")
+        } else {
+            paint.bad("deviates")
+        };
+        let _ = writeln!(
+            out,
+            "\n{} → {} ({verdict})",
+            paint.bold(&column.name),
+            outcome.signature()
+        );
+        if let Some(ms) = outcome.first_byte_ms {
+            let _ = writeln!(out, "  first byte after {ms} ms");
+        }
+        if let Some(note) = &outcome.note {
+            let _ = writeln!(out, "  note: {note}");
+        }
+        if outcome.leaked() {
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint.bad("THE SECRET OUTSIDE THE ROOT CAME BACK")
+            );
+        }
+        let received = escape(&outcome.received);
+        let shown: String = received.chars().take(1200).collect();
+        let more = if received.len() > shown.len() {
+            " …"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  received: {}{more}",
+            if shown.is_empty() {
+                "(nothing)"
+            } else {
+                &shown
+            }
+        );
+    }
+    for (name, parsed) in ["raw", "hyper"].iter().zip(&result.parsed) {
+        if let Some(parsed) = parsed {
+            let _ = writeln!(
+                out,
+                "\n{} {}",
+                paint.bold(&format!("{name} parsed it as")),
+                parsed.to_json()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} {}",
+        paint.bold("raw vs hyper:"),
+        result.difference.name()
+    );
+    let _ = writeln!(
+        out,
+        "\n{}\n{}",
+        paint.bold("why it matters"),
+        case.why.trim()
+    );
+    out
+}
