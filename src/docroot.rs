@@ -22,6 +22,7 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -29,7 +30,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode, utf8_percent_encode};
 
-use beneath::{Beneath, Found, Links};
+use beneath::{Beneath, Found, Links, Root};
 use cache::{Candidate, FileCache, Identity};
 use conditional::Precondition;
 use range::RangeDecision;
@@ -157,8 +158,8 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct DocRoot {
     root: PathBuf,
-    /// The root's descriptor, from which every request is looked up.
-    beneath: Beneath,
+    /// The root folder, from whose descriptor every request is looked up.
+    root_dir: Root,
     options: Options,
     cache_control: HeaderValue,
     cache: FileCache,
@@ -172,11 +173,13 @@ pub struct DocRoot {
 #[derive(Debug)]
 enum Resolved {
     File {
-        /// The request's cache key (empty for files no request names).
+        /// The request's cache key.
         key: String,
         /// Below the root, as asked: a symlink's own name sets the type.
         relative: PathBuf,
         found: Found,
+        /// The root it was found in: every other lookup of this request too.
+        beneath: Arc<Beneath>,
     },
     /// A small file from the cache, still exactly as it was when kept.
     Cached(Representation),
@@ -184,6 +187,7 @@ enum Resolved {
     Listing {
         dir: File,
         relative: PathBuf,
+        beneath: Arc<Beneath>,
     },
     /// A directory asked for without its trailing slash: redirect there.
     AddSlash {
@@ -218,7 +222,7 @@ impl DocRoot {
         } else {
             Links::Beneath
         };
-        let beneath = Beneath::open(&canonical, links).map_err(unreadable)?;
+        let root_dir = Root::open(&canonical, links).map_err(unreadable)?;
         let cache_control =
             HeaderValue::try_from(options.cache_control.as_str()).map_err(|_| {
                 RootError::Option {
@@ -228,7 +232,7 @@ impl DocRoot {
             })?;
         Ok(DocRoot {
             root: canonical,
-            beneath,
+            root_dir,
             options,
             cache_control,
             cache: FileCache::default(),
@@ -289,15 +293,20 @@ impl DocRoot {
                 key,
                 relative,
                 found,
+                beneath,
             }) => {
                 // Only what was reached without a symlink is kept: then the
                 // folders the cache watches alone decide what the key names.
                 let key = found.direct.then_some(key.as_str());
-                let representation = self.select_variant(req, key, &relative, found);
+                let representation = self.select_variant(req, key, &relative, found, &beneath);
                 self.serve(req, representation)
             }
             Ok(Resolved::Cached(representation)) => self.serve(req, representation),
-            Ok(Resolved::Listing { dir, relative }) => self.listing(&dir, &relative, path),
+            Ok(Resolved::Listing {
+                dir,
+                relative,
+                beneath,
+            }) => self.listing(&dir, &relative, path, &beneath),
             Ok(Resolved::AddSlash { location }) => {
                 let mut reply = Reply::status(StatusCode::MOVED_PERMANENTLY);
                 if let Ok(value) = HeaderValue::from_str(&location) {
@@ -372,12 +381,13 @@ impl DocRoot {
         key: Option<&str>,
         relative: &Path,
         found: Found,
+        beneath: &Beneath,
     ) -> Representation {
         // Sampled before the siblings are looked for, so the cache can tell
         // whether one appeared before its watches were in place.
         let folder = relative.parent().unwrap_or(Path::new(""));
         let folder_modified = key
-            .and_then(|_| self.beneath.look_direct(folder).ok())
+            .and_then(|_| beneath.look_direct(folder).ok())
             .and_then(|m| m.modified().ok());
         let identity = Identity::of(&found.meta);
         let plain = Representation::of_file(relative, found.file, &found.meta);
@@ -387,7 +397,7 @@ impl DocRoot {
                 let mut name = relative.as_os_str().to_os_string();
                 name.push(".");
                 name.push(suffix);
-                if let Ok(Some(found)) = self.open_regular(Path::new(&name)) {
+                if let Ok(Some(found)) = open_regular(beneath, Path::new(&name)) {
                     siblings.push((coding, found));
                 }
             }
@@ -401,7 +411,7 @@ impl DocRoot {
                     identity,
                     folder_modified,
                 };
-                self.cache.keep(&self.beneath, &candidate, &plain);
+                self.cache.keep(beneath, &candidate, &plain);
             }
             return plain;
         }
@@ -424,8 +434,8 @@ impl DocRoot {
     /// `--list-dirs`: the page for a folder without `index.html`. Each entry
     /// is looked up beneath the root as a request for it would be, so the
     /// page names exactly what can be fetched.
-    fn listing(&self, dir: &File, relative: &Path, url_path: &str) -> Reply {
-        let entries = match self.entries(dir, relative) {
+    fn listing(&self, dir: &File, relative: &Path, url_path: &str, beneath: &Beneath) -> Reply {
+        let entries = match self.entries(dir, relative, beneath) {
             Ok(entries) => entries,
             Err(e) => return Reply::from_refusal(refusal(&e)),
         };
@@ -439,7 +449,12 @@ impl DocRoot {
     }
 
     /// The visible files and folders in `dir`, read from its descriptor.
-    fn entries(&self, dir: &File, relative: &Path) -> io::Result<Vec<listing::Entry>> {
+    fn entries(
+        &self,
+        dir: &File,
+        relative: &Path,
+        beneath: &Beneath,
+    ) -> io::Result<Vec<listing::Entry>> {
         let mut entries = Vec::new();
         for entry in rustix::fs::Dir::read_from(dir.as_fd())? {
             let entry = entry?;
@@ -450,10 +465,11 @@ impl DocRoot {
             {
                 continue;
             }
-            let Ok(found) = self.beneath.look(&relative.join(OsStr::from_bytes(name))) else {
+            // The entry in this very folder; only a link is looked up again,
+            // beneath the root, to see whether it may be followed.
+            let Ok(meta) = beneath.entry(dir, relative, OsStr::from_bytes(name)) else {
                 continue;
             };
-            let meta = found.meta;
             if meta.is_file() || meta.is_dir() {
                 entries.push(listing::Entry {
                     name: name.to_vec(),
@@ -469,7 +485,7 @@ impl DocRoot {
     /// 404 with the root's own `404.html` when it has one.
     fn not_found(&self) -> Reply {
         let page = Path::new("404.html");
-        match self.open_regular(page) {
+        match open_regular(&self.root_dir.now(), page) {
             Ok(Some(found)) => {
                 let page = Representation::of_file(page, found.file, &found.meta);
                 let len = page.len;
@@ -513,7 +529,8 @@ impl DocRoot {
         if let Some(representation) = self.cache.get(&key) {
             return Ok(Resolved::Cached(representation));
         }
-        let found = match self.beneath.open_file(&relative) {
+        let beneath = self.root_dir.now();
+        let found = match beneath.open_file(&relative) {
             Ok(found) => found,
             Err(e) => return Ok(refusal(&e)),
         };
@@ -524,23 +541,24 @@ impl DocRoot {
                 });
             }
             let index = relative.join("index.html");
-            let opened = self.open_regular(&index);
-            return Ok(match opened {
-                Ok(Some(found)) => Resolved::File {
+            return Ok(match index_decision(open_regular(&beneath, &index)) {
+                Index::Serve(found) => Resolved::File {
                     key,
                     relative: index,
                     found,
+                    beneath,
                 },
-                Ok(None) => Resolved::NotFound,
-                Err(e) if e.kind() == io::ErrorKind::NotFound && self.options.list_dirs => {
+                // Absent from the very folder to be listed, not only from
+                // whatever its path named a moment ago.
+                Index::Absent if self.options.list_dirs && !Beneath::has_index(&found.file) => {
                     Resolved::Listing {
                         dir: found.file,
                         relative,
+                        beneath,
                     }
                 }
-                // An index that exists but cannot be read is never replaced
-                // by a listing of what it was meant to hide.
-                Err(e) => refusal(&e),
+                Index::Absent => Resolved::NotFound,
+                Index::Refused(refused) => refused,
             });
         }
         // FIFOs, sockets and devices: refused from the descriptor's own type,
@@ -552,13 +570,35 @@ impl DocRoot {
             key,
             relative,
             found,
+            beneath,
         })
     }
+}
 
-    /// Opens `relative` beneath the root: `Ok(None)` if it is not a regular file.
-    fn open_regular(&self, relative: &Path) -> io::Result<Option<Found>> {
-        let found = self.beneath.open_file(relative)?;
-        Ok(found.meta.is_file().then_some(found))
+/// Opens `relative` beneath the root: `Ok(None)` if it is not a regular file.
+fn open_regular(beneath: &Beneath, relative: &Path) -> io::Result<Option<Found>> {
+    let found = beneath.open_file(relative)?;
+    Ok(found.meta.is_file().then_some(found))
+}
+
+/// What a folder's `index.html` lookup means for the answer.
+#[derive(Debug)]
+enum Index {
+    Serve(Found),
+    /// No such name: a listing, if they are on.
+    Absent,
+    /// Not a regular file (404), there but not to be read (403), or the
+    /// server is out of descriptors (503): never replaced by a listing of
+    /// what the index was meant to hide.
+    Refused(Resolved),
+}
+
+fn index_decision(opened: io::Result<Option<Found>>) -> Index {
+    match opened {
+        Ok(Some(found)) => Index::Serve(found),
+        Ok(None) => Index::Refused(Resolved::NotFound),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Index::Absent,
+        Err(e) => Index::Refused(refusal(&e)),
     }
 }
 
@@ -1485,6 +1525,80 @@ mod tests {
         });
         assert_eq!(reply.status, 414);
         assert!(matches!(reply.body, Body::Empty));
+    }
+
+    #[test]
+    fn an_index_refused_is_never_a_listing() {
+        let status = |e: i32| match index_decision(Err(io::Error::from_raw_os_error(e))) {
+            Index::Absent => 0,
+            Index::Serve(_) => 200,
+            Index::Refused(refused) => Reply::from_refusal(refused).status.as_u16(),
+        };
+        assert_eq!(status(libc::ENOENT), 0, "only absence allows a listing");
+        assert_eq!(status(libc::EACCES), 403);
+        assert_eq!(status(libc::EMFILE), 503);
+        assert_eq!(status(libc::ENFILE), 503);
+        assert_eq!(status(libc::ELOOP), 404);
+        assert_eq!(status(libc::EXDEV), 404);
+        assert!(matches!(
+            index_decision(Ok(None)),
+            Index::Refused(Resolved::NotFound)
+        ));
+        let escape = io::Error::new(io::ErrorKind::NotFound, "resolution leaves the root");
+        assert!(matches!(index_decision(Err(escape)), Index::Refused(_)));
+    }
+
+    #[test]
+    fn the_cache_keeps_only_what_is_still_on_disk() {
+        let (dir, docroot) = site();
+        let path = dir.path().join("root/index.html");
+        let beneath = docroot.root_dir.now();
+        let keep = |identity: Option<Identity>| {
+            let file = File::open(&path).unwrap();
+            let meta = file.metadata().unwrap();
+            let rep = Representation::of_file(Path::new("index.html"), file, &meta)
+                .into_memory()
+                .finish(&HeaderValue::from_static("no-cache"));
+            let folder_modified = std::fs::metadata(dir.path().join("root"))
+                .unwrap()
+                .modified()
+                .ok();
+            let candidate = Candidate {
+                key: "/index.html",
+                relative: Path::new("index.html"),
+                identity: identity.unwrap_or(Identity::of(&meta)),
+                folder_modified,
+            };
+            docroot.cache.keep(&beneath, &candidate, &rep);
+            format!("{:?}", docroot.cache)
+        };
+        // Read, then replaced before the watches were in place.
+        let before = Identity::of(&std::fs::metadata(&path).unwrap());
+        std::fs::write(dir.path().join("root/new"), "home").unwrap();
+        std::fs::rename(dir.path().join("root/new"), &path).unwrap();
+        assert!(keep(Some(before)).contains("(0 entries"));
+        assert!(keep(None).contains("(1 entries"));
+    }
+
+    #[test]
+    fn a_root_replaced_in_place_is_followed() {
+        let (dir, docroot) = site();
+        let root = dir.path().join("root");
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"home"));
+        // An atomic deploy: the folder renamed away, a new one renamed in.
+        std::fs::create_dir(dir.path().join("next")).unwrap();
+        std::fs::write(dir.path().join("next/index.html"), "next").unwrap();
+        std::fs::rename(&root, dir.path().join("old")).unwrap();
+        std::fs::rename(dir.path().join("next"), &root).unwrap();
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"next"));
+        std::fs::remove_dir_all(dir.path().join("old")).unwrap();
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"next"));
+        // Rebuilt in place: removed, then made again.
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(get(&docroot, "/").status, 404);
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("index.html"), "rebuilt").unwrap();
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"rebuilt"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
@@ -53,10 +53,52 @@ pub enum Links {
     Anywhere,
 }
 
-/// The root's descriptor and the way lookups are made beneath it.
+/// The folder served, by path: the descriptor lookups start from is the one
+/// the root's path names at the time of the request, so a root renamed or
+/// rebuilt in place (`rm -rf dist && build`) is followed, as a path would be.
+#[derive(Debug)]
+pub struct Root {
+    canonical: PathBuf,
+    links: Links,
+    current: RwLock<Arc<Beneath>>,
+}
+
+impl Root {
+    pub fn open(canonical: &Path, links: Links) -> io::Result<Root> {
+        let current = Beneath::open(canonical, links)?;
+        Ok(Root {
+            canonical: canonical.to_path_buf(),
+            links,
+            current: RwLock::new(Arc::new(current)),
+        })
+    }
+
+    /// The root as its path names it now: one `stat` of the path, and a new
+    /// descriptor only when it names another folder than the one held.
+    pub fn now(&self) -> Arc<Beneath> {
+        let held = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
+        let Ok(seen) = std::fs::metadata(&self.canonical) else {
+            // Gone for now: lookups in the held folder find what is left of it.
+            return held;
+        };
+        if held.is(&seen) {
+            return held;
+        }
+        let Ok(fresh) = Beneath::open(&self.canonical, self.links) else {
+            return held;
+        };
+        let fresh = Arc::new(fresh);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&fresh);
+        fresh
+    }
+}
+
+/// One opened root folder and the way lookups are made beneath it.
 #[derive(Debug)]
 pub struct Beneath {
     root: OwnedFd,
+    dev: u64,
+    ino: u64,
     /// The root's canonical path: absolute symlinks that point inside it are
     /// followed (as a path walk would), any other absolute link is a way out.
     canonical: PathBuf,
@@ -65,9 +107,9 @@ pub struct Beneath {
     /// the way to reopen a looked-up descriptor for reading, and to watch the
     /// very folder lookups start from.
     proc_root: Option<PathBuf>,
-    /// Cleared the first time the kernel answers that `openat2` is not there
-    /// (or a seccomp filter forbids it); lookups then walk.
-    openat2: AtomicBool,
+    /// Whether this kernel lets us use `openat2` (asked once, at open, so
+    /// that no error of one request's lookup can change how all others run).
+    openat2: bool,
 }
 
 /// A lookup that would leave the root: answered as absence.
@@ -80,19 +122,27 @@ impl Beneath {
     pub fn open(canonical: &Path, links: Links) -> io::Result<Beneath> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let root = rustix::fs::open(canonical, flags, Mode::empty())?;
+        let held = rustix::fs::fstat(&root)?;
         let proc_root = Some(proc_path(&root)).filter(|path| {
-            let (Ok(seen), Ok(held)) = (std::fs::metadata(path), rustix::fs::fstat(&root)) else {
-                return false;
-            };
-            seen.dev() == held.st_dev && seen.ino() == held.st_ino
+            std::fs::metadata(path)
+                .is_ok_and(|seen| seen.dev() == held.st_dev && seen.ino() == held.st_ino)
         });
+        let probe = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+        let openat2 = rustix::fs::openat2(&root, ".", LOOK, Mode::empty(), probe).is_ok();
         Ok(Beneath {
             root,
+            dev: held.st_dev,
+            ino: held.st_ino,
             canonical: canonical.to_path_buf(),
             links,
             proc_root,
-            openat2: AtomicBool::new(true),
+            openat2,
         })
+    }
+
+    /// Whether `meta` describes the folder this holds open.
+    fn is(&self, meta: &Metadata) -> bool {
+        meta.dev() == self.dev && meta.ino() == self.ino
     }
 
     /// A path naming the root folder this holds open, whatever its own path
@@ -105,8 +155,8 @@ impl Beneath {
 
     /// For tests: lookups walk component by component, as on an old kernel.
     #[cfg(test)]
-    pub fn without_openat2(self) -> Beneath {
-        self.openat2.store(false, Ordering::Relaxed);
+    pub fn without_openat2(mut self) -> Beneath {
+        self.openat2 = false;
         self
     }
 
@@ -128,6 +178,27 @@ impl Beneath {
             return Err(io::Error::other("a symlink on the way"));
         }
         Ok(found.meta)
+    }
+
+    /// What `name` in the open folder `dir` (at `relative`) is: looked at in
+    /// that very folder, and only if it is a symlink looked up again, beneath
+    /// the root, to see where it may lead.
+    pub fn entry(&self, dir: &File, relative: &Path, name: &OsStr) -> io::Result<Metadata> {
+        let fd = rustix::fs::openat(dir, name, LOOK | OFlags::NOFOLLOW, Mode::empty())?;
+        let meta = File::from(fd).metadata()?;
+        if meta.is_symlink() {
+            return Ok(self.look(&relative.join(name))?.meta);
+        }
+        Ok(meta)
+    }
+
+    /// Whether the open folder `dir` holds anything named `index.html`.
+    pub fn has_index(dir: &File) -> bool {
+        let flags = rustix::fs::AtFlags::SYMLINK_NOFOLLOW;
+        !matches!(
+            rustix::fs::statat(dir, "index.html", flags),
+            Err(rustix::io::Errno::NOENT)
+        )
     }
 
     fn lookup(&self, relative: &Path, flags: OFlags) -> io::Result<Found> {
@@ -155,7 +226,7 @@ impl Beneath {
 
     /// The lookup when no symlink is met: `Ok(None)` when one is.
     fn without_links(&self, relative: &Path, flags: OFlags) -> io::Result<Option<OwnedFd>> {
-        if self.openat2.load(Ordering::Relaxed) {
+        if self.openat2 {
             let resolve =
                 ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
             match self.openat2(relative, flags, resolve) {
@@ -163,8 +234,7 @@ impl Beneath {
                 Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
                 // Renames kept racing the kernel's walk: walk ourselves, this once.
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
-                Err(e) if !unsupported(&e) => return Err(e),
-                Err(_) => self.openat2.store(false, Ordering::Relaxed),
+                Err(e) => return Err(e),
             }
         }
         let mut walk = Walk::new(self, flags);
@@ -187,15 +257,14 @@ impl Beneath {
                 Mode::empty(),
             )?);
         }
-        if self.openat2.load(Ordering::Relaxed) {
+        if self.openat2 {
             let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
             match self.openat2(relative, flags, resolve) {
                 Ok(fd) => return Ok(fd),
                 // EXDEV: the kernel refuses every absolute link, even one into
                 // the root, which the walk below can follow; it refuses the rest.
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV | libc::EAGAIN)) => {}
-                Err(e) if !unsupported(&e) => return Err(e),
-                Err(_) => self.openat2.store(false, Ordering::Relaxed),
+                Err(e) => return Err(e),
             }
         }
         match Walk::new(self, flags).run(relative) {
@@ -235,15 +304,6 @@ fn found(fd: OwnedFd, direct: bool) -> io::Result<Found> {
     let file = File::from(fd);
     let meta = file.metadata()?;
     Ok(Found { file, meta, direct })
-}
-
-/// `openat2` missing (ENOSYS), forbidden by a filter (EPERM), or flags this
-/// kernel does not know (EINVAL, E2BIG).
-fn unsupported(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ENOSYS | libc::EPERM | libc::EINVAL | libc::E2BIG)
-    )
 }
 
 enum WalkError {

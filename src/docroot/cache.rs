@@ -68,6 +68,10 @@ pub struct Identity {
     len: u64,
     mtime: i64,
     mtime_nsec: i64,
+    /// Changes with every write and can be set by nobody: a rewrite that
+    /// puts the old mtime back still shows here.
+    ctime: i64,
+    ctime_nsec: i64,
 }
 
 impl Identity {
@@ -78,6 +82,8 @@ impl Identity {
             len: meta.len(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
         }
     }
 }
