@@ -27,7 +27,7 @@ pub struct Cli {
     /// More log detail on stderr (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Less output: warnings only in the log; `client` prints only its summary.
+    /// Less output: warnings and status lines only in the log; `client` prints only its summary.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 }
@@ -247,7 +247,7 @@ pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 config(args.root.clone(), loopback, args.server_threads),
             )?;
             let addr = handle.local_addr();
-            tracing::info!("started the {backend} backend on http://{addr}/");
+            tracing::info!(target: twinserve::STATUS, "started the {backend} backend on http://{addr}/");
             (Some(handle), addr, file.clone())
         }
         (None, [host, port, file]) => {

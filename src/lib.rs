@@ -20,3 +20,8 @@ mod server;
 
 pub use config::{Backend, Config, Limits, default_chunk_size, limits};
 pub use server::{ServerHandle, Shutdown, StartError, Stopper, panics, spawn};
+
+/// The log target of what the program tells its user — where a server
+/// listens, that it is stopping, whether the pins hold — so `-q`, which keeps
+/// only warnings otherwise, still shows them.
+pub const STATUS: &str = "twinserve::status";

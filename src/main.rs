@@ -31,10 +31,11 @@ fn main() -> ExitCode {
 /// terminal.
 fn init_logging(quiet: bool, verbose: u8) {
     let level = match (quiet, verbose) {
-        (true, _) => "warn",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        (false, _) => "trace",
+        // Quiet keeps warnings, and what the program tells its user.
+        (true, _) => format!("warn,{}=info", twinserve::STATUS),
+        (false, 0) => "info".into(),
+        (false, 1) => "debug".into(),
+        (false, _) => "trace".into(),
     };
     let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::IsTerminal::is_terminal(&std::io::stderr());

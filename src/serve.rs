@@ -48,6 +48,7 @@ pub fn run(backend: Backend, config: Config) -> Result<ExitCode, ServeError> {
     let once = config.once;
     let handle = start(backend, config)?;
     tracing::info!(
+        target: crate::STATUS,
         "{backend} backend serving {root} on http://{}/{}",
         handle.local_addr(),
         if once {
@@ -62,11 +63,11 @@ pub fn run(backend: Backend, config: Config) -> Result<ExitCode, ServeError> {
     std::thread::spawn(move || {
         let mut pending = signals.forever();
         if pending.next().is_some() {
-            tracing::info!("stopping; finishing responses in flight (again to force)");
+            tracing::info!(target: crate::STATUS, "stopping; finishing responses in flight (again to force)");
             stopper.stop();
         }
         if pending.next().is_some() {
-            tracing::warn!("stopped without waiting");
+            tracing::warn!(target: crate::STATUS, "stopped without waiting");
             std::process::exit(1);
         }
     });

@@ -121,7 +121,7 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
             tracing::error!("{} outcomes left their pins", mismatches.len());
             return Ok(ExitCode::FAILURE);
         }
-        tracing::info!("all {total} cases match their pins on both backends");
+        tracing::info!(target: crate::STATUS, "all {total} cases match their pins on both backends");
     }
     Ok(ExitCode::SUCCESS)
 }
