@@ -1,12 +1,19 @@
-//! The command line, as clap derive structs. These only parse; `main` turns
-//! them into the plain [`twinserve::Config`] and
-//! [`twinserve::client::ClientConfig`] that the library receives.
+//! The command line: clap derive structs that parse, and one function per
+//! subcommand that turns what was parsed into the library's plain types
+//! ([`twinserve::Config`], [`twinserve::client::ClientConfig`],
+//! [`twinserve::compare::Options`]) and calls the library for the exit code.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-use twinserve::Backend;
+use anyhow::Context;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use twinserve::client::ClientConfig;
+use twinserve::compare::Format;
+use twinserve::{Backend, Config};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -20,7 +27,7 @@ pub struct Cli {
     /// More log detail on stderr (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Less output: warnings only in the log; `client` prints only its summary.
+    /// Less output: warnings and status lines only in the log; `client` prints only its summary.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 }
@@ -47,14 +54,6 @@ pub enum Command {
         twinserve compare --check                  # exit 1 if any outcome left its pin\n  \
         twinserve compare --target nginx=127.0.0.1:8080 --load")]
     Compare(CompareArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Markdown,
-    Json,
-    Html,
 }
 
 #[derive(Debug, Args)]
@@ -133,7 +132,7 @@ pub struct ServeArgs {
     pub threads: Option<u16>,
     /// Bytes per read/write when sending a file [default: raw 64 KiB, hyper 256 KiB].
     #[arg(long, value_parser = parse_chunk_size)]
-    pub chunk_size: Option<usize>,
+    pub chunk_size: Option<NonZeroUsize>,
     /// Cache-Control sent with files (200, 206, 304).
     #[arg(long, value_name = "VALUE", default_value = twinserve::docroot::DEFAULT_CACHE_CONTROL)]
     pub cache_control: String,
@@ -192,12 +191,11 @@ pub struct ClientArgs {
     pub json: bool,
 }
 
-fn parse_chunk_size(text: &str) -> Result<usize, String> {
+fn parse_chunk_size(text: &str) -> Result<NonZeroUsize, String> {
     let n: usize = text.parse().map_err(|e| format!("{e}"))?;
-    if (1..=16 * 1024 * 1024).contains(&n) {
-        Ok(n)
-    } else {
-        Err("must be between 1 and 16777216 bytes".into())
+    match NonZeroUsize::new(n) {
+        Some(n) if n.get() <= 16 * 1024 * 1024 => Ok(n),
+        _ => Err("must be between 1 and 16777216 bytes".into()),
     }
 }
 
@@ -210,10 +208,113 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A config for `root` on `addr`; `threads` unset means the backend's default.
+fn config(root: PathBuf, addr: SocketAddr, threads: Option<u16>) -> Config {
+    let mut config = Config::new(root);
+    config.addr = addr;
+    config.threads = threads.and_then(|n| NonZeroUsize::new(n.into()));
+    config
+}
+
+/// `twinserve serve`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = config(
+        args.root,
+        SocketAddr::new(args.host, args.port),
+        args.threads,
+    );
+    config.chunk_size = args.chunk_size;
+    config.docroot = twinserve::docroot::Options {
+        cache_control: args.cache_control,
+        precompressed: !args.no_precompressed,
+        list_dirs: args.list_dirs,
+        serve_hidden: args.serve_hidden,
+        follow_symlinks: args.follow_symlinks,
+    };
+    config.once = args.once;
+    config.print_requests = args.print_requests;
+    Ok(twinserve::serve::run(args.backend, config)?)
+}
+
+/// `twinserve client`: with `--backend`, starts that backend here (the client
+/// itself only knows addresses) and stops it after the run.
+pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let (server, addr, path) = match (args.backend, args.target.as_slice()) {
+        (Some(backend), [file]) => {
+            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+            let handle = twinserve::serve::start(
+                backend,
+                config(args.root.clone(), loopback, args.server_threads),
+            )?;
+            let addr = handle.local_addr();
+            tracing::info!(target: twinserve::STATUS, "started the {backend} backend on http://{addr}/");
+            (Some(handle), addr, file.clone())
+        }
+        (None, [host, port, file]) => {
+            let Ok(port) = port.parse::<u16>() else {
+                usage_error(format!(
+                    "PORT must be a number from 0 to 65535, not {port:?}"
+                ));
+            };
+            (None, twinserve::client::resolve(host, port)?, file.clone())
+        }
+        (Some(_), _) => usage_error("with --backend, give only FILE".into()),
+        (None, _) => usage_error("give HOST PORT FILE, or --backend raw|hyper and FILE".into()),
+    };
+    let config = ClientConfig {
+        addr,
+        path,
+        threads: args.threads as usize,
+        requests: usize::try_from(args.requests).unwrap_or(usize::MAX),
+        keep_alive: args.keep_alive,
+        timeout: Duration::from_secs_f64(args.timeout),
+        duration: args.duration.map(Duration::from_secs_f64),
+    };
+    let output = twinserve::client::command::Output {
+        quiet,
+        json: args.json,
+    };
+    let code = twinserve::client::command::run(&config, output)?;
+    if let Some(server) = server {
+        server.shutdown().context("in-process server failed")?;
+    }
+    Ok(code)
+}
+
+/// `twinserve compare`.
+pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let options = twinserve::compare::Options {
+        cases: args.cases,
+        root: args.root,
+        case: args.case,
+        format: args.format,
+        out: args.out,
+        check: args.check,
+        targets: args
+            .targets
+            .into_iter()
+            .map(|(name, host, port)| twinserve::compare::Target { name, host, port })
+            .collect(),
+        load: args.load.then(|| twinserve::compare::LoadSettings {
+            path: args.file,
+            threads: args.threads as usize,
+            requests: usize::try_from(args.requests).unwrap_or(usize::MAX),
+            keep_alive: args.keep_alive,
+        }),
+    };
+    Ok(twinserve::compare::run(&options)?)
+}
+
+/// Exits 2 with clap's usage message, as a flag clap refused would.
+fn usage_error(message: String) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn definitions_are_consistent() {

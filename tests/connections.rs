@@ -278,8 +278,8 @@ fn timeouts_end_slow_and_idle_connections() {
 fn raw_refuses_with_503_when_the_queue_is_full() {
     let site = TestSite::new();
     let server = site.start_with(Backend::Raw, |c| {
-        c.threads = 1;
-        c.limits.raw_queue = 1;
+        c.threads = common::threads(1);
+        c.raw.queue = 1;
     });
     // A head that has begun holds its worker until it ends (idle connections
     // would not: they wait without one).
@@ -318,7 +318,7 @@ fn raw_refuses_with_503_when_the_queue_is_full() {
 #[test]
 fn raw_serves_more_idle_connections_than_threads() {
     let site = TestSite::new();
-    let server = site.start_with(Backend::Raw, |c| c.threads = 2);
+    let server = site.start_with(Backend::Raw, |c| c.threads = common::threads(2));
     let mut clients: Vec<_> = (0..20).map(|_| connect(server.local_addr())).collect();
     for round in 0..2 {
         for client in &mut clients {

@@ -144,7 +144,7 @@ fn both_backends_keep_the_contract() {
     assert!(rows.len() >= 25);
     // hyper with one worker runs on a current-thread runtime: the same contract.
     for (backend, threads) in [(Backend::Raw, 8), (Backend::Hyper, 8), (Backend::Hyper, 1)] {
-        let server = site.start_with(backend, |c| c.threads = threads);
+        let server = site.start_with(backend, |c| c.threads = common::threads(threads));
         for r in &rows {
             let what = format!("{backend} ({threads} threads): {} {}", r.method, r.target);
             let response = request(server.local_addr(), r.method, r.target, r.extra);

@@ -182,7 +182,7 @@ fn slowloris_and_a_normal_client() {
     let slow_count = 200;
     for backend in BACKENDS {
         let (server, baseline) = start(&site, backend, |c| {
-            c.threads = 64;
+            c.threads = common::threads(64);
             // Long enough for hyper's answer to come before any slow head is cut.
             if backend == Backend::Hyper {
                 c.limits.head_timeout = Duration::from_secs(5);

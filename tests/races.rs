@@ -147,7 +147,7 @@ fn a_fifo_swapped_in_never_blocks_a_thread() {
             0,
         )
         .unwrap();
-        let server = site.start_with(backend, |c| c.threads = THREADS);
+        let server = site.start_with(backend, |c| c.threads = common::threads(THREADS));
         // Declared after the server so it is dropped first: a thread stuck
         // on the FIFO is let go before the server's drop joins it.
         let _release = ReleaseFifo([file.clone(), fifo.clone()]);

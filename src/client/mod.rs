@@ -1,12 +1,14 @@
 //! The threaded client: std threads and blocking sockets that send real
 //! requests to a server and measure what comes back. It knows only addresses —
 //! whoever wants a backend started (`main`, `compare`, the tests) starts it
-//! through `crate::spawn` and hands the address over.
+//! through `crate::spawn` and hands the address over. [`command`] is the
+//! `twinserve client` subcommand's output around a run.
 //!
 //! Every run is bounded: `threads × requests` attempts at most, optionally cut
 //! short by a duration, each with a timeout. It talks to loopback addresses only.
 
-pub mod response;
+pub mod command;
+mod response;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
+pub(crate) use command::progress_bar;
 pub use response::{ResponseError, ResponseReader, ResponseSummary};
 
 /// What to load and how hard.

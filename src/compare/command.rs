@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{CompareError, Fixture, LoadSettings, case, check, report};
-use crate::client;
+use crate::client::{self, progress_bar};
 
-/// The report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The report formats. `Table` is one line per case (or the whole story of
+/// one, with `case`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// One line per case (or the whole story of one, with `case`).
     Table,
     Markdown,
     Json,
@@ -109,27 +109,19 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
     if options.check {
         let mismatches = check(&comparison);
         for m in &mismatches {
-            eprintln!(
-                "compare: {} on {}: pinned {:?}, observed {:?}",
-                m.case_id, m.backend, m.expected, m.observed
+            tracing::error!(
+                "{} on {}: pinned {:?}, observed {:?}",
+                m.case_id,
+                m.backend,
+                m.expected,
+                m.observed
             );
         }
         if !mismatches.is_empty() {
-            eprintln!("compare: {} outcomes left their pins", mismatches.len());
+            tracing::error!("{} outcomes left their pins", mismatches.len());
             return Ok(ExitCode::FAILURE);
         }
-        eprintln!("compare: all {total} cases match their pins on both backends");
+        tracing::info!(target: crate::STATUS, "all {total} cases match their pins on both backends");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
-fn progress_bar(len: u64, prefix: &'static str) -> indicatif::ProgressBar {
-    let style =
-        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:32}] {pos}/{len} {elapsed}")
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    indicatif::ProgressBar::new(len)
-        .with_style(style)
-        .with_prefix(prefix)
 }

@@ -9,9 +9,9 @@
 pub mod case;
 mod command;
 pub mod report;
-pub mod runner;
+mod runner;
 pub mod textbook;
-pub mod verdict;
+mod verdict;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,8 +23,8 @@ use crate::introspection::ParsedRequest;
 use crate::{Backend, Config, ServerHandle, StartError};
 pub use case::Case;
 pub use command::{Format, Options, Target, run};
-pub use runner::Outcome;
-pub use verdict::Difference;
+pub use runner::{End, ObservedResponse, Outcome};
+pub use verdict::{Difference, Pattern};
 
 /// What the secret file beside the root holds; any response containing it is a leak.
 pub const SECRET: &[u8] = b"twinserve-compare: SECRET placed outside the document root";
@@ -256,8 +256,8 @@ impl Fixture {
             let mut config = Config::new(&root);
             config.introspect = introspect;
             config.threads = match backend {
-                Backend::Raw => RAW_WORKERS,
-                Backend::Hyper => 0,
+                Backend::Raw => std::num::NonZeroUsize::new(RAW_WORKERS),
+                Backend::Hyper => None,
             };
             config.limits = compare_limits();
             crate::spawn(backend, config)

@@ -52,7 +52,7 @@ struct Context {
 /// Serves `listener` until `shutdown` is requested (or, with `config.once`,
 /// until one connection has been served), then lets connections finish their
 /// current response within the grace period.
-pub fn run(
+pub(crate) fn run(
     listener: TcpListener,
     config: &Config,
     docroot: Arc<DocRoot>,
@@ -134,7 +134,7 @@ async fn serve(
             () = shutdown.requested() => break,
         };
         let peer = stream.peer_addr().ok();
-        // TCP_NODELAY came with the socket from the listener (`crate::bind`).
+        // TCP_NODELAY came with the socket from the listener (`server::bind`).
         // hyper has no write timeout, and no read timeout once a head is in
         // (a body it drains can stall): both come from wrapping the socket.
         let stream = TimedStream::new(
@@ -151,7 +151,7 @@ async fn serve(
                 // A reset, a timeout, or a malformed request: only this connection ends.
                 Ok(Err(e)) => tracing::debug!(?peer, "connection ended: {e}"),
                 Ok(Ok(())) => {}
-                Err(_) => crate::note_panic(),
+                Err(_) => crate::server::note_panic(),
             }
             drop(permit);
         });

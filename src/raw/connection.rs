@@ -50,7 +50,7 @@ pub struct Connection {
 
 impl Connection {
     /// `stream` comes from the listener with TCP_NODELAY and both timeouts
-    /// set (`crate::bind`); its receive timeout is the idle time.
+    /// set (`server::bind`); its receive timeout is the idle time.
     pub(super) fn new(
         stream: Arc<TcpStream>,
         peer: SocketAddr,

@@ -1,29 +1,29 @@
 //! The raw backend: HTTP/1.1 by hand on `std::net` — a blocking accept loop, a
-//! bounded pool of worker threads ([`pool`]) that each serve one connection at
-//! a time ([`connection`]), a head reader (`reader`) over a hand-written
-//! parser ([`request`]), a response writer ([`response`]), and the rules for
+//! bounded pool of worker threads (`pool`) that each serve one connection at
+//! a time (`connection`), a head reader (`reader`) over a hand-written
+//! parser ([`request`]), a response writer (`response`), and the rules for
 //! closing (`closing`). The Linux-specific calls live in `sys`.
 //!
 //! A worker holds a connection while it reads a request head (a new
 //! connection's first one included) and writes the response; between
-//! requests, a keep-alive connection waits in [`parking`] without a thread.
+//! requests, a keep-alive connection waits in `parking` without a thread.
 //! So `--threads` bounds the connections being read or written, not the
-//! keep-alive clients connected. The next [`crate::Limits::raw_queue`]
-//! connections wait in a queue, and beyond that a new client gets a fast 503
-//! instead of an unbounded wait.
+//! keep-alive clients connected. The next [`Options::queue`] connections wait
+//! in a queue, and beyond that a new client gets a fast 503 instead of an
+//! unbounded wait.
 
 mod closing;
-pub mod connection;
-pub mod parking;
-pub mod pool;
+mod connection;
+mod parking;
+mod pool;
 mod reader;
 pub mod request;
-pub mod response;
+mod response;
 mod sys;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
+use std::net::{Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -34,10 +34,41 @@ use connection::{Connection, Context};
 use parking::Parking;
 use pool::WorkerPool;
 
+/// Connections queued for a free worker before a new client gets a fast 503:
+/// deep enough to absorb a burst while every worker is busy, shallow enough
+/// that a client waits a moment rather than until its own timeout.
+pub const QUEUE: usize = 1024;
+
+/// What only the raw backend is told, beside the shared [`Config`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Connections that wait for a free worker; see [`QUEUE`].
+    pub queue: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { queue: QUEUE }
+    }
+}
+
+/// Wakes a server's blocking `accept()` so it sees the stop flag: a
+/// connection of our own is the portable way. [`crate::spawn`] hands this to
+/// the server's `Stopper`.
+pub(crate) fn wake_accept(mut addr: SocketAddr) {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => [127, 0, 0, 1].into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+}
+
 /// Serves `listener` until `shutdown` is requested (or, with `config.once`,
 /// until one connection has been served). Then stops accepting, lets responses
 /// in flight finish within the grace period, and joins every worker.
-pub fn run(
+pub(crate) fn run(
     listener: TcpListener,
     config: &Config,
     docroot: Arc<DocRoot>,
@@ -57,7 +88,7 @@ pub fn run(
     let handler_parking = Arc::clone(&parking);
     let mut pool = WorkerPool::new(
         config.threads_for(Backend::Raw),
-        config.limits.raw_queue,
+        config.raw.queue,
         move |conn: Connection| {
             if let Some(idle) = connection::serve(conn, &handler_ctx) {
                 handler_parking.park(idle, handler_ctx.limits.idle_timeout);
@@ -89,7 +120,7 @@ pub fn run(
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             // The listener carries the idle timeout as its receive timeout, for
-            // accepted sockets to inherit (`crate::bind`); on the listener it
+            // accepted sockets to inherit (`server::bind`); on the listener it
             // only means no client came for that long.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => {

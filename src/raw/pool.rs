@@ -98,7 +98,7 @@ fn work<J>(receiver: &Mutex<Receiver<J>>, handler: &(impl Fn(J) + ?Sized)) {
         let Ok(job) = job else { return };
         // A panic is a bug, but it must cost one connection, not a worker.
         if catch_unwind(AssertUnwindSafe(|| handler(job))).is_err() {
-            crate::note_panic();
+            crate::server::note_panic();
         }
     }
 }

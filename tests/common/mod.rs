@@ -7,6 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,6 +16,12 @@ use twinserve::{Backend, Config, ServerHandle};
 pub const BACKENDS: [Backend; 2] = [Backend::Raw, Backend::Hyper];
 pub const SECRET: &str = "TOP-SECRET-outside-the-root";
 pub const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `n` worker threads for [`Config::threads`], which says "the backend's
+/// default" with `None` rather than 0.
+pub fn threads(n: usize) -> Option<NonZeroUsize> {
+    Some(NonZeroUsize::new(n).expect("a server needs at least one thread"))
+}
 
 /// A temporary folder holding `root/` (a copy of `site/` plus test files) and
 /// `secret.txt` beside it, which no request may ever reach.
@@ -61,7 +68,7 @@ impl TestSite {
 
     pub fn start_with(&self, backend: Backend, tweak: impl FnOnce(&mut Config)) -> ServerHandle {
         let mut config = Config::new(self.root());
-        config.threads = 8;
+        config.threads = threads(8);
         tweak(&mut config);
         twinserve::spawn(backend, config).expect("server starts")
     }

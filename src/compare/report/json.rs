@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::summarize;
-use crate::compare::runner::{End, ObservedResponse, Outcome};
-use crate::compare::verdict::Pattern;
 use crate::compare::{Comparison, Difference, LoadResult, SlowClients};
+use crate::compare::{End, ObservedResponse, Outcome, Pattern};
 use crate::introspection::ParsedRequest;
 
 /// The JSON schema's name and version; bumped on any incompatible change.

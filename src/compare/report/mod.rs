@@ -1,13 +1,13 @@
-//! The comparison as a reader sees it: a summary model ([`summary`]) and
+//! The comparison as a reader sees it: a summary model (`summary`) and
 //! one renderer per format — a terminal table and the full story of one case
-//! ([`text`]), Markdown ([`markdown`], the committed `compare/REPORT.md`), a
-//! stable JSON schema ([`json`]) and one self-contained HTML page ([`html`]).
+//! (`text`), Markdown (`markdown`, the committed `compare/REPORT.md`), a
+//! stable JSON schema ([`mod@json`]) and one self-contained HTML page (`html`).
 
-pub mod html;
+mod html;
 pub mod json;
-pub mod markdown;
-pub mod summary;
-pub mod text;
+mod markdown;
+mod summary;
+mod text;
 
 pub use html::html;
 pub use json::{JSON_SCHEMA, json};
