@@ -49,7 +49,7 @@ pub struct Found {
 pub enum Links {
     /// Followed while they stay beneath the root; leaving it fails.
     Beneath,
-    /// Followed anywhere (`--follow-symlinks`).
+    /// Followed anywhere (`Options::follow_symlinks`).
     Anywhere,
 }
 

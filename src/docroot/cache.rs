@@ -34,8 +34,8 @@ use inotify::{Inotify, WatchMask};
 use rustix::event::Timespec;
 use rustix::event::epoll::{self, EventData, EventFlags};
 
-use super::Representation;
 use super::beneath::Beneath;
+use super::representation::Representation;
 
 /// Files up to this size are kept in memory: a typical page, stylesheet or
 /// icon. Larger ones are streamed from disk, where the page cache serves them.
@@ -301,5 +301,46 @@ impl std::fmt::Debug for FileCache {
             state.bytes,
             if state.watcher.is_some() { "on" } else { "off" }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::beneath::Links;
+    use super::super::representation::Representation;
+    use super::*;
+    use http::HeaderValue;
+    use std::fs::File;
+
+    #[test]
+    fn the_cache_keeps_only_what_is_still_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let path = root.join("index.html");
+        std::fs::write(&path, "home").unwrap();
+        let cache = FileCache::default();
+        let beneath = Beneath::open(&root, Links::Beneath).unwrap();
+        let keep = |identity: Option<Identity>| {
+            let file = File::open(&path).unwrap();
+            let meta = file.metadata().unwrap();
+            let rep = Representation::of_file(Path::new("index.html"), file, &meta)
+                .into_memory()
+                .finish(&HeaderValue::from_static("no-cache"));
+            let folder_modified = std::fs::metadata(&root).unwrap().modified().ok();
+            let candidate = Candidate {
+                key: "/index.html",
+                relative: Path::new("index.html"),
+                identity: identity.unwrap_or(Identity::of(&meta)),
+                folder_modified,
+            };
+            cache.keep(&beneath, &candidate, &rep);
+            format!("{cache:?}")
+        };
+        // Read, then replaced before the watches were in place.
+        let before = Identity::of(&std::fs::metadata(&path).unwrap());
+        std::fs::write(root.join("new"), "home").unwrap();
+        std::fs::rename(root.join("new"), &path).unwrap();
+        assert!(keep(Some(before)).contains("(0 entries"));
+        assert!(keep(None).contains("(1 entries"));
     }
 }

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, header};
 
-use super::HeaderSource;
+use super::request::HeaderSource;
 
 /// What the preconditions say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

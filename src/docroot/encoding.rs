@@ -4,7 +4,7 @@
 
 use http::header;
 
-use super::HeaderSource;
+use super::request::HeaderSource;
 
 /// A precompressed sibling: its coding name and file suffix, best first
 /// (brotli is smaller than gzip for the same text).
