@@ -17,17 +17,17 @@ use percent_encoding::{NON_ALPHANUMERIC, percent_encode};
 use super::beneath::Beneath;
 
 /// One row of the listing, from the entry's own descriptor.
-pub struct Entry {
-    pub name: Vec<u8>,
-    pub is_dir: bool,
-    pub len: u64,
-    pub modified: Option<std::time::SystemTime>,
+pub(super) struct Entry {
+    pub(super) name: Vec<u8>,
+    pub(super) is_dir: bool,
+    pub(super) len: u64,
+    pub(super) modified: Option<std::time::SystemTime>,
 }
 
 /// The visible files and folders in `dir` (at `relative` below the root),
 /// read from its descriptor: no `.` names unless `serve_hidden`, no link
 /// that may not be followed, nothing but regular files and folders.
-pub fn entries(
+pub(super) fn entries(
     dir: &File,
     relative: &Path,
     beneath: &Beneath,
@@ -59,7 +59,7 @@ pub fn entries(
 
 /// The page for a folder's visible `entries` (from [`entries`]), shown at
 /// `url_path` (its request path, ending in `/`).
-pub fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
+pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
 
     let title = html_escape(url_path);
