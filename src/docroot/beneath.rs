@@ -38,18 +38,18 @@ const LOOK: OFlags = OFlags::PATH.union(OFlags::CLOEXEC);
 /// What a lookup found: the open descriptor, what `fstat` says of it, and
 /// whether the way there crossed no symlink at all.
 #[derive(Debug)]
-pub struct Found {
-    pub file: File,
-    pub meta: Metadata,
-    pub direct: bool,
+pub(super) struct Found {
+    pub(super) file: File,
+    pub(super) meta: Metadata,
+    pub(super) direct: bool,
 }
 
 /// How a lookup may resolve symlinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Links {
+pub(super) enum Links {
     /// Followed while they stay beneath the root; leaving it fails.
     Beneath,
-    /// Followed anywhere (`--follow-symlinks`).
+    /// Followed anywhere (`Options::follow_symlinks`).
     Anywhere,
 }
 
@@ -57,14 +57,14 @@ pub enum Links {
 /// the root's path names at the time of the request, so a root renamed or
 /// rebuilt in place (`rm -rf dist && build`) is followed, as a path would be.
 #[derive(Debug)]
-pub struct Root {
+pub(super) struct Root {
     canonical: PathBuf,
     links: Links,
     current: RwLock<Arc<Beneath>>,
 }
 
 impl Root {
-    pub fn open(canonical: &Path, links: Links) -> io::Result<Root> {
+    pub(super) fn open(canonical: &Path, links: Links) -> io::Result<Root> {
         let current = Beneath::open(canonical, links)?;
         Ok(Root {
             canonical: canonical.to_path_buf(),
@@ -75,7 +75,7 @@ impl Root {
 
     /// The root as its path names it now: one `stat` of the path, and a new
     /// descriptor only when it names another folder than the one held.
-    pub fn now(&self) -> Arc<Beneath> {
+    pub(super) fn now(&self) -> Arc<Beneath> {
         let held = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
         let Ok(seen) = std::fs::metadata(&self.canonical) else {
             // Gone for now: lookups in the held folder find what is left of it.
@@ -95,7 +95,7 @@ impl Root {
 
 /// One opened root folder and the way lookups are made beneath it.
 #[derive(Debug)]
-pub struct Beneath {
+pub(super) struct Beneath {
     root: OwnedFd,
     dev: u64,
     ino: u64,
@@ -119,7 +119,7 @@ fn escape() -> io::Error {
 
 impl Beneath {
     /// Opens `canonical` (the root, already canonical) as the base of every lookup.
-    pub fn open(canonical: &Path, links: Links) -> io::Result<Beneath> {
+    pub(super) fn open(canonical: &Path, links: Links) -> io::Result<Beneath> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let root = rustix::fs::open(canonical, flags, Mode::empty())?;
         let held = rustix::fs::fstat(&root)?;
@@ -147,7 +147,7 @@ impl Beneath {
 
     /// A path naming the root folder this holds open, whatever its own path
     /// names by now (the canonical path where `/proc` is not mounted).
-    pub fn watchable_root(&self) -> PathBuf {
+    pub(super) fn watchable_root(&self) -> PathBuf {
         self.proc_root
             .clone()
             .unwrap_or_else(|| self.canonical.clone())
@@ -155,24 +155,24 @@ impl Beneath {
 
     /// For tests: lookups walk component by component, as on an old kernel.
     #[cfg(test)]
-    pub fn without_openat2(mut self) -> Beneath {
+    pub(super) fn without_openat2(mut self) -> Beneath {
         self.openat2 = false;
         self
     }
 
     /// Opens `relative` (plain names only; empty for the root) for reading.
-    pub fn open_file(&self, relative: &Path) -> io::Result<Found> {
+    pub(super) fn open_file(&self, relative: &Path) -> io::Result<Found> {
         self.lookup(relative, READ)
     }
 
     /// Looks `relative` up without opening it for reading: for `fstat` only.
-    pub fn look(&self, relative: &Path) -> io::Result<Found> {
+    pub(super) fn look(&self, relative: &Path) -> io::Result<Found> {
         self.lookup(relative, LOOK)
     }
 
     /// Opens `relative` only if no component on the way is a symlink: what the
     /// cache needs to be sure that the watched folders decide what it names.
-    pub fn look_direct(&self, relative: &Path) -> io::Result<Metadata> {
+    pub(super) fn look_direct(&self, relative: &Path) -> io::Result<Metadata> {
         let found = self.lookup(relative, LOOK)?;
         if !found.direct {
             return Err(io::Error::other("a symlink on the way"));
@@ -183,7 +183,7 @@ impl Beneath {
     /// What `name` in the open folder `dir` (at `relative`) is: looked at in
     /// that very folder, and only if it is a symlink looked up again, beneath
     /// the root, to see where it may lead.
-    pub fn entry(&self, dir: &File, relative: &Path, name: &OsStr) -> io::Result<Metadata> {
+    pub(super) fn entry(&self, dir: &File, relative: &Path, name: &OsStr) -> io::Result<Metadata> {
         let fd = rustix::fs::openat(dir, name, LOOK | OFlags::NOFOLLOW, Mode::empty())?;
         let meta = File::from(fd).metadata()?;
         if meta.is_symlink() {
@@ -193,7 +193,7 @@ impl Beneath {
     }
 
     /// Whether the open folder `dir` holds anything named `index.html`.
-    pub fn has_index(dir: &File) -> bool {
+    pub(super) fn has_index(dir: &File) -> bool {
         let flags = rustix::fs::AtFlags::SYMLINK_NOFOLLOW;
         !matches!(
             rustix::fs::statat(dir, "index.html", flags),

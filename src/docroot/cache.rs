@@ -34,16 +34,16 @@ use inotify::{Inotify, WatchMask};
 use rustix::event::Timespec;
 use rustix::event::epoll::{self, EventData, EventFlags};
 
-use super::Representation;
 use super::beneath::Beneath;
+use super::representation::Representation;
 
 /// Files up to this size are kept in memory: a typical page, stylesheet or
 /// icon. Larger ones are streamed from disk, where the page cache serves them.
-pub const SMALL_FILE: u64 = 64 * 1024;
+pub(super) const SMALL_FILE: u64 = 64 * 1024;
 /// At most this many bytes in memory, counting keys, fields and bodies ...
-pub const MAX_BYTES: u64 = 16 * 1024 * 1024;
+pub(super) const MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// ... and this many entries; past either, entries are dropped to make room.
-pub const MAX_ENTRIES: usize = 4096;
+pub(super) const MAX_ENTRIES: usize = 4096;
 /// What a map entry costs beyond its key's bytes and its representation.
 const ENTRY_OVERHEAD: u64 = 64;
 
@@ -62,7 +62,7 @@ const CHANGES: WatchMask = WatchMask::MODIFY
 
 /// What a kept file must still be, checked once its watches are in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Identity {
+pub(super) struct Identity {
     dev: u64,
     ino: u64,
     len: u64,
@@ -75,7 +75,7 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn of(meta: &std::fs::Metadata) -> Identity {
+    pub(super) fn of(meta: &std::fs::Metadata) -> Identity {
         Identity {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -89,15 +89,15 @@ impl Identity {
 }
 
 /// A file as it was read, for [`FileCache::keep`].
-pub struct Candidate<'a> {
+pub(super) struct Candidate<'a> {
     /// The normalised request path, the lookup key.
-    pub key: &'a str,
+    pub(super) key: &'a str,
     /// Where it is below the root, reached without any symlink.
-    pub relative: &'a Path,
+    pub(super) relative: &'a Path,
     /// The opened file's own metadata, from before it was read.
-    pub identity: Identity,
+    pub(super) identity: Identity,
     /// Its folder's modification time, from before its siblings were looked for.
-    pub folder_modified: Option<SystemTime>,
+    pub(super) folder_modified: Option<SystemTime>,
 }
 
 struct State {
@@ -196,14 +196,14 @@ impl State {
 }
 
 /// See the module documentation.
-pub struct FileCache {
+pub(super) struct FileCache {
     // One lock for the change check, lookup and insert, so that no lookup can
     // run between another thread's seeing a change and its emptying of the map.
     state: Mutex<State>,
 }
 
 impl FileCache {
-    pub fn new() -> FileCache {
+    pub(super) fn new() -> FileCache {
         FileCache {
             state: Mutex::new(State {
                 watcher: Watcher::new().ok(),
@@ -214,7 +214,7 @@ impl FileCache {
     }
 
     /// The representation kept under `key`, if nothing watched has changed.
-    pub fn get(&self, key: &str) -> Option<Representation> {
+    pub(super) fn get(&self, key: &str) -> Option<Representation> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let stale = state.forget_if_changed();
         let hit = state
@@ -228,7 +228,7 @@ impl FileCache {
 
     /// Keeps `representation` (already read into memory) under the candidate's
     /// key, if it is still exactly what was read, where it was read.
-    pub fn keep(
+    pub(super) fn keep(
         &self,
         beneath: &Beneath,
         candidate: &Candidate<'_>,
@@ -301,5 +301,46 @@ impl std::fmt::Debug for FileCache {
             state.bytes,
             if state.watcher.is_some() { "on" } else { "off" }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::beneath::Links;
+    use super::super::representation::Representation;
+    use super::*;
+    use http::HeaderValue;
+    use std::fs::File;
+
+    #[test]
+    fn the_cache_keeps_only_what_is_still_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let path = root.join("index.html");
+        std::fs::write(&path, "home").unwrap();
+        let cache = FileCache::default();
+        let beneath = Beneath::open(&root, Links::Beneath).unwrap();
+        let keep = |identity: Option<Identity>| {
+            let file = File::open(&path).unwrap();
+            let meta = file.metadata().unwrap();
+            let rep = Representation::of_file(Path::new("index.html"), file, &meta)
+                .into_memory()
+                .finish(&HeaderValue::from_static("no-cache"));
+            let folder_modified = std::fs::metadata(&root).unwrap().modified().ok();
+            let candidate = Candidate {
+                key: "/index.html",
+                relative: Path::new("index.html"),
+                identity: identity.unwrap_or(Identity::of(&meta)),
+                folder_modified,
+            };
+            cache.keep(&beneath, &candidate, &rep);
+            format!("{cache:?}")
+        };
+        // Read, then replaced before the watches were in place.
+        let before = Identity::of(&std::fs::metadata(&path).unwrap());
+        std::fs::write(root.join("new"), "home").unwrap();
+        std::fs::rename(root.join("new"), &path).unwrap();
+        assert!(keep(Some(before)).contains("(0 entries"));
+        assert!(keep(None).contains("(1 entries"));
     }
 }

@@ -7,11 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, header};
 
-use super::HeaderSource;
+use super::request::HeaderSource;
 
 /// What the preconditions say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precondition {
+pub(super) enum Precondition {
     /// Serve as usual.
     Proceed,
     /// 304: the client's copy is current (GET and HEAD only).
@@ -22,14 +22,14 @@ pub enum Precondition {
 
 /// The validators of the selected representation.
 #[derive(Debug, Clone, Copy)]
-pub struct Validators<'a> {
+pub(super) struct Validators<'a> {
     /// The strong ETag, quotes included.
-    pub etag: &'a str,
-    pub modified: Option<SystemTime>,
+    pub(super) etag: &'a str,
+    pub(super) modified: Option<SystemTime>,
 }
 
 /// §13.2.2, steps 1–4.
-pub fn evaluate<H: HeaderSource + ?Sized>(
+pub(super) fn evaluate<H: HeaderSource + ?Sized>(
     headers: &H,
     get_or_head: bool,
     v: Validators<'_>,
@@ -68,7 +68,7 @@ pub fn evaluate<H: HeaderSource + ?Sized>(
 /// §13.1.5: whether a Range request may be served as a range. With an entity
 /// tag, it must match strongly; with a date, it must equal Last-Modified
 /// exactly. Anything else (absent field aside) means "send it all".
-pub fn if_range_allows<H: HeaderSource + ?Sized>(headers: &H, v: Validators<'_>) -> bool {
+pub(super) fn if_range_allows<H: HeaderSource + ?Sized>(headers: &H, v: Validators<'_>) -> bool {
     let mut values = headers.values(&header::IF_RANGE);
     let (Some(value), None) = (values.next(), values.next()) else {
         // Absent: nothing to check. Repeated: invalid, so no range.

@@ -4,17 +4,20 @@
 
 use http::header;
 
-use super::HeaderSource;
+use super::request::HeaderSource;
 
 /// A precompressed sibling: its coding name and file suffix, best first
 /// (brotli is smaller than gzip for the same text).
-pub const VARIANTS: &[(&str, &str)] = &[("br", "br"), ("gzip", "gz")];
+pub(super) const VARIANTS: &[(&str, &str)] = &[("br", "br"), ("gzip", "gz")];
 
 /// The coding to send among `available` (names from [`VARIANTS`]), or `None`
 /// for the file itself. A coding with q=0 is refused, and so is one whose
 /// weight is not a valid qvalue; `*` sets the weight of codings not listed;
 /// equal weights go to the earlier of `available`.
-pub fn choose<'v, H: HeaderSource + ?Sized>(headers: &H, available: &[&'v str]) -> Option<&'v str> {
+pub(super) fn choose<'v, H: HeaderSource + ?Sized>(
+    headers: &H,
+    available: &[&'v str],
+) -> Option<&'v str> {
     let fields: Vec<&[u8]> = headers.values(&header::ACCEPT_ENCODING).collect();
     if fields.is_empty() {
         return None; // §12.5.3: no field means no preference: send identity

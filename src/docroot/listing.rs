@@ -1,23 +1,65 @@
-//! The directory listing of `--list-dirs`: an HTML page of a folder that has
-//! no `index.html`, sorted by name, every name escaped for HTML and every link
-//! percent-encoded, so no file name can inject markup or point elsewhere.
+//! The directory listing (with `Options::list_dirs`): the entries of a folder
+//! that has no `index.html`, each looked at as a request for it would be, and
+//! the HTML page of them, sorted by name, every name escaped for HTML and
+//! every link percent-encoded, so no file name can inject markup or point
+//! elsewhere.
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_encode};
 
+use super::beneath::Beneath;
+
 /// One row of the listing, from the entry's own descriptor.
-pub struct Entry {
-    pub name: Vec<u8>,
-    pub is_dir: bool,
-    pub len: u64,
-    pub modified: Option<std::time::SystemTime>,
+pub(super) struct Entry {
+    pub(super) name: Vec<u8>,
+    pub(super) is_dir: bool,
+    pub(super) len: u64,
+    pub(super) modified: Option<std::time::SystemTime>,
 }
 
-/// The page for a folder's visible `entries`, shown at `url_path` (its
-/// request path, ending in `/`). Which entries are visible is the caller's
-/// rule (hidden names, links out), kept in one place with serving.
-pub fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
+/// The visible files and folders in `dir` (at `relative` below the root),
+/// read from its descriptor: no `.` names unless `serve_hidden`, no link
+/// that may not be followed, nothing but regular files and folders.
+pub(super) fn entries(
+    dir: &File,
+    relative: &Path,
+    beneath: &Beneath,
+    serve_hidden: bool,
+) -> io::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir.as_fd())? {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." || (name.starts_with(b".") && !serve_hidden) {
+            continue;
+        }
+        // The entry in this very folder; only a link is looked up again,
+        // beneath the root, to see whether it may be followed.
+        let Ok(meta) = beneath.entry(dir, relative, OsStr::from_bytes(name)) else {
+            continue;
+        };
+        if meta.is_file() || meta.is_dir() {
+            entries.push(Entry {
+                name: name.to_vec(),
+                is_dir: meta.is_dir(),
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// The page for a folder's visible `entries` (from [`entries`]), shown at
+/// `url_path` (its request path, ending in `/`).
+pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
 
     let title = html_escape(url_path);

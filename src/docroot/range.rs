@@ -9,7 +9,7 @@
 
 /// What to send for a Range request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RangeDecision {
+pub(super) enum RangeDecision {
     /// No usable Range (absent, malformed, another unit, several parts): 200.
     Full,
     /// One part: 206 with `Content-Range: bytes start-(start+len-1)/total`.
@@ -30,7 +30,7 @@ enum Spec {
 }
 
 /// Decides the answer to `Range: value` for a representation of `len` bytes.
-pub fn decide(value: &[u8], len: u64) -> RangeDecision {
+pub(super) fn decide(value: &[u8], len: u64) -> RangeDecision {
     let Some(specs) = parse(value) else {
         return RangeDecision::Full;
     };

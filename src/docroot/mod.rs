@@ -1,0 +1,805 @@
+//! The one place that decides the answer: a parsed request in, a [`Reply`]
+//! (status, headers, body) out. Both backends call [`DocRoot::respond`] and only
+//! move bytes, so when they answer the same bytes differently the cause is HTTP
+//! parsing or connection handling, never two copies of the serving rules.
+//!
+//! This module knows no socket, thread or runtime. It owns the rules of RFC 9110
+//! that are the application's to keep (method handling, §15 statuses, the
+//! `Host` MUST of RFC 9112 §3.2 that hyper leaves to the application) and the
+//! path resolution that keeps every answer inside the root. This file is the
+//! decision itself; each step it takes is a module beside it: the request
+//! (`request`), the path walked (`resolve`, `beneath`), the file as sent
+//! (`representation`, `cache`), the preconditions, ranges and codings
+//! (`conditional`, `range`, `encoding`), the folder listed (`listing`) and
+//! the reply built (`reply`).
+
+mod beneath;
+mod cache;
+mod conditional;
+mod encoding;
+mod listing;
+mod range;
+mod reply;
+mod representation;
+mod request;
+mod resolve;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{self, HeaderValue};
+
+pub use reply::{Body, Reply};
+pub use request::{HeaderSource, RequestView, Version};
+
+use beneath::{Beneath, Found, Links, Root};
+use cache::{Candidate, FileCache, Identity};
+use conditional::Precondition;
+use range::RangeDecision;
+use reply::{Refusal, header_value};
+use representation::Representation;
+use request::{is_valid_host, origin_path};
+use resolve::{BadPath, Lookup, Resolved, open_regular, refusal};
+
+/// Why a document root cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum RootError {
+    #[error("document root {path}: {source}")]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("document root {path} is not a directory")]
+    NotADirectory { path: PathBuf },
+    #[error("{what} {value:?} is not a valid header value")]
+    Option { what: &'static str, value: String },
+}
+
+/// The methods this server knows but does not allow on static files.
+/// Anything else is answered 501 (RFC 9110 §9.1: an unrecognised method SHOULD).
+const KNOWN_METHODS: &[&str] = &[
+    "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// How a [`DocRoot`] serves, beyond the fixed rules; part of `Config`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `Cache-Control` on 200, 206 and 304 answers for files.
+    pub cache_control: String,
+    /// Send `file.br` / `file.gz` when the client accepts that encoding.
+    pub precompressed: bool,
+    /// List a directory that has no `index.html` instead of answering 404.
+    pub list_dirs: bool,
+    /// Serve names that start with `.` (refused by default: `.git`, `.env`).
+    pub serve_hidden: bool,
+    /// Follow symlinks that lead out of the root (refused by default).
+    pub follow_symlinks: bool,
+}
+
+/// Five minutes: a browser reuses a page within a visit without asking, yet
+/// an edit shows within minutes; past that, the ETag makes revalidation a 304.
+pub const DEFAULT_CACHE_CONTROL: &str = "public, max-age=300";
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            cache_control: DEFAULT_CACHE_CONTROL.to_string(),
+            precompressed: true,
+            list_dirs: false,
+            serve_hidden: false,
+            follow_symlinks: false,
+        }
+    }
+}
+
+/// The longest request-target answered unless told otherwise: the request-line
+/// limit's default (RFC 9112 §3 recommends supporting at least 8000 octets).
+/// A server passes its configured limit with [`DocRoot::with_max_target_len`].
+pub const DEFAULT_MAX_TARGET_LEN: usize = 8 * 1024;
+
+/// A folder served over HTTP: the canonical root and the rules for answering.
+#[derive(Debug)]
+pub struct DocRoot {
+    root: PathBuf,
+    /// The root folder, from whose descriptor every request is looked up.
+    root_dir: Root,
+    options: Options,
+    cache_control: HeaderValue,
+    cache: FileCache,
+    /// Longest request-target answered at all (RFC 9112 §3: 414 above it): the
+    /// configured request-line limit, which the raw parser also enforces while
+    /// reading; for hyper this is the only check at that length.
+    max_target_len: usize,
+}
+
+impl DocRoot {
+    /// Checks that `root` is a readable directory and remembers its canonical form,
+    /// against which every resolved path is checked.
+    pub fn open(root: &Path, options: Options) -> Result<DocRoot, RootError> {
+        let unreadable = |source| RootError::Unreadable {
+            path: root.to_path_buf(),
+            source,
+        };
+        let canonical = root.canonicalize().map_err(unreadable)?;
+        if !canonical.is_dir() {
+            return Err(RootError::NotADirectory {
+                path: root.to_path_buf(),
+            });
+        }
+        std::fs::read_dir(&canonical).map_err(unreadable)?;
+        let links = if options.follow_symlinks {
+            Links::Anywhere
+        } else {
+            Links::Beneath
+        };
+        let root_dir = Root::open(&canonical, links).map_err(unreadable)?;
+        let cache_control =
+            HeaderValue::try_from(options.cache_control.as_str()).map_err(|_| {
+                RootError::Option {
+                    what: "--cache-control",
+                    value: options.cache_control.clone(),
+                }
+            })?;
+        Ok(DocRoot {
+            root: canonical,
+            root_dir,
+            options,
+            cache_control,
+            cache: FileCache::default(),
+            max_target_len: DEFAULT_MAX_TARGET_LEN,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Answers 414 to targets longer than `len` (default: [`DEFAULT_MAX_TARGET_LEN`]).
+    pub fn with_max_target_len(mut self, len: usize) -> DocRoot {
+        self.max_target_len = len;
+        self
+    }
+
+    /// Decides the whole answer to one request.
+    pub fn respond<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
+        self.decide(req).answering(req.method)
+    }
+
+    fn decide<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
+        if req.target.len() > self.max_target_len {
+            return Reply::status(StatusCode::URI_TOO_LONG);
+        }
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more
+        // than one, or one with an invalid value MUST get 400. hyper never checks.
+        let mut hosts = req.headers.values(&header::HOST);
+        let host_ok = match (hosts.next(), hosts.next()) {
+            (None, _) => req.version == Version::Http10,
+            (Some(host), None) => is_valid_host(host),
+            (Some(_), Some(_)) => false,
+        };
+        if !host_ok {
+            return Reply::status(StatusCode::BAD_REQUEST);
+        }
+        match req.method {
+            "GET" | "HEAD" => {}
+            // RFC 9110 §9.3.7: the same answer for `*` (the server) and any
+            // path (a resource), since every resource allows the same methods.
+            "OPTIONS" => return Reply::options(),
+            m if KNOWN_METHODS.contains(&m) => return Reply::method_not_allowed(),
+            _ => return Reply::status(StatusCode::NOT_IMPLEMENTED),
+        }
+        let Some((path, query)) = origin_path(req.target) else {
+            return Reply::status(StatusCode::BAD_REQUEST);
+        };
+        let lookup = Lookup {
+            root: &self.root_dir,
+            cache: &self.cache,
+            serve_hidden: self.options.serve_hidden,
+            list_dirs: self.options.list_dirs,
+        };
+        match lookup.resolve(path, query) {
+            Err(BadPath) => Reply::status(StatusCode::BAD_REQUEST),
+            Ok(Resolved::File {
+                key,
+                relative,
+                found,
+                beneath,
+            }) => {
+                // Only what was reached without a symlink is kept: then the
+                // folders the cache watches alone decide what the key names.
+                let key = found.direct.then_some(key.as_str());
+                let representation = self.select_variant(req, key, &relative, found, &beneath);
+                self.serve(req, representation)
+            }
+            Ok(Resolved::Cached(representation)) => self.serve(req, representation),
+            Ok(Resolved::Listing {
+                dir,
+                relative,
+                beneath,
+            }) => self.listing(&dir, &relative, path, &beneath),
+            Ok(Resolved::AddSlash { location }) => {
+                let mut reply = Reply::status(StatusCode::MOVED_PERMANENTLY);
+                if let Ok(value) = HeaderValue::from_str(&location) {
+                    reply.headers.insert(header::LOCATION, value);
+                }
+                reply
+            }
+            Ok(Resolved::Refused(Refusal::NotFound)) => self.not_found(),
+            Ok(Resolved::Refused(refusal)) => Reply::refused(refusal),
+        }
+    }
+
+    /// A file found: check the preconditions, then send it whole, a range of
+    /// it, or one of 304 / 412 / 416.
+    fn serve<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        rep: Representation,
+    ) -> Reply {
+        let validators = conditional::Validators {
+            // Always ASCII: `etag_of` formatted it.
+            etag: rep.etag.to_str().unwrap_or_default(),
+            modified: rep.modified,
+        };
+        let get_or_head = matches!(req.method, "GET" | "HEAD");
+        match conditional::evaluate(req.headers, get_or_head, validators) {
+            Precondition::Failed => Reply::status(StatusCode::PRECONDITION_FAILED),
+            Precondition::NotModified => rep.not_modified(),
+            Precondition::Proceed => {
+                // RFC 9110 §14.2: Range applies to GET only; HEAD answers as GET would without it.
+                let total = rep.len;
+                let range = req.headers.values(&header::RANGE).collect::<Vec<_>>();
+                let decision = match range.as_slice() {
+                    [value]
+                        if req.method == "GET"
+                            && conditional::if_range_allows(req.headers, validators) =>
+                    {
+                        range::decide(value, total)
+                    }
+                    _ => RangeDecision::Full,
+                };
+                match decision {
+                    RangeDecision::Full => rep.reply(StatusCode::OK, 0, total),
+                    RangeDecision::Part { start, len } => {
+                        let mut reply = rep.reply(StatusCode::PARTIAL_CONTENT, start, len);
+                        let content_range = format!("bytes {start}-{}/{total}", start + len - 1);
+                        reply
+                            .headers
+                            .insert(header::CONTENT_RANGE, header_value(content_range));
+                        reply
+                    }
+                    RangeDecision::Unsatisfiable => {
+                        let mut reply = Reply::status(StatusCode::RANGE_NOT_SATISFIABLE);
+                        let content_range = format!("bytes */{total}");
+                        reply
+                            .headers
+                            .insert(header::CONTENT_RANGE, header_value(content_range));
+                        reply
+                    }
+                }
+            }
+        }
+    }
+
+    /// The representation to send: the file itself, or a precompressed
+    /// sibling the client accepts. A small file with no siblings is read into
+    /// memory and, if it has a cache `key` (given only when it was reached
+    /// without symlinks), kept in the cache under it.
+    fn select_variant<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        key: Option<&str>,
+        relative: &Path,
+        found: Found,
+        beneath: &Beneath,
+    ) -> Representation {
+        // Sampled before the siblings are looked for, so the cache can tell
+        // whether one appeared before its watches were in place.
+        let folder = relative.parent().unwrap_or(Path::new(""));
+        let folder_modified = key
+            .and_then(|_| beneath.look_direct(folder).ok())
+            .and_then(|m| m.modified().ok());
+        let identity = Identity::of(&found.meta);
+        let plain = Representation::of_file(relative, found.file, &found.meta);
+        let mut siblings = Vec::new();
+        if self.options.precompressed {
+            for &(coding, suffix) in encoding::VARIANTS {
+                let mut name = relative.as_os_str().to_os_string();
+                name.push(".");
+                name.push(suffix);
+                if let Ok(Some(found)) = open_regular(beneath, Path::new(&name)) {
+                    siblings.push((coding, found));
+                }
+            }
+        }
+        if siblings.is_empty() {
+            let plain = plain.into_memory().finish(&self.cache_control);
+            if let Some(key) = key {
+                let candidate = Candidate {
+                    key,
+                    relative,
+                    identity,
+                    folder_modified,
+                };
+                self.cache.keep(beneath, &candidate, &plain);
+            }
+            return plain;
+        }
+        let names: Vec<&'static str> = siblings.iter().map(|(c, _)| *c).collect();
+        let mut chosen = match encoding::choose(req.headers, &names) {
+            Some(chosen) => {
+                let index = names.iter().position(|c| *c == chosen).unwrap_or(0);
+                let (coding, found) = siblings.swap_remove(index);
+                // The original's name decides the type: text.txt.gz is text.
+                let mut encoded = Representation::of_file(relative, found.file, &found.meta);
+                encoded.coding = Some(coding);
+                encoded
+            }
+            None => plain,
+        };
+        chosen.has_variants = true;
+        chosen.finish(&self.cache_control)
+    }
+
+    /// The page for a folder without `index.html` (with `list_dirs`). Each
+    /// entry is looked up beneath the root as a request for it would be, so
+    /// the page names exactly what can be fetched.
+    fn listing(&self, dir: &File, relative: &Path, url_path: &str, beneath: &Beneath) -> Reply {
+        let entries = match listing::entries(dir, relative, beneath, self.options.serve_hidden) {
+            Ok(entries) => entries,
+            Err(e) => return Reply::refused(refusal(&e)),
+        };
+        let html = listing::page(url_path, entries);
+        let mut reply = Reply::status(StatusCode::OK);
+        reply
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
+        reply.body = Body::Bytes(Bytes::from(html));
+        reply
+    }
+
+    /// 404 with the root's own `404.html` when it has one.
+    fn not_found(&self) -> Reply {
+        let page = Path::new("404.html");
+        match open_regular(&self.root_dir.now(), page) {
+            Ok(Some(found)) => {
+                let page = Representation::of_file(page, found.file, &found.meta);
+                let len = page.len;
+                page.reply(StatusCode::NOT_FOUND, 0, len)
+            }
+            _ => Reply::status(StatusCode::NOT_FOUND),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::HeaderName;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    struct Fields(Vec<(&'static str, &'static [u8])>);
+
+    impl HeaderSource for Fields {
+        fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]> + 's {
+            self.0
+                .iter()
+                .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+                .map(|(_, v)| *v)
+        }
+    }
+
+    fn site() -> (tempfile::TempDir, DocRoot) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("index.html"), "home").unwrap();
+        std::fs::write(root.join("sub/index.html"), "sub home").unwrap();
+        std::fs::write(root.join("a b.txt"), "spaced").unwrap();
+        std::fs::write(root.join(".hidden"), "hidden").unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "SECRET").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("out")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("outdir")).unwrap();
+        let docroot = DocRoot::open(&root, Options::default()).unwrap();
+        (dir, docroot)
+    }
+
+    fn get(docroot: &DocRoot, target: &str) -> Reply {
+        let headers = Fields(vec![("Host", b"localhost")]);
+        docroot.respond(&RequestView {
+            method: "GET",
+            target,
+            version: Version::Http11,
+            headers: &headers,
+        })
+    }
+
+    #[test]
+    fn small_files_are_kept_and_symlinked_ones_are_not() {
+        let (dir, docroot) = site();
+        let entries = |d: &DocRoot| format!("{:?}", d.cache);
+        assert!(
+            entries(&docroot).contains("inotify on"),
+            "{}",
+            entries(&docroot)
+        );
+        assert_eq!(get(&docroot, "/index.html").status, 200);
+        assert_eq!(get(&docroot, "/sub/").status, 200);
+        assert!(
+            entries(&docroot).contains("(2 entries"),
+            "{}",
+            entries(&docroot)
+        );
+        // A symlink anywhere on the way: served, never kept.
+        std::os::unix::fs::symlink("sub", dir.path().join("root/link")).unwrap();
+        assert_eq!(get(&docroot, "/link/index.html").status, 200);
+        // Creating the link was itself a change in a watched folder.
+        assert!(
+            entries(&docroot).contains("(0 entries"),
+            "{}",
+            entries(&docroot)
+        );
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"home"));
+        assert_eq!(get(&docroot, "/link/index.html").status, 200);
+        assert!(
+            entries(&docroot).contains("(1 entries"),
+            "{}",
+            entries(&docroot)
+        );
+    }
+
+    #[test]
+    fn resolves_files_and_directories() {
+        let (_dir, docroot) = site();
+        assert_eq!(get(&docroot, "/").status, 200);
+        assert_eq!(get(&docroot, "/index.html").status, 200);
+        assert_eq!(get(&docroot, "/sub/").status, 200);
+        assert_eq!(get(&docroot, "/a%20b.txt").status, 200);
+        assert_eq!(get(&docroot, "/index.html?x=%2e%2e").status, 200);
+        assert_eq!(get(&docroot, "http://other.example/index.html").status, 200);
+        assert_eq!(get(&docroot, "/index.html/").status, 404);
+        assert_eq!(get(&docroot, "/missing").status, 404);
+    }
+
+    #[test]
+    fn refuses_everything_that_leaves_the_root() {
+        let (_dir, docroot) = site();
+        for target in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/%2E%2E/secret.txt",
+            "/sub/..%2fsecret.txt",
+            "/sub/%2e%2e%2f..%2fsecret.txt",
+            "/..%5csecret.txt",
+            "/%252e%252e/secret.txt",
+            "/index.html%00.png",
+            "/./index.html",
+            "/out",
+            "/outdir/secret.txt",
+            "/.hidden",
+            "//../secret.txt",
+        ] {
+            let reply = get(&docroot, target);
+            assert_eq!(reply.status, 404, "{target}");
+        }
+        assert_eq!(get(&docroot, "/%zz").status, 400);
+        assert_eq!(get(&docroot, "/%2").status, 400);
+    }
+
+    #[test]
+    fn directory_redirect_keeps_query_and_stays_on_this_host() {
+        let (_dir, docroot) = site();
+        let location = |target| {
+            let reply = get(&docroot, target);
+            assert_eq!(reply.status, 301, "{target}");
+            reply.headers[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(location("/sub"), "/sub/");
+        assert_eq!(location("/sub?a=1"), "/sub/?a=1");
+        assert_eq!(location("//sub"), "/sub/");
+        assert_eq!(location("///sub?x"), "/sub/?x");
+    }
+
+    #[test]
+    fn host_rules_of_rfc_9112_section_3_2() {
+        let (_dir, docroot) = site();
+        let ask = |version, hosts: Vec<&'static [u8]>| {
+            let headers = Fields(hosts.into_iter().map(|h| ("host", h)).collect());
+            let view = RequestView {
+                method: "GET",
+                target: "/",
+                version,
+                headers: &headers,
+            };
+            docroot.respond(&view).status.as_u16()
+        };
+        assert_eq!(ask(Version::Http11, vec![]), 400);
+        assert_eq!(ask(Version::Http10, vec![]), 200);
+        assert_eq!(ask(Version::Http11, vec![b"a", b"b"]), 400);
+        assert_eq!(ask(Version::Http11, vec![b"example.com:8080"]), 200);
+        assert_eq!(ask(Version::Http11, vec![b"[::1]:80"]), 200);
+        assert_eq!(ask(Version::Http11, vec![b"evil.example/../x y@z"]), 400);
+        assert_eq!(ask(Version::Http11, vec![b"a:port"]), 400);
+    }
+
+    #[test]
+    fn methods() {
+        let (_dir, docroot) = site();
+        let headers = Fields(vec![("host", b"x")]);
+        let ask = |method| {
+            docroot.respond(&RequestView {
+                method,
+                target: "/",
+                version: Version::Http11,
+                headers: &headers,
+            })
+        };
+        let head = ask("HEAD");
+        assert_eq!(head.status, 200);
+        assert!(matches!(head.body, Body::Empty));
+        assert_eq!(head.content_length(), 4);
+        let post = ask("POST");
+        assert_eq!(post.status, 405);
+        assert_eq!(post.headers[header::ALLOW], "GET, HEAD, OPTIONS");
+        let options = ask("OPTIONS");
+        assert_eq!(options.status, 204);
+        assert_eq!(options.headers[header::ALLOW], "GET, HEAD, OPTIONS");
+        assert_eq!(ask("BREW").status, 501);
+        assert_eq!(ask("get").status, 501);
+    }
+
+    fn with_options(dir: &tempfile::TempDir, tweak: impl FnOnce(&mut Options)) -> DocRoot {
+        let mut options = Options::default();
+        tweak(&mut options);
+        DocRoot::open(&dir.path().join("root"), options).unwrap()
+    }
+
+    fn body(reply: &Reply) -> Vec<u8> {
+        match &reply.body {
+            Body::Empty => Vec::new(),
+            Body::Bytes(bytes) => bytes.to_vec(),
+            Body::File { file, offset, len } => {
+                let mut out = vec![0; *len as usize];
+                std::os::unix::fs::FileExt::read_exact_at(file, &mut out, *offset).unwrap();
+                out
+            }
+        }
+    }
+
+    #[test]
+    fn a_listing_shows_what_can_be_fetched_and_nothing_else() {
+        let (dir, _) = site();
+        let root = dir.path().join("root");
+        std::fs::create_dir(root.join("files")).unwrap();
+        let files = root.join("files");
+        std::fs::write(files.join("b.txt"), "12345").unwrap();
+        std::fs::write(files.join("<script>a?#.html"), "x").unwrap();
+        std::fs::write(files.join(".env"), "x").unwrap();
+        std::fs::create_dir(files.join("sub")).unwrap();
+        std::os::unix::fs::symlink("../index.html", files.join("link-in")).unwrap();
+        std::os::unix::fs::symlink("../../secret.txt", files.join("link-out")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), files.join("dir-out")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            files.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_bits_truncate(0o644),
+            0,
+        )
+        .unwrap();
+        let docroot = with_options(&dir, |o| o.list_dirs = true);
+        let reply = get(&docroot, "/files/");
+        assert_eq!(reply.status, 200);
+        let html = String::from_utf8(body(&reply)).unwrap();
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;a?#.html"));
+        assert!(html.contains("href=\"./%3Cscript%3Ea%3F%23%2Ehtml\""));
+        assert!(html.contains("href=\"./sub/\">sub/</a>"));
+        assert!(html.contains("<td class=\"n\">5</td>"));
+        assert!(html.contains("link-in"), "a link inside is listed: {html}");
+        for absent in [".env", "link-out", "dir-out", "fifo"] {
+            assert!(!html.contains(absent), "{absent} listed: {html}");
+        }
+        let order: Vec<usize> = ["&lt;script", "b.txt", "link-in", "sub/"]
+            .iter()
+            .map(|n| html.find(n).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "sorted: {order:?}");
+        assert!(html.contains("href=\"../\""));
+        // With the flags, what they allow appears, and still no FIFO.
+        let open = with_options(&dir, |o| {
+            o.list_dirs = true;
+            o.serve_hidden = true;
+            o.follow_symlinks = true;
+        });
+        let html = String::from_utf8(body(&get(&open, "/files/"))).unwrap();
+        for present in [".env", "link-out", "dir-out"] {
+            assert!(html.contains(present), "{present} not listed: {html}");
+        }
+        assert!(!html.contains("fifo"));
+    }
+
+    #[test]
+    fn an_index_that_cannot_be_read_is_never_replaced_by_a_listing() {
+        let (dir, _) = site();
+        let root = dir.path().join("root");
+        std::fs::create_dir(root.join("private")).unwrap();
+        std::fs::write(root.join("private/other.txt"), "x").unwrap();
+        let index = root.join("private/index.html");
+        std::fs::write(&index, "x").unwrap();
+        let docroot = with_options(&dir, |o| o.list_dirs = true);
+        // A FIFO named index.html: neither served nor listed around.
+        std::fs::remove_file(&index).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &index,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_bits_truncate(0o644),
+            0,
+        )
+        .unwrap();
+        assert_eq!(get(&docroot, "/private/").status, 404);
+        assert_eq!(get(&docroot, "/private/index.html").status, 404);
+        // Unreadable (root reads anything, so only when not running as root).
+        std::fs::remove_file(&index).unwrap();
+        std::fs::write(&index, "x").unwrap();
+        std::fs::set_permissions(&index, std::os::unix::fs::PermissionsExt::from_mode(0o000))
+            .unwrap();
+        if File::open(&index).is_err() {
+            assert_eq!(get(&docroot, "/private/").status, 403);
+        }
+        // Gone: now the listing.
+        std::fs::remove_file(&index).unwrap();
+        assert_eq!(get(&docroot, "/private/").status, 200);
+    }
+
+    #[test]
+    fn every_spelling_of_a_path_is_one_cache_entry() {
+        let (_dir, docroot) = site();
+        let entries = |d: &DocRoot| {
+            let debug = format!("{:?}", d.cache);
+            let count = debug.split("FileCache(").nth(1).unwrap();
+            count.split(' ').next().unwrap().parse::<usize>().unwrap()
+        };
+        for slashes in 1..300 {
+            let target = format!("{}index%2Ehtml", "/".repeat(slashes));
+            assert_eq!(body(&get(&docroot, &target)), b"home");
+        }
+        assert_eq!(entries(&docroot), 1, "{:?}", docroot.cache);
+        assert_eq!(get(&docroot, "/").status, 200);
+        assert_eq!(get(&docroot, "//").status, 200);
+        assert_eq!(entries(&docroot), 2, "{:?}", docroot.cache);
+    }
+
+    #[test]
+    fn the_cache_counts_keys_and_fields_and_stays_within_its_limit() {
+        let (dir, docroot) = site();
+        let root = dir.path().join("root");
+        let bytes = |d: &DocRoot| {
+            let debug = format!("{:?}", d.cache);
+            let after = debug.split(" entries, ").nth(1).unwrap();
+            after.split(' ').next().unwrap().parse::<u64>().unwrap()
+        };
+        // A one-byte file still costs its key and its prepared fields.
+        let name = "n".repeat(200);
+        std::fs::write(root.join(&name), "x").unwrap();
+        assert_eq!(get(&docroot, &format!("/{name}")).status, 200);
+        assert!(bytes(&docroot) > 200 + 8 * 20, "{:?}", docroot.cache);
+        // Far more small files than fit: the total never passes the limit,
+        // and the cache keeps entries rather than starting again empty.
+        let count = (cache::MAX_BYTES / cache::SMALL_FILE) as usize + 40;
+        let content = vec![b'z'; cache::SMALL_FILE as usize];
+        std::fs::create_dir(root.join("many")).unwrap();
+        for i in 0..count {
+            std::fs::write(root.join(format!("many/{i}")), &content).unwrap();
+        }
+        for i in 0..count {
+            assert_eq!(get(&docroot, &format!("/many/{i}")).status, 200);
+            assert!(bytes(&docroot) <= cache::MAX_BYTES, "{:?}", docroot.cache);
+        }
+        assert!(
+            bytes(&docroot) > cache::MAX_BYTES / 2,
+            "{:?}",
+            docroot.cache
+        );
+    }
+
+    #[test]
+    fn a_redirect_keeps_the_exact_bytes_of_a_name() {
+        let (dir, docroot) = site();
+        let name = OsStr::from_bytes(b"caf\xe9");
+        std::fs::create_dir(dir.path().join("root").join(name)).unwrap();
+        let reply = get(&docroot, "/caf%E9");
+        assert_eq!(reply.status, 301);
+        assert_eq!(reply.headers[header::LOCATION], "/caf%E9/");
+        assert_eq!(
+            get(&docroot, "/caf%E9/").status,
+            404,
+            "no index, no listing"
+        );
+    }
+
+    #[test]
+    fn head_never_carries_a_body_on_any_path() {
+        let (dir, _) = site();
+        std::fs::create_dir(dir.path().join("root/empty")).unwrap();
+        let docroot = with_options(&dir, |o| o.list_dirs = true);
+        let etag = get(&docroot, "/index.html").headers[header::ETAG].clone();
+        let etag: &'static [u8] = etag.as_bytes().to_vec().leak();
+        type Case = (&'static str, Vec<(&'static str, &'static [u8])>, u16);
+        let cases: Vec<Case> = vec![
+            ("*", vec![("host", b"x")], 400),
+            ("/", vec![], 400),
+            ("/", vec![("host", b"a"), ("host", b"b")], 400),
+            ("/", vec![("host", b"a b")], 400),
+            ("ftp://x/", vec![("host", b"x")], 400),
+            ("http:///", vec![("host", b"x")], 400),
+            ("/%zz", vec![("host", b"x")], 400),
+            ("/missing", vec![("host", b"x")], 404),
+            ("/sub", vec![("host", b"x")], 301),
+            ("/empty/", vec![("host", b"x")], 200),
+            (
+                "/index.html",
+                vec![("host", b"x"), ("if-none-match", etag)],
+                304,
+            ),
+            (
+                "/index.html",
+                vec![("host", b"x"), ("if-match", b"\"no\"")],
+                412,
+            ),
+            (
+                "/index.html",
+                vec![("host", b"x"), ("range", b"bytes=0-1")],
+                200,
+            ),
+            ("/index.html", vec![("host", b"x")], 200),
+        ];
+        for (target, fields, status) in cases {
+            let headers = Fields(fields);
+            let reply = docroot.respond(&RequestView {
+                method: "HEAD",
+                target,
+                version: Version::Http11,
+                headers: &headers,
+            });
+            assert_eq!(reply.status, status, "HEAD {target}");
+            assert!(matches!(reply.body, Body::Empty), "HEAD {target}: a body");
+        }
+        let long = format!("/{}", "a".repeat(DEFAULT_MAX_TARGET_LEN));
+        let headers = Fields(vec![("host", b"x")]);
+        let reply = docroot.respond(&RequestView {
+            method: "HEAD",
+            target: &long,
+            version: Version::Http11,
+            headers: &headers,
+        });
+        assert_eq!(reply.status, 414);
+        assert!(matches!(reply.body, Body::Empty));
+    }
+
+    #[test]
+    fn a_root_replaced_in_place_is_followed() {
+        let (dir, docroot) = site();
+        let root = dir.path().join("root");
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"home"));
+        // An atomic deploy: the folder renamed away, a new one renamed in.
+        std::fs::create_dir(dir.path().join("next")).unwrap();
+        std::fs::write(dir.path().join("next/index.html"), "next").unwrap();
+        std::fs::rename(&root, dir.path().join("old")).unwrap();
+        std::fs::rename(dir.path().join("next"), &root).unwrap();
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"next"));
+        std::fs::remove_dir_all(dir.path().join("old")).unwrap();
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"next"));
+        // Rebuilt in place: removed, then made again.
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(get(&docroot, "/").status, 404);
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("index.html"), "rebuilt").unwrap();
+        assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"rebuilt"));
+    }
+}

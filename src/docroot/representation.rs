@@ -1,0 +1,260 @@
+//! A file as it is sent: its bytes (an open file, or a small file read into
+//! memory), its validators (ETag, Last-Modified) and its header fields,
+//! prepared once per file, from which each 200, 206 or 304 is made.
+
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderValue};
+
+use super::cache;
+use super::reply::{Body, Reply, base_headers, date_now, header_value};
+
+/// What a file answer is made of: the bytes (an open file, or a small file
+/// already in memory) and everything the headers and preconditions need.
+#[derive(Debug)]
+pub(super) struct Representation {
+    /// Bytes in the whole representation.
+    pub(super) len: u64,
+    pub(super) modified: Option<SystemTime>,
+    pub(super) etag: HeaderValue,
+    /// Every header field of a `200` for it, formatted once per file rather
+    /// than per reply, in the order they are sent; a reply only puts in the
+    /// current `Date`. Cloning the finished map costs a cached hit less than
+    /// building it did (criterion, `benches/parser.rs`: see docs/benchmarks.md).
+    fields: HeaderMap,
+    content: Content,
+    /// The precompressed coding sent, if any.
+    pub(super) coding: Option<&'static str>,
+    /// The file has precompressed siblings, so answers vary on Accept-Encoding.
+    pub(super) has_variants: bool,
+}
+
+#[derive(Debug)]
+enum Content {
+    File(File),
+    Bytes(Bytes),
+}
+
+impl Representation {
+    /// `path` as asked decides the type; `meta` is the opened file's own.
+    /// Its fields are those of any page; [`Representation::finish`] adds
+    /// what makes them a resource's (a `404.html` sent as the 404 page has no
+    /// validators: they would describe the wrong thing).
+    pub(super) fn of_file(path: &Path, file: File, meta: &Metadata) -> Representation {
+        let modified = meta.modified().ok();
+        let etag = header_value(etag_of(meta));
+        let mut fields = base_headers();
+        fields.insert(header::CONTENT_TYPE, header_value(content_type(path)));
+        fields.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
+        Representation {
+            len: meta.len(),
+            modified,
+            etag,
+            fields,
+            content: Content::File(file),
+            coding: None,
+            has_variants: false,
+        }
+    }
+
+    /// Adds the validators and the fields that depend on the coding chosen,
+    /// the variants found and the docroot's `Cache-Control`.
+    pub(super) fn finish(mut self, cache_control: &HeaderValue) -> Representation {
+        let fields = &mut self.fields;
+        fields.insert(header::ETAG, self.etag.clone());
+        if let Some(modified) = self.modified {
+            let value = header_value(httpdate::fmt_http_date(modified));
+            fields.insert(header::LAST_MODIFIED, value);
+        }
+        fields.insert(header::CACHE_CONTROL, cache_control.clone());
+        fields.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        if let Some(coding) = self.coding {
+            fields.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
+        if self.has_variants {
+            // Caches must key on Accept-Encoding, for the plain file too.
+            fields.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        self
+    }
+
+    /// A small file read into memory; anything else (or a read that comes up
+    /// short) stays a file.
+    pub(super) fn into_memory(mut self) -> Representation {
+        if let Content::File(file) = &mut self.content
+            && self.len <= cache::SMALL_FILE
+        {
+            let mut bytes = Vec::with_capacity(self.len as usize);
+            if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == self.len {
+                self.content = Content::Bytes(Bytes::from(bytes));
+            }
+        }
+        self
+    }
+
+    /// Bytes held in memory: the body, the struct and every prepared field
+    /// (its name, value and the map's own bookkeeping for it).
+    pub(super) fn footprint(&self) -> u64 {
+        const PER_FIELD: usize = 96;
+        let body = match &self.content {
+            Content::Bytes(bytes) => bytes.len(),
+            Content::File(_) => 0,
+        };
+        let fields: usize = self
+            .fields
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + PER_FIELD)
+            .sum();
+        (std::mem::size_of::<Representation>() + body + fields + self.etag.len()) as u64
+    }
+
+    /// A copy for the cache: only of what is in memory.
+    pub(super) fn clone_cached(&self) -> Option<Representation> {
+        let Content::Bytes(bytes) = &self.content else {
+            return None;
+        };
+        Some(Representation {
+            len: self.len,
+            modified: self.modified,
+            etag: self.etag.clone(),
+            fields: self.fields.clone(),
+            content: Content::Bytes(bytes.clone()),
+            coding: self.coding,
+            has_variants: self.has_variants,
+        })
+    }
+
+    /// A reply with `len` bytes of this representation from `offset` on.
+    pub(super) fn reply(self, status: StatusCode, offset: u64, len: u64) -> Reply {
+        let mut headers = self.fields;
+        // In place: the fields keep their order.
+        headers.insert(header::DATE, date_now());
+        if len != self.len {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        let body = match self.content {
+            Content::File(file) => Body::File { file, offset, len },
+            // Ranges were checked against the length, so the slice is in bounds.
+            Content::Bytes(bytes) => {
+                Body::Bytes(bytes.slice(offset as usize..(offset + len) as usize))
+            }
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// RFC 9110 §15.4.5: the fields a 200 would carry that describe the
+    /// representation's validity, and no content.
+    pub(super) fn not_modified(self) -> Reply {
+        let mut headers = base_headers();
+        let kept = [
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::CACHE_CONTROL,
+            header::CONTENT_ENCODING,
+            header::VARY,
+        ];
+        for name in kept {
+            if let Some(value) = self.fields.get(&name) {
+                headers.insert(name, value.clone());
+            }
+        }
+        Reply {
+            status: StatusCode::NOT_MODIFIED,
+            headers,
+            body: Body::Empty,
+        }
+    }
+}
+
+/// A strong validator from the file's identity: inode, size, and mtime to
+/// the nanosecond, so a rewrite of the same length still changes it, and a
+/// precompressed sibling (another inode) never shares it.
+fn etag_of(meta: &Metadata) -> String {
+    format!(
+        "\"{:x}-{:x}-{:x}.{:x}\"",
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    )
+}
+
+/// The MIME type from the file name; text gets an explicit charset so a
+/// browser never has to guess (and `nosniff` forbids it to).
+fn content_type(path: &Path) -> String {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let textual = mime.type_() == mime_guess::mime::TEXT
+        || matches!(
+            mime.essence_str(),
+            "application/javascript" | "application/json" | "application/xml" | "image/svg+xml"
+        );
+    if textual {
+        format!("{}; charset=utf-8", mime.essence_str())
+    } else {
+        mime.essence_str().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepared_fields_get_the_current_date_and_a_range_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.html");
+        std::fs::write(&path, "home").unwrap();
+        let file = File::open(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        let mut rep = Representation::of_file(&path, file, &meta)
+            .into_memory()
+            .finish(&HeaderValue::from_static("no-cache"));
+        // As if the file had been read long ago.
+        let old = HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT");
+        rep.fields.insert(header::DATE, old.clone());
+        let names = |reply: &Reply| {
+            let names = reply.headers.keys().map(|n| n.as_str().to_owned());
+            names.collect::<Vec<_>>()
+        };
+        let whole = rep.clone_cached().unwrap().reply(StatusCode::OK, 0, 4);
+        assert_ne!(whole.headers[header::DATE], old);
+        assert_eq!(whole.content_length(), 4);
+        assert_eq!(
+            names(&whole),
+            [
+                "date",
+                "x-content-type-options",
+                "content-type",
+                "content-length",
+                "etag",
+                "last-modified",
+                "cache-control",
+                "accept-ranges"
+            ]
+        );
+        let part = rep.reply(StatusCode::PARTIAL_CONTENT, 1, 2);
+        assert_eq!(part.content_length(), 2);
+        assert!(matches!(part.body, Body::Bytes(ref b) if b == "om"));
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            content_type(Path::new("a.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("a.css")), "text/css; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.png")), "image/png");
+        assert_eq!(content_type(Path::new("a")), "application/octet-stream");
+    }
+}
