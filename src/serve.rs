@@ -29,7 +29,7 @@ fn flag_hint(e: &StartError) -> &'static str {
             " (another server is using it; stop it or pass --port)"
         }
         StartError::Bind { .. } => " (pass --host and --port for another address)",
-        StartError::Root(RootError::Option { .. }) => "",
+        StartError::Root(RootError::Option { .. }) => " (check --cache-control)",
         StartError::Root(_) => " (run from the project folder or pass --root DIR)",
         StartError::Start { .. } => "",
     }

@@ -136,7 +136,7 @@ impl DocRoot {
         let cache_control =
             HeaderValue::try_from(options.cache_control.as_str()).map_err(|_| {
                 RootError::Option {
-                    what: "--cache-control",
+                    what: "Cache-Control value",
                     value: options.cache_control.clone(),
                 }
             })?;

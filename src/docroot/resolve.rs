@@ -87,6 +87,13 @@ impl Lookup<'_> {
     /// symlink can lead out unless `follow_symlinks`, and everything else is
     /// decided from the descriptor the lookup ends with.
     pub(super) fn resolve(&self, path: &str, query: Option<&str>) -> Result<Resolved, BadPath> {
+        // Nearly every request spells its path the one way keys are written:
+        // then the path is its own key, and a hit needs no decoding at all
+        // (only paths that passed the checks below were ever kept).
+        let normal = is_normal_form(path);
+        if normal && let Some(representation) = self.cache.get(path) {
+            return Ok(Resolved::Cached(representation));
+        }
         let mut relative = PathBuf::new();
         let mut segments = Vec::new();
         for raw in path.split('/').filter(|s| !s.is_empty()) {
@@ -108,7 +115,8 @@ impl Lookup<'_> {
         let wants_directory = path.ends_with('/');
         // Every spelling of one path (`//a`, `/%61`) is one key.
         let key = cache_key(&segments, wants_directory);
-        if let Some(representation) = self.cache.get(&key) {
+        debug_assert!(!normal || key == path, "{path} is not its own key {key}");
+        if !normal && let Some(representation) = self.cache.get(&key) {
             return Ok(Resolved::Cached(representation));
         }
         let beneath = self.root.now();
@@ -182,6 +190,16 @@ fn index_decision(opened: io::Result<Option<Found>>) -> Index {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Index::Absent,
         Err(e) => Index::Refused(refusal(&e)),
     }
+}
+
+/// Whether `path` is written exactly as [`cache_key`] would write it: no
+/// escapes, no empty segment, and only bytes that need no escaping.
+fn is_normal_form(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.contains("//")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b))
 }
 
 /// The cache key of a request path: its decoded segments, so that every
@@ -261,6 +279,42 @@ fn slash_location(segments: &[Vec<u8>], query: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_in_normal_form_is_its_own_key() {
+        let key_of = |path: &str| {
+            let segments: Vec<Vec<u8>> = path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| percent_decode(s).unwrap())
+                .collect();
+            cache_key(&segments, path.ends_with('/'))
+        };
+        for path in [
+            "/",
+            "/a",
+            "/a/",
+            "/HelloWorld.html",
+            "/a-b/c_d.e~f/",
+            "/x!$&'()*+,;=:@",
+        ] {
+            assert!(is_normal_form(path), "{path}");
+            assert_eq!(key_of(path), path);
+        }
+        // Other spellings of those paths are not normal, and share their keys.
+        for (path, key) in [
+            ("//a", "/a"),
+            ("/%61", "/a"),
+            ("/a//b/", "/a/b/"),
+            ("/caf%C3%A9", "/caf%C3%A9"),
+        ] {
+            assert!(!is_normal_form(path), "{path}");
+            assert_eq!(key_of(path), key);
+        }
+        for path in ["a", "/a b", "/a\\b", "/caf\u{e9}", "/a?b", "/a#b", "/a%2fb"] {
+            assert!(!is_normal_form(path), "{path}");
+        }
+    }
 
     #[test]
     fn out_of_descriptors_is_a_503_not_a_404() {
