@@ -100,12 +100,10 @@ impl Default for Limits {
     }
 }
 
-/// Size of each piece a file body is read and written in, per backend, as
-/// measured on S3/S4 (docs/benchmarks.md). hyper's 256 KiB beat 64 KiB. For
-/// raw, 256 KiB was no faster than 64 KiB side by side but raised peak RSS
-/// from about 10 to 16 MB: a piece is freed when its connection parks, and
-/// freed pieces stay in the workers' allocator arenas. Each connection
-/// sending a file holds about one piece.
+/// Size of each piece a file body is read and written in, per backend: each
+/// connection sending a file holds about one piece, so raw, with a thread per
+/// sending connection, keeps them small; the figures behind both values are in
+/// docs/benchmarks.md.
 pub const fn default_chunk_size(backend: Backend) -> usize {
     match backend {
         Backend::Raw => 64 * 1024,

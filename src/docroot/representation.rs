@@ -26,7 +26,7 @@ pub(super) struct Representation {
     /// Every header field of a `200` for it, formatted once per file rather
     /// than per reply, in the order they are sent; a reply only puts in the
     /// current `Date`. Cloning the finished map costs a cached hit less than
-    /// building it did (criterion, `benches/parser.rs`: see docs/benchmarks.md).
+    /// building it did (`benches/parser.rs`; figures in docs/benchmarks.md).
     fields: HeaderMap,
     content: Content,
     /// The precompressed coding sent, if any.
