@@ -197,9 +197,10 @@ fn index_decision(opened: io::Result<Option<Found>>) -> Index {
 fn is_normal_form(path: &str) -> bool {
     path.starts_with('/')
         && !path.contains("//")
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b))
+        && path.bytes().all(|b| {
+            matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'.' | b'_'
+                | b'~' | b'!' | b'$' | b'&' | b'\'' | b'('..=b',' | b';' | b'=' | b':' | b'@')
+        })
 }
 
 /// The cache key of a request path: its decoded segments, so that every
