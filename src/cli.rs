@@ -106,8 +106,8 @@ fn parse_target(text: &str) -> Result<(String, String, u16), String> {
     let port = port
         .parse()
         .map_err(|_| format!("{port:?} is not a port number"))?;
-    if name.is_empty() || name == "raw" || name == "hyper" {
-        return Err("the NAME must be non-empty and not raw or hyper".into());
+    if name.is_empty() || ["raw", "hyper", "textbook"].contains(&name) {
+        return Err("the NAME must be non-empty and not raw, hyper or textbook".into());
     }
     let host = host.trim_start_matches('[').trim_end_matches(']');
     Ok((name.to_string(), host.to_string(), port))

@@ -1,11 +1,15 @@
-//! The whole corpus against both backends: every outcome must match its pin
-//! (`compare --check`), no response may carry the secret placed outside the
-//! root, the committed `compare/REPORT.md` must be what the code generates
+//! The whole corpus against both backends and the textbook server: every
+//! outcome must match its pin (`compare --check`), no response from raw or
+//! hyper may carry the secret placed outside the root (the textbook server's
+//! do: that is its lesson), a dead textbook server is restarted, the committed `compare/REPORT.md` must be what the code generates
 //! now, and every report format must render every case.
 
 use std::path::Path;
 use std::process::Command;
 
+use std::time::{Duration, Instant};
+
+use twinserve::compare::textbook::Part;
 use twinserve::compare::{self, Fixture, case, report};
 
 fn project(rel: &str) -> std::path::PathBuf {
@@ -46,7 +50,11 @@ fn the_corpus_keeps_its_pins_and_its_report() {
         "outcomes left their pins: {mismatches:#?}"
     );
     let summary = report::summarize(&comparison);
-    assert_eq!(summary.leaks, 0, "the secret leaked");
+    let names: Vec<&str> = comparison.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["raw", "hyper", "textbook"]);
+    assert_eq!(summary.leaked[..2], [0, 0], "the secret leaked");
+    assert!(summary.leaked[2] > 0, "the textbook server's `..` leaks");
+    assert!(summary.conforming[2] < summary.conforming[0]);
 
     let markdown = report::markdown(&comparison);
     let committed = std::fs::read_to_string(project("compare/REPORT.md")).unwrap();
@@ -69,7 +77,11 @@ fn the_corpus_keeps_its_pins_and_its_report() {
         json["cases"].as_array().unwrap().len(),
         comparison.cases.len()
     );
-    assert_eq!(json["columns"], serde_json::json!(["raw", "hyper"]));
+    assert_eq!(
+        json["columns"],
+        serde_json::json!(["raw", "hyper", "textbook"])
+    );
+    assert!(json["cases"][0]["expected"]["textbook"].is_string());
     let first = &json["cases"][0]["outcomes"]["raw"];
     assert!(first["signature"].is_string() && first["conforms"].is_boolean());
 
@@ -102,10 +114,10 @@ fn an_extra_target_gets_its_own_column() {
         &[("again".into(), extra.local_addr())],
         &|_| {},
     );
-    assert_eq!(comparison.columns.len(), 3);
+    assert_eq!(comparison.columns.len(), 4);
     for result in &comparison.results {
         assert_eq!(
-            result.outcomes[2].signature(),
+            result.outcomes[3].signature(),
             result.outcomes[1].signature(),
             "{}",
             result.case_id
@@ -116,6 +128,27 @@ fn an_extra_target_gets_its_own_column() {
             result.case_id
         );
     }
+}
+
+/// Part A dies at the first crash; the next case finds it restarted, not a
+/// refused connection counted as a silent close.
+#[test]
+fn a_dead_textbook_server_is_restarted_before_the_next_case() {
+    let cases = case::load_dir(&project("compare")).unwrap();
+    let pick = |id: &str| vec![cases.iter().find(|c| c.id == id).unwrap().clone()];
+    let fixture = Fixture::with_textbook(&project("site"), Part::A).unwrap();
+    let tls = compare::run_corpus(pick("tls-handshake"), &fixture, &[], &|_| {});
+    assert_eq!(tls.results[0].outcomes[2].signature(), "- closed");
+    // The handler's death closes the socket a moment before the thread ends.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while fixture.textbook_is_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!fixture.textbook_is_alive(), "Part A outlived its crash");
+    let next = compare::run_corpus(pick("baseline-get"), &fixture, &[], &|_| {});
+    assert_eq!(next.results[0].outcomes[2].signature(), "200 closed");
+    assert_eq!(fixture.textbook_restarts(), 1);
+    assert!(compare::check(&next).is_empty());
 }
 
 #[test]

@@ -42,11 +42,13 @@ pub struct Case {
     pub expect: Expected,
 }
 
-/// The pins: what `--check` holds each backend to.
+/// The pins: what `--check` holds each backend, and the textbook server, to.
 #[derive(Debug, Clone)]
 pub struct Expected {
     pub raw: Pattern,
     pub hyper: Pattern,
+    /// The textbook server (Part B): what the classic exercise does.
+    pub textbook: Pattern,
 }
 
 /// A case as written in its file: the patterns still text.
@@ -77,6 +79,7 @@ struct CaseFile {
 struct ExpectedFile {
     raw: String,
     hyper: String,
+    textbook: String,
 }
 
 impl CaseFile {
@@ -93,6 +96,7 @@ impl CaseFile {
         let expect = Expected {
             raw: pattern("expect.raw", &self.expect.raw)?,
             hyper: pattern("expect.hyper", &self.expect.hyper)?,
+            textbook: pattern("expect.textbook", &self.expect.textbook)?,
         };
         Ok(Case {
             id: self.id,
@@ -293,7 +297,7 @@ requires = "r"
 why = "w"
 send = ['GET / HTTP/1.1\r\nHost: a\r\n\r\n']
 conforming = ["200"]
-expect = { raw = "200 open", hyper = "200 open" }
+expect = { raw = "200 open", hyper = "200 open", textbook = "200 closed" }
 "#;
 
     #[test]
@@ -306,6 +310,9 @@ expect = { raw = "200 open", hyper = "200 open" }
         assert_eq!(case.expect.raw.to_string(), "200 open");
         assert!(parse(&GOOD.replace("send = ['GET", "send = ['\\qGET")).is_err());
         assert!(parse(&GOOD.replace("theme", "thyme")).is_err());
+        assert_eq!(case.expect.textbook.to_string(), "200 closed");
+        // Every case pins the textbook server too.
+        assert!(parse(&GOOD.replace(", textbook = \"200 closed\"", "")).is_err());
         assert!(parse(&GOOD.replace("conforming = [\"200\"]", "conforming = []")).is_err());
     }
 
@@ -318,6 +325,11 @@ expect = { raw = "200 open", hyper = "200 open" }
                 "hyper = \"200 open\"",
                 "hyper = \"200 opened\"",
                 "`expect.hyper`",
+            ),
+            (
+                "textbook = \"200 closed\"",
+                "textbook = \"200 shut\"",
+                "`expect.textbook`",
             ),
             ("[\"200\"]", "[\"200\", \"4xx|\"]", "`conforming[1]`"),
         ] {

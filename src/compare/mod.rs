@@ -1,5 +1,6 @@
 //! `twinserve compare`: runs the corpus in `compare/` against the raw and the
-//! hyper backend side by side (and any extra loopback servers), records what
+//! hyper backend and the textbook server side by side (and any extra loopback
+//! servers), records what
 //! each did, judges it against the RFC and against the pinned expectations,
 //! and explains every difference. This is where two servers become a lesson.
 //!
@@ -15,6 +16,8 @@ mod verdict;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -127,16 +130,34 @@ pub enum FixtureError {
     Copy(std::io::Error),
     #[error(transparent)]
     Start(#[from] StartError),
+    #[error("cannot start the textbook server: {0}")]
+    Textbook(std::io::Error),
 }
 
-/// A server the corpus runs against: one of ours (pinned in the case files)
-/// or an extra `--target`.
+/// What stands behind a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// One of twinserve's backends, pinned in the case files.
+    Backend(Backend),
+    /// The textbook server, pinned in the case files as `expect.textbook`.
+    Textbook,
+    /// An extra `--target`: never pinned.
+    Target,
+}
+
+/// A server the corpus runs against: one of ours, the textbook server (both
+/// pinned in the case files) or an extra `--target`.
 #[derive(Debug, Clone)]
 pub struct Column {
     pub name: String,
+    /// Where it listened when the run began (the textbook server's moves
+    /// when it has to be restarted).
     pub addr: SocketAddr,
-    pub backend: Option<Backend>,
+    pub server: Server,
 }
+
+/// The name of the textbook server's column and of its pin.
+pub const TEXTBOOK: &str = "textbook";
 
 /// One case's result on every column.
 #[derive(Debug, Clone)]
@@ -233,8 +254,12 @@ pub fn run_load(
 }
 
 /// A temporary copy of the site with the secret just outside its root, and
-/// the servers compare runs: raw and hyper, normal and introspecting.
+/// the servers compare runs: raw and hyper, normal and introspecting, and the
+/// textbook server.
 pub struct Fixture {
+    /// Declared before `dir`: it is stopped (and its threads joined) before
+    /// the root it serves is removed.
+    textbook: TextbookSlot,
     dir: tempfile::TempDir,
     pub raw: ServerHandle,
     pub hyper: ServerHandle,
@@ -243,7 +268,15 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// The fixture compare runs: the textbook server is Part B, so one
+    /// case's crash costs only that case's connection.
     pub fn start(site: &Path) -> Result<Fixture, FixtureError> {
+        Fixture::with_textbook(site, textbook::Part::B)
+    }
+
+    /// The fixture with the textbook server's `part`; Part A dies at the
+    /// first crash and is restarted before the next case.
+    pub fn with_textbook(site: &Path, part: textbook::Part) -> Result<Fixture, FixtureError> {
         let dir = tempfile::tempdir().map_err(FixtureError::Copy)?;
         let root = dir.path().join("root");
         copy_dir(site, &root).map_err(FixtureError::Copy)?;
@@ -262,7 +295,9 @@ impl Fixture {
             config.limits = compare_limits();
             crate::spawn(backend, config)
         };
+        let textbook = TextbookSlot::start(&root, part)?;
         Ok(Fixture {
+            textbook,
             raw: start(Backend::Raw, false)?,
             hyper: start(Backend::Hyper, false)?,
             raw_parse: start(Backend::Raw, true)?,
@@ -274,6 +309,65 @@ impl Fixture {
     pub fn root(&self) -> std::path::PathBuf {
         self.dir.path().join("root")
     }
+
+    /// Where the textbook server listens now, restarting it first if it has
+    /// died, so that a crash in one case does not refuse every later one.
+    pub fn textbook_addr(&self) -> std::io::Result<SocketAddr> {
+        self.textbook.addr()
+    }
+
+    /// How many times the textbook server had died and was restarted.
+    pub fn textbook_restarts(&self) -> usize {
+        self.textbook.restarts.load(Ordering::SeqCst)
+    }
+
+    /// Whether the textbook server running now still accepts.
+    pub fn textbook_is_alive(&self) -> bool {
+        lock(&self.textbook.server).is_alive()
+    }
+
+    /// How many textbook handlers have died on the server running now.
+    pub fn textbook_crashes(&self) -> usize {
+        lock(&self.textbook.server).crashes()
+    }
+}
+
+/// The textbook server and what it takes to start it again.
+struct TextbookSlot {
+    root: std::path::PathBuf,
+    part: textbook::Part,
+    server: Mutex<textbook::Textbook>,
+    restarts: AtomicUsize,
+}
+
+impl TextbookSlot {
+    fn start(root: &Path, part: textbook::Part) -> Result<TextbookSlot, FixtureError> {
+        let server = textbook::Textbook::start(root, part).map_err(FixtureError::Textbook)?;
+        Ok(TextbookSlot {
+            root: root.to_path_buf(),
+            part,
+            server: Mutex::new(server),
+            restarts: AtomicUsize::new(0),
+        })
+    }
+
+    fn server_addr(&self) -> SocketAddr {
+        lock(&self.server).local_addr()
+    }
+
+    fn addr(&self) -> std::io::Result<SocketAddr> {
+        let mut server = lock(&self.server);
+        if !server.is_alive() {
+            // Assigning drops the dead server, which stops it and joins its threads.
+            *server = textbook::Textbook::start(&self.root, self.part)?;
+            self.restarts.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(server.local_addr())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -290,8 +384,8 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs `cases` against raw, hyper and `targets`, all cases at once (each
-/// case on its own connections), results in case order.
+/// Runs `cases` against raw, hyper, the textbook server and `targets`, all
+/// cases at once (each case on its own connections), results in case order.
 pub fn run_corpus(
     cases: Vec<Case>,
     fixture: &Fixture,
@@ -302,18 +396,23 @@ pub fn run_corpus(
         Column {
             name: "raw".into(),
             addr: fixture.raw.local_addr(),
-            backend: Some(Backend::Raw),
+            server: Server::Backend(Backend::Raw),
         },
         Column {
             name: "hyper".into(),
             addr: fixture.hyper.local_addr(),
-            backend: Some(Backend::Hyper),
+            server: Server::Backend(Backend::Hyper),
+        },
+        Column {
+            name: TEXTBOOK.into(),
+            addr: fixture.textbook.server_addr(),
+            server: Server::Textbook,
         },
     ];
     columns.extend(targets.iter().map(|(name, addr)| Column {
         name: name.clone(),
         addr: *addr,
-        backend: None,
+        server: Server::Target,
     }));
     let parse_addrs = [
         fixture.raw_parse.local_addr(),
@@ -325,7 +424,7 @@ pub fn run_corpus(
             .map(|case| {
                 let columns = &columns;
                 scope.spawn(move || {
-                    let result = run_one(case, columns, &parse_addrs);
+                    let result = run_one(case, columns, fixture, &parse_addrs);
                     on_done(&result);
                     result
                 })
@@ -354,10 +453,21 @@ pub fn run_corpus(
     }
 }
 
-fn run_one(case: &Case, columns: &[Column], parse_addrs: &[SocketAddr; 2]) -> CaseResult {
+fn run_one(
+    case: &Case,
+    columns: &[Column],
+    fixture: &Fixture,
+    parse_addrs: &[SocketAddr; 2],
+) -> CaseResult {
     let outcomes: Vec<Outcome> = columns
         .iter()
-        .map(|c| runner::run_case(c.addr, case, SECRET))
+        .map(|c| match c.server {
+            Server::Textbook => match fixture.textbook_addr() {
+                Ok(addr) => runner::run_case(addr, case, SECRET),
+                Err(e) => Outcome::refused(format!("cannot restart the textbook server: {e}")),
+            },
+            _ => runner::run_case(c.addr, case, SECRET),
+        })
         .collect();
     let conforms = outcomes
         .iter()
@@ -385,25 +495,29 @@ fn run_one(case: &Case, columns: &[Column], parse_addrs: &[SocketAddr; 2]) -> Ca
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
     pub case_id: String,
-    pub backend: Backend,
+    /// The column's name: `raw`, `hyper` or `textbook`.
+    pub column: String,
     pub expected: String,
     pub observed: String,
 }
 
-/// Every case whose observed outcome on raw or hyper differs from its pin.
+/// Every case whose observed outcome on raw, hyper or the textbook server
+/// differs from its pin.
 pub fn check(comparison: &Comparison) -> Vec<Mismatch> {
     let mut mismatches = Vec::new();
     for (case, result) in comparison.cases.iter().zip(&comparison.results) {
-        for (i, backend) in [Backend::Raw, Backend::Hyper].into_iter().enumerate() {
-            let expected = match backend {
-                Backend::Raw => &case.expect.raw,
-                Backend::Hyper => &case.expect.hyper,
+        for (i, column) in comparison.columns.iter().enumerate() {
+            let expected = match column.server {
+                Server::Backend(Backend::Raw) => &case.expect.raw,
+                Server::Backend(Backend::Hyper) => &case.expect.hyper,
+                Server::Textbook => &case.expect.textbook,
+                Server::Target => continue,
             };
             let outcome = result.outcomes.get(i);
             if !outcome.is_some_and(|o| expected.matches(o)) {
                 mismatches.push(Mismatch {
                     case_id: case.id.clone(),
-                    backend,
+                    column: column.name.clone(),
                     expected: expected.to_string(),
                     observed: outcome.map_or_else(|| "(not run)".to_string(), Outcome::signature),
                 });

@@ -43,11 +43,20 @@ pub enum End {
     Reset,
     /// No response at all, and still open when the wait ran out.
     Timeout,
+    /// There was no connection: nothing listened (a server that died), or
+    /// the case could not be sent. Never conforms, whatever a pattern says.
+    Refused,
 }
 
 impl End {
     /// Every end, in the order a pattern names them.
-    pub const ALL: [End; 4] = [End::Open, End::Closed, End::Reset, End::Timeout];
+    pub const ALL: [End; 5] = [
+        End::Open,
+        End::Closed,
+        End::Reset,
+        End::Timeout,
+        End::Refused,
+    ];
 
     /// The end a pattern or a signature names, e.g. `closed`.
     pub fn from_name(name: &str) -> Option<End> {
@@ -60,6 +69,7 @@ impl End {
             End::Closed => "closed",
             End::Reset => "reset",
             End::Timeout => "timeout",
+            End::Refused => "refused",
         }
     }
 }
@@ -112,10 +122,12 @@ impl Outcome {
         self.responses.iter().any(|r| r.leaked)
     }
 
-    fn failed(note: String) -> Outcome {
+    /// No exchange took place: the server answered nothing because it was
+    /// never reached.
+    pub fn refused(note: String) -> Outcome {
         Outcome {
             responses: Vec::new(),
-            end: End::Closed,
+            end: End::Refused,
             first_byte_ms: None,
             received: Vec::new(),
             trailing_bytes: 0,
@@ -128,15 +140,15 @@ impl Outcome {
 pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
     let segments = match case.segments() {
         Ok(segments) => segments,
-        Err(e) => return Outcome::failed(e.to_string()),
+        Err(e) => return Outcome::refused(e.to_string()),
     };
     let stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
         Ok(stream) => stream,
-        Err(e) => return Outcome::failed(format!("connect: {e}")),
+        Err(e) => return Outcome::refused(format!("connect: {e}")),
     };
     let writer = match stream.try_clone() {
         Ok(writer) => writer,
-        Err(e) => return Outcome::failed(format!("socket: {e}")),
+        Err(e) => return Outcome::refused(format!("socket: {e}")),
     };
     // Segment boundaries are part of some plans: send each at once.
     let _ = stream.set_nodelay(true);

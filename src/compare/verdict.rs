@@ -81,7 +81,7 @@ impl Pattern {
                             StatusToken::parse(t).ok_or_else(|| {
                                 format!(
                                     "`{t}` is not a status, a class like `4xx`, a lone `-` \
-                                     or an end (open, closed, reset, timeout)"
+                                     or an end (open, closed, reset, timeout, refused)"
                                 )
                             })
                         })
@@ -134,9 +134,12 @@ impl fmt::Display for Pattern {
 }
 
 /// Per case and server: does the outcome fall within what the RFC allows?
-/// A leaked secret never conforms, whatever the statuses say.
+/// A leaked secret never conforms, whatever the statuses say; nor does a
+/// server that was never reached (a `-` pattern with no end would match it).
 pub fn conforms(conforming: &[Pattern], outcome: &Outcome) -> bool {
-    !outcome.leaked() && conforming.iter().any(|p| p.matches(outcome))
+    !outcome.leaked()
+        && outcome.end != End::Refused
+        && conforming.iter().any(|p| p.matches(outcome))
 }
 
 /// How two servers' outcomes for the same bytes differ.
@@ -267,6 +270,18 @@ mod tests {
         assert!(!matches("-", &[200], Open));
         assert!(!matches("200", &[], Timeout));
         assert_eq!(Pattern::parse("100 405").unwrap().to_string(), "100 405");
+    }
+
+    #[test]
+    fn a_server_never_reached_does_not_conform() {
+        let anything = [
+            Pattern::parse("-").unwrap(),
+            Pattern::parse("- closed").unwrap(),
+        ];
+        assert!(conforms(&anything, &outcome(&[], End::Closed)));
+        let refused = Outcome::refused("connect: refused".into());
+        assert_eq!(refused.signature(), "- refused");
+        assert!(!conforms(&anything, &refused));
     }
 
     #[test]

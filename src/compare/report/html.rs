@@ -27,7 +27,8 @@ pub fn html(c: &Comparison) -> String {
          summary{cursor:pointer;font-weight:600}\n\
          .theme{margin-top:2rem}\n</style></head><body>\n\
          <h1>twinserve compare report</h1>\n\
-         <p>The same bytes, sent to the hand-written <b>raw</b> backend and to <b>hyper</b>. \
+         <p>The same bytes, sent to the hand-written <b>raw</b> backend, to <b>hyper</b>, and to \
+         the <b>textbook</b> server: the classic socket exercise as students write it. \
          An outcome is the statuses received, then how the connection ended. \
          Green: what the cited RFC section allows. Red: it is not. Yellow: the two backends differ.</p>\n",
     );
@@ -50,7 +51,18 @@ pub fn html(c: &Comparison) -> String {
         .map(|(d, n)| format!("{} {n}", d.name()))
         .collect();
     out.push_str(&differences.join(", "));
-    out.push_str(".</p>\n<table><tr><th>case</th><th>theme</th>");
+    out.push('.');
+    if summary.leaks > 0 {
+        let leaked: Vec<String> = c
+            .columns
+            .iter()
+            .zip(&summary.leaked)
+            .filter(|(_, n)| **n > 0)
+            .map(|(col, n)| format!("<b>{}</b> {n}", html_escape(&col.name)))
+            .collect();
+        let _ = write!(out, " Leaked the secret: {}.", leaked.join(", "));
+    }
+    out.push_str("</p>\n<table><tr><th>case</th><th>theme</th>");
     for column in &c.columns {
         let _ = write!(out, "<th>{}</th>", html_escape(&column.name));
     }

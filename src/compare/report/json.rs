@@ -20,7 +20,7 @@ pub const JSON_SCHEMA: &str = "twinserve-compare/1";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
     pub cases: Vec<CaseEntry>,
-    /// Column names, in column order: raw, hyper, then any `--target`.
+    /// Column names, in column order: raw, hyper, textbook, then any `--target`.
     pub columns: Vec<String>,
     pub load: Vec<LoadResult>,
     /// Always [`JSON_SCHEMA`].
@@ -36,6 +36,8 @@ pub struct SummaryEntry {
     pub conforming: BTreeMap<String, usize>,
     /// Per difference class (kebab-case, as [`Difference`] serialises), cases.
     pub differences: BTreeMap<String, usize>,
+    /// Per column name, outcomes that carried the secret.
+    pub leaked: BTreeMap<String, usize>,
     pub leaks: usize,
 }
 
@@ -63,6 +65,7 @@ pub struct CaseEntry {
 pub struct Pins {
     pub hyper: Pattern,
     pub raw: Pattern,
+    pub textbook: Pattern,
 }
 
 /// The request as each backend's introspection described it, when it did.
@@ -115,6 +118,7 @@ impl Document {
                 expected: Pins {
                     hyper: case.expect.hyper.clone(),
                     raw: case.expect.raw.clone(),
+                    textbook: case.expect.textbook.clone(),
                 },
                 half_close: case.half_close,
                 id: case.id.clone(),
@@ -149,6 +153,7 @@ impl Document {
                     .iter()
                     .map(|(d, n)| (d.key().to_string(), *n))
                     .collect(),
+                leaked: columns.iter().cloned().zip(summary.leaked).collect(),
                 leaks: summary.leaks,
             },
             columns,

@@ -17,6 +17,8 @@ pub struct Summary {
     pub themes: BTreeMap<String, ThemeSummary>,
     /// Outcomes, on any column, that carried the secret.
     pub leaks: usize,
+    /// Per column, outcomes that carried the secret.
+    pub leaked: Vec<usize>,
 }
 
 /// One theme's share of the summary.
@@ -33,6 +35,7 @@ pub fn summarize(c: &Comparison) -> Summary {
     let mut summary = Summary {
         cases: c.results.len(),
         conforming: vec![0; c.columns.len()],
+        leaked: vec![0; c.columns.len()],
         ..Summary::default()
     };
     for (case, result) in c.cases.iter().zip(&c.results) {
@@ -54,7 +57,12 @@ pub fn summarize(c: &Comparison) -> Summary {
             theme.differ += 1;
         }
         *summary.differences.entry(result.difference).or_default() += 1;
-        summary.leaks += result.outcomes.iter().filter(|o| o.leaked()).count();
+        for (i, outcome) in result.outcomes.iter().enumerate() {
+            if outcome.leaked() {
+                summary.leaks += 1;
+                summary.leaked[i] += 1;
+            }
+        }
     }
     summary
 }

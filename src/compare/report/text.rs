@@ -112,7 +112,19 @@ fn summary_lines(c: &Comparison) -> String {
         .collect();
     let _ = writeln!(out, "raw vs hyper: {}.", differences.join(", "));
     if summary.leaks > 0 {
-        let _ = writeln!(out, "SECRET LEAKED in {} outcomes.", summary.leaks);
+        let leaked: Vec<String> = c
+            .columns
+            .iter()
+            .zip(&summary.leaked)
+            .filter(|(_, n)| **n > 0)
+            .map(|(col, n)| format!("{} {n}", col.name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "SECRET LEAKED in {} outcomes: {}.",
+            summary.leaks,
+            leaked.join(", ")
+        );
     }
     out
 }
