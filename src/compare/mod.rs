@@ -26,10 +26,11 @@ use crate::introspection::ParsedRequest;
 use crate::{Backend, Config, ServerHandle, StartError};
 pub use case::Case;
 pub use command::{Format, Options, Target, run};
-pub use runner::{End, ObservedResponse, Outcome};
+pub use runner::{End, ObservedResponse, Outcome, leaks};
 pub use verdict::{Difference, Pattern};
 
-/// What the secret file beside the root holds; any response containing it is a leak.
+/// What the secret file beside the root holds; any response containing it
+/// (or a well-known system file, see [`leaks`]) is a leak.
 pub const SECRET: &[u8] = b"twinserve-compare: SECRET placed outside the document root";
 
 /// Limits for the servers `compare` starts: shorter timeouts than `serve`'s

@@ -83,7 +83,8 @@ pub struct ObservedResponse {
     pub body_len: usize,
     /// The fields in `SHOWN_FIELDS`, names lowercased, in the order received.
     pub fields: Vec<(String, String)>,
-    /// The body holds the secret placed outside the root.
+    /// The body holds the secret placed outside the root or a well-known
+    /// system file (see [`leaks`]).
     pub leaked: bool,
     pub status: u16,
 }
@@ -277,7 +278,7 @@ pub fn parse_responses(
             })
             .collect();
         let body = &response.body;
-        let leaked = !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret);
+        let leaked = leaks(body, secret);
         responses.push(ObservedResponse {
             status: response.summary.status,
             fields: shown,
@@ -285,6 +286,27 @@ pub fn parse_responses(
             body_digest: format!("{:016x}", fnv1a(body)),
             leaked,
         });
+    }
+}
+
+/// Whether `body` holds something no static server should ever send: the
+/// `secret` placed beside the root, or a well-known system file — a line in
+/// `/etc/passwd`'s format for root (`root:x:0:0:`, `root:*:0:0:`, any
+/// password field), which a traversal to `/etc/passwd` brings back on any
+/// Unix machine, whatever the root's depth.
+pub fn leaks(body: &[u8], secret: &[u8]) -> bool {
+    let holds_secret = !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret);
+    holds_secret || body.split(|&b| b == b'\n').any(is_passwd_root_line)
+}
+
+/// `root:<password field>:0:0:` at the start of a line.
+fn is_passwd_root_line(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"root:") else {
+        return false;
+    };
+    match rest.iter().position(|&b| b == b':') {
+        Some(end) => rest[end + 1..].starts_with(b"0:0:"),
+        None => false,
     }
 }
 
@@ -320,6 +342,31 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1
         );
         assert_eq!(responses[1].body_len, 3);
         assert_eq!(trailing, 10);
+    }
+
+    #[test]
+    fn spots_the_password_file() {
+        for body in [
+            &b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/bin/false\n"[..],
+            b"# comment\nroot:*:0:0:System Administrator:/var/root:/bin/sh\n",
+            b"nobody:x:65534:65534::/:/bin/false\nroot::0:0::/root:/bin/sh",
+            b"\r\nroot:!:0:0:\r\n",
+        ] {
+            assert!(leaks(body, b""), "{}", body.escape_ascii());
+            assert!(leaks(body, b"SECRET"), "{}", body.escape_ascii());
+        }
+        for body in [
+            &b""[..],
+            b"<p>root: the top of the tree</p>",
+            b"chroot:x:0:0:",
+            b"root:x:1000:1000:not root\n",
+            b"user:x:0:0:root:x:0:0",
+            b"root:x:0:",
+        ] {
+            assert!(!leaks(body, b"SECRET"), "{}", body.escape_ascii());
+        }
+        assert!(leaks(b"..SECRET..", b"SECRET"));
+        assert!(!leaks(b"..SECRE..", b"SECRET"));
     }
 
     #[test]

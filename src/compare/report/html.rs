@@ -60,7 +60,11 @@ pub fn html(c: &Comparison) -> String {
             .filter(|(_, n)| **n > 0)
             .map(|(col, n)| format!("<b>{}</b> {n}", html_escape(&col.name)))
             .collect();
-        let _ = write!(out, " Leaked the secret: {}.", leaked.join(", "));
+        let _ = write!(
+            out,
+            " Leaked the secret or a system file: {}.",
+            leaked.join(", ")
+        );
     }
     out.push_str("</p>\n<table><tr><th>case</th><th>theme</th>");
     for column in &c.columns {
@@ -155,7 +159,7 @@ pub fn html(c: &Comparison) -> String {
                 html_escape(&outcome.signature()),
                 verdict_word(*ok),
                 if outcome.leaked() {
-                    " — <b>leaked the secret</b>"
+                    " — <b>leaked the secret or a system file</b>"
                 } else {
                     ""
                 },

@@ -36,7 +36,7 @@ pub struct SummaryEntry {
     pub conforming: BTreeMap<String, usize>,
     /// Per difference class (kebab-case, as [`Difference`] serialises), cases.
     pub differences: BTreeMap<String, usize>,
-    /// Per column name, outcomes that carried the secret.
+    /// Per column name, outcomes that carried the secret or a system file.
     pub leaked: BTreeMap<String, usize>,
     pub leaks: usize,
 }

@@ -39,7 +39,7 @@ pub fn markdown(c: &Comparison) -> String {
             .collect::<Vec<_>>()
             .join(" | "),
     );
-    out.push_str(" |\n| leaked the secret | ");
+    out.push_str(" |\n| leaked the secret or a system file | ");
     out.push_str(
         &summary
             .leaked
@@ -104,7 +104,7 @@ pub fn markdown(c: &Comparison) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "\n**The secret outside the root leaked in {} outcomes: {}.**",
+            "\n**The secret outside the root or a system file leaked in {} outcomes: {}.**",
             summary.leaks,
             leaked.join(", ")
         );
@@ -170,7 +170,7 @@ pub fn markdown(c: &Comparison) -> String {
                 outcome.signature(),
                 verdict_word(*ok),
                 if outcome.leaked() {
-                    " — **leaked the secret**"
+                    " — **leaked the secret or a system file**"
                 } else {
                     ""
                 }

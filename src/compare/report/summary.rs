@@ -15,9 +15,9 @@ pub struct Summary {
     pub differences: BTreeMap<Difference, usize>,
     /// Per theme, by name.
     pub themes: BTreeMap<String, ThemeSummary>,
-    /// Outcomes, on any column, that carried the secret.
+    /// Outcomes, on any column, that carried the secret or a system file.
     pub leaks: usize,
-    /// Per column, outcomes that carried the secret.
+    /// Per column, outcomes that carried the secret or a system file.
     pub leaked: Vec<usize>,
 }
 

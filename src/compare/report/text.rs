@@ -121,7 +121,7 @@ fn summary_lines(c: &Comparison) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "SECRET LEAKED in {} outcomes: {}.",
+            "SECRET OR SYSTEM FILE LEAKED in {} outcomes: {}.",
             summary.leaks,
             leaked.join(", ")
         );
@@ -176,7 +176,7 @@ pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String 
             let _ = writeln!(
                 out,
                 "  {}",
-                paint.bad("THE SECRET OUTSIDE THE ROOT CAME BACK")
+                paint.bad("THE SECRET OUTSIDE THE ROOT OR A SYSTEM FILE CAME BACK")
             );
         }
         let received = escape(&outcome.received);
