@@ -54,6 +54,13 @@ fn the_corpus_keeps_its_pins_and_its_report() {
     assert_eq!(names, ["raw", "hyper", "textbook"]);
     assert_eq!(summary.leaked[..2], [0, 0], "the secret leaked");
     assert!(summary.leaked[2] > 0, "the textbook server's `..` leaks");
+    // The machine's password file counts as a leak as well as the secret:
+    // an absolute path and a `..` chain to `/` reach it from any root depth.
+    for id in ["absolute-after-slash", "dotdot-to-root"] {
+        let result = comparison.results.iter().find(|r| r.case_id == id).unwrap();
+        let leaked: Vec<bool> = result.outcomes.iter().map(|o| o.leaked()).collect();
+        assert_eq!(leaked, [false, false, true], "{id}: who leaked /etc/passwd");
+    }
     assert!(summary.conforming[2] < summary.conforming[0]);
 
     let markdown = report::markdown(&comparison);
