@@ -32,7 +32,7 @@ fn the_corpus_keeps_its_pins_and_its_report() {
     }
     let fixture = Fixture::start(&project("site")).unwrap();
     let mut comparison = compare::run_corpus(cases, &fixture, &[], &|_| {});
-    comparison.slow_clients = compare::slow_clients(&fixture);
+    comparison.slow_clients = compare::slow_clients(&fixture, &comparison.columns);
     let lesson: Vec<(&str, bool)> = comparison
         .slow_clients
         .iter()
@@ -40,7 +40,7 @@ fn the_corpus_keeps_its_pins_and_its_report() {
         .collect();
     assert_eq!(
         lesson,
-        [("raw", false), ("hyper", true)],
+        [("raw", false), ("hyper", true), ("textbook", true)],
         "the slowloris lesson"
     );
 
@@ -103,6 +103,22 @@ fn the_corpus_keeps_its_pins_and_its_report() {
         assert!(terminal.contains(&c.id), "{} missing from the table", c.id);
     }
     assert!(!terminal.contains('\x1b'), "no colour was asked for");
+    // A terminal table to the end: no Markdown headings, emphasis or rules.
+    for markup in ["##", "**", "|---", "`"] {
+        assert!(
+            !terminal.contains(markup),
+            "{markup:?} in the table:\n{terminal}"
+        );
+    }
+    assert!(terminal.contains("── slow clients"), "{terminal}");
+    for name in ["raw", "hyper", "textbook"] {
+        assert!(
+            terminal
+                .lines()
+                .any(|l| l.starts_with(name) && l.to_lowercase().contains("served")),
+            "no slow-client line for {name}:\n{terminal}"
+        );
+    }
 }
 
 /// `--target` puts any loopback server in an extra column; here a second

@@ -74,7 +74,7 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
     bar.finish_and_clear();
     // One case is a close look at it, not a survey: no slowloris run.
     if options.case.is_none() {
-        comparison.slow_clients = super::slow_clients(&fixture);
+        comparison.slow_clients = super::slow_clients(&fixture, &comparison.columns);
     }
     if let Some(settings) = &options.load {
         // The textbook server is a lesson, not a server to measure: it has no

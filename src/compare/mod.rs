@@ -65,44 +65,56 @@ pub struct SlowClients {
     pub slow_connections: usize,
 }
 
-/// Runs the slowloris experiment against raw and hyper, one after the other.
-pub fn slow_clients(fixture: &Fixture) -> Vec<SlowClients> {
+/// Runs the slowloris experiment against every column compare ran (raw,
+/// hyper, the textbook server and any `--target`), one after the other.
+///
+/// The textbook server has no timeouts, but nothing here can hang on it: its
+/// handler reads once and answers whatever that read held (the half heads
+/// included), the normal client waits at most its patience (a second), and dropping the
+/// slow connections ends any read still waiting. A column that refuses the
+/// first connection gets no more tries.
+pub fn slow_clients(fixture: &Fixture, columns: &[Column]) -> Vec<SlowClients> {
     use std::io::{Read, Write};
-    [
-        ("raw", fixture.raw.local_addr()),
-        ("hyper", fixture.hyper.local_addr()),
-    ]
-    .into_iter()
-    .map(|(name, addr)| {
-        let slow: Vec<std::net::TcpStream> = (0..RAW_WORKERS)
-            .filter_map(|_| {
-                let mut s =
-                    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-                s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
-                    .ok()?;
-                Some(s)
-            })
-            .collect();
-        let served = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-            .and_then(|mut normal| {
-                normal.set_read_timeout(Some(PATIENCE))?;
-                normal.write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
-                let mut first = [0u8; 12];
-                normal.read_exact(&mut first)?;
-                Ok(first.starts_with(b"HTTP/1.1 200"))
-            })
-            .unwrap_or(false);
-        let result = SlowClients {
-            column: name.to_string(),
-            slow_connections: slow.len(),
-            head_timeout_ms: compare_limits().head_timeout.as_millis() as u64,
-            patience_ms: PATIENCE.as_millis() as u64,
-            served,
-        };
-        drop(slow);
-        result
-    })
-    .collect()
+    columns
+        .iter()
+        .map(|column| {
+            let addr = match column.server {
+                Server::Textbook => fixture.textbook_addr().unwrap_or(column.addr),
+                _ => column.addr,
+            };
+            (column.name.as_str(), addr)
+        })
+        .map(|(name, addr)| {
+            let slow: Vec<std::net::TcpStream> = (0..RAW_WORKERS)
+                .map_while(|_| {
+                    let mut s =
+                        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+                    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+                        .ok()?;
+                    Some(s)
+                })
+                .collect();
+            let served = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                .and_then(|mut normal| {
+                    normal.set_read_timeout(Some(PATIENCE))?;
+                    normal
+                        .write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n")?;
+                    let mut first = [0u8; 12];
+                    normal.read_exact(&mut first)?;
+                    Ok(first.starts_with(b"HTTP/1.1 200"))
+                })
+                .unwrap_or(false);
+            let result = SlowClients {
+                column: name.to_string(),
+                slow_connections: slow.len(),
+                head_timeout_ms: compare_limits().head_timeout.as_millis() as u64,
+                patience_ms: PATIENCE.as_millis() as u64,
+                served,
+            };
+            drop(slow);
+            result
+        })
+        .collect()
 }
 
 /// Why a comparison could not run; each message says what to do.

@@ -116,6 +116,8 @@ pub fn html(c: &Comparison) -> String {
         for s in &c.slow_clients {
             let verdict = if s.served {
                 "served at once"
+            } else if s.slow_connections == 0 {
+                "not served: no connection was accepted"
             } else {
                 "not served: every worker waits for a slow head"
             };

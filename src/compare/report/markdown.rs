@@ -197,7 +197,7 @@ const TEXTBOOK_NOTE: &str = "The textbook column is what a hand-rolled parser co
 /// The slowloris lesson: measured, but stated only in words that do not
 /// depend on timing (served within the patience, or not), so the committed
 /// report stays deterministic.
-pub(super) fn slow_clients_markdown(c: &Comparison) -> String {
+fn slow_clients_markdown(c: &Comparison) -> String {
     let Some(first) = c.slow_clients.first() else {
         return String::new();
     };
@@ -210,6 +210,8 @@ pub(super) fn slow_clients_markdown(c: &Comparison) -> String {
     for s in &c.slow_clients {
         let verdict = if s.served {
             "served at once"
+        } else if s.slow_connections == 0 {
+            "**not served**: no connection was accepted"
         } else {
             "**not served**: every worker is waiting for a slow head"
         };
@@ -229,8 +231,8 @@ pub(super) fn slow_clients_markdown(c: &Comparison) -> String {
     out
 }
 
-/// The load run as a table (Markdown, which reads well in a terminal too).
-pub(super) fn load_table(c: &Comparison) -> String {
+/// The load run as a Markdown table.
+fn load_table(c: &Comparison) -> String {
     if c.load.is_empty() {
         return String::new();
     }

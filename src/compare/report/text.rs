@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 
-use super::markdown::{load_table, slow_clients_markdown};
 use super::{shorten, summarize};
 use crate::compare::case::escape;
 use crate::compare::{CaseResult, Comparison, Difference};
@@ -85,8 +84,112 @@ pub fn terminal(c: &Comparison, colour: bool) -> String {
     }
     out.push('\n');
     out.push_str(&summary_lines(c));
-    out.push_str(&slow_clients_markdown(c));
-    out.push_str(&load_table(c));
+    out.push_str(&slow_clients_text(c, &paint));
+    out.push_str(&load_text(c, &paint));
+    out
+}
+
+/// The slowloris lesson as terminal lines: one per column compare ran.
+fn slow_clients_text(c: &Comparison, paint: &Paint) -> String {
+    let Some(first) = c.slow_clients.first() else {
+        return String::new();
+    };
+    let mut out = format!("\n{}\n", paint.bold("── slow clients (slowloris)"));
+    let _ = writeln!(
+        out,
+        "{} connections each sent half a request head and then nothing; then a normal client \
+         asked for /HelloWorld.html and waited {} ms (head timeout {} ms).",
+        first.slow_connections, first.patience_ms, first.head_timeout_ms
+    );
+    let width = c
+        .slow_clients
+        .iter()
+        .map(|s| s.column.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    for s in &c.slow_clients {
+        let verdict = if s.served {
+            paint.good("served at once")
+        } else if s.slow_connections == 0 {
+            paint.bad("NOT SERVED: no connection was accepted")
+        } else {
+            paint.bad("NOT SERVED: every worker is waiting for a slow head")
+        };
+        let _ = writeln!(out, "{:width$}  {verdict}", s.column);
+    }
+    out.push_str(
+        "raw reads each head on a worker thread, so as many slow heads as workers stall it; \
+         hyper holds no thread for a head; the textbook server gives each connection a thread \
+         and answers whatever its one read held.\n",
+    );
+    out
+}
+
+/// The load run as aligned terminal columns.
+fn load_text(c: &Comparison, paint: &Paint) -> String {
+    if c.load.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "server",
+        "requests",
+        "responses",
+        "req/s",
+        "MB/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "failures",
+    ];
+    let rows: Vec<Vec<String>> = c
+        .load
+        .iter()
+        .map(|l| {
+            let failures: Vec<String> =
+                l.failures.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            vec![
+                l.column.clone(),
+                l.requests.to_string(),
+                l.responses.to_string(),
+                format!("{:.0}", l.req_per_s),
+                format!("{:.1}", l.mb_per_s),
+                format!("{:.2}", l.p50_ms),
+                format!("{:.2}", l.p90_ms),
+                format!("{:.2}", l.p99_ms),
+                format!("{:.2}", l.max_ms),
+                if failures.is_empty() {
+                    "none".to_string()
+                } else {
+                    failures.join(", ")
+                },
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[&str]| -> String {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = format!("\n{}\n", paint.bold("── load"));
+    out.push_str(&line(&header));
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        out.push_str(&line(&cells));
+    }
     out
 }
 
