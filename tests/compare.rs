@@ -211,3 +211,39 @@ fn the_command_line() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A `--target` with nothing listening is refused on the baseline case:
+/// compare says so on stderr and exits 1 rather than printing a quiet column.
+#[test]
+fn an_unreachable_target_fails_the_run() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let out = tempfile::tempdir().unwrap();
+    let mut options = compare::Options {
+        cases: project("compare"),
+        root: project("site"),
+        case: Some("baseline-get".into()),
+        format: compare::Format::Table,
+        out: Some(out.path().join("report.txt")),
+        check: false,
+        targets: vec![compare::Target {
+            name: "nobody".into(),
+            host: "127.0.0.1".into(),
+            port,
+        }],
+        load: None,
+    };
+    let code = compare::run(&options).unwrap();
+    assert_eq!(code, std::process::ExitCode::FAILURE);
+    let report = std::fs::read_to_string(out.path().join("report.txt")).unwrap();
+    assert!(report.contains("nobody"), "{report}");
+
+    // Without the dead target the same run passes.
+    options.targets.clear();
+    assert_eq!(
+        compare::run(&options).unwrap(),
+        std::process::ExitCode::SUCCESS
+    );
+}

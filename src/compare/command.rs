@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{CompareError, Fixture, LoadSettings, case, check, report};
+use super::runner::End;
+use super::{CompareError, Comparison, Fixture, LoadSettings, Server, case, check, report};
 use crate::client::{self, progress_bar};
 
 /// The report formats. `Table` is one line per case (or the whole story of
@@ -48,7 +49,8 @@ pub struct Options {
 
 /// Runs the comparison the options describe: the report on stdout (or in
 /// `out`), progress and `--check`'s verdicts on stderr. Exit code 1 when a
-/// pin no longer holds.
+/// pin no longer holds, or when a `--target` leaked the secret or a system
+/// file, or refused the baseline case (nothing listening).
 pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
     let mut cases = case::load_dir(&options.cases).map_err(CompareError::Corpus)?;
     if let Some(id) = &options.case {
@@ -114,6 +116,12 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
         })?,
         None => print!("{text}"),
     }
+    let mut failed = false;
+    let target_failures = target_failures(&comparison);
+    if !target_failures.is_empty() {
+        tracing::error!("--target failed: {}", target_failures.join("; "));
+        failed = true;
+    }
     if options.check {
         let mismatches = check(&comparison);
         for m in &mismatches {
@@ -131,5 +139,52 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
         }
         tracing::info!(target: crate::STATUS, "all {total} cases match their pins on raw, hyper and textbook");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The case whose refusal means nothing listens: `baseline-get`, or the
+/// first case run when it was left out.
+const BASELINE: &str = "baseline-get";
+
+/// What went wrong on each `--target` column, one phrase per column: it
+/// leaked the secret or a system file, or refused the baseline case.
+fn target_failures(c: &Comparison) -> Vec<String> {
+    let baseline = c
+        .results
+        .iter()
+        .position(|r| r.case_id == BASELINE)
+        .or(if c.results.is_empty() { None } else { Some(0) });
+    c.columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| column.server == Server::Target)
+        .filter_map(|(i, column)| {
+            let leaks = c
+                .results
+                .iter()
+                .filter(|r| r.outcomes.get(i).is_some_and(|o| o.leaked()))
+                .count();
+            let refused = baseline
+                .and_then(|b| c.results[b].outcomes.get(i))
+                .filter(|o| o.end == End::Refused);
+            let mut problems = Vec::new();
+            if leaks > 0 {
+                problems.push(format!(
+                    "leaked the secret or a system file in {leaks} cases"
+                ));
+            }
+            if let Some(outcome) = refused {
+                problems.push(format!(
+                    "refused {} ({})",
+                    c.results[baseline.unwrap_or(0)].case_id,
+                    outcome.note.as_deref().unwrap_or("nothing listening")
+                ));
+            }
+            (!problems.is_empty()).then(|| format!("{} {}", column.name, problems.join(" and ")))
+        })
+        .collect()
 }
