@@ -65,6 +65,17 @@ pub struct SlowClients {
     pub slow_connections: usize,
 }
 
+impl SlowClients {
+    /// `None` if the normal client was served, else why it was not.
+    pub fn why_not_served(&self) -> Option<&'static str> {
+        match (self.served, self.slow_connections) {
+            (true, _) => None,
+            (false, 0) => Some("no connection was accepted"),
+            (false, _) => Some("every worker is waiting for a slow head"),
+        }
+    }
+}
+
 /// Runs the slowloris experiment against every column compare ran (raw,
 /// hyper, the textbook server and any `--target`), one after the other.
 ///

@@ -52,14 +52,8 @@ pub fn html(c: &Comparison) -> String {
         .collect();
     out.push_str(&differences.join(", "));
     out.push('.');
-    if summary.leaks > 0 {
-        let leaked: Vec<String> = c
-            .columns
-            .iter()
-            .zip(&summary.leaked)
-            .filter(|(_, n)| **n > 0)
-            .map(|(col, n)| format!("<b>{}</b> {n}", html_escape(&col.name)))
-            .collect();
+    if summary.leaks() > 0 {
+        let leaked = summary.leaked_by(c, |name| format!("<b>{}</b>", html_escape(name)));
         let _ = write!(
             out,
             " Leaked the secret or a system file: {}.",
@@ -114,12 +108,9 @@ pub fn html(c: &Comparison) -> String {
     if !c.slow_clients.is_empty() {
         out.push_str("<h2>Slow clients (slowloris)</h2>\n<table><tr><th>server</th><th>normal client</th></tr>\n");
         for s in &c.slow_clients {
-            let verdict = if s.served {
-                "served at once"
-            } else if s.slow_connections == 0 {
-                "not served: no connection was accepted"
-            } else {
-                "not served: every worker waits for a slow head"
+            let verdict = match s.why_not_served() {
+                None => "served at once".to_string(),
+                Some(why) => format!("not served: {why}"),
             };
             let _ = writeln!(
                 out,

@@ -108,6 +108,7 @@ impl OutcomeEntry {
 impl Document {
     pub fn new(c: &Comparison) -> Document {
         let summary = summarize(c);
+        let leaks = summary.leaks();
         let columns: Vec<String> = c.columns.iter().map(|col| col.name.clone()).collect();
         let cases = c
             .cases
@@ -153,8 +154,8 @@ impl Document {
                     .iter()
                     .map(|(d, n)| (d.key().to_string(), *n))
                     .collect(),
+                leaks,
                 leaked: columns.iter().cloned().zip(summary.leaked).collect(),
-                leaks: summary.leaks,
             },
             columns,
         }

@@ -94,19 +94,12 @@ pub fn markdown(c: &Comparison) -> String {
             theme.differ
         );
     }
-    if summary.leaks > 0 {
-        let leaked: Vec<String> = c
-            .columns
-            .iter()
-            .zip(&summary.leaked)
-            .filter(|(_, n)| **n > 0)
-            .map(|(col, n)| format!("{} {n}", col.name))
-            .collect();
+    if summary.leaks() > 0 {
         let _ = writeln!(
             out,
             "\n**The secret outside the root or a system file leaked in {} outcomes: {}.**",
-            summary.leaks,
-            leaked.join(", ")
+            summary.leaks(),
+            summary.leaked_by(c, str::to_string).join(", ")
         );
     }
     out.push_str(&slow_clients_markdown(c));
@@ -208,12 +201,9 @@ fn slow_clients_markdown(c: &Comparison) -> String {
         first.slow_connections, first.patience_ms, first.head_timeout_ms
     );
     for s in &c.slow_clients {
-        let verdict = if s.served {
-            "served at once"
-        } else if s.slow_connections == 0 {
-            "**not served**: no connection was accepted"
-        } else {
-            "**not served**: every worker is waiting for a slow head"
+        let verdict = match s.why_not_served() {
+            None => "served at once".to_string(),
+            Some(why) => format!("**not served**: {why}"),
         };
         let _ = writeln!(out, "| {} | {verdict} |", s.column);
     }

@@ -15,10 +15,25 @@ pub struct Summary {
     pub differences: BTreeMap<Difference, usize>,
     /// Per theme, by name.
     pub themes: BTreeMap<String, ThemeSummary>,
-    /// Outcomes, on any column, that carried the secret or a system file.
-    pub leaks: usize,
     /// Per column, outcomes that carried the secret or a system file.
     pub leaked: Vec<usize>,
+}
+
+impl Summary {
+    /// Outcomes, on any column, that carried the secret or a system file.
+    pub fn leaks(&self) -> usize {
+        self.leaked.iter().sum()
+    }
+
+    /// `name count` for every column that leaked, in column order.
+    pub fn leaked_by(&self, c: &Comparison, name: impl Fn(&str) -> String) -> Vec<String> {
+        c.columns
+            .iter()
+            .zip(&self.leaked)
+            .filter(|(_, n)| **n > 0)
+            .map(|(col, n)| format!("{} {n}", name(&col.name)))
+            .collect()
+    }
 }
 
 /// One theme's share of the summary.
@@ -59,7 +74,6 @@ pub fn summarize(c: &Comparison) -> Summary {
         *summary.differences.entry(result.difference).or_default() += 1;
         for (i, outcome) in result.outcomes.iter().enumerate() {
             if outcome.leaked() {
-                summary.leaks += 1;
                 summary.leaked[i] += 1;
             }
         }

@@ -109,12 +109,9 @@ fn slow_clients_text(c: &Comparison, paint: &Paint) -> String {
         .unwrap_or(0)
         .max(6);
     for s in &c.slow_clients {
-        let verdict = if s.served {
-            paint.good("served at once")
-        } else if s.slow_connections == 0 {
-            paint.bad("NOT SERVED: no connection was accepted")
-        } else {
-            paint.bad("NOT SERVED: every worker is waiting for a slow head")
+        let verdict = match s.why_not_served() {
+            None => paint.good("served at once"),
+            Some(why) => paint.bad(&format!("NOT SERVED: {why}")),
         };
         let _ = writeln!(out, "{:width$}  {verdict}", s.column);
     }
@@ -214,19 +211,12 @@ fn summary_lines(c: &Comparison) -> String {
         .map(|(d, n)| format!("{} {n}", d.name()))
         .collect();
     let _ = writeln!(out, "raw vs hyper: {}.", differences.join(", "));
-    if summary.leaks > 0 {
-        let leaked: Vec<String> = c
-            .columns
-            .iter()
-            .zip(&summary.leaked)
-            .filter(|(_, n)| **n > 0)
-            .map(|(col, n)| format!("{} {n}", col.name))
-            .collect();
+    if summary.leaks() > 0 {
         let _ = writeln!(
             out,
             "SECRET OR SYSTEM FILE LEAKED in {} outcomes: {}.",
-            summary.leaks,
-            leaked.join(", ")
+            summary.leaks(),
+            summary.leaked_by(c, str::to_string).join(", ")
         );
     }
     out
