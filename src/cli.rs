@@ -76,7 +76,7 @@ pub struct CompareArgs {
     /// Exit 1 when any outcome differs from the one pinned in its case file.
     #[arg(long)]
     pub check: bool,
-    /// Another server to run the corpus against, as an extra column (loopback only).
+    /// Another server to run the corpus against, as an extra column.
     #[arg(long = "target", value_name = "NAME=HOST:PORT", value_parser = parse_target)]
     pub targets: Vec<(String, String, u16)>,
     /// Also run the client's load against every server, side by side.
@@ -94,6 +94,10 @@ pub struct CompareArgs {
     /// --load: the file requested.
     #[arg(long, default_value = "HelloWorld.html")]
     pub file: String,
+    /// Write the sandbox (the site as DIR/root, the secret beside it) for
+    /// your own server to serve, print how to run it, and exit.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["case", "check", "targets", "load", "out"])]
+    pub fixture: Option<PathBuf>,
 }
 
 fn parse_target(text: &str) -> Result<(String, String, u16), String> {
@@ -301,6 +305,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
             requests: usize::try_from(args.requests).unwrap_or(usize::MAX),
             keep_alive: args.keep_alive,
         }),
+        fixture: args.fixture,
     };
     Ok(twinserve::compare::run(&options)?)
 }

@@ -234,6 +234,7 @@ fn an_unreachable_target_fails_the_run() {
             port,
         }],
         load: None,
+        fixture: None,
     };
     let code = compare::run(&options).unwrap();
     assert_eq!(code, std::process::ExitCode::FAILURE);

@@ -45,6 +45,8 @@ pub struct Options {
     pub targets: Vec<Target>,
     /// The load run, when one was asked for.
     pub load: Option<LoadSettings>,
+    /// Write the sandbox here for a student's server and run nothing.
+    pub fixture: Option<PathBuf>,
 }
 
 /// Runs the comparison the options describe: the report on stdout (or in
@@ -52,6 +54,12 @@ pub struct Options {
 /// pin no longer holds, or when a `--target` leaked the secret or a system
 /// file, or refused the baseline case (nothing listening).
 pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
+    if let Some(dir) = &options.fixture {
+        let root =
+            super::sandbox::write_fixture(&options.root, dir).map_err(CompareError::Sandbox)?;
+        print!("{}", super::sandbox::instructions(&root));
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut cases = case::load_dir(&options.cases).map_err(CompareError::Corpus)?;
     if let Some(id) = &options.case {
         cases.retain(|c| &c.id == id);

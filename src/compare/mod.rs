@@ -11,6 +11,7 @@ pub mod case;
 mod command;
 pub mod report;
 mod runner;
+pub mod sandbox;
 pub mod textbook;
 mod verdict;
 
@@ -137,6 +138,8 @@ pub enum CompareError {
     NoSuchCase { id: String, dir: std::path::PathBuf },
     #[error("{0} (run from the project folder or pass --root DIR)")]
     Fixture(FixtureError),
+    #[error("cannot write the sandbox for --fixture")]
+    Sandbox(#[source] std::io::Error),
     #[error(transparent)]
     Client(#[from] crate::client::ClientError),
     #[error("cannot write {}", path.display())]
@@ -302,13 +305,7 @@ impl Fixture {
     /// first crash and is restarted before the next case.
     pub fn with_textbook(site: &Path, part: textbook::Part) -> Result<Fixture, FixtureError> {
         let dir = tempfile::tempdir().map_err(FixtureError::Copy)?;
-        let root = dir.path().join("root");
-        copy_dir(site, &root).map_err(FixtureError::Copy)?;
-        std::fs::write(dir.path().join("secret.txt"), SECRET).map_err(FixtureError::Copy)?;
-        // `/escape`, a way out that no dot-segment spells: only following the
-        // link reaches the secret.
-        std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("escape"))
-            .map_err(FixtureError::Copy)?;
+        let root = sandbox::write(site, dir.path()).map_err(FixtureError::Copy)?;
         let start = |backend, introspect| {
             let mut config = Config::new(&root);
             config.introspect = introspect;
@@ -392,20 +389,6 @@ impl TextbookSlot {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs `cases` against raw, hyper, the textbook server and `targets`, all
