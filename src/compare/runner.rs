@@ -74,6 +74,27 @@ impl End {
     }
 }
 
+/// How a server was seen to die on a case's bytes. A crash never conforms:
+/// the signature (`- closed`) cannot tell a dead handler from a deliberate
+/// close, so it is established apart from the signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Crash {
+    /// The handler of this connection died; the server still accepts.
+    Handler,
+    /// The server stopped answering: it died, or its one thread did.
+    Server,
+}
+
+impl Crash {
+    pub fn name(self) -> &'static str {
+        match self {
+            Crash::Handler => "handler",
+            Crash::Server => "server",
+        }
+    }
+}
+
 /// One response as received. Fields in alphabetical order: the order of
 /// its keys in compare's JSON schema.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +123,11 @@ pub struct Outcome {
     pub trailing_bytes: usize,
     /// What went wrong on our side (connect or write failures), if anything.
     pub note: Option<String>,
+    /// The client's end of the connection (the peer address the server
+    /// saw), to ask a server's records what became of it; `None` if refused.
+    pub local_addr: Option<SocketAddr>,
+    /// Set after the run when the server was seen to die on these bytes.
+    pub crash: Option<Crash>,
 }
 
 impl Outcome {
@@ -133,6 +159,8 @@ impl Outcome {
             received: Vec::new(),
             trailing_bytes: 0,
             note: Some(note),
+            local_addr: None,
+            crash: None,
         }
     }
 }
@@ -147,6 +175,7 @@ pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
         Ok(stream) => stream,
         Err(e) => return Outcome::refused(format!("connect: {e}")),
     };
+    let local_addr = stream.local_addr().ok();
     let writer = match stream.try_clone() {
         Ok(writer) => writer,
         Err(e) => return Outcome::refused(format!("socket: {e}")),
@@ -176,8 +205,49 @@ pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
             received,
             trailing_bytes,
             note,
+            local_addr,
+            crash: None,
         }
     })
+}
+
+/// The request every column is probed with, before the run and after each
+/// theme, and after an outcome with no answer: what any server answers.
+pub const BASELINE_REQUEST: &[u8] = b"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+/// Whether the server at `addr` still answers [`BASELINE_REQUEST`] with a
+/// whole response within `timeout` (connecting included). The response is
+/// read to its end: a server that writes to a client already gone may die
+/// of it (the textbook server does), and a probe must not be what kills it.
+pub fn answers(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    if stream.write_all(BASELINE_REQUEST).is_err() {
+        return false;
+    }
+    ResponseReader::new(Deadline { stream, deadline })
+        .read_response("GET")
+        .is_ok()
+}
+
+/// A stream whose reads all end by one deadline.
+struct Deadline {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        // A zero read timeout would mean "block forever".
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
 }
 
 /// Writes the segments with their pauses; a failed write is the server's
@@ -367,6 +437,34 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1
         }
         assert!(leaks(b"..SECRET..", b"SECRET"));
         assert!(!leaks(b"..SECRE..", b"SECRET"));
+    }
+
+    #[test]
+    fn the_probe_wants_a_whole_answer_in_time() {
+        use std::net::TcpListener;
+        let answering = TcpListener::bind("127.0.0.1:0").unwrap();
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (a, s) = (
+            answering.local_addr().unwrap(),
+            silent.local_addr().unwrap(),
+        );
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = answering.accept().unwrap();
+            let mut head = [0u8; BASELINE_REQUEST.len()];
+            stream.read_exact(&mut head).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            head
+        });
+        assert!(answers(a, Duration::from_secs(2)));
+        assert_eq!(server.join().unwrap(), BASELINE_REQUEST);
+        // Accepted by the kernel, never answered: not reachable, and in time.
+        let started = Instant::now();
+        assert!(!answers(s, Duration::from_millis(200)));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(silent);
+        assert!(!answers(s, Duration::from_millis(200)), "nothing listening");
     }
 
     #[test]

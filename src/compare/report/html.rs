@@ -151,10 +151,13 @@ pub fn html(c: &Comparison) -> String {
                 html_escape(&column.name),
                 html_escape(&outcome.signature()),
                 verdict_word(*ok),
-                if outcome.leaked() {
-                    " — <b>leaked the secret or a system file</b>"
-                } else {
-                    ""
+                match (outcome.leaked(), outcome.crash) {
+                    (true, _) => " — <b>leaked the secret or a system file</b>",
+                    (false, Some(crate::compare::Crash::Handler)) => " — <b>the handler died</b>",
+                    (false, Some(crate::compare::Crash::Server)) => {
+                        " — <b>the server stopped answering</b>"
+                    }
+                    (false, None) => "",
                 },
                 html_escape(&shorten(&escape(&outcome.received)))
             );

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::summarize;
-use crate::compare::{Comparison, Difference, LoadResult, SlowClients};
-use crate::compare::{End, ObservedResponse, Outcome, Pattern};
+use crate::compare::{Comparison, Difference, LoadResult, Reachability, SlowClients};
+use crate::compare::{Consequence, Crash, End, ObservedResponse, Outcome, Pattern};
 use crate::introspection::ParsedRequest;
 
 /// The JSON schema's name and version; bumped on any incompatible change.
@@ -23,6 +23,9 @@ pub struct Document {
     /// Column names, in column order: raw, hyper, textbook, then any `--target`.
     pub columns: Vec<String>,
     pub load: Vec<LoadResult>,
+    /// Per column, in column order: did it answer the baseline request
+    /// before the run, and did it stop.
+    pub reachability: Vec<Reachability>,
     /// Always [`JSON_SCHEMA`].
     pub schema: String,
     pub slow_clients: Vec<SlowClients>,
@@ -79,6 +82,10 @@ pub struct ParsedPair {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutcomeEntry {
     pub conforms: bool,
+    /// The worst the outcome shows: leak, crash, hang, desync, wrong, refused or ok.
+    pub consequence: Consequence,
+    /// How the server was seen to die on the bytes: `handler` or `server`.
+    pub crash: Option<Crash>,
     pub end: End,
     pub first_byte_ms: Option<f64>,
     pub note: Option<String>,
@@ -91,9 +98,11 @@ pub struct OutcomeEntry {
 }
 
 impl OutcomeEntry {
-    fn new(outcome: &Outcome, conforms: bool) -> OutcomeEntry {
+    fn new(outcome: &Outcome, conforms: bool, consequence: Consequence) -> OutcomeEntry {
         OutcomeEntry {
             conforms,
+            consequence,
+            crash: outcome.crash,
             end: outcome.end,
             first_byte_ms: outcome.first_byte_ms,
             note: outcome.note.clone(),
@@ -125,8 +134,11 @@ impl Document {
                 id: case.id.clone(),
                 outcomes: columns
                     .iter()
-                    .zip(result.outcomes.iter().zip(&result.conforms))
-                    .map(|(name, (outcome, ok))| (name.clone(), OutcomeEntry::new(outcome, *ok)))
+                    .zip(&result.outcomes)
+                    .zip(result.conforms.iter().zip(&result.consequences))
+                    .map(|((name, outcome), (ok, consequence))| {
+                        (name.clone(), OutcomeEntry::new(outcome, *ok, *consequence))
+                    })
                     .collect(),
                 parsed: ParsedPair {
                     hyper: result.parsed.get(1).cloned().flatten(),
@@ -144,6 +156,7 @@ impl Document {
         Document {
             cases,
             load: c.load.clone(),
+            reachability: c.reachability.clone(),
             schema: JSON_SCHEMA.to_string(),
             slow_clients: c.slow_clients.clone(),
             summary: SummaryEntry {
