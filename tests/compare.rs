@@ -147,7 +147,7 @@ fn an_extra_target_gets_its_own_column() {
             result.case_id
         );
         assert!(
-            result.parsed[0].is_some() && result.parsed[1].is_some(),
+            !result.parsed[0].is_empty() && !result.parsed[1].is_empty(),
             "{}",
             result.case_id
         );
@@ -441,6 +441,80 @@ fn extra_and_lost_responses_are_a_desync() {
     assert_eq!(two.outcomes[2].signature(), "200 closed");
     assert_eq!(two.consequences[2], Consequence::Desync);
     assert_eq!(two.consequences[..2], [Consequence::Ok; 2]);
+}
+
+/// Where messages end: bytes one server reads as one request and another as
+/// two give a smuggling pair, front end (fewer) to back end (more), naming
+/// the extra request when the back end is one of ours.
+#[test]
+fn smuggling_pairs_name_the_request_let_past() {
+    // A server that takes each read as a request, as the CL.0 desync does.
+    let per_read = test_server(|mut stream| {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buffer = [0u8; 4096];
+        while matches!(stream.read(&mut buffer), Ok(n) if n > 0) {
+            if stream.write_all(OK).is_err() {
+                return;
+            }
+        }
+    });
+    let fixture = Fixture::start(&project("site")).unwrap();
+    let post = r"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\n\r\n";
+    let cl0 = r"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n";
+    let cases = vec![
+        own_case("cl-body", "one", &[post, GET], 300, &["405", "405 closed"]),
+        own_case(
+            "cl0-then-get",
+            "one",
+            &[&format!("{cl0}{GET}")],
+            0,
+            &["405 200 open"],
+        ),
+    ];
+    let c = compare::run_corpus(cases, &fixture, &[("per-read".into(), per_read)], &|_| {});
+    let pairs = |r: &compare::CaseResult| -> Vec<(usize, usize, usize, usize, Option<String>)> {
+        r.smuggling
+            .iter()
+            .map(|s| {
+                (
+                    s.front,
+                    s.back,
+                    s.front_count,
+                    s.back_count,
+                    s.smuggled.clone(),
+                )
+            })
+            .collect()
+    };
+    let body = &c.results[0];
+    let counts: Vec<usize> = body.outcomes.iter().map(|o| o.responses.len()).collect();
+    assert_eq!(counts, [1, 1, 1, 2], "{:?}", body.outcomes);
+    // Every other column, as a front end, lets the body past the per-read server.
+    assert_eq!(
+        pairs(body),
+        [(0, 3, 1, 2, None), (1, 3, 1, 2, None), (2, 3, 1, 2, None)]
+    );
+    let get = Some("GET /HelloWorld.html".to_string());
+    let both = &c.results[1];
+    let counts: Vec<usize> = both.outcomes.iter().map(|o| o.responses.len()).collect();
+    assert_eq!(counts, [2, 2, 1, 1], "{:?}", both.outcomes);
+    assert_eq!(
+        pairs(both),
+        [
+            (2, 0, 1, 2, get.clone()),
+            (2, 1, 1, 2, get.clone()),
+            (3, 0, 1, 2, get.clone()),
+            (3, 1, 1, 2, get),
+        ]
+    );
+    assert_eq!(both.parsed[0].len(), 2, "raw took two requests");
+    let json: serde_json::Value = serde_json::from_str(&report::json(&c)).unwrap();
+    assert_eq!(json["cases"][1]["smuggling"][0]["front"], "textbook");
+    assert_eq!(json["cases"][1]["smuggling"][0]["back"], "raw");
+    assert_eq!(
+        json["cases"][1]["parsed_requests"]["raw"][1]["target"],
+        "/HelloWorld.html"
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! It starts its servers through [`crate::spawn`] and talks to them only
 //! through sockets; nothing in the serving path uses this module.
 
+pub mod boundaries;
 pub mod case;
 mod command;
 pub mod consequence;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::introspection::ParsedRequest;
 use crate::{Backend, Config, ServerHandle, StartError};
+pub use boundaries::{Smuggling, smuggling};
 pub use case::Case;
 pub use command::{Format, Options, Target, run};
 pub use consequence::{Consequence, Grade};
@@ -197,8 +199,12 @@ pub struct CaseResult {
     pub consequences: Vec<Consequence>,
     /// raw versus hyper.
     pub difference: Difference,
-    /// The request as each of our backends parsed it (introspection), raw then hyper.
-    pub parsed: Vec<Option<ParsedRequest>>,
+    /// Every request each of our backends took from the stream, as it parsed
+    /// it (introspection), raw then hyper.
+    pub parsed: Vec<Vec<ParsedRequest>>,
+    /// Pairs of columns that split the bytes into different numbers of
+    /// messages (see [`boundaries`]).
+    pub smuggling: Vec<Smuggling>,
 }
 
 impl CaseResult {
@@ -211,6 +217,7 @@ impl CaseResult {
             consequences: Vec::new(),
             difference: Difference::Agree,
             parsed: Vec::new(),
+            smuggling: Vec::new(),
         }
     }
 }
@@ -603,36 +610,33 @@ fn run_one(
 ) -> CaseResult {
     // Every column and both parses at once: a case then takes as long as
     // its slowest server, not the sum of them.
-    let (outcomes, parsed): (Vec<Outcome>, Vec<Option<ParsedRequest>>) =
-        std::thread::scope(|scope| {
-            let outcomes: Vec<_> = columns
-                .iter()
-                .map(|column| scope.spawn(move || run_column(case, column, fixture)))
-                .collect();
-            let parsed: Vec<_> = parse_addrs
-                .iter()
-                .map(|&addr| {
-                    scope.spawn(move || {
-                        let outcome = runner::run_case(addr, case, b"");
-                        let body = runner::first_body(&outcome.received)?;
-                        serde_json::from_slice(&body).ok()
-                    })
+    let (outcomes, parsed): (Vec<Outcome>, Vec<Vec<ParsedRequest>>) = std::thread::scope(|scope| {
+        let outcomes: Vec<_> = columns
+            .iter()
+            .map(|column| scope.spawn(move || run_column(case, column, fixture)))
+            .collect();
+        let parsed: Vec<_> = parse_addrs
+            .iter()
+            .map(|&addr| {
+                scope.spawn(move || {
+                    runner::parsed_requests(&runner::run_case(addr, case, b"").received)
                 })
-                .collect();
-            (
-                outcomes
-                    .into_iter()
-                    .map(|o| {
-                        o.join()
-                            .unwrap_or_else(|_| Outcome::refused("the client thread died".into()))
-                    })
-                    .collect(),
-                parsed
-                    .into_iter()
-                    .map(|p| p.join().ok().flatten())
-                    .collect(),
-            )
-        });
+            })
+            .collect();
+        (
+            outcomes
+                .into_iter()
+                .map(|o| {
+                    o.join()
+                        .unwrap_or_else(|_| Outcome::refused("the client thread died".into()))
+                })
+                .collect(),
+            parsed
+                .into_iter()
+                .map(|p| p.join().unwrap_or_default())
+                .collect(),
+        )
+    });
     let conforms = outcomes
         .iter()
         .map(|o| verdict::conforms(&case.conforming, o))
@@ -642,14 +646,17 @@ fn run_one(
         .map(|o| Consequence::of(&case.conforming, o))
         .collect();
     let difference = verdict::classify(&outcomes[0], &outcomes[1]);
-    CaseResult {
+    let mut result = CaseResult {
         case_id: case.id.clone(),
         outcomes,
         conforms,
         consequences,
         difference,
         parsed,
-    }
+        smuggling: Vec::new(),
+    };
+    result.smuggling = smuggling(columns, &result);
+    result
 }
 
 /// `case` on one column, with a crash noted when the server died on it.

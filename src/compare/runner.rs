@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::case::Case;
 use crate::client::ResponseReader;
+use crate::introspection::ParsedRequest;
 
 /// After bytes have arrived, how long a silence ends the reading. Longer than
 /// any local server takes to send the rest of a response, far shorter than
@@ -380,13 +381,15 @@ fn is_passwd_root_line(line: &[u8]) -> bool {
     }
 }
 
-/// The body of the first response in `bytes`, read as if it answered a GET:
-/// an introspection answer carries its body even for HEAD.
-pub fn first_body(bytes: &[u8]) -> Option<Vec<u8>> {
-    ResponseReader::new(bytes)
-        .read_message("GET")
-        .ok()
-        .map(|r| r.body)
+/// Every request an introspecting backend described in `bytes`, in order.
+/// Each response is read as if it answered a GET (an introspection answer
+/// carries its body even for HEAD); a body that is not a description — the
+/// page of a rejection — is no request taken, and is skipped.
+pub fn parsed_requests(bytes: &[u8]) -> Vec<ParsedRequest> {
+    let mut reader = ResponseReader::new(bytes);
+    std::iter::from_fn(|| reader.read_message("GET").ok())
+        .filter_map(|response| serde_json::from_slice(&response.body).ok())
+        .collect()
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -437,6 +440,33 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1
         }
         assert!(leaks(b"..SECRET..", b"SECRET"));
         assert!(!leaks(b"..SECRE..", b"SECRET"));
+    }
+
+    #[test]
+    fn every_parse_is_kept_and_a_rejection_page_is_not_one() {
+        let parse = |target: &str| {
+            format!(
+                r#"{{"backend":"raw","body":"none","headers":[],"method":"GET","target":"{target}","version":"HTTP/1.1"}}"#
+            )
+        };
+        let answer = |body: &str| {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let bytes = [
+            answer(&parse("/a")),
+            answer(&parse("/b")),
+            answer("<h1>400 Bad Request</h1>"),
+        ]
+        .concat();
+        let targets: Vec<String> = parsed_requests(bytes.as_bytes())
+            .into_iter()
+            .map(|p| p.target)
+            .collect();
+        assert_eq!(targets, ["/a", "/b"]);
+        assert!(parsed_requests(b"HTTP/1.1 200 OK\r\nContent-Le").is_empty());
     }
 
     #[test]

@@ -163,10 +163,11 @@ pub fn html(c: &Comparison) -> String {
             );
         }
         for (name, parsed) in ["raw", "hyper"].iter().zip(&result.parsed) {
-            if let Some(parsed) = parsed {
+            for (i, parsed) in parsed.iter().enumerate() {
+                let then = if i == 0 { "" } else { "then " };
                 let _ = writeln!(
                     out,
-                    "<p><b>{name} parsed it as</b></p><pre>{}</pre>",
+                    "<p><b>{name} {then}parsed it as</b></p><pre>{}</pre>",
                     html_escape(&parsed.to_json())
                 );
             }

@@ -176,8 +176,9 @@ pub fn markdown(c: &Comparison) -> String {
         }
         let _ = writeln!(out, "- **raw vs hyper**: {}", result.difference.name());
         for (name, parsed) in ["raw", "hyper"].iter().zip(&result.parsed) {
-            if let Some(parsed) = parsed {
-                let _ = writeln!(out, "- **{name} parsed**: `{}`", parsed_line(parsed));
+            for (i, parsed) in parsed.iter().enumerate() {
+                let then = if i == 0 { "" } else { "then " };
+                let _ = writeln!(out, "- **{name} {then}parsed**: `{}`", parsed_line(parsed));
             }
         }
         let _ = write!(out, "\n{}\n", md_escape(case.why.trim()));

@@ -305,13 +305,13 @@ pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String 
         );
     }
     for (name, parsed) in ["raw", "hyper"].iter().zip(&result.parsed) {
-        if let Some(parsed) = parsed {
-            let _ = writeln!(
-                out,
-                "\n{} {}",
-                paint.bold(&format!("{name} parsed it as")),
-                parsed.to_json()
-            );
+        for (i, parsed) in parsed.iter().enumerate() {
+            let label = if i == 0 {
+                format!("{name} parsed it as")
+            } else {
+                format!("{name} then parsed")
+            };
+            let _ = writeln!(out, "\n{} {}", paint.bold(&label), parsed.to_json());
         }
     }
     let _ = writeln!(
