@@ -4,13 +4,14 @@
 //! do: that is its lesson), a dead textbook server is restarted, the committed `compare/REPORT.md` must be what the code generates
 //! now, and every report format must render every case.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
-
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use twinserve::compare::textbook::Part;
-use twinserve::compare::{self, Fixture, case, report};
+use twinserve::compare::{self, Consequence, Crash, Fixture, case, report};
 
 fn project(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -146,7 +147,7 @@ fn an_extra_target_gets_its_own_column() {
             result.case_id
         );
         assert!(
-            result.parsed[0].is_some() && result.parsed[1].is_some(),
+            !result.parsed[0].is_empty() && !result.parsed[1].is_empty(),
             "{}",
             result.case_id
         );
@@ -157,21 +158,363 @@ fn an_extra_target_gets_its_own_column() {
 /// refused connection counted as a silent close.
 #[test]
 fn a_dead_textbook_server_is_restarted_before_the_next_case() {
-    let cases = case::load_dir(&project("compare")).unwrap();
-    let pick = |id: &str| vec![cases.iter().find(|c| c.id == id).unwrap().clone()];
     let fixture = Fixture::with_textbook(&project("site"), Part::A).unwrap();
-    let tls = compare::run_corpus(pick("tls-handshake"), &fixture, &[], &|_| {});
-    assert_eq!(tls.results[0].outcomes[2].signature(), "- closed");
-    // The handler's death closes the socket a moment before the thread ends.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while fixture.textbook_is_alive() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(!fixture.textbook_is_alive(), "Part A outlived its crash");
-    let next = compare::run_corpus(pick("baseline-get"), &fixture, &[], &|_| {});
+    let tls = compare::run_corpus(vec![corpus_case("tls-handshake")], &fixture, &[], &|_| {});
+    let outcome = &tls.results[0].outcomes[2];
+    assert_eq!(outcome.signature(), "- closed");
+    assert_eq!(
+        outcome.crash,
+        Some(Crash::Server),
+        "Part A's one thread died"
+    );
+    assert_eq!(tls.results[0].consequences[2], Consequence::Crash);
+    assert!(!tls.results[0].conforms[2]);
+    // The probe after the theme found it dead and started it again.
+    assert_eq!(tls.reachability[2].restarts, 1);
+    assert_eq!(tls.reachability[2].stopped, None);
+    assert!(fixture.textbook_is_alive());
+    let next = compare::run_corpus(vec![corpus_case("baseline-get")], &fixture, &[], &|_| {});
     assert_eq!(next.results[0].outcomes[2].signature(), "200 closed");
+    assert_eq!(next.results[0].outcomes[2].crash, None);
     assert_eq!(fixture.textbook_restarts(), 1);
     assert!(compare::check(&next).is_empty());
+}
+
+/// A case from the corpus, by id.
+fn corpus_case(id: &str) -> case::Case {
+    case::load_dir(&project("compare"))
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no case {id}"))
+}
+
+/// A case of one's own: `send` in the corpus's escaped form, one write
+/// each, `pause_ms` apart. Built from a corpus case, so it keeps whatever
+/// other fields a case has.
+fn own_case(
+    id: &str,
+    theme: &str,
+    send: &[&str],
+    pause_ms: u64,
+    conforming: &[&str],
+) -> case::Case {
+    let mut c = corpus_case("baseline-get");
+    c.id = id.into();
+    c.theme = theme.into();
+    c.send = send.iter().map(|s| s.to_string()).collect();
+    c.pause_ms = pause_ms;
+    c.half_close = false;
+    c.wait_ms = None;
+    c.methods = Vec::new();
+    c.conforming = conforming
+        .iter()
+        .map(|p| compare::Pattern::parse(p).unwrap())
+        .collect();
+    c
+}
+
+const GET: &str = r"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+/// A loopback server for one test: every connection on its own thread,
+/// handed to `answer`.
+fn test_server(answer: fn(TcpStream)) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer(stream));
+        }
+    });
+    addr
+}
+
+/// Reads one request head (to the blank line), or whatever came within 2 s.
+fn read_head(stream: &mut TcpStream) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    head
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// The textbook server's handler dies on bytes that are not UTF-8: its
+/// silent close reads `crash`, which never conforms, even on a case that
+/// allows a silent close; raw's 400 on the same bytes conforms.
+#[test]
+fn a_dead_textbook_handler_is_a_crash_not_a_silent_close() {
+    let fixture = Fixture::start(&project("site")).unwrap();
+    let case = own_case(
+        "not-utf8",
+        "request-line",
+        &[r"\x16\x03\x01\x00\xa5\xfe\xffGET / HTTP/1.1\r\n\r\n"],
+        0,
+        &["400 closed", "- closed"],
+    );
+    let c = compare::run_corpus(vec![case], &fixture, &[], &|_| {});
+    let result = &c.results[0];
+    let textbook = &result.outcomes[2];
+    assert_eq!(textbook.signature(), "- closed");
+    assert_eq!(textbook.crash, Some(Crash::Handler));
+    assert_eq!(result.consequences[2], Consequence::Crash);
+    assert!(!result.conforms[2], "a dead handler conformed");
+    assert_eq!(result.outcomes[0].signature(), "400 closed");
+    assert_eq!(result.consequences[0], Consequence::Ok);
+    assert!(result.conforms[0]);
+    // Part B lost one thread, not the server.
+    assert_eq!(c.reachability[2].restarts, 0);
+    assert!(fixture.textbook_is_alive());
+    let json: serde_json::Value = serde_json::from_str(&report::json(&c)).unwrap();
+    let entry = &json["cases"][0]["outcomes"]["textbook"];
+    assert_eq!(entry["consequence"], "crash");
+    assert_eq!(entry["crash"], "handler");
+    assert_eq!(json["cases"][0]["outcomes"]["raw"]["consequence"], "ok");
+}
+
+/// Part A dies on the crash; the case that killed it reads `crash`, and the
+/// cases run with it and after it find a restarted server, never `refused`.
+#[test]
+fn a_part_a_crash_is_that_case_s_and_later_cases_still_run() {
+    let fixture = Fixture::with_textbook(&project("site"), Part::A).unwrap();
+    let cases = vec![
+        own_case("killer", "one", &[r"\xff\xfe\xfd"], 0, &["400 closed"]),
+        own_case("beside", "one", &[GET], 0, &["200 open"]),
+        own_case("after", "two", &[GET], 0, &["200 open"]),
+        own_case("later", "three", &[GET], 0, &["200 open"]),
+    ];
+    let c = compare::run_corpus(cases, &fixture, &[], &|_| {});
+    let textbook: Vec<(String, Option<Crash>, Consequence)> = c
+        .results
+        .iter()
+        .map(|r| {
+            (
+                r.outcomes[2].signature(),
+                r.outcomes[2].crash,
+                r.consequences[2],
+            )
+        })
+        .collect();
+    assert_eq!(
+        textbook[0],
+        (
+            "- closed".to_string(),
+            Some(Crash::Server),
+            Consequence::Crash
+        )
+    );
+    for (id, got) in ["beside", "after", "later"].iter().zip(&textbook[1..]) {
+        // The textbook server's `200 closed` is wrong (no keep-alive), never refused.
+        assert_eq!(
+            *got,
+            ("200 closed".to_string(), None, Consequence::Wrong),
+            "{id}"
+        );
+    }
+    assert!(c.reachability[2].restarts >= 1);
+    assert_eq!(c.reachability[2].stopped, None);
+}
+
+/// A server that dies on some bytes: that case reads `crash`, the later
+/// ones `refused`, and its reachability names the last case it answered.
+#[test]
+fn a_server_that_dies_mid_run_is_placed_in_the_run() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // One connection at a time; on `DIE` it closes it and its listener.
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            if read_head(&mut stream).starts_with(b"DIE") {
+                return;
+            }
+            let _ = stream.write_all(OK);
+        }
+    });
+    let fixture = Fixture::start(&project("site")).unwrap();
+    let cases = vec![
+        own_case("first", "one", &[GET], 0, &["200 open", "200 closed"]),
+        own_case(
+            "killer",
+            "two",
+            &[r"DIE / HTTP/1.1\r\n\r\n"],
+            0,
+            &["501 closed"],
+        ),
+        own_case("after", "three", &[GET], 0, &["200 open", "200 closed"]),
+    ];
+    let c = compare::run_corpus(cases, &fixture, &[("mortal".into(), addr)], &|_| {});
+    let mortal: Vec<Consequence> = c.results.iter().map(|r| r.consequences[3]).collect();
+    assert_eq!(
+        mortal,
+        [Consequence::Ok, Consequence::Crash, Consequence::Refused]
+    );
+    assert_eq!(c.results[1].outcomes[3].crash, Some(Crash::Server));
+    let reach = &c.reachability[3];
+    assert!(reach.answered_before);
+    assert_eq!(
+        reach.stopped,
+        Some(compare::Stopped {
+            after_theme: "two".into(),
+            last_answered: Some("first".into()),
+        })
+    );
+    // Our own servers answered throughout.
+    for reach in &c.reachability[..3] {
+        assert!(
+            reach.answered_before && reach.stopped.is_none(),
+            "{reach:?}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&report::json(&c)).unwrap();
+    assert_eq!(json["reachability"][3]["stopped"]["last_answered"], "first");
+}
+
+/// Nothing listening: every case is refused, never a crash, and the column
+/// never answered.
+#[test]
+fn a_target_with_nothing_listening_is_refused_on_every_case() {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let fixture = Fixture::start(&project("site")).unwrap();
+    let cases = vec![
+        corpus_case("baseline-get"),
+        corpus_case("tls-handshake"),
+        corpus_case("pipelined"),
+    ];
+    let c = compare::run_corpus(cases, &fixture, &[("nobody".into(), addr)], &|_| {});
+    for result in &c.results {
+        assert_eq!(
+            result.outcomes[3].end,
+            compare::End::Refused,
+            "{}",
+            result.case_id
+        );
+        assert_eq!(result.outcomes[3].crash, None, "{}", result.case_id);
+        assert_eq!(
+            result.consequences[3],
+            Consequence::Refused,
+            "{}",
+            result.case_id
+        );
+        assert!(!result.conforms[3]);
+    }
+    assert!(!c.reachability[3].answered_before);
+    assert_eq!(c.reachability[3].stopped, None);
+}
+
+/// One response too many (a server that answers every request twice) and
+/// one too few (the textbook server, which answers one request per
+/// connection, on two pipelined ones) are both a desync.
+#[test]
+fn extra_and_lost_responses_are_a_desync() {
+    let twice = test_server(|mut stream| {
+        read_head(&mut stream);
+        let _ = stream.write_all(&[OK, OK].concat());
+    });
+    let fixture = Fixture::start(&project("site")).unwrap();
+    let cases = vec![
+        own_case("one", "one", &[GET], 0, &["200 open", "200 closed"]),
+        own_case(
+            "two",
+            "one",
+            &[&format!("{GET}{GET}")],
+            0,
+            &["200 200 open"],
+        ),
+    ];
+    let c = compare::run_corpus(cases, &fixture, &[("twice".into(), twice)], &|_| {});
+    let one = &c.results[0];
+    assert_eq!(one.outcomes[3].signature(), "200 200 closed");
+    assert_eq!(one.consequences[3], Consequence::Desync);
+    assert_eq!(one.consequences[..3], [Consequence::Ok; 3]);
+    let two = &c.results[1];
+    assert_eq!(two.outcomes[2].signature(), "200 closed");
+    assert_eq!(two.consequences[2], Consequence::Desync);
+    assert_eq!(two.consequences[..2], [Consequence::Ok; 2]);
+}
+
+/// Where messages end: bytes one server reads as one request and another as
+/// two give a smuggling pair, front end (fewer) to back end (more), naming
+/// the extra request when the back end is one of ours.
+#[test]
+fn smuggling_pairs_name_the_request_let_past() {
+    // A server that takes each read as a request, as the CL.0 desync does.
+    let per_read = test_server(|mut stream| {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buffer = [0u8; 4096];
+        while matches!(stream.read(&mut buffer), Ok(n) if n > 0) {
+            if stream.write_all(OK).is_err() {
+                return;
+            }
+        }
+    });
+    let fixture = Fixture::start(&project("site")).unwrap();
+    let post = r"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\n\r\n";
+    let cl0 = r"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n";
+    let cases = vec![
+        own_case("cl-body", "one", &[post, GET], 300, &["405", "405 closed"]),
+        own_case(
+            "cl0-then-get",
+            "one",
+            &[&format!("{cl0}{GET}")],
+            0,
+            &["405 200 open"],
+        ),
+    ];
+    let c = compare::run_corpus(cases, &fixture, &[("per-read".into(), per_read)], &|_| {});
+    let pairs = |r: &compare::CaseResult| -> Vec<(usize, usize, usize, usize, Option<String>)> {
+        r.smuggling
+            .iter()
+            .map(|s| {
+                (
+                    s.front,
+                    s.back,
+                    s.front_count,
+                    s.back_count,
+                    s.smuggled.clone(),
+                )
+            })
+            .collect()
+    };
+    let body = &c.results[0];
+    let counts: Vec<usize> = body.outcomes.iter().map(|o| o.responses.len()).collect();
+    assert_eq!(counts, [1, 1, 1, 2], "{:?}", body.outcomes);
+    // Every other column, as a front end, lets the body past the per-read server.
+    assert_eq!(
+        pairs(body),
+        [(0, 3, 1, 2, None), (1, 3, 1, 2, None), (2, 3, 1, 2, None)]
+    );
+    let get = Some("GET /HelloWorld.html".to_string());
+    let both = &c.results[1];
+    let counts: Vec<usize> = both.outcomes.iter().map(|o| o.responses.len()).collect();
+    assert_eq!(counts, [2, 2, 1, 1], "{:?}", both.outcomes);
+    assert_eq!(
+        pairs(both),
+        [
+            (2, 0, 1, 2, get.clone()),
+            (2, 1, 1, 2, get.clone()),
+            (3, 0, 1, 2, get.clone()),
+            (3, 1, 1, 2, get),
+        ]
+    );
+    assert_eq!(both.parsed[0].len(), 2, "raw took two requests");
+    let json: serde_json::Value = serde_json::from_str(&report::json(&c)).unwrap();
+    assert_eq!(json["cases"][1]["smuggling"][0]["front"], "textbook");
+    assert_eq!(json["cases"][1]["smuggling"][0]["back"], "raw");
+    assert_eq!(
+        json["cases"][1]["parsed_requests"]["raw"][1]["target"],
+        "/HelloWorld.html"
+    );
 }
 
 #[test]

@@ -7,8 +7,10 @@
 //! It starts its servers through [`crate::spawn`] and talks to them only
 //! through sockets; nothing in the serving path uses this module.
 
+pub mod boundaries;
 pub mod case;
 mod command;
+pub mod consequence;
 pub mod report;
 mod runner;
 pub mod sandbox;
@@ -25,9 +27,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::introspection::ParsedRequest;
 use crate::{Backend, Config, ServerHandle, StartError};
+pub use boundaries::{Smuggling, smuggling};
 pub use case::Case;
 pub use command::{Format, Options, Target, run};
-pub use runner::{End, ObservedResponse, Outcome, leaks};
+pub use consequence::{Consequence, Grade};
+pub use runner::{BASELINE_REQUEST, Crash, End, ObservedResponse, Outcome, leaks};
 pub use verdict::{Difference, Pattern};
 
 /// What the secret file beside the root holds; any response containing it
@@ -194,10 +198,56 @@ pub struct CaseResult {
     pub outcomes: Vec<Outcome>,
     /// Per column: does its outcome conform to the RFC?
     pub conforms: Vec<bool>,
+    /// Per column: the worst its outcome shows.
+    pub consequences: Vec<Consequence>,
     /// raw versus hyper.
     pub difference: Difference,
-    /// The request as each of our backends parsed it (introspection), raw then hyper.
-    pub parsed: Vec<Option<ParsedRequest>>,
+    /// Every request each of our backends took from the stream, as it parsed
+    /// it (introspection), raw then hyper.
+    pub parsed: Vec<Vec<ParsedRequest>>,
+    /// Pairs of columns that split the bytes into different numbers of
+    /// messages (see [`boundaries`]).
+    pub smuggling: Vec<Smuggling>,
+}
+
+impl CaseResult {
+    /// A case whose run failed before any outcome: nothing to report.
+    fn empty(case_id: String) -> CaseResult {
+        CaseResult {
+            case_id,
+            outcomes: Vec::new(),
+            conforms: Vec::new(),
+            consequences: Vec::new(),
+            difference: Difference::Agree,
+            parsed: Vec::new(),
+            smuggling: Vec::new(),
+        }
+    }
+}
+
+/// Whether one column's server answered the baseline request through the
+/// run. Fields in alphabetical order: the order of its keys in compare's
+/// JSON schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reachability {
+    /// It answered before the first case.
+    pub answered_before: bool,
+    pub column: String,
+    /// Times it had died and was started again (the textbook server only).
+    pub restarts: usize,
+    /// When it stopped answering, if it did.
+    pub stopped: Option<Stopped>,
+}
+
+/// Where a column stopped answering the baseline request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stopped {
+    /// The theme after which it no longer answered.
+    pub after_theme: String,
+    /// The last case, in corpus order, it gave any response to; `None` if
+    /// it answered none. A theme's cases run at once: cases of the same
+    /// theme after this one may have been on the wire when it died.
+    pub last_answered: Option<String>,
 }
 
 /// A whole comparison: the columns, the cases and their results, in case
@@ -207,6 +257,8 @@ pub struct Comparison {
     pub columns: Vec<Column>,
     pub cases: Vec<Case>,
     pub results: Vec<CaseResult>,
+    /// Per column, in column order: did it answer through the run?
+    pub reachability: Vec<Reachability>,
     pub load: Vec<LoadResult>,
     /// The slowloris lesson, when it was run.
     pub slow_clients: Vec<SlowClients>,
@@ -334,7 +386,13 @@ impl Fixture {
     /// Where the textbook server listens now, restarting it first if it has
     /// died, so that a crash in one case does not refuse every later one.
     pub fn textbook_addr(&self) -> std::io::Result<SocketAddr> {
-        self.textbook.addr()
+        self.textbook.target().map(|(addr, _)| addr)
+    }
+
+    /// Where the textbook server listens now (restarted first if it died),
+    /// and the ledger of that server's connections.
+    pub fn textbook_target(&self) -> std::io::Result<(SocketAddr, textbook::Ledger)> {
+        self.textbook.target()
     }
 
     /// How many times the textbook server had died and was restarted.
@@ -376,14 +434,15 @@ impl TextbookSlot {
         lock(&self.server).local_addr()
     }
 
-    fn addr(&self) -> std::io::Result<SocketAddr> {
+    fn target(&self) -> std::io::Result<(SocketAddr, textbook::Ledger)> {
         let mut server = lock(&self.server);
         if !server.is_alive() {
-            // Assigning drops the dead server, which stops it and joins its threads.
+            // Assigning drops the dead server, which stops it and joins its
+            // threads; its ledger lives on in the handles given out.
             *server = textbook::Textbook::start(&self.root, self.part)?;
             self.restarts.fetch_add(1, Ordering::SeqCst);
         }
-        Ok(server.local_addr())
+        Ok((server.local_addr(), server.ledger()))
     }
 }
 
@@ -391,8 +450,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Runs `cases` against raw, hyper, the textbook server and `targets`, all
-/// cases at once (each case on its own connections), results in case order.
+/// How long the probe with the baseline request may take: a live local
+/// server answers in milliseconds, a dead one refuses at once.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long to wait for the textbook server to record a connection's fate
+/// after the client saw it close.
+const FATE_BOUND: Duration = Duration::from_millis(500);
+/// Runs of one case on a Part A textbook server that keeps dying under it
+/// (on other cases' bytes) before the case is reported as it last ran.
+const TEXTBOOK_TRIES: usize = 4;
+
+/// Runs `cases` against raw, hyper, the textbook server and `targets`, one
+/// theme at a time in the order given (a theme's cases at once, each on its
+/// own connections, every column at once); results in case order. Every
+/// column is probed with the baseline request before the first theme and
+/// after each one, so that a server that stops answering is placed in the run.
 pub fn run_corpus(
     cases: Vec<Case>,
     fixture: &Fixture,
@@ -425,39 +497,92 @@ pub fn run_corpus(
         fixture.raw_parse.local_addr(),
         fixture.hyper_parse.local_addr(),
     ];
-    let results = std::thread::scope(|scope| {
-        let handles: Vec<_> = cases
-            .iter()
-            .map(|case| {
-                let columns = &columns;
-                scope.spawn(move || {
-                    let result = run_one(case, columns, fixture, &parse_addrs);
-                    on_done(&result);
-                    result
+    let restarts_before = fixture.textbook_restarts();
+    let mut reachability: Vec<Reachability> = probe_columns(&columns, fixture)
+        .into_iter()
+        .zip(&columns)
+        .map(|(answered, column)| Reachability {
+            answered_before: answered,
+            column: column.name.clone(),
+            restarts: 0,
+            stopped: None,
+        })
+        .collect();
+    let mut results: Vec<CaseResult> = Vec::with_capacity(cases.len());
+    for theme in cases.chunk_by(|a, b| a.theme == b.theme) {
+        results.extend(std::thread::scope(|scope| {
+            let handles: Vec<_> = theme
+                .iter()
+                .map(|case| {
+                    let columns = &columns;
+                    scope.spawn(move || {
+                        let result = run_one(case, columns, fixture, &parse_addrs);
+                        on_done(&result);
+                        result
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&cases)
-            .map(|(handle, case)| {
-                handle.join().unwrap_or_else(|_| CaseResult {
-                    case_id: case.id.clone(),
-                    outcomes: Vec::new(),
-                    conforms: Vec::new(),
-                    difference: Difference::Agree,
-                    parsed: Vec::new(),
+                .collect();
+            handles
+                .into_iter()
+                .zip(theme)
+                .map(|(handle, case)| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|_| CaseResult::empty(case.id.clone()))
                 })
-            })
-            .collect()
-    });
+                .collect::<Vec<_>>()
+        }));
+        let answered = probe_columns(&columns, fixture);
+        for (i, (reach, answered)) in reachability.iter_mut().zip(answered).enumerate() {
+            if reach.answered_before && reach.stopped.is_none() && !answered {
+                reach.stopped = Some(Stopped {
+                    after_theme: theme[0].theme.clone(),
+                    last_answered: results
+                        .iter()
+                        .rev()
+                        .find(|r| r.outcomes.get(i).is_some_and(|o| !o.responses.is_empty()))
+                        .map(|r| r.case_id.clone()),
+                });
+            }
+        }
+    }
+    for (reach, column) in reachability.iter_mut().zip(&columns) {
+        if column.server == Server::Textbook {
+            reach.restarts = fixture.textbook_restarts() - restarts_before;
+        }
+    }
     Comparison {
         columns,
         cases,
         results,
+        reachability,
         load: Vec::new(),
         slow_clients: Vec::new(),
     }
+}
+
+/// Whether each column answers the baseline request now, all probed at
+/// once. The textbook server is restarted first if it died: its deaths are
+/// counted as restarts, and it must answer again once restarted.
+fn probe_columns(columns: &[Column], fixture: &Fixture) -> Vec<bool> {
+    std::thread::scope(|scope| {
+        let probes: Vec<_> = columns
+            .iter()
+            .map(|column| {
+                scope.spawn(move || {
+                    let addr = match column.server {
+                        Server::Textbook => fixture.textbook_addr(),
+                        _ => Ok(column.addr),
+                    };
+                    addr.is_ok_and(|addr| runner::answers(addr, PROBE_TIMEOUT))
+                })
+            })
+            .collect();
+        probes
+            .into_iter()
+            .map(|probe| probe.join().unwrap_or(false))
+            .collect()
+    })
 }
 
 fn run_one(
@@ -466,35 +591,108 @@ fn run_one(
     fixture: &Fixture,
     parse_addrs: &[SocketAddr; 2],
 ) -> CaseResult {
-    let outcomes: Vec<Outcome> = columns
-        .iter()
-        .map(|c| match c.server {
-            Server::Textbook => match fixture.textbook_addr() {
-                Ok(addr) => runner::run_case(addr, case, SECRET),
-                Err(e) => Outcome::refused(format!("cannot restart the textbook server: {e}")),
-            },
-            _ => runner::run_case(c.addr, case, SECRET),
-        })
-        .collect();
+    // Every column and both parses at once: a case then takes as long as
+    // its slowest server, not the sum of them.
+    let (outcomes, parsed): (Vec<Outcome>, Vec<Vec<ParsedRequest>>) = std::thread::scope(|scope| {
+        let outcomes: Vec<_> = columns
+            .iter()
+            .map(|column| scope.spawn(move || run_column(case, column, fixture)))
+            .collect();
+        let parsed: Vec<_> = parse_addrs
+            .iter()
+            .map(|&addr| {
+                scope.spawn(move || {
+                    runner::parsed_requests(&runner::run_case(addr, case, b"").received)
+                })
+            })
+            .collect();
+        (
+            outcomes
+                .into_iter()
+                .map(|o| {
+                    o.join()
+                        .unwrap_or_else(|_| Outcome::refused("the client thread died".into()))
+                })
+                .collect(),
+            parsed
+                .into_iter()
+                .map(|p| p.join().unwrap_or_default())
+                .collect(),
+        )
+    });
     let conforms = outcomes
         .iter()
         .map(|o| verdict::conforms(&case.conforming, o))
         .collect();
-    let difference = verdict::classify(&outcomes[0], &outcomes[1]);
-    let parsed = parse_addrs
+    let consequences = outcomes
         .iter()
-        .map(|addr| {
-            let outcome = runner::run_case(*addr, case, b"");
-            let body = runner::first_body(&outcome.received)?;
-            serde_json::from_slice(&body).ok()
-        })
+        .map(|o| Consequence::of(&case.conforming, o))
         .collect();
-    CaseResult {
+    let difference = verdict::classify(&outcomes[0], &outcomes[1]);
+    let mut result = CaseResult {
         case_id: case.id.clone(),
         outcomes,
         conforms,
+        consequences,
         difference,
         parsed,
+        smuggling: Vec::new(),
+    };
+    result.smuggling = smuggling(columns, &result);
+    result
+}
+
+/// `case` on one column, with a crash noted when the server died on it.
+fn run_column(case: &Case, column: &Column, fixture: &Fixture) -> Outcome {
+    if column.server == Server::Textbook {
+        return run_textbook(case, fixture);
+    }
+    let mut outcome = runner::run_case(column.addr, case, SECRET);
+    // A close with no answer is allowed on many cases; a server that no
+    // longer answers anyone after it has died on these bytes. (A refused
+    // connection sent nothing: it cannot have killed the server.)
+    if outcome.responses.is_empty()
+        && matches!(outcome.end, End::Closed | End::Reset)
+        && !runner::answers(column.addr, PROBE_TIMEOUT)
+    {
+        outcome.crash = Some(Crash::Server);
+    }
+    outcome
+}
+
+/// `case` on the textbook server, which says itself which handlers died.
+/// When Part A died (on another case's bytes) before it accepted this
+/// connection, the case never ran: it runs again on the restarted server.
+fn run_textbook(case: &Case, fixture: &Fixture) -> Outcome {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let (addr, ledger) = match fixture.textbook_target() {
+            Ok(target) => target,
+            Err(e) => {
+                return Outcome::refused(format!("cannot restart the textbook server: {e}"));
+            }
+        };
+        let mut outcome = runner::run_case(addr, case, SECRET);
+        // Only a close seen while listening counts: a handler still reading
+        // when the client gave up dies of the client's leaving, not of the bytes.
+        let fate = match (outcome.end, outcome.local_addr) {
+            (End::Closed | End::Reset, Some(local)) => ledger.settled_fate(local, FATE_BOUND),
+            _ => None,
+        };
+        let never_accepted = outcome.responses.is_empty()
+            && fate.is_none()
+            && matches!(outcome.end, End::Closed | End::Reset | End::Refused)
+            && ledger.stopped();
+        if never_accepted && tries < TEXTBOOK_TRIES {
+            continue;
+        }
+        outcome.crash = match fate {
+            Some(textbook::Fate::HandlerDied) => Some(Crash::Handler),
+            Some(textbook::Fate::ServerDied) => Some(Crash::Server),
+            _ => None,
+        };
+        return outcome;
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::case::Case;
 use crate::client::ResponseReader;
+use crate::introspection::ParsedRequest;
 
 /// After bytes have arrived, how long a silence ends the reading. Longer than
 /// any local server takes to send the rest of a response, far shorter than
@@ -74,6 +75,27 @@ impl End {
     }
 }
 
+/// How a server was seen to die on a case's bytes. A crash never conforms:
+/// the signature (`- closed`) cannot tell a dead handler from a deliberate
+/// close, so it is established apart from the signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Crash {
+    /// The handler of this connection died; the server still accepts.
+    Handler,
+    /// The server stopped answering: it died, or its one thread did.
+    Server,
+}
+
+impl Crash {
+    pub fn name(self) -> &'static str {
+        match self {
+            Crash::Handler => "handler",
+            Crash::Server => "server",
+        }
+    }
+}
+
 /// One response as received. Fields in alphabetical order: the order of
 /// its keys in compare's JSON schema.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +124,11 @@ pub struct Outcome {
     pub trailing_bytes: usize,
     /// What went wrong on our side (connect or write failures), if anything.
     pub note: Option<String>,
+    /// The client's end of the connection (the peer address the server
+    /// saw), to ask a server's records what became of it; `None` if refused.
+    pub local_addr: Option<SocketAddr>,
+    /// Set after the run when the server was seen to die on these bytes.
+    pub crash: Option<Crash>,
 }
 
 impl Outcome {
@@ -133,6 +160,8 @@ impl Outcome {
             received: Vec::new(),
             trailing_bytes: 0,
             note: Some(note),
+            local_addr: None,
+            crash: None,
         }
     }
 }
@@ -147,6 +176,7 @@ pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
         Ok(stream) => stream,
         Err(e) => return Outcome::refused(format!("connect: {e}")),
     };
+    let local_addr = stream.local_addr().ok();
     let writer = match stream.try_clone() {
         Ok(writer) => writer,
         Err(e) => return Outcome::refused(format!("socket: {e}")),
@@ -176,8 +206,49 @@ pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
             received,
             trailing_bytes,
             note,
+            local_addr,
+            crash: None,
         }
     })
+}
+
+/// The request every column is probed with, before the run and after each
+/// theme, and after an outcome with no answer: what any server answers.
+pub const BASELINE_REQUEST: &[u8] = b"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+/// Whether the server at `addr` still answers [`BASELINE_REQUEST`] with a
+/// whole response within `timeout` (connecting included). The response is
+/// read to its end: a server that writes to a client already gone may die
+/// of it (the textbook server does), and a probe must not be what kills it.
+pub fn answers(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    if stream.write_all(BASELINE_REQUEST).is_err() {
+        return false;
+    }
+    ResponseReader::new(Deadline { stream, deadline })
+        .read_response("GET")
+        .is_ok()
+}
+
+/// A stream whose reads all end by one deadline.
+struct Deadline {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        // A zero read timeout would mean "block forever".
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
 }
 
 /// Writes the segments with their pauses; a failed write is the server's
@@ -310,13 +381,15 @@ fn is_passwd_root_line(line: &[u8]) -> bool {
     }
 }
 
-/// The body of the first response in `bytes`, read as if it answered a GET:
-/// an introspection answer carries its body even for HEAD.
-pub fn first_body(bytes: &[u8]) -> Option<Vec<u8>> {
-    ResponseReader::new(bytes)
-        .read_message("GET")
-        .ok()
-        .map(|r| r.body)
+/// Every request an introspecting backend described in `bytes`, in order.
+/// Each response is read as if it answered a GET (an introspection answer
+/// carries its body even for HEAD); a body that is not a description — the
+/// page of a rejection — is no request taken, and is skipped.
+pub fn parsed_requests(bytes: &[u8]) -> Vec<ParsedRequest> {
+    let mut reader = ResponseReader::new(bytes);
+    std::iter::from_fn(|| reader.read_message("GET").ok())
+        .filter_map(|response| serde_json::from_slice(&response.body).ok())
+        .collect()
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -367,6 +440,61 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1
         }
         assert!(leaks(b"..SECRET..", b"SECRET"));
         assert!(!leaks(b"..SECRE..", b"SECRET"));
+    }
+
+    #[test]
+    fn every_parse_is_kept_and_a_rejection_page_is_not_one() {
+        let parse = |target: &str| {
+            format!(
+                r#"{{"backend":"raw","body":"none","headers":[],"method":"GET","target":"{target}","version":"HTTP/1.1"}}"#
+            )
+        };
+        let answer = |body: &str| {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let bytes = [
+            answer(&parse("/a")),
+            answer(&parse("/b")),
+            answer("<h1>400 Bad Request</h1>"),
+        ]
+        .concat();
+        let targets: Vec<String> = parsed_requests(bytes.as_bytes())
+            .into_iter()
+            .map(|p| p.target)
+            .collect();
+        assert_eq!(targets, ["/a", "/b"]);
+        assert!(parsed_requests(b"HTTP/1.1 200 OK\r\nContent-Le").is_empty());
+    }
+
+    #[test]
+    fn the_probe_wants_a_whole_answer_in_time() {
+        use std::net::TcpListener;
+        let answering = TcpListener::bind("127.0.0.1:0").unwrap();
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (a, s) = (
+            answering.local_addr().unwrap(),
+            silent.local_addr().unwrap(),
+        );
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = answering.accept().unwrap();
+            let mut head = [0u8; BASELINE_REQUEST.len()];
+            stream.read_exact(&mut head).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            head
+        });
+        assert!(answers(a, Duration::from_secs(2)));
+        assert_eq!(server.join().unwrap(), BASELINE_REQUEST);
+        // Accepted by the kernel, never answered: not reachable, and in time.
+        let started = Instant::now();
+        assert!(!answers(s, Duration::from_millis(200)));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(silent);
+        assert!(!answers(s, Duration::from_millis(200)), "nothing listening");
     }
 
     #[test]

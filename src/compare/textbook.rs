@@ -11,7 +11,9 @@
 //! Where the exercise's Python raises anything but an `IOError` (bytes that
 //! are not UTF-8, a request with fewer than two words, a NUL in the name, a
 //! client gone before the answer), the handler dies: in Part A that is the
-//! whole server, in Part B one thread.
+//! whole server, in Part B one thread. Each connection's fate is kept in a
+//! [`Ledger`] under the client's address, so compare can tell a handler that
+//! died on its bytes from one that answered and closed.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// The exercise's two parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,78 @@ const THREAD_PREFIX: &str = "textbook-";
 const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\n\r\n\
     <html><head></head><body><h1>404 Not Found</h1></body></html>\r\n";
 
+/// What became of one accepted connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Its handler has not ended yet.
+    Running,
+    /// The handler returned: it answered (or found nothing to answer) and closed.
+    Served,
+    /// The handler died; the server still accepts (Part B).
+    HandlerDied,
+    /// The handler died and took the server with it (Part A).
+    ServerDied,
+}
+
+impl Fate {
+    /// Whether the handler died, alone or with the server.
+    pub fn died(self) -> bool {
+        matches!(self, Fate::HandlerDied | Fate::ServerDied)
+    }
+}
+
+/// The fates of one server's connections, by the client's address as the
+/// server saw it (the peer address), and whether the server stopped
+/// accepting. A cheap handle: clones share the record, which outlives the
+/// server, so a fate can be asked after Part A was restarted.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger(Arc<LedgerInner>);
+
+#[derive(Debug, Default)]
+struct LedgerInner {
+    fates: Mutex<HashMap<SocketAddr, Fate>>,
+    /// The accept loop has ended: nothing more will be accepted.
+    stopped: AtomicBool,
+}
+
+impl Ledger {
+    /// The fate of the connection from `peer`; `None` if it was never accepted.
+    pub fn fate(&self, peer: SocketAddr) -> Option<Fate> {
+        lock(&self.0.fates).get(&peer).copied()
+    }
+
+    /// The fate of the connection from `peer` once its handler has ended, or
+    /// what it was when `bound` ran out. A client sees the close a moment
+    /// before the handler's end is recorded only if the handler closed the
+    /// socket itself; the bound covers that and a connection never accepted.
+    pub fn settled_fate(&self, peer: SocketAddr, bound: Duration) -> Option<Fate> {
+        let deadline = Instant::now() + bound;
+        loop {
+            let fate = self.fate(peer);
+            let settled = match fate {
+                Some(Fate::Running) => false,
+                Some(_) => true,
+                // Never accepted: final only once nothing more will be.
+                None => self.stopped(),
+            };
+            if settled || Instant::now() >= deadline {
+                return fate;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Whether the server's accept loop has ended (Part A after a crash, or a
+    /// stopped server).
+    pub fn stopped(&self) -> bool {
+        self.0.stopped.load(Ordering::SeqCst)
+    }
+
+    fn record(&self, peer: SocketAddr, fate: Fate) {
+        lock(&self.0.fates).insert(peer, fate);
+    }
+}
+
 /// State shared between the server's threads and its handle.
 struct Shared {
     root: PathBuf,
@@ -56,17 +131,27 @@ struct Shared {
     /// Every accepted connection still open, by number, so that stopping can
     /// end the reads a textbook handler would otherwise wait in forever.
     open: Mutex<HashMap<u64, TcpStream>>,
+    ledger: Ledger,
 }
 
 impl Shared {
-    /// Runs the exercise's handler on connection `id`, then closes it, as
-    /// Python does when the handler's frame ends, whether it returned or died.
-    fn serve(&self, id: u64, stream: TcpStream) -> bool {
+    /// Runs the exercise's handler on connection `id` from `peer`, then
+    /// closes it, as Python does when the handler's frame ends, whether it
+    /// returned or died. `fatal`: a death ends the server (Part A).
+    fn serve(&self, id: u64, peer: SocketAddr, stream: TcpStream, fatal: bool) -> bool {
         let died = std::panic::catch_unwind(|| handle(stream, &self.root)).is_err();
-        lock(&self.open).remove(&id);
         if died {
             self.crashes.fetch_add(1, Ordering::SeqCst);
         }
+        let fate = match (died, fatal) {
+            (false, _) => Fate::Served,
+            (true, false) => Fate::HandlerDied,
+            (true, true) => Fate::ServerDied,
+        };
+        // Recorded while `open` still holds a clone of the socket: the client
+        // sees the close only after its fate is known.
+        self.ledger.record(peer, fate);
+        lock(&self.open).remove(&id);
         !died
     }
 }
@@ -91,6 +176,7 @@ impl Textbook {
             stop: AtomicBool::new(false),
             crashes: AtomicUsize::new(0),
             open: Mutex::new(HashMap::new()),
+            ledger: Ledger::default(),
         });
         let handlers = Arc::new(Mutex::new(Vec::new()));
         let acceptor = {
@@ -98,7 +184,10 @@ impl Textbook {
             let handlers = Arc::clone(&handlers);
             std::thread::Builder::new()
                 .name(format!("{THREAD_PREFIX}{}", part.name()))
-                .spawn(move || accept_loop(&listener, part, &shared, &handlers))?
+                .spawn(move || {
+                    accept_loop(&listener, part, &shared, &handlers);
+                    shared.ledger.0.stopped.store(true, Ordering::SeqCst);
+                })?
         };
         Ok(Textbook {
             addr,
@@ -125,6 +214,11 @@ impl Textbook {
     /// How many handlers have died so far.
     pub fn crashes(&self) -> usize {
         self.shared.crashes.load(Ordering::SeqCst)
+    }
+
+    /// The record of what became of each connection, kept after the server stops.
+    pub fn ledger(&self) -> Ledger {
+        self.shared.ledger.clone()
     }
 
     /// Stops accepting, ends every open connection and joins every thread.
@@ -165,7 +259,7 @@ fn accept_loop(
     handlers: &Arc<Mutex<Vec<JoinHandle<()>>>>,
 ) {
     for id in 0.. {
-        let Ok((stream, _)) = listener.accept() else {
+        let Ok((stream, peer)) = listener.accept() else {
             continue;
         };
         if shared.stop.load(Ordering::SeqCst) {
@@ -174,10 +268,11 @@ fn accept_loop(
         if let Ok(clone) = stream.try_clone() {
             lock(&shared.open).insert(id, clone);
         }
+        shared.ledger.record(peer, Fate::Running);
         match part {
             // The exercise's one thread: a panic here ends the server.
             Part::A => {
-                if !shared.serve(id, stream) {
+                if !shared.serve(id, peer, stream, true) {
                     return;
                 }
             }
@@ -186,7 +281,7 @@ fn accept_loop(
                 let spawned = std::thread::Builder::new()
                     .name(format!("{THREAD_PREFIX}handler"))
                     .spawn(move || {
-                        shared.serve(id, stream);
+                        shared.serve(id, peer, stream, false);
                     });
                 if let Ok(handler) = spawned {
                     let mut handlers = lock(handlers);
@@ -241,7 +336,6 @@ fn quiet_deaths() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn site() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -307,6 +401,41 @@ mod tests {
         assert_eq!(b.crashes(), 1);
         assert!(b.is_alive());
         a.stop();
+    }
+
+    /// Sends `bytes` and reads to the end; returns the client's own address.
+    fn exchange_from(addr: SocketAddr, bytes: &[u8]) -> SocketAddr {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        stream.write_all(bytes).unwrap();
+        let _ = stream.read_to_end(&mut Vec::new());
+        stream.local_addr().unwrap()
+    }
+
+    #[test]
+    fn the_ledger_names_the_connection_whose_handler_died() {
+        let dir = site();
+        let root = dir.path().join("root");
+        let bound = Duration::from_millis(500);
+        let b = Textbook::start(&root, Part::B).unwrap();
+        let served = exchange_from(b.local_addr(), b"GET /page.html HTTP/1.1\r\n\r\n");
+        let died = exchange_from(b.local_addr(), b"\x16\x03\x01\x00\xff");
+        let ledger = b.ledger();
+        assert_eq!(ledger.settled_fate(served, bound), Some(Fate::Served));
+        assert_eq!(ledger.settled_fate(died, bound), Some(Fate::HandlerDied));
+        assert!(!ledger.stopped());
+
+        let a = Textbook::start(&root, Part::A).unwrap();
+        let ledger = a.ledger();
+        let died = exchange_from(a.local_addr(), b"\x16\x03\x01\x00\xff");
+        assert_eq!(ledger.settled_fate(died, bound), Some(Fate::ServerDied));
+        // The record outlives the server, and a stranger was never accepted.
+        drop(a);
+        assert!(ledger.stopped());
+        assert_eq!(ledger.fate(died), Some(Fate::ServerDied));
+        assert_eq!(ledger.settled_fate(b.local_addr(), bound), None);
     }
 
     #[test]

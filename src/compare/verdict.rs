@@ -100,6 +100,11 @@ impl Pattern {
         &self.text
     }
 
+    /// How many responses each alternative asks for, in order (`-` asks for none).
+    pub fn response_counts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.alternatives.iter().map(|a| a.statuses.len())
+    }
+
     /// Whether `outcome`'s statuses and end fit one of the alternatives.
     pub fn matches(&self, outcome: &Outcome) -> bool {
         self.alternatives.iter().any(|alternative| {
@@ -135,10 +140,12 @@ impl fmt::Display for Pattern {
 
 /// Per case and server: does the outcome fall within what the RFC allows?
 /// A leaked secret never conforms, whatever the statuses say; nor does a
-/// server that was never reached (a `-` pattern with no end would match it).
+/// server that was never reached (a `-` pattern with no end would match it),
+/// nor one that died on the bytes (its `- closed` is no deliberate close).
 pub fn conforms(conforming: &[Pattern], outcome: &Outcome) -> bool {
     !outcome.leaked()
         && outcome.end != End::Refused
+        && outcome.crash.is_none()
         && conforming.iter().any(|p| p.matches(outcome))
 }
 
@@ -188,7 +195,8 @@ fn is_rejection(status: u16) -> bool {
     matches!(status, 400 | 408 | 411 | 413 | 414 | 417 | 431 | 505)
 }
 
-fn rejected(outcome: &Outcome) -> bool {
+/// The server refused the bytes outright: no answer, or a rejection first.
+pub(super) fn rejected(outcome: &Outcome) -> bool {
     outcome
         .responses
         .first()
@@ -246,6 +254,8 @@ mod tests {
             received: Vec::new(),
             trailing_bytes: 0,
             note: None,
+            local_addr: None,
+            crash: None,
         }
     }
 
@@ -270,15 +280,27 @@ mod tests {
         assert!(!matches("-", &[200], Open));
         assert!(!matches("200", &[], Timeout));
         assert_eq!(Pattern::parse("100 405").unwrap().to_string(), "100 405");
+        let counts: Vec<usize> = Pattern::parse("- closed|400|200 200 open")
+            .unwrap()
+            .response_counts()
+            .collect();
+        assert_eq!(counts, [0, 1, 2]);
     }
 
     #[test]
-    fn a_server_never_reached_does_not_conform() {
+    fn a_server_never_reached_or_dead_does_not_conform() {
         let anything = [
             Pattern::parse("-").unwrap(),
             Pattern::parse("- closed").unwrap(),
         ];
         assert!(conforms(&anything, &outcome(&[], End::Closed)));
+        let mut died = outcome(&[], End::Closed);
+        died.crash = Some(super::super::runner::Crash::Handler);
+        assert_eq!(died.signature(), "- closed");
+        assert!(
+            !conforms(&anything, &died),
+            "a dead handler's close conforms"
+        );
         let refused = Outcome::refused("connect: refused".into());
         assert_eq!(refused.signature(), "- refused");
         assert!(!conforms(&anything, &refused));

@@ -151,19 +151,23 @@ pub fn html(c: &Comparison) -> String {
                 html_escape(&column.name),
                 html_escape(&outcome.signature()),
                 verdict_word(*ok),
-                if outcome.leaked() {
-                    " — <b>leaked the secret or a system file</b>"
-                } else {
-                    ""
+                match (outcome.leaked(), outcome.crash) {
+                    (true, _) => " — <b>leaked the secret or a system file</b>",
+                    (false, Some(crate::compare::Crash::Handler)) => " — <b>the handler died</b>",
+                    (false, Some(crate::compare::Crash::Server)) => {
+                        " — <b>the server stopped answering</b>"
+                    }
+                    (false, None) => "",
                 },
                 html_escape(&shorten(&escape(&outcome.received)))
             );
         }
         for (name, parsed) in ["raw", "hyper"].iter().zip(&result.parsed) {
-            if let Some(parsed) = parsed {
+            for (i, parsed) in parsed.iter().enumerate() {
+                let then = if i == 0 { "" } else { "then " };
                 let _ = writeln!(
                     out,
-                    "<p><b>{name} parsed it as</b></p><pre>{}</pre>",
+                    "<p><b>{name} {then}parsed it as</b></p><pre>{}</pre>",
                     html_escape(&parsed.to_json())
                 );
             }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::summarize;
-use crate::compare::{Comparison, Difference, LoadResult, SlowClients};
-use crate::compare::{End, ObservedResponse, Outcome, Pattern};
+use crate::compare::{Column, Comparison, Difference, LoadResult, Reachability, SlowClients};
+use crate::compare::{Consequence, Crash, End, ObservedResponse, Outcome, Pattern, Smuggling};
 use crate::introspection::ParsedRequest;
 
 /// The JSON schema's name and version; bumped on any incompatible change.
@@ -23,6 +23,9 @@ pub struct Document {
     /// Column names, in column order: raw, hyper, textbook, then any `--target`.
     pub columns: Vec<String>,
     pub load: Vec<LoadResult>,
+    /// Per column, in column order: did it answer the baseline request
+    /// before the run, and did it stop.
+    pub reachability: Vec<Reachability>,
     /// Always [`JSON_SCHEMA`].
     pub schema: String,
     pub slow_clients: Vec<SlowClients>,
@@ -50,12 +53,17 @@ pub struct CaseEntry {
     pub id: String,
     /// Per column name.
     pub outcomes: BTreeMap<String, OutcomeEntry>,
+    /// The first request each backend parsed (see `parsed_requests` for all).
     pub parsed: ParsedPair,
+    /// Every request each backend took from the stream, in order.
+    pub parsed_requests: ParsedLists,
     pub pause_ms: u64,
     pub requires: String,
     pub rfc: String,
     /// The segments as the case file writes them (`escape_ascii` form).
     pub send: Vec<String>,
+    /// Pairs of columns that split the bytes into different numbers of messages.
+    pub smuggling: Vec<SmugglingEntry>,
     pub theme: String,
     pub title: String,
     pub why: String,
@@ -75,10 +83,45 @@ pub struct ParsedPair {
     pub raw: Option<ParsedRequest>,
 }
 
+/// Every request each backend's introspection described, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParsedLists {
+    pub hyper: Vec<ParsedRequest>,
+    pub raw: Vec<ParsedRequest>,
+}
+
+/// A [`Smuggling`] pair with its columns named.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SmugglingEntry {
+    pub back: String,
+    pub back_count: usize,
+    pub front: String,
+    pub front_count: usize,
+    /// Method and target of the first extra request, when the back end's parse is known.
+    pub smuggled: Option<String>,
+}
+
+impl SmugglingEntry {
+    fn new(pair: &Smuggling, columns: &[Column]) -> SmugglingEntry {
+        let name = |i: usize| columns.get(i).map(|c| c.name.clone()).unwrap_or_default();
+        SmugglingEntry {
+            back: name(pair.back),
+            back_count: pair.back_count,
+            front: name(pair.front),
+            front_count: pair.front_count,
+            smuggled: pair.smuggled.clone(),
+        }
+    }
+}
+
 /// An [`Outcome`] with its signature and its verdict.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutcomeEntry {
     pub conforms: bool,
+    /// The worst the outcome shows: leak, crash, hang, desync, wrong, refused or ok.
+    pub consequence: Consequence,
+    /// How the server was seen to die on the bytes: `handler` or `server`.
+    pub crash: Option<Crash>,
     pub end: End,
     pub first_byte_ms: Option<f64>,
     pub note: Option<String>,
@@ -91,9 +134,11 @@ pub struct OutcomeEntry {
 }
 
 impl OutcomeEntry {
-    fn new(outcome: &Outcome, conforms: bool) -> OutcomeEntry {
+    fn new(outcome: &Outcome, conforms: bool, consequence: Consequence) -> OutcomeEntry {
         OutcomeEntry {
             conforms,
+            consequence,
+            crash: outcome.crash,
             end: outcome.end,
             first_byte_ms: outcome.first_byte_ms,
             note: outcome.note.clone(),
@@ -114,36 +159,52 @@ impl Document {
             .cases
             .iter()
             .zip(&c.results)
-            .map(|(case, result)| CaseEntry {
-                difference: result.difference,
-                expected: Pins {
-                    hyper: case.expect.hyper.clone(),
-                    raw: case.expect.raw.clone(),
-                    textbook: case.expect.textbook.clone(),
-                },
-                half_close: case.half_close,
-                id: case.id.clone(),
-                outcomes: columns
-                    .iter()
-                    .zip(result.outcomes.iter().zip(&result.conforms))
-                    .map(|(name, (outcome, ok))| (name.clone(), OutcomeEntry::new(outcome, *ok)))
-                    .collect(),
-                parsed: ParsedPair {
-                    hyper: result.parsed.get(1).cloned().flatten(),
-                    raw: result.parsed.first().cloned().flatten(),
-                },
-                pause_ms: case.pause_ms,
-                requires: case.requires.clone(),
-                rfc: case.rfc.clone(),
-                send: case.send.clone(),
-                theme: case.theme.clone(),
-                title: case.title.clone(),
-                why: case.why.trim().to_string(),
+            .map(|(case, result)| {
+                let first_parse = |i: usize| result.parsed.get(i).and_then(|p| p.first()).cloned();
+                CaseEntry {
+                    difference: result.difference,
+                    expected: Pins {
+                        hyper: case.expect.hyper.clone(),
+                        raw: case.expect.raw.clone(),
+                        textbook: case.expect.textbook.clone(),
+                    },
+                    half_close: case.half_close,
+                    id: case.id.clone(),
+                    outcomes: columns
+                        .iter()
+                        .zip(&result.outcomes)
+                        .zip(result.conforms.iter().zip(&result.consequences))
+                        .map(|((name, outcome), (ok, consequence))| {
+                            (name.clone(), OutcomeEntry::new(outcome, *ok, *consequence))
+                        })
+                        .collect(),
+                    parsed: ParsedPair {
+                        hyper: first_parse(1),
+                        raw: first_parse(0),
+                    },
+                    parsed_requests: ParsedLists {
+                        hyper: result.parsed.get(1).cloned().unwrap_or_default(),
+                        raw: result.parsed.first().cloned().unwrap_or_default(),
+                    },
+                    pause_ms: case.pause_ms,
+                    requires: case.requires.clone(),
+                    rfc: case.rfc.clone(),
+                    send: case.send.clone(),
+                    smuggling: result
+                        .smuggling
+                        .iter()
+                        .map(|pair| SmugglingEntry::new(pair, &c.columns))
+                        .collect(),
+                    theme: case.theme.clone(),
+                    title: case.title.clone(),
+                    why: case.why.trim().to_string(),
+                }
             })
             .collect();
         Document {
             cases,
             load: c.load.clone(),
+            reachability: c.reachability.clone(),
             schema: JSON_SCHEMA.to_string(),
             slow_clients: c.slow_clients.clone(),
             summary: SummaryEntry {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{shorten, summarize, verdict_word};
 use crate::compare::case::Case;
-use crate::compare::{Comparison, Difference};
+use crate::compare::{Comparison, Consequence, Difference};
 use crate::introspection::ParsedRequest;
 
 /// Markdown for `compare/REPORT.md`: no timings and no raw bytes received
@@ -123,11 +123,13 @@ pub fn markdown(c: &Comparison) -> String {
             .outcomes
             .iter()
             .zip(&result.conforms)
-            .map(|(o, ok)| {
-                let mark = match (o.leaked(), *ok) {
-                    (true, _) => "✗ **leak**",
-                    (false, true) => "✓",
-                    (false, false) => "✗",
+            .zip(&result.consequences)
+            .map(|((o, ok), consequence)| {
+                let mark = match consequence {
+                    Consequence::Leak => "✗ **leak**",
+                    Consequence::Crash => "✗ **crash**",
+                    _ if *ok => "✓",
+                    _ => "✗",
                 };
                 format!("`{}` {mark}", o.signature())
             })
@@ -162,17 +164,21 @@ pub fn markdown(c: &Comparison) -> String {
                 column.name,
                 outcome.signature(),
                 verdict_word(*ok),
-                if outcome.leaked() {
-                    " — **leaked the secret or a system file**"
-                } else {
-                    ""
+                match (outcome.leaked(), outcome.crash) {
+                    (true, _) => " — **leaked the secret or a system file**",
+                    (false, Some(crate::compare::Crash::Handler)) => " — **the handler died**",
+                    (false, Some(crate::compare::Crash::Server)) => {
+                        " — **the server stopped answering**"
+                    }
+                    (false, None) => "",
                 }
             );
         }
         let _ = writeln!(out, "- **raw vs hyper**: {}", result.difference.name());
         for (name, parsed) in ["raw", "hyper"].iter().zip(&result.parsed) {
-            if let Some(parsed) = parsed {
-                let _ = writeln!(out, "- **{name} parsed**: `{}`", parsed_line(parsed));
+            for (i, parsed) in parsed.iter().enumerate() {
+                let then = if i == 0 { "" } else { "then " };
+                let _ = writeln!(out, "- **{name} {then}parsed**: `{}`", parsed_line(parsed));
             }
         }
         let _ = write!(out, "\n{}\n", md_escape(case.why.trim()));
@@ -183,9 +189,10 @@ pub fn markdown(c: &Comparison) -> String {
 /// What the textbook column's outcomes do not say on their own.
 const TEXTBOOK_NOTE: &str = "The textbook column is what a hand-rolled parser costs. Where its \
     handler died (bytes that are not UTF-8, fewer than two words, a NUL in the name, a client \
-    gone), the socket closes with no answer and the outcome reads `- closed`: where a case \
-    allows a silent close, that crash still counts as conforming. A server that could not be \
-    reached at all reads `- refused` and never conforms.\n\n";
+    gone), the socket closes with no answer and the outcome reads `- closed`; the server records \
+    which connections' handlers died, so such an outcome is marked **crash** and never \
+    conforms, even where a case allows a silent close. A server that could not be reached at \
+    all reads `- refused` and never conforms.\n\n";
 
 /// The slowloris lesson: measured, but stated only in words that do not
 /// depend on timing (served within the patience, or not), so the committed

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{shorten, summarize};
 use crate::compare::case::escape;
-use crate::compare::{CaseResult, Comparison, Difference};
+use crate::compare::{CaseResult, Comparison, Consequence, Difference};
 
 /// ANSI colours, or nothing.
 struct Paint(bool);
@@ -50,13 +50,18 @@ pub fn terminal(c: &Comparison, colour: bool) -> String {
             let _ = writeln!(out, "{}", paint.bold(&format!("── {theme}")));
         }
         let _ = write!(out, "{:id_width$}", case.id);
-        for (outcome, conforms) in result.outcomes.iter().zip(&result.conforms) {
-            let mark = if outcome.leaked() {
-                "LEAK"
-            } else if *conforms {
-                "✓"
-            } else {
-                "✗"
+        for ((outcome, conforms), consequence) in result
+            .outcomes
+            .iter()
+            .zip(&result.conforms)
+            .zip(&result.consequences)
+        {
+            let mark = match consequence {
+                Consequence::Leak => "LEAK",
+                Consequence::Crash => "CRASH",
+                Consequence::Hang => "HANG",
+                _ if *conforms => "✓",
+                _ => "✗",
             };
             let text = format!("{} {mark}", outcome.signature());
             // Pad before colouring: escape codes have no width on screen.
@@ -222,6 +227,13 @@ fn summary_lines(c: &Comparison) -> String {
     out
 }
 
+fn crash_words(crash: crate::compare::Crash) -> &'static str {
+    match crash {
+        crate::compare::Crash::Handler => "THE HANDLER OF THIS CONNECTION DIED",
+        crate::compare::Crash::Server => "THE SERVER STOPPED ANSWERING",
+    }
+}
+
 /// The whole story of one case: bytes sent, bytes received, verdicts, why.
 pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String {
     let paint = Paint(colour);
@@ -272,6 +284,9 @@ pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String 
                 paint.bad("THE SECRET OUTSIDE THE ROOT OR A SYSTEM FILE CAME BACK")
             );
         }
+        if let Some(crash) = outcome.crash {
+            let _ = writeln!(out, "  {}", paint.bad(crash_words(crash)));
+        }
         let received = escape(&outcome.received);
         let shown: String = received.chars().take(1200).collect();
         let more = if received.len() > shown.len() {
@@ -290,13 +305,13 @@ pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String 
         );
     }
     for (name, parsed) in ["raw", "hyper"].iter().zip(&result.parsed) {
-        if let Some(parsed) = parsed {
-            let _ = writeln!(
-                out,
-                "\n{} {}",
-                paint.bold(&format!("{name} parsed it as")),
-                parsed.to_json()
-            );
+        for (i, parsed) in parsed.iter().enumerate() {
+            let label = if i == 0 {
+                format!("{name} parsed it as")
+            } else {
+                format!("{name} then parsed")
+            };
+            let _ = writeln!(out, "\n{} {}", paint.bold(&label), parsed.to_json());
         }
     }
     let _ = writeln!(

@@ -1,0 +1,131 @@
+//! Where messages end, as http-garden sees it: a front end that forwards
+//! bytes as N requests to a back end that reads N + k lets k requests past
+//! the front end's rules. For one case, every ordered pair of columns that
+//! both processed the bytes but counted different numbers of messages.
+
+use serde::{Deserialize, Serialize};
+
+use super::verdict;
+use super::{Backend, CaseResult, Column, Server};
+
+/// One pair of columns where the back end answered more requests than the
+/// front end: as a front end, the first would let the extra ones past.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Smuggling {
+    /// The back end's column index.
+    pub back: usize,
+    /// Responses the back end gave.
+    pub back_count: usize,
+    /// The front end's column index.
+    pub front: usize,
+    /// Responses the front end gave.
+    pub front_count: usize,
+    /// The first extra request as the back end parsed it (method and
+    /// target), when it is one of ours; only response counts are known of
+    /// the textbook server and of targets.
+    pub smuggled: Option<String>,
+}
+
+/// Every smuggling pair in `result`, front end then back end in column order.
+/// A column that refused the bytes outright (no answer, or a rejection
+/// first) forwards nothing and is in no pair.
+pub fn smuggling(columns: &[Column], result: &CaseResult) -> Vec<Smuggling> {
+    let processed: Vec<(usize, usize)> = result
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, outcome)| !verdict::rejected(outcome))
+        .map(|(i, outcome)| (i, outcome.responses.len()))
+        .collect();
+    let mut pairs = Vec::new();
+    for &(front, front_count) in &processed {
+        for &(back, back_count) in &processed {
+            if back_count <= front_count {
+                continue;
+            }
+            let parsed = match columns.get(back).map(|c| c.server) {
+                Some(Server::Backend(Backend::Raw)) => result.parsed.first(),
+                Some(Server::Backend(Backend::Hyper)) => result.parsed.get(1),
+                _ => None,
+            };
+            let smuggled = parsed
+                .and_then(|requests| requests.get(front_count))
+                .map(|request| format!("{} {}", request.method, request.target));
+            pairs.push(Smuggling {
+                front,
+                back,
+                front_count,
+                back_count,
+                smuggled,
+            });
+        }
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Consequence, Difference, ObservedResponse, Outcome};
+    use super::*;
+
+    fn column(name: &str, server: Server) -> Column {
+        Column {
+            name: name.into(),
+            addr: ([127, 0, 0, 1], 1).into(),
+            server,
+        }
+    }
+
+    fn outcome(statuses: &[u16]) -> Outcome {
+        let mut outcome = Outcome::refused(String::new());
+        outcome.end = super::super::End::Closed;
+        outcome.responses = statuses
+            .iter()
+            .map(|&status| ObservedResponse {
+                status,
+                fields: Vec::new(),
+                body_len: 0,
+                body_digest: String::new(),
+                leaked: false,
+            })
+            .collect();
+        outcome
+    }
+
+    #[test]
+    fn a_column_that_rejected_the_bytes_forwards_nothing() {
+        let columns = [
+            column("raw", Server::Backend(Backend::Raw)),
+            column("hyper", Server::Backend(Backend::Hyper)),
+            column("textbook", Server::Textbook),
+            column("mine", Server::Target),
+        ];
+        let outcomes = vec![
+            outcome(&[400, 200]),
+            outcome(&[200]),
+            outcome(&[200, 200, 200]),
+            outcome(&[]),
+        ];
+        let result = CaseResult {
+            case_id: "x".into(),
+            conforms: vec![false; 4],
+            consequences: vec![Consequence::Wrong; 4],
+            difference: Difference::OneRejects,
+            parsed: Vec::new(),
+            smuggling: Vec::new(),
+            outcomes,
+        };
+        // raw began with a rejection and the target said nothing: only
+        // hyper (one message) and the textbook server (three) pair up.
+        assert_eq!(
+            smuggling(&columns, &result),
+            [Smuggling {
+                front: 1,
+                back: 2,
+                front_count: 1,
+                back_count: 3,
+                smuggled: None,
+            }]
+        );
+    }
+}
