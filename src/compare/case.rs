@@ -6,13 +6,153 @@
 //! UTF-8), so request bytes are written in single-quoted literal strings using
 //! the escapes `<[u8]>::escape_ascii()` prints — `\r \n \t \\ \' \" \xNN` — and
 //! decoded by [`unescape`]; printing with [`escape`] and reading back round-trips.
+//!
+//! Every case also says what it attacks ([`Class`]), how strongly the cited
+//! sentence binds ([`Level`]), which classic mistake of the socket exercise it
+//! probes ([`Mistake`]), and what the raw backend does instead (`fix`, and
+//! `fix_in`, the item of `src/raw` or `src/docroot` that does it).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::runner::{End, Outcome};
 use super::verdict::Pattern;
+
+/// Defines a closed set of names a case file may use for one field: the
+/// enum, its `name` as written in files and JSON, a `label` for people, every
+/// value in order (`ALL`), and parsing from the name.
+macro_rules! named {
+    (
+        $(#[$meta:meta])*
+        pub enum $enum:ident ($field:literal) {
+            $( $(#[$vmeta:meta])* $variant:ident = $name:literal, $label:literal; )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $enum {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $enum {
+            /// Every value, in the order reports list them.
+            pub const ALL: &'static [$enum] = &[$($enum::$variant),+];
+
+            /// The name a case file and the JSON report use.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( $enum::$variant => $name, )+
+                }
+            }
+
+            /// A few words for people.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $( $enum::$variant => $label, )+
+                }
+            }
+
+            /// The value named `name`; the error lists every name allowed.
+            pub fn from_name(name: &str) -> Result<$enum, String> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|value| value.name() == name)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+                        format!(
+                            "`{}`: {name:?} is not one of {}",
+                            $field,
+                            names.join(", ")
+                        )
+                    })
+            }
+        }
+
+        impl fmt::Display for $enum {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl Serialize for $enum {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $enum {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$enum, D::Error> {
+                $enum::from_name(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+named! {
+    /// What a case attacks.
+    pub enum Class ("class") {
+        /// Reaching files outside the root: dot-segments, absolute paths,
+        /// links, and encodings of them.
+        Traversal = "traversal", "path traversal";
+        /// Where a message ends: Content-Length, chunked, pipelining,
+        /// CL.0 and TE.CL smuggling.
+        Framing = "framing", "framing and smuggling";
+        /// Resources a client can tie up: huge heads, many fields, slow or
+        /// partial heads, long lines.
+        Exhaustion = "exhaustion", "resource exhaustion";
+        /// Bytes and syntax the grammar forbids: bare CR, NUL, obs-fold,
+        /// bad versions, bad tokens.
+        Robustness = "robustness", "parsing robustness";
+        /// What a well-formed request means: methods, Host, conditionals,
+        /// ranges, keep-alive and close, redirects.
+        Semantics = "semantics", "protocol semantics";
+    }
+}
+
+named! {
+    /// How strongly the sentence a case cites binds (RFC 2119): MUST NOT
+    /// counts as MUST, SHOULD NOT as SHOULD. A server that breaks a MUST
+    /// fails the case; one that breaks a SHOULD or a MAY is warned.
+    pub enum Level ("level") {
+        Must = "MUST", "MUST";
+        Should = "SHOULD", "SHOULD";
+        May = "MAY", "MAY";
+    }
+}
+
+named! {
+    /// The classic mistake of the socket exercise a case probes: the root
+    /// cause when a server fails it (and the textbook server's, where it does).
+    pub enum Mistake ("mistake") {
+        /// DELETE, POST and TRACE get the file.
+        MethodIgnored = "method-ignored", "the method is never looked at";
+        /// Host, Content-Length, conditionals, Range and Expect are never read.
+        HeadersIgnored = "headers-ignored", "header fields are never read";
+        /// HTTP/2.0, HTTP/1.10 or no version at all are served alike.
+        VersionUnchecked = "version-unchecked", "the version is never checked";
+        /// Bare CR, obs-fold, extra spaces and bad tokens pass unnoticed.
+        SyntaxUnchecked = "syntax-unchecked", "the syntax is never validated";
+        /// The query, a fragment, %-escapes or an absolute-form URI become
+        /// part of the file name.
+        TargetUnparsed = "target-unparsed", "the target is used verbatim as a file name";
+        /// Segmented heads, pipelined requests and bodies are cut at read
+        /// boundaries.
+        OneReadOneRequest = "one-read-one-request", "one read taken as one request";
+        /// Every answer closes the connection, without `Connection: close`.
+        CloseUnannounced = "close-unannounced", "every answer closes, unannounced";
+        /// Bytes it cannot decode or split end the handler with no answer.
+        CrashOnBadBytes = "crash-on-bad-bytes", "bytes it cannot decode kill the handler";
+        /// The name is joined to the root with no confinement: `..`, an
+        /// absolute path or a link leads out.
+        PathUnconfined = "path-unconfined", "the path is joined to the root unconfined";
+        /// Slow, huge or endless input is waited for and read without bound.
+        NoLimits = "no-limits", "no limits and no timeouts";
+    }
+}
 
 /// A case, its patterns parsed.
 #[derive(Debug, Clone)]
@@ -24,8 +164,22 @@ pub struct Case {
     pub rfc: String,
     /// What that section requires, in its words or close to them.
     pub requires: String,
-    /// For a student: what a naive socket server does with these bytes, and why it breaks.
+    /// For a student: what the textbook server did with these bytes, and what that breaks.
     pub why: String,
+    /// What the case attacks.
+    pub class: Class,
+    /// How strongly the cited sentence binds.
+    pub level: Level,
+    /// The classic mistake the case probes.
+    pub mistake: Mistake,
+    /// What the raw backend does instead, in a sentence or two.
+    pub fix: String,
+    /// The item that does it: `ParseError::Variant`, or the name of a function
+    /// in `src/raw` or `src/docroot`.
+    pub fix_in: String,
+    /// A server that closes the connection after its last response must have
+    /// said so in it with `Connection: close` (see [`Case::closing_as_announced`]).
+    pub closing_announced: bool,
     /// The request bytes, one element per write, in `escape_ascii` form.
     pub send: Vec<String>,
     /// Pause between writes, in milliseconds.
@@ -61,6 +215,13 @@ struct CaseFile {
     rfc: String,
     requires: String,
     why: String,
+    class: String,
+    level: String,
+    mistake: String,
+    fix: String,
+    fix_in: String,
+    #[serde(default)]
+    closing_announced: bool,
     send: Vec<String>,
     #[serde(default)]
     pause_ms: u64,
@@ -98,6 +259,13 @@ impl CaseFile {
             hyper: pattern("expect.hyper", &self.expect.hyper)?,
             textbook: pattern("expect.textbook", &self.expect.textbook)?,
         };
+        let class = Class::from_name(&self.class)?;
+        let level = Level::from_name(&self.level)?;
+        let mistake = Mistake::from_name(&self.mistake)?;
+        if self.fix.trim().is_empty() {
+            return Err("`fix` is empty: say what the raw backend does instead".into());
+        }
+        check_fix_in(&self.fix_in)?;
         Ok(Case {
             id: self.id,
             title: self.title,
@@ -105,6 +273,12 @@ impl CaseFile {
             rfc: self.rfc,
             requires: self.requires,
             why: self.why,
+            class,
+            level,
+            mistake,
+            fix: self.fix,
+            fix_in: self.fix_in,
+            closing_announced: self.closing_announced,
             send: self.send,
             pause_ms: self.pause_ms,
             half_close: self.half_close,
@@ -116,7 +290,69 @@ impl CaseFile {
     }
 }
 
+/// `fix_in` must name `ParseError::Variant` or a function (`snake_case`);
+/// whether that item exists is the corpus tests' to check.
+fn check_fix_in(fix_in: &str) -> Result<(), String> {
+    let is_ident_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let well_formed = match fix_in.strip_prefix("ParseError::") {
+        Some(variant) => {
+            variant.starts_with(|c: char| c.is_ascii_uppercase())
+                && variant.chars().all(is_ident_char)
+        }
+        None => {
+            fix_in.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && fix_in
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        }
+    };
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "`fix_in`: {fix_in:?} is neither `ParseError::Variant` nor a function name"
+        ))
+    }
+}
+
+/// Whether response `fields` hold the `close` connection option
+/// (`Connection: close`, in any case, possibly among other options).
+pub fn announces_close(fields: &[(String, String)]) -> bool {
+    fields
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, value)| value.split(','))
+        .any(|option| option.trim().eq_ignore_ascii_case("close"))
+}
+
 impl Case {
+    /// Whether `outcome` falls within what the RFC allows for this case: a
+    /// conforming pattern matches it, and a close it asks to be announced was.
+    pub fn conforms(&self, outcome: &Outcome) -> bool {
+        super::verdict::conforms(&self.conforming, outcome) && self.closing_as_announced(outcome)
+    }
+
+    /// The worst thing `outcome` shows on this case.
+    pub fn consequence(&self, outcome: &Outcome) -> super::Consequence {
+        super::Consequence::given(self.conforms(outcome), &self.conforming, outcome)
+    }
+
+    /// The rule of `closing_announced = true` (RFC 9112 §9.6: a server SHOULD
+    /// send `Connection: close` when it intends to close): false when the
+    /// server ended the connection (FIN or RST) after answering and its last
+    /// response did not carry the `close` option. Always true for a case
+    /// without the flag, for a connection still open (or never reached), and
+    /// when nothing was answered — the patterns judge those.
+    pub fn closing_as_announced(&self, outcome: &Outcome) -> bool {
+        if !self.closing_announced || !matches!(outcome.end, End::Closed | End::Reset) {
+            return true;
+        }
+        outcome
+            .responses
+            .last()
+            .is_none_or(|last| announces_close(&last.fields))
+    }
+
     /// The segments to write, decoded.
     pub fn segments(&self) -> Result<Vec<Vec<u8>>, CaseError> {
         self.send
@@ -295,6 +531,11 @@ theme = "request-line"
 rfc = "RFC 9112 §3"
 requires = "r"
 why = "w"
+class = "semantics"
+level = "SHOULD"
+mistake = "close-unannounced"
+fix = "f"
+fix_in = "keeps_alive"
 send = ['GET / HTTP/1.1\r\nHost: a\r\n\r\n']
 conforming = ["200"]
 expect = { raw = "200 open", hyper = "200 open", textbook = "200 closed" }
@@ -314,6 +555,112 @@ expect = { raw = "200 open", hyper = "200 open", textbook = "200 closed" }
         // Every case pins the textbook server too.
         assert!(parse(&GOOD.replace(", textbook = \"200 closed\"", "")).is_err());
         assert!(parse(&GOOD.replace("conforming = [\"200\"]", "conforming = []")).is_err());
+        assert_eq!(
+            (case.class, case.level, case.mistake),
+            (Class::Semantics, Level::Should, Mistake::CloseUnannounced)
+        );
+        assert_eq!(
+            (case.fix.as_str(), case.fix_in.as_str()),
+            ("f", "keeps_alive")
+        );
+        assert!(!case.closing_announced);
+        let flagged = parse(&GOOD.replace("fix = ", "closing_announced = true\nfix = ")).unwrap();
+        assert!(flagged.closing_announced);
+        assert!(
+            parse(&GOOD.replace(
+                "fix_in = \"keeps_alive\"",
+                "fix_in = \"ParseError::BareCr\""
+            ))
+            .is_ok()
+        );
+        // Every new field is required, and no unknown one is allowed.
+        for field in ["class", "level", "mistake", "fix", "fix_in"] {
+            let without: String = GOOD
+                .lines()
+                .filter(|line| !line.starts_with(&format!("{field} =")))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let error = parse(&without).unwrap_err().message;
+            assert!(error.contains(field), "{field}: {error}");
+        }
+        assert!(parse(&GOOD.replace("fix_in", "fixed_in")).is_err());
+    }
+
+    #[test]
+    fn names_labels_and_serde_agree() {
+        fn check<T: Serialize + for<'de> Deserialize<'de> + PartialEq + fmt::Debug + Copy>(
+            all: &[T],
+            name: fn(T) -> &'static str,
+            label: fn(T) -> &'static str,
+        ) {
+            for &value in all {
+                let json = serde_json::to_string(&value).unwrap();
+                assert_eq!(json, format!("{:?}", name(value)));
+                assert_eq!(serde_json::from_str::<T>(&json).unwrap(), value);
+                assert!(!label(value).is_empty());
+            }
+            assert!(serde_json::from_str::<T>("\"nothing\"").is_err());
+        }
+        check(Class::ALL, Class::name, Class::label);
+        check(Level::ALL, Level::name, Level::label);
+        check(Mistake::ALL, Mistake::name, Mistake::label);
+        assert_eq!(Class::Framing.label(), "framing and smuggling");
+        assert_eq!(
+            Mistake::OneReadOneRequest.label(),
+            "one read taken as one request"
+        );
+        assert_eq!(
+            Level::ALL.iter().map(|l| l.label()).collect::<Vec<_>>(),
+            ["MUST", "SHOULD", "MAY"]
+        );
+        assert_eq!(Mistake::from_name("no-limits"), Ok(Mistake::NoLimits));
+        let error = Class::from_name("smuggling").unwrap_err();
+        assert!(
+            error.contains("`class`") && error.contains("traversal, framing"),
+            "{error}"
+        );
+    }
+
+    fn outcome(end: End, connection: &[Option<&str>]) -> Outcome {
+        Outcome {
+            responses: connection
+                .iter()
+                .map(|value| super::super::runner::ObservedResponse {
+                    body_digest: String::new(),
+                    body_len: 0,
+                    fields: value
+                        .iter()
+                        .map(|v| ("connection".to_string(), v.to_string()))
+                        .collect(),
+                    leaked: false,
+                    status: 200,
+                })
+                .collect(),
+            end,
+            first_byte_ms: None,
+            received: Vec::new(),
+            trailing_bytes: 0,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_close_must_be_announced_only_where_the_case_asks() {
+        let plain = parse(GOOD).unwrap();
+        let flagged = parse(&GOOD.replace("fix = ", "closing_announced = true\nfix = ")).unwrap();
+        let silent = outcome(End::Closed, &[None]);
+        assert!(plain.closing_as_announced(&silent));
+        assert!(!flagged.closing_as_announced(&silent));
+        assert!(!flagged.closing_as_announced(&outcome(End::Reset, &[None])));
+        assert!(!flagged.closing_as_announced(&outcome(End::Closed, &[Some("keep-alive")])));
+        // Only the last response before the close has to say it.
+        assert!(flagged.closing_as_announced(&outcome(End::Closed, &[None, Some("Close")])));
+        assert!(!flagged.closing_as_announced(&outcome(End::Closed, &[Some("close"), None])));
+        assert!(flagged.closing_as_announced(&outcome(End::Closed, &[Some("upgrade, close")])));
+        // Nothing to announce: still open, no answer at all, never reached.
+        assert!(flagged.closing_as_announced(&outcome(End::Open, &[None])));
+        assert!(flagged.closing_as_announced(&outcome(End::Closed, &[])));
+        assert!(flagged.closing_as_announced(&outcome(End::Refused, &[])));
     }
 
     #[test]
@@ -332,6 +679,13 @@ expect = { raw = "200 open", hyper = "200 open", textbook = "200 closed" }
                 "`expect.textbook`",
             ),
             ("[\"200\"]", "[\"200\", \"4xx|\"]", "`conforming[1]`"),
+            ("\"semantics\"", "\"semantic\"", "`class`"),
+            ("\"SHOULD\"", "\"should\"", "`level`"),
+            ("\"close-unannounced\"", "\"closes\"", "`mistake`"),
+            ("fix = \"f\"", "fix = \" \"", "`fix`"),
+            ("\"keeps_alive\"", "\"raw::keeps_alive\"", "`fix_in`"),
+            ("\"keeps_alive\"", "\"ParseError::bare_cr\"", "`fix_in`"),
+            ("\"keeps_alive\"", "\"KeepsAlive\"", "`fix_in`"),
         ] {
             let path = dir.path().join("bad-pin.toml");
             std::fs::write(&path, GOOD.replace(from, to)).unwrap();

@@ -66,13 +66,20 @@ impl Consequence {
     /// `conforming`. A leak or a crash outweighs anything the statuses say,
     /// and a server never reached did nothing else.
     pub fn of(conforming: &[Pattern], outcome: &Outcome) -> Consequence {
+        Consequence::given(verdict::conforms(conforming, outcome), conforming, outcome)
+    }
+
+    /// The consequence of `outcome` when whether it conforms is already
+    /// known: a case may ask more of an outcome than its patterns say (see
+    /// [`Case::conforms`](super::Case::conforms)).
+    pub fn given(conforms: bool, conforming: &[Pattern], outcome: &Outcome) -> Consequence {
         if outcome.leaked() {
             Consequence::Leak
         } else if outcome.crash.is_some() {
             Consequence::Crash
         } else if outcome.end == End::Refused {
             Consequence::Refused
-        } else if verdict::conforms(conforming, outcome) {
+        } else if conforms {
             Consequence::Ok
         } else if outcome.end == End::Timeout {
             Consequence::Hang

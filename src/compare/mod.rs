@@ -622,11 +622,11 @@ fn run_one(
     });
     let conforms = outcomes
         .iter()
-        .map(|o| verdict::conforms(&case.conforming, o))
+        .map(|o| case.conforms(o))
         .collect();
     let consequences = outcomes
         .iter()
-        .map(|o| Consequence::of(&case.conforming, o))
+        .map(|o| case.consequence(o))
         .collect();
     let difference = verdict::classify(&outcomes[0], &outcomes[1]);
     let mut result = CaseResult {

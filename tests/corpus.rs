@@ -1,0 +1,269 @@
+//! The corpus as data, without running a server: every case file loads with
+//! its class, level, mistake and fix; every `fix_in` names an item that
+//! exists in the raw backend or in docroot; and every `why` says what the
+//! textbook server did with the case's bytes. Each check is a function that
+//! returns what it found wrong, so that a test can also show it catches a
+//! broken case.
+
+use std::path::Path;
+
+use twinserve::compare::case::{self, Class, Level, Mistake};
+use twinserve::compare::{Case, End, ObservedResponse, Outcome};
+
+fn corpus() -> Vec<Case> {
+    case::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("compare")).unwrap()
+}
+
+/// The sources `fix_in` may point into, concatenated.
+fn sources() -> String {
+    let mut text = String::new();
+    for dir in ["src/raw", "src/docroot"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no sources in {}", dir.display());
+        for file in files {
+            text.push_str(&std::fs::read_to_string(file).unwrap());
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The variants of `enum ParseError`, as written in its body.
+fn parse_error_variants(sources: &str) -> Vec<String> {
+    let start = sources
+        .find("pub enum ParseError {")
+        .expect("enum ParseError is in src/raw");
+    sources[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| *line != "}")
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#') && !line.starts_with("//"))
+        .filter_map(|line| {
+            let end = line.find([',', ' ', '{', '(']).unwrap_or(line.len());
+            let name = &line[..end];
+            name.starts_with(|c: char| c.is_ascii_uppercase())
+                .then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// Whether `fix_in` names a variant of `ParseError` or a `fn` in `sources`.
+fn names_an_item(fix_in: &str, sources: &str, variants: &[String]) -> bool {
+    match fix_in.strip_prefix("ParseError::") {
+        Some(variant) => variants.iter().any(|v| v == variant),
+        None => ["(", "<"]
+            .iter()
+            .any(|next| sources.contains(&format!("fn {fix_in}{next}"))),
+    }
+}
+
+/// Cases whose `fix_in` names nothing that exists.
+fn unknown_fix_in<'c>(cases: &'c [Case], sources: &str) -> Vec<(&'c str, &'c str)> {
+    let variants = parse_error_variants(sources);
+    cases
+        .iter()
+        .filter(|c| !names_an_item(&c.fix_in, sources, &variants))
+        .map(|c| (c.id.as_str(), c.fix_in.as_str()))
+        .collect()
+}
+
+/// The outcomes a pin stands for: one per `|` alternative, built from its
+/// statuses and its end. Pins of the textbook server are exact (no `4xx`).
+fn pinned_outcomes(pin: &str) -> Vec<Outcome> {
+    pin.split('|')
+        .map(|alternative| {
+            let tokens: Vec<&str> = alternative.split_whitespace().collect();
+            let (end, statuses) = match tokens.split_last() {
+                Some((last, rest)) if End::from_name(last).is_some() => {
+                    (End::from_name(last).unwrap(), rest)
+                }
+                _ => (End::Closed, &tokens[..]),
+            };
+            let responses = statuses
+                .iter()
+                .filter(|t| **t != "-")
+                .map(|t| ObservedResponse {
+                    body_digest: String::new(),
+                    body_len: 0,
+                    fields: Vec::new(),
+                    leaked: false,
+                    status: t
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{pin}: {t} is not exact")),
+                })
+                .collect();
+            Outcome {
+                responses,
+                end,
+                first_byte_ms: None,
+                received: Vec::new(),
+                trailing_bytes: 0,
+                note: None,
+            }
+        })
+        .collect()
+}
+
+/// Whether every outcome the textbook pin allows matches a conforming pattern.
+fn textbook_pin_conforms(case: &Case) -> bool {
+    pinned_outcomes(case.expect.textbook.as_str())
+        .iter()
+        .all(|outcome| case.conforming.iter().any(|p| p.matches(outcome)))
+}
+
+/// The corpus's one way of naming the exercise server in a `why`.
+const TEXTBOOK: &str = "textbook server";
+
+/// Cases whose `why` does not say what the textbook server did — required
+/// of every case whose textbook pin deviates (`deviating_only`), or of all.
+fn whys_without_the_textbook_server(cases: &[Case], deviating_only: bool) -> Vec<&str> {
+    cases
+        .iter()
+        .filter(|c| !deviating_only || !textbook_pin_conforms(c))
+        .filter(|c| !c.why.contains(TEXTBOOK) || c.why.to_lowercase().contains("naive"))
+        .map(|c| c.id.as_str())
+        .collect()
+}
+
+#[test]
+fn every_case_loads_with_its_class_level_and_mistake() {
+    let cases = corpus();
+    assert_eq!(
+        cases.len(),
+        123,
+        "the corpus's size is stated in README.md and docs/"
+    );
+    for c in &cases {
+        assert!(c.fix.trim().len() > 20, "{}: the fix is too thin", c.id);
+        assert!(
+            c.fix.contains("raw") || c.fix.contains("docroot"),
+            "{}: the fix says what raw or docroot does: {}",
+            c.id,
+            c.fix
+        );
+    }
+    // Every class and level is used; the mistakes the corpus probes cover
+    // the exercise's classic ones.
+    for class in Class::ALL {
+        assert!(cases.iter().any(|c| c.class == *class), "no {class} case");
+    }
+    for level in Level::ALL {
+        assert!(cases.iter().any(|c| c.level == *level), "no {level} case");
+    }
+    for mistake in Mistake::ALL {
+        assert!(
+            cases.iter().any(|c| c.mistake == *mistake),
+            "no case probes {mistake}"
+        );
+    }
+    // A leak is a traversal, whatever else the case tests.
+    for id in [
+        "dotdot",
+        "dotdot-deep",
+        "dotdot-to-root",
+        "absolute-after-slash",
+        "symlink-out",
+    ] {
+        let c = cases.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(
+            (c.class, c.mistake),
+            (Class::Traversal, Mistake::PathUnconfined),
+            "{id}"
+        );
+    }
+    let announced: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.closing_announced)
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(announced, ["close-without-saying"]);
+}
+
+#[test]
+fn every_fix_in_names_an_item_of_raw_or_docroot() {
+    let sources = sources();
+    let variants = parse_error_variants(&sources);
+    for expected in [
+        "Incomplete",
+        "BareCr",
+        "InvalidContentLength",
+        "UnknownTransferCoding",
+    ] {
+        assert!(variants.iter().any(|v| v == expected), "{variants:?}");
+    }
+    let cases = corpus();
+    assert_eq!(unknown_fix_in(&cases, &sources), Vec::<(&str, &str)>::new());
+
+    // The check can fail: a variant or a function that does not exist, and
+    // names that exist only as something else.
+    let mut broken = cases[0].clone();
+    for name in [
+        "ParseError::NoSuchRule",
+        "no_such_function",
+        "ParseError::status",
+        "ParseError",
+        "Incomplete",
+        "BodyFraming",
+    ] {
+        broken.fix_in = name.to_string();
+        assert_eq!(
+            unknown_fix_in(std::slice::from_ref(&broken), &sources),
+            [(broken.id.as_str(), name)],
+            "{name} was taken for an item"
+        );
+    }
+}
+
+#[test]
+fn every_why_says_what_the_textbook_server_did() {
+    let cases = corpus();
+    // The textbook pins that deviate are most of the corpus, and the rule
+    // holds for them and, as the corpus's convention, for every other case.
+    let deviating = cases.iter().filter(|c| !textbook_pin_conforms(c)).count();
+    assert!(deviating > 60, "{deviating} deviating textbook pins");
+    assert_eq!(
+        whys_without_the_textbook_server(&cases, true),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        whys_without_the_textbook_server(&cases, false),
+        Vec::<&str>::new()
+    );
+
+    // The check can fail: a why about some naive server, on a case whose
+    // textbook pin deviates, and on one whose pin conforms.
+    let pick = |id: &str| cases.iter().find(|c| c.id == id).unwrap().clone();
+    let (mut deviates, mut conforms) = (pick("dotdot"), pick("bare-lf"));
+    assert!(!textbook_pin_conforms(&deviates) && textbook_pin_conforms(&conforms));
+    for c in [&mut deviates, &mut conforms] {
+        c.why = "A naive server joins the path to its root.".into();
+    }
+    let broken = [deviates, conforms];
+    assert_eq!(whys_without_the_textbook_server(&broken, true), ["dotdot"]);
+    assert_eq!(
+        whys_without_the_textbook_server(&broken, false),
+        ["dotdot", "bare-lf"]
+    );
+}
+
+#[test]
+fn a_pin_stands_for_the_outcomes_it_names() {
+    let outcomes = pinned_outcomes("200 closed|404 closed");
+    let statuses: Vec<(Vec<u16>, End)> = outcomes
+        .iter()
+        .map(|o| (o.responses.iter().map(|r| r.status).collect(), o.end))
+        .collect();
+    assert_eq!(
+        statuses,
+        [(vec![200], End::Closed), (vec![404], End::Closed)]
+    );
+    let none = pinned_outcomes("- timeout");
+    assert!(none[0].responses.is_empty() && none[0].end == End::Timeout);
+}
