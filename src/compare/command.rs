@@ -18,6 +18,8 @@ pub enum Format {
     Markdown,
     Json,
     Html,
+    /// JUnit XML: a test suite per server (only the `--target`s when there are any).
+    Junit,
 }
 
 /// An extra server to run the corpus against, as its own column.
@@ -116,6 +118,7 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
         (_, Format::Markdown) => report::markdown(&comparison),
         (_, Format::Json) => report::json(&comparison),
         (_, Format::Html) => report::html(&comparison),
+        (_, Format::Junit) => report::junit(&comparison),
     };
     match &options.out {
         Some(path) => std::fs::write(path, &text).map_err(|source| CompareError::Write {

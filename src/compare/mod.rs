@@ -620,14 +620,8 @@ fn run_one(
                 .collect(),
         )
     });
-    let conforms = outcomes
-        .iter()
-        .map(|o| case.conforms(o))
-        .collect();
-    let consequences = outcomes
-        .iter()
-        .map(|o| case.consequence(o))
-        .collect();
+    let conforms = outcomes.iter().map(|o| case.conforms(o)).collect();
+    let consequences = outcomes.iter().map(|o| case.consequence(o)).collect();
     let difference = verdict::classify(&outcomes[0], &outcomes[1]);
     let mut result = CaseResult {
         case_id: case.id.clone(),

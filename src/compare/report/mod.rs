@@ -1,16 +1,22 @@
 //! The comparison as a reader sees it: a summary model (`summary`) and
 //! one renderer per format — a terminal table and the full story of one case
 //! (`text`), Markdown (`markdown`, the committed `compare/REPORT.md`), a
-//! stable JSON schema ([`mod@json`]) and one self-contained HTML page (`html`).
+//! stable JSON schema ([`mod@json`]), one self-contained HTML page (`html`) and
+//! JUnit XML for a course's CI (`junit`); what they all teach is worked out
+//! once in `lesson`.
 
 mod html;
 pub mod json;
+mod junit;
+pub mod lesson;
 mod markdown;
 mod summary;
 mod text;
 
 pub use html::html;
 pub use json::{JSON_SCHEMA, json};
+pub use junit::junit;
+pub use lesson::{RootCause, ServerLesson, lessons};
 pub use markdown::markdown;
 pub use summary::{Summary, ThemeSummary, summarize};
 pub use text::{case_detail, terminal};
