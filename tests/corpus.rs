@@ -106,6 +106,8 @@ fn pinned_outcomes(pin: &str) -> Vec<Outcome> {
                 received: Vec::new(),
                 trailing_bytes: 0,
                 note: None,
+                local_addr: None,
+                crash: None,
             }
         })
         .collect()

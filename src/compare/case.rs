@@ -637,6 +637,8 @@ expect = { raw = "200 open", hyper = "200 open", textbook = "200 closed" }
                 })
                 .collect(),
             end,
+            local_addr: None,
+            crash: None,
             first_byte_ms: None,
             received: Vec::new(),
             trailing_bytes: 0,

@@ -145,6 +145,10 @@ pub fn lessons(c: &Comparison) -> Vec<ServerLesson> {
     (0..c.columns.len()).map(|i| lesson(c, i)).collect()
 }
 
+/// One failure behind a mistake: the case's index, its consequence, and the
+/// level of the rule it broke.
+type Failure = (usize, Consequence, Level);
+
 fn lesson(c: &Comparison, i: usize) -> ServerLesson {
     let mut passed = 0;
     let mut warned = 0;
@@ -152,8 +156,7 @@ fn lesson(c: &Comparison, i: usize) -> ServerLesson {
     let mut counts = [0usize; Consequence::ALL.len()];
     let mut classes: Vec<(Class, Option<Consequence>)> =
         Class::ALL.iter().map(|&class| (class, None)).collect();
-    // Per mistake: (case index, consequence, level) of each failure.
-    let mut by_mistake: Vec<(Mistake, Vec<(usize, Consequence, Level)>)> = Mistake::ALL
+    let mut by_mistake: Vec<(Mistake, Vec<Failure>)> = Mistake::ALL
         .iter()
         .map(|&mistake| (mistake, Vec::new()))
         .collect();
@@ -170,10 +173,10 @@ fn lesson(c: &Comparison, i: usize) -> ServerLesson {
         if let Some((_, worst)) = classes.iter_mut().find(|(class, _)| *class == case.class) {
             *worst = Some(worst.map_or(consequence, |w| w.max(consequence)));
         }
-        if consequence != Consequence::Ok {
-            if let Some((_, failures)) = by_mistake.iter_mut().find(|(m, _)| *m == case.mistake) {
-                failures.push((k, consequence, case.level));
-            }
+        if consequence != Consequence::Ok
+            && let Some((_, failures)) = by_mistake.iter_mut().find(|(m, _)| *m == case.mistake)
+        {
+            failures.push((k, consequence, case.level));
         }
     }
     let mut causes: Vec<RootCause> = by_mistake
