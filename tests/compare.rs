@@ -489,27 +489,21 @@ fn smuggling_pairs_name_the_request_let_past() {
     let body = &c.results[0];
     let counts: Vec<usize> = body.outcomes.iter().map(|o| o.responses.len()).collect();
     assert_eq!(counts, [1, 1, 1, 2], "{:?}", body.outcomes);
-    // Every other column, as a front end, lets the body past the per-read server.
-    assert_eq!(
-        pairs(body),
-        [(0, 3, 1, 2, None), (1, 3, 1, 2, None), (2, 3, 1, 2, None)]
-    );
+    // hyper keeps the connection after the body it read, so as a front end
+    // it would forward the next bytes, which the per-read server takes as a
+    // request; raw and the textbook server closed after answering and
+    // forward nothing.
+    assert_eq!(pairs(body), [(1, 3, 1, 2, None)]);
     let get = Some("GET /HelloWorld.html".to_string());
     let both = &c.results[1];
     let counts: Vec<usize> = both.outcomes.iter().map(|o| o.responses.len()).collect();
     assert_eq!(counts, [2, 2, 1, 1], "{:?}", both.outcomes);
-    assert_eq!(
-        pairs(both),
-        [
-            (2, 0, 1, 2, get.clone()),
-            (2, 1, 1, 2, get.clone()),
-            (3, 0, 1, 2, get.clone()),
-            (3, 1, 1, 2, get),
-        ]
-    );
+    // The textbook server answered one and closed: it fronts nothing. The
+    // per-read server kept the connection with the GET unanswered.
+    assert_eq!(pairs(both), [(3, 0, 1, 2, get.clone()), (3, 1, 1, 2, get)]);
     assert_eq!(both.parsed[0].len(), 2, "raw took two requests");
     let json: serde_json::Value = serde_json::from_str(&report::json(&c)).unwrap();
-    assert_eq!(json["cases"][1]["smuggling"][0]["front"], "textbook");
+    assert_eq!(json["cases"][1]["smuggling"][0]["front"], "per-read");
     assert_eq!(json["cases"][1]["smuggling"][0]["back"], "raw");
     assert_eq!(
         json["cases"][1]["parsed_requests"]["raw"][1]["target"],

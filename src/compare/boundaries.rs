@@ -1,12 +1,13 @@
 //! Where messages end, as http-garden sees it: a front end that forwards
 //! bytes as N requests to a back end that reads N + k lets k requests past
 //! the front end's rules. For one case, every ordered pair of columns that
-//! both processed the bytes but counted different numbers of messages.
+//! both processed the bytes but counted different numbers of messages, where
+//! the front end kept the connection to forward what followed.
 
 use serde::{Deserialize, Serialize};
 
 use super::verdict;
-use super::{Backend, CaseResult, Column, Server};
+use super::{Backend, CaseResult, Column, End, Server};
 
 /// One pair of columns where the back end answered more requests than the
 /// front end: as a front end, the first would let the extra ones past.
@@ -30,17 +31,22 @@ pub struct Smuggling {
 /// A column that refused the bytes outright (no answer, or a rejection
 /// first) forwards nothing and is in no pair.
 pub fn smuggling(columns: &[Column], result: &CaseResult) -> Vec<Smuggling> {
-    let processed: Vec<(usize, usize)> = result
+    let processed: Vec<(usize, usize, bool)> = result
         .outcomes
         .iter()
         .enumerate()
         .filter(|(_, outcome)| !verdict::rejected(outcome))
-        .map(|(i, outcome)| (i, outcome.responses.len()))
+        .map(|(i, outcome)| {
+            let kept_open = !matches!(outcome.end, End::Closed | End::Reset);
+            (i, outcome.responses.len(), kept_open)
+        })
         .collect();
     let mut pairs = Vec::new();
-    for &(front, front_count) in &processed {
-        for &(back, back_count) in &processed {
-            if back_count <= front_count {
+    for &(front, front_count, front_kept_open) in &processed {
+        for &(back, back_count, _) in &processed {
+            // A front end that closed after its last answer forwards none of
+            // the bytes after it: what the back end made of them never runs.
+            if back_count <= front_count || !front_kept_open {
                 continue;
             }
             let parsed = match columns.get(back).map(|c| c.server) {
@@ -100,9 +106,11 @@ mod tests {
             column("textbook", Server::Textbook),
             column("mine", Server::Target),
         ];
+        let mut kept_open = outcome(&[200]);
+        kept_open.end = End::Open;
         let outcomes = vec![
             outcome(&[400, 200]),
-            outcome(&[200]),
+            kept_open,
             outcome(&[200, 200, 200]),
             outcome(&[]),
         ];
@@ -116,7 +124,8 @@ mod tests {
             outcomes,
         };
         // raw began with a rejection and the target said nothing: only
-        // hyper (one message) and the textbook server (three) pair up.
+        // hyper (one message, connection kept) and the textbook server
+        // (three) pair up; the textbook server closed, so it fronts nothing.
         assert_eq!(
             smuggling(&columns, &result),
             [Smuggling {

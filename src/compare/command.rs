@@ -6,8 +6,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::runner::End;
-use super::{CompareError, Comparison, Fixture, LoadSettings, Server, case, check, report};
+use super::{
+    CompareError, Comparison, Consequence, Fixture, LoadSettings, Server, case, check, report,
+};
 use crate::client::{self, progress_bar};
 
 /// The report formats. `Table` is one line per case (or the whole story of
@@ -128,6 +129,12 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
         None => print!("{text}"),
     }
     let mut failed = false;
+    for lesson in report::lessons(&comparison)
+        .iter()
+        .filter(|l| comparison.columns[l.column].server == Server::Target)
+    {
+        eprintln!("grade: {}", lesson.grade());
+    }
     let target_failures = target_failures(&comparison);
     if !target_failures.is_empty() {
         tracing::error!("--target failed: {}", target_failures.join("; "));
@@ -157,45 +164,54 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
     })
 }
 
-/// The case whose refusal means nothing listens: `baseline-get`, or the
-/// first case run when it was left out.
-const BASELINE: &str = "baseline-get";
-
 /// What went wrong on each `--target` column, one phrase per column: it
-/// leaked the secret or a system file, or refused the baseline case.
+/// leaked the secret or a system file, crashed, or could not be reached
+/// (refused the baseline case or any later one).
 fn target_failures(c: &Comparison) -> Vec<String> {
-    let baseline = c
-        .results
-        .iter()
-        .position(|r| r.case_id == BASELINE)
-        .or(if c.results.is_empty() { None } else { Some(0) });
     c.columns
         .iter()
         .enumerate()
         .filter(|(_, column)| column.server == Server::Target)
         .filter_map(|(i, column)| {
-            let leaks = c
-                .results
-                .iter()
-                .filter(|r| r.outcomes.get(i).is_some_and(|o| o.leaked()))
-                .count();
-            let refused = baseline
-                .and_then(|b| c.results[b].outcomes.get(i))
-                .filter(|o| o.end == End::Refused);
+            let with = |wanted: Consequence| -> Vec<&str> {
+                c.results
+                    .iter()
+                    .filter(|r| r.consequences.get(i) == Some(&wanted))
+                    .map(|r| r.case_id.as_str())
+                    .collect()
+            };
             let mut problems = Vec::new();
-            if leaks > 0 {
+            let leaks = with(Consequence::Leak);
+            if !leaks.is_empty() {
                 problems.push(format!(
-                    "leaked the secret or a system file in {leaks} cases"
+                    "leaked the secret or a system file in {} cases ({})",
+                    leaks.len(),
+                    leaks.join(", ")
                 ));
             }
-            if let Some(outcome) = refused {
+            let crashes = with(Consequence::Crash);
+            if !crashes.is_empty() {
                 problems.push(format!(
-                    "refused {} ({})",
-                    c.results[baseline.unwrap_or(0)].case_id,
-                    outcome.note.as_deref().unwrap_or("nothing listening")
+                    "died on {} cases (first: {})",
+                    crashes.len(),
+                    crashes[0]
                 ));
             }
-            (!problems.is_empty()).then(|| format!("{} {}", column.name, problems.join(" and ")))
+            let refused = with(Consequence::Refused);
+            if let Some(first) = refused.first() {
+                let note = c
+                    .results
+                    .iter()
+                    .find(|r| r.case_id == *first)
+                    .and_then(|r| r.outcomes.get(i))
+                    .and_then(|o| o.note.as_deref())
+                    .unwrap_or("nothing listening");
+                problems.push(format!(
+                    "could not be reached on {} cases (first: {first}: {note})",
+                    refused.len()
+                ));
+            }
+            (!problems.is_empty()).then(|| format!("{} {}", column.name, problems.join("; ")))
         })
         .collect()
 }

@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::summarize;
+use crate::compare::case::{Class, Level, Mistake};
 use crate::compare::{Column, Comparison, Difference, LoadResult, Reachability, SlowClients};
-use crate::compare::{Consequence, Crash, End, ObservedResponse, Outcome, Pattern, Smuggling};
+use crate::compare::{
+    Consequence, Crash, End, Grade, ObservedResponse, Outcome, Pattern, Smuggling,
+};
 use crate::introspection::ParsedRequest;
 
 /// The JSON schema's name and version; bumped on any incompatible change.
@@ -37,20 +40,33 @@ pub struct SummaryEntry {
     pub cases: usize,
     /// Per column name, cases that conform.
     pub conforming: BTreeMap<String, usize>,
+    /// Per column name, outcomes per consequence other than ok.
+    pub consequences: BTreeMap<String, BTreeMap<Consequence, usize>>,
     /// Per difference class (kebab-case, as [`Difference`] serialises), cases.
     pub differences: BTreeMap<String, usize>,
     /// Per column name, outcomes that carried the secret or a system file.
     pub leaked: BTreeMap<String, usize>,
     pub leaks: usize,
+    /// Per column name, the one-line verdict (`textbook: 45/123 pass — 5 leaks, ...`).
+    pub verdicts: BTreeMap<String, String>,
 }
 
 /// One case: what was sent, what was pinned, and every column's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseEntry {
+    /// The attack class: traversal, framing, exhaustion, robustness, semantics.
+    pub class: Class,
     pub difference: Difference,
     pub expected: Pins,
+    /// What the raw backend does instead, and the item that does it.
+    pub fix: String,
+    pub fix_in: String,
     pub half_close: bool,
     pub id: String,
+    /// The requirement level of the cited sentence: MUST, SHOULD or MAY.
+    pub level: Level,
+    /// The classic mistake the case probes (its root cause when it fails).
+    pub mistake: Mistake,
     /// Per column name.
     pub outcomes: BTreeMap<String, OutcomeEntry>,
     /// The first request each backend parsed (see `parsed_requests` for all).
@@ -124,6 +140,8 @@ pub struct OutcomeEntry {
     pub crash: Option<Crash>,
     pub end: End,
     pub first_byte_ms: Option<f64>,
+    /// pass, warn (wrong only, on a SHOULD or MAY) or fail.
+    pub grade: Grade,
     pub note: Option<String>,
     /// The first 16 KiB received, in `escape_ascii` form.
     #[serde(with = "escaped")]
@@ -134,8 +152,14 @@ pub struct OutcomeEntry {
 }
 
 impl OutcomeEntry {
-    fn new(outcome: &Outcome, conforms: bool, consequence: Consequence) -> OutcomeEntry {
+    fn new(
+        outcome: &Outcome,
+        conforms: bool,
+        consequence: Consequence,
+        level: Level,
+    ) -> OutcomeEntry {
         OutcomeEntry {
+            grade: consequence.grade(level == Level::Must),
             conforms,
             consequence,
             crash: outcome.crash,
@@ -153,6 +177,7 @@ impl OutcomeEntry {
 impl Document {
     pub fn new(c: &Comparison) -> Document {
         let summary = summarize(c);
+        let lessons = super::lessons(c);
         let leaks = summary.leaks();
         let columns: Vec<String> = c.columns.iter().map(|col| col.name.clone()).collect();
         let cases = c
@@ -162,20 +187,28 @@ impl Document {
             .map(|(case, result)| {
                 let first_parse = |i: usize| result.parsed.get(i).and_then(|p| p.first()).cloned();
                 CaseEntry {
+                    class: case.class,
                     difference: result.difference,
                     expected: Pins {
                         hyper: case.expect.hyper.clone(),
                         raw: case.expect.raw.clone(),
                         textbook: case.expect.textbook.clone(),
                     },
+                    fix: case.fix.trim().to_string(),
+                    fix_in: case.fix_in.clone(),
                     half_close: case.half_close,
                     id: case.id.clone(),
+                    level: case.level,
+                    mistake: case.mistake,
                     outcomes: columns
                         .iter()
                         .zip(&result.outcomes)
                         .zip(result.conforms.iter().zip(&result.consequences))
                         .map(|((name, outcome), (ok, consequence))| {
-                            (name.clone(), OutcomeEntry::new(outcome, *ok, *consequence))
+                            (
+                                name.clone(),
+                                OutcomeEntry::new(outcome, *ok, *consequence, case.level),
+                            )
                         })
                         .collect(),
                     parsed: ParsedPair {
@@ -209,6 +242,14 @@ impl Document {
             slow_clients: c.slow_clients.clone(),
             summary: SummaryEntry {
                 cases: summary.cases,
+                consequences: lessons
+                    .iter()
+                    .map(|l| (l.name.clone(), l.counts.iter().copied().collect()))
+                    .collect(),
+                verdicts: lessons
+                    .iter()
+                    .map(|l| (l.name.clone(), l.verdict()))
+                    .collect(),
                 conforming: columns.iter().cloned().zip(summary.conforming).collect(),
                 differences: summary
                     .differences

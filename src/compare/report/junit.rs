@@ -27,7 +27,7 @@ pub fn junit(c: &Comparison) -> String {
                 .map_or_else(|| "(not run)".to_string(), |o| o.signature());
             let allowed: Vec<&str> = case.conforming.iter().map(|p| p.as_str()).collect();
             let message = format!(
-                "{}: {observed}; {} {} allows {}",
+                "{}: {observed}; {} ({}) allows {}",
                 consequence.name(),
                 case.rfc,
                 case.level.label(),

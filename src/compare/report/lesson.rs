@@ -68,6 +68,10 @@ impl ServerLesson {
     /// causes in the order to fix them, each with the case to read.
     pub fn grade(&self) -> String {
         let mut line = format!("{}: {}/{}", self.name, self.passed, self.cases);
+        if self.counts == [(Consequence::Refused, self.cases)] {
+            line.push_str(" — nothing answered: start the server (see --fixture) and run again");
+            return line;
+        }
         let fixes: Vec<String> = self
             .causes
             .iter()
@@ -173,7 +177,8 @@ fn lesson(c: &Comparison, i: usize) -> ServerLesson {
         if let Some((_, worst)) = classes.iter_mut().find(|(class, _)| *class == case.class) {
             *worst = Some(worst.map_or(consequence, |w| w.max(consequence)));
         }
-        if consequence != Consequence::Ok
+        // Nothing listening is no mistake of the parser's: it has no root cause.
+        if !matches!(consequence, Consequence::Ok | Consequence::Refused)
             && let Some((_, failures)) = by_mistake.iter_mut().find(|(m, _)| *m == case.mistake)
         {
             failures.push((k, consequence, case.level));

@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::{shorten, summarize, verdict_word};
-use crate::compare::case::Case;
-use crate::compare::{Comparison, Consequence, Difference};
+use super::lesson::{consequence_of, grade_of, lessons, reachability_lines};
+use super::{shorten, summarize};
+use crate::compare::case::{Case, Class, Level};
+use crate::compare::{Comparison, Consequence, Difference, Grade, Server};
 use crate::introspection::ParsedRequest;
 
 /// Markdown for `compare/REPORT.md`: no timings and no raw bytes received
@@ -21,9 +22,12 @@ pub fn markdown(c: &Comparison) -> String {
          write it: one read taken as the request, its second word joined to the root, a \
          thread per connection, no limits). An outcome is the statuses of the responses received, then how the \
          connection ended (`open`, `closed`, `reset`, `timeout` when nothing came back, or \
-         `refused` when the server could not be reached); \
-         ✓ means it is what the cited RFC section allows, ✗ that it is not.\n\n",
+         `refused` when the server could not be reached). Each outcome has a **consequence**, \
+         the worst thing it shows: **leak**, **crash**, **hang**, **desync**, wrong, refused or \
+         ok (see the glossary at the end), and a grade: ✓ pass, ~ warn (a wrong answer where \
+         the rule is only a SHOULD or a MAY), ✗ fail.\n\n",
     );
+    out.push_str(&lesson_markdown(c));
     out.push_str("## Summary\n\n");
     let _ = writeln!(out, "{} cases.\n", summary.cases);
     out.push_str("| | ");
@@ -113,33 +117,32 @@ pub fn markdown(c: &Comparison) -> String {
     for (case, result) in c.cases.iter().zip(&c.results) {
         if case.theme != theme {
             theme = &case.theme;
-            let _ = write!(out, "\n### {theme}\n\n| case | RFC | ");
+            let _ = write!(out, "\n### {theme}\n\n| case | class | RFC | ");
             out.push_str(&column_names(c));
-            out.push_str(" | raw vs hyper |\n|---|---|");
+            out.push_str(" | raw vs hyper |\n|---|---|---|");
             out.push_str(&"---|".repeat(c.columns.len() + 1));
             out.push('\n');
         }
-        let cells: Vec<String> = result
-            .outcomes
-            .iter()
-            .zip(&result.conforms)
-            .zip(&result.consequences)
-            .map(|((o, ok), consequence)| {
-                let mark = match consequence {
-                    Consequence::Leak => "✗ **leak**",
-                    Consequence::Crash => "✗ **crash**",
-                    _ if *ok => "✓",
-                    _ => "✗",
+        let cells: Vec<String> = (0..result.outcomes.len())
+            .map(|i| {
+                let consequence = consequence_of(result, i);
+                let mark = match (consequence, grade_of(result, case.level, i)) {
+                    (Consequence::Ok, _) => "✓".to_string(),
+                    (Consequence::Wrong, Grade::Warn) => "~".to_string(),
+                    (Consequence::Wrong, _) => "✗".to_string(),
+                    (consequence, _) => format!("✗ **{}**", consequence.name()),
                 };
-                format!("`{}` {mark}", o.signature())
+                format!("`{}` {mark}", result.outcomes[i].signature())
             })
             .collect();
         let _ = writeln!(
             out,
-            "| [{}](#{}) | {} | {} | {} |",
+            "| [{}](#{}) | {} | {} {} | {} | {} |",
             case.id,
             case.id,
+            case.class.name(),
             case.rfc,
+            case.level.label(),
             cells.join(" | "),
             result.difference.name()
         );
@@ -149,28 +152,39 @@ pub fn markdown(c: &Comparison) -> String {
     for (case, result) in c.cases.iter().zip(&c.results) {
         let _ = write!(
             out,
-            "\n### {}\n\n**{}** — {}\n\n",
+            "\n### {}\n\n**{}** — {}, {}; the mistake it probes: {}\n\n",
             case.id,
             md_escape(&case.title),
-            case.theme
+            case.theme,
+            case.class.label(),
+            case.mistake.label()
         );
-        let _ = writeln!(out, "- **{}**: {}", case.rfc, md_escape(&case.requires));
+        let _ = writeln!(
+            out,
+            "- **{}** ({}): {}",
+            case.rfc,
+            case.level.label(),
+            md_escape(&case.requires)
+        );
         let _ = writeln!(out, "- **Sent**: {}", plan_text(case));
-        for ((column, outcome), ok) in c.columns.iter().zip(&result.outcomes).zip(&result.conforms)
-        {
+        for (i, (column, outcome)) in c.columns.iter().zip(&result.outcomes).enumerate() {
+            let consequence = consequence_of(result, i);
             let _ = writeln!(
                 out,
                 "- **{}**: `{}` — {}{}",
                 column.name,
                 outcome.signature(),
-                verdict_word(*ok),
-                match (outcome.leaked(), outcome.crash) {
-                    (true, _) => " — **leaked the secret or a system file**",
-                    (false, Some(crate::compare::Crash::Handler)) => " — **the handler died**",
-                    (false, Some(crate::compare::Crash::Server)) => {
-                        " — **the server stopped answering**"
+                grade_of(result, case.level, i).name(),
+                match (consequence, outcome.crash) {
+                    (Consequence::Ok, _) => String::new(),
+                    (Consequence::Crash, Some(crate::compare::Crash::Server)) => {
+                        " — **crash**: the server stopped answering".to_string()
                     }
-                    (false, None) => "",
+                    (Consequence::Crash, _) => " — **crash**: the handler died".to_string(),
+                    (Consequence::Leak, _) => {
+                        " — **leak**: the secret or a system file came back".to_string()
+                    }
+                    (consequence, _) => format!(" — {}", consequence.name()),
                 }
             );
         }
@@ -181,8 +195,32 @@ pub fn markdown(c: &Comparison) -> String {
                 let _ = writeln!(out, "- **{name} {then}parsed**: `{}`", parsed_line(parsed));
             }
         }
+        for pair in &result.smuggling {
+            let _ = writeln!(
+                out,
+                "- **where messages end**: {} answered {} and kept the connection, {} answered {}{} — \
+                 {} as a front end would let a request past into {}",
+                c.columns[pair.front].name,
+                pair.front_count,
+                c.columns[pair.back].name,
+                pair.back_count,
+                pair.smuggled
+                    .as_deref()
+                    .map(|r| format!(" (the extra one: `{}`)", md_code(r)))
+                    .unwrap_or_default(),
+                c.columns[pair.front].name,
+                c.columns[pair.back].name,
+            );
+        }
         let _ = write!(out, "\n{}\n", md_escape(case.why.trim()));
+        let _ = writeln!(
+            out,
+            "\n*What raw does instead* (`{}`): {}",
+            md_code(&case.fix_in),
+            md_escape(case.fix.trim())
+        );
     }
+    out.push_str(&glossary());
     out
 }
 
@@ -314,4 +352,118 @@ fn md_escape(text: &str) -> String {
 /// Text inside backticks: a backtick would end the span.
 fn md_code(text: &str) -> String {
     text.replace('`', "'").replace('|', "\\|")
+}
+
+/// The lesson first: the worst consequence per attack class and server, each
+/// server's verdict, its failures by root cause, and a grade per `--target`.
+fn lesson_markdown(c: &Comparison) -> String {
+    let lessons = lessons(c);
+    let mut out = String::from(
+        "## What is dangerous\n\nThe worst consequence in each attack class:\n\n| attack class | ",
+    );
+    out.push_str(&column_names(c));
+    out.push_str(" |\n|---|");
+    out.push_str(&"---|".repeat(c.columns.len()));
+    out.push('\n');
+    for (k, class) in Class::ALL.iter().enumerate() {
+        let cells: Vec<String> = lessons
+            .iter()
+            .map(|lesson| match lesson.classes[k].1 {
+                None => "–".to_string(),
+                Some(Consequence::Ok) => "ok".to_string(),
+                Some(worst) if worst >= Consequence::Desync => format!("**{}**", worst.name()),
+                Some(worst) => worst.name().to_string(),
+            })
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", class.label(), cells.join(" | "));
+    }
+    out.push('\n');
+    for lesson in &lessons {
+        let _ = writeln!(out, "- {}", lesson.verdict());
+    }
+    for line in reachability_lines(c) {
+        let _ = writeln!(out, "- **{line}**");
+    }
+    for lesson in lessons
+        .iter()
+        .filter(|l| c.columns[l.column].server == Server::Target)
+    {
+        let _ = writeln!(out, "- **Grade** — {}", lesson.grade());
+    }
+    out.push_str("\n## Root causes\n\nEach server's failures, grouped by the mistake behind them; the case to read first has the worst consequence.\n");
+    for lesson in lessons.iter().filter(|l| !l.causes.is_empty()) {
+        let _ = writeln!(out, "\n**{}**\n", lesson.name);
+        if let Server::Backend(_) = c.columns[lesson.column].server {
+            for (case, result) in c.cases.iter().zip(&c.results) {
+                let consequence = consequence_of(result, lesson.column);
+                if consequence != Consequence::Ok {
+                    let _ = writeln!(
+                        out,
+                        "- [{}](#{}): {} — {} ({} {})",
+                        case.id,
+                        case.id,
+                        consequence.name(),
+                        md_escape(&case.title),
+                        case.rfc,
+                        case.level.label()
+                    );
+                }
+            }
+            continue;
+        }
+        out.push_str("| mistake | cases | worst | read first |\n|---|---|---|---|\n");
+        for cause in &lesson.causes {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | [{}](#{}) |",
+                cause.mistake.label(),
+                cause.cases.len(),
+                cause.worst.name(),
+                cause.first,
+                cause.first
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The words the report uses, once.
+fn glossary() -> String {
+    let mut out = String::from("\n## Glossary\n\n");
+    for consequence in Consequence::ALL {
+        let _ = writeln!(
+            out,
+            "- **{}**: {}.",
+            consequence.name(),
+            consequence.meaning()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- **{} / {} / {}**: the requirement level of the cited sentence (RFC 2119). \
+         Breaking a MUST fails; a wrong answer where the rule is a SHOULD or a MAY warns (~); \
+         a leak, crash, hang or desync fails whatever the level.",
+        Level::Must.label(),
+        Level::Should.label(),
+        Level::May.label()
+    );
+    for class in Class::ALL {
+        let _ = writeln!(
+            out,
+            "- **{}** (`{}`): an attack class.",
+            class.label(),
+            class.name()
+        );
+    }
+    out.push_str(
+        "- **where messages end**: a front end that forwards bytes as N requests to a back end \
+         that reads N + k lets k requests past the front end's rules — request smuggling. A \
+         front end that closed after answering forwards nothing more.\n\
+         - **the textbook server**: the classic socket exercise as students write it, built \
+         into compare.\n\
+         - **the sandbox secret**: a file beside the served root; any response carrying it is a \
+         leak.\n",
+    );
+    out
 }
