@@ -489,11 +489,12 @@ fn smuggling_pairs_name_the_request_let_past() {
     let body = &c.results[0];
     let counts: Vec<usize> = body.outcomes.iter().map(|o| o.responses.len()).collect();
     assert_eq!(counts, [1, 1, 1, 2], "{:?}", body.outcomes);
-    // hyper keeps the connection after the body it read, so as a front end
-    // it would forward the next bytes, which the per-read server takes as a
-    // request; raw and the textbook server closed after answering and
-    // forward nothing.
-    assert_eq!(pairs(body), [(1, 3, 1, 2, None)]);
+    // raw, hyper and the textbook server each answered once and closed: as
+    // front ends they forward nothing after that answer, so the per-read
+    // server's second response is no smuggled request.
+    let ends: Vec<String> = body.outcomes.iter().map(|o| o.signature()).collect();
+    assert_eq!(ends[..3], ["405 closed", "405 closed", "200 closed"]);
+    assert_eq!(pairs(body), []);
     let get = Some("GET /HelloWorld.html".to_string());
     let both = &c.results[1];
     let counts: Vec<usize> = both.outcomes.iter().map(|o| o.responses.len()).collect();
@@ -584,4 +585,65 @@ fn an_unreachable_target_fails_the_run() {
         compare::run(&options).unwrap(),
         std::process::ExitCode::SUCCESS
     );
+}
+
+/// The lesson a student reads: a textbook server standing in for theirs, as
+/// a `--target`, gets a verdict that leads with its leak, a grade that says
+/// to fix the traversal first, and JUnit XML with only its own suite.
+#[test]
+fn a_student_server_is_graded_worst_mistake_first() {
+    let fixture = Fixture::start(&project("site")).unwrap();
+    let student = compare::textbook::Textbook::start(&fixture.root(), Part::B).unwrap();
+    let cases = ["baseline-get", "dotdot", "pipelined", "delete"]
+        .into_iter()
+        .map(corpus_case)
+        .collect();
+    let c = compare::run_corpus(
+        cases,
+        &fixture,
+        &[("student".into(), student.local_addr())],
+        &|_| {},
+    );
+    let lessons = report::lessons(&c);
+    let raw = &lessons[0];
+    assert_eq!((raw.name.as_str(), raw.passed, raw.failed), ("raw", 4, 0));
+    let mine = &lessons[3];
+    assert_eq!(mine.name, "student");
+    assert!(
+        mine.verdict()
+            .starts_with("student: 0/4 pass — 1 leak, 1 desync,"),
+        "{}",
+        mine.verdict()
+    );
+    assert!(
+        mine.grade().starts_with(
+            "student: 0/4 — fix first: the path is joined to the root unconfined \
+             (1 case, worst: leak; read case dotdot), then "
+        ),
+        "{}",
+        mine.grade()
+    );
+    // Traversal is the student's worst class; raw is clean in every class.
+    let traversal = |l: &report::ServerLesson| {
+        l.classes
+            .iter()
+            .find(|(class, _)| *class == case::Class::Traversal)
+            .and_then(|(_, worst)| *worst)
+    };
+    assert_eq!(traversal(mine), Some(Consequence::Leak));
+    assert_eq!(traversal(raw), Some(Consequence::Ok));
+
+    let xml = report::junit(&c);
+    assert_eq!(xml.matches("<testsuite ").count(), 1, "{xml}");
+    assert!(
+        xml.contains("<testsuite name=\"student\" tests=\"4\""),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("<failure ").count(),
+        mine.failed,
+        "one failure per failed case: {xml}"
+    );
+    assert!(xml.contains("<failure type=\"leak\""), "{xml}");
+    assert!(!xml.contains("name=\"raw\""), "{xml}");
 }
