@@ -41,7 +41,7 @@ use conditional::Precondition;
 use range::RangeDecision;
 use reply::{Refusal, header_value};
 use representation::Representation;
-use request::{is_valid_host, origin_path};
+use request::{is_valid_host, is_valid_target, origin_path};
 use resolve::{BadPath, Lookup, Resolved, open_regular, refusal};
 
 /// Why a document root cannot be served.
@@ -169,8 +169,15 @@ impl DocRoot {
         if req.target.len() > self.max_target_len {
             return Reply::status(StatusCode::URI_TOO_LONG);
         }
+        // RFC 9112 §3: an invalid request-line gets 400 (or a 301, which would
+        // be a guess at what was meant). raw's parser refuses most bad bytes
+        // already; hyper passes several on, so both meet this check.
+        if !is_valid_target(req.target) {
+            return Reply::status(StatusCode::BAD_REQUEST);
+        }
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more
-        // than one, or one with an invalid value MUST get 400. hyper never checks.
+        // than one, or one with an invalid value (an empty one included) MUST
+        // get 400. hyper never checks.
         let mut hosts = req.headers.values(&header::HOST);
         let host_ok = match (hosts.next(), hosts.next()) {
             (None, _) => req.version == Version::Http10,
@@ -473,7 +480,6 @@ mod tests {
             "/sub/%2e%2e%2f..%2fsecret.txt",
             "/..%5csecret.txt",
             "/%252e%252e/secret.txt",
-            "/index.html%00.png",
             "/./index.html",
             "/out",
             "/outdir/secret.txt",
@@ -483,8 +489,37 @@ mod tests {
             let reply = get(&docroot, target);
             assert_eq!(reply.status, 404, "{target}");
         }
-        assert_eq!(get(&docroot, "/%zz").status, 400);
-        assert_eq!(get(&docroot, "/%2").status, 400);
+        // Malformed, not absent: bad escapes, and a decoded NUL, CR or LF.
+        for target in [
+            "/%zz",
+            "/%2",
+            "/index.html%00.png",
+            "/index.html%0d%0aSet-Cookie:%20x=1",
+            "/a%0Ab",
+            "/sub/%00/index.html",
+        ] {
+            assert_eq!(get(&docroot, target).status, 400, "{target}");
+        }
+        // Other control bytes are odd names, but names.
+        assert_eq!(get(&docroot, "/a%09b").status, 404);
+    }
+
+    #[test]
+    fn a_target_outside_rfc_3986_is_400() {
+        let (dir, docroot) = site();
+        std::fs::write(dir.path().join("root/caf\u{e9}.html"), "x").unwrap();
+        for target in [
+            "/caf\u{e9}.html",
+            "/a\"b",
+            "/{a}",
+            "/a|b",
+            "/a\\b",
+            "/a^b",
+            "/a#b",
+        ] {
+            assert_eq!(get(&docroot, target).status, 400, "{target}");
+        }
+        assert_eq!(get(&docroot, "/caf%C3%A9.html").status, 200);
     }
 
     #[test]
@@ -524,6 +559,11 @@ mod tests {
         assert_eq!(ask(Version::Http11, vec![b"[::1]:80"]), 200);
         assert_eq!(ask(Version::Http11, vec![b"evil.example/../x y@z"]), 400);
         assert_eq!(ask(Version::Http11, vec![b"a:port"]), 400);
+        // Empty: no http URI has an empty host (RFC 9110 §4.2.1), in 1.0 either.
+        assert_eq!(ask(Version::Http11, vec![b""]), 400);
+        assert_eq!(ask(Version::Http10, vec![b""]), 400);
+        assert_eq!(ask(Version::Http11, vec![b"caf\xc3\xa9"]), 400);
+        assert_eq!(ask(Version::Http11, vec![b"a%zz"]), 400);
     }
 
     #[test]
