@@ -7,6 +7,11 @@
 //!
 //! Only HTTP/1 (`http1::Builder`): hyper-util's auto builder would bring
 //! HTTP/2 along, which twinserve does not compare.
+//!
+//! As in the raw backend, a request body is never read: the socket hands
+//! hyper one head at a time, and the service, which hyper calls as soon as a
+//! head is parsed, closes the read side to hyper when that request has a body
+//! (`timed_io`). The answer then says `connection: close`.
 
 use std::convert::Infallible;
 use std::io;
@@ -33,7 +38,7 @@ mod timed_io;
 
 use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
 use crate::{Backend, Config, Shutdown};
-use timed_io::TimedStream;
+use timed_io::{TimedStream, Unread};
 
 type ResponseBody = BoxBody<Bytes, io::Error>;
 
@@ -135,16 +140,29 @@ async fn serve(
         };
         let peer = stream.peer_addr().ok();
         // TCP_NODELAY came with the socket from the listener (`server::bind`).
-        // hyper has no write timeout, and no read timeout once a head is in
-        // (a body it drains can stall): both come from wrapping the socket.
+        // hyper has no write timeout, and no read timeout once a head is in:
+        // both come from wrapping the socket, which also keeps bodies unread.
+        let unread = Arc::new(Unread::default());
         let stream = TimedStream::new(
             stream,
             limits.write_timeout.max(limits.head_timeout),
             limits.write_timeout,
+            Arc::clone(&unread),
         );
         let ctx = Arc::clone(&ctx);
-        let served = Arc::new(AtomicUsize::new(0));
-        let service = service_fn(move |req| answer(req, Arc::clone(&ctx), Arc::clone(&served)));
+        let served = AtomicUsize::new(0);
+        // hyper calls this as soon as it has parsed a head, before it reads
+        // on: refusing a body must happen before any byte after the head is read.
+        let service = service_fn(move |req: Request<Incoming>| {
+            let served = served.fetch_add(1, Ordering::Relaxed) + 1;
+            let has_body = !::hyper::body::Body::is_end_stream(req.body())
+                || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+            if has_body {
+                unread.refuse_body();
+            }
+            let ctx = Arc::clone(&ctx);
+            async move { Ok::<_, Infallible>(answer(req, &ctx, served, has_body)) }
+        });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         let task = tokio::spawn(async move {
             match AssertUnwindSafe(connection).catch_unwind().await {
@@ -178,25 +196,29 @@ async fn serve(
 }
 
 /// One request: the docroot decides, and the reply becomes a response.
-async fn answer(
+/// `served`: requests on this connection so far, this one included.
+fn answer(
     req: Request<Incoming>,
-    ctx: Arc<Context>,
-    served: Arc<AtomicUsize>,
-) -> Result<Response<ResponseBody>, Infallible> {
-    let mut response = decide(req, &ctx).await;
-    // hyper closes after a response that says `connection: close`.
-    if served.fetch_add(1, Ordering::Relaxed) + 1 >= ctx.max_requests_per_connection {
+    ctx: &Context,
+    served: usize,
+    has_body: bool,
+) -> Response<ResponseBody> {
+    let mut response = decide(req, ctx);
+    // hyper closes after a response that says `connection: close`: after a
+    // body left unread (RFC 9112 §9.3: read it all, or close), and at the
+    // connection's request limit.
+    if has_body || served >= ctx.max_requests_per_connection {
         response.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
         );
     }
-    Ok(response)
+    response
 }
 
-async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody> {
-    // The body is never read: no method this server allows has one, and hyper
-    // either drains it or closes the connection after the response.
+fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody> {
+    // The body is never read: no method this server allows has one, and the
+    // socket has already ended the read side to hyper (see the service).
     let (parts, body) = req.into_parts();
     if ctx.print_requests {
         print_head(&parts);
