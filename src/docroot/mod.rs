@@ -97,9 +97,10 @@ impl Default for Options {
 /// A server passes its configured limit with [`DocRoot::with_max_target_len`].
 pub const DEFAULT_MAX_TARGET_LEN: usize = 8 * 1024;
 
-/// A folder served over HTTP: the canonical root and the rules for answering.
+/// A folder served over HTTP: the root's path and the rules for answering.
 #[derive(Debug)]
 pub struct DocRoot {
+    /// As given, made absolute, never resolved here.
     root: PathBuf,
     /// The root folder, from whose descriptor every request is looked up.
     root_dir: Root,
@@ -113,26 +114,27 @@ pub struct DocRoot {
 }
 
 impl DocRoot {
-    /// Checks that `root` is a readable directory and remembers its canonical form,
-    /// against which every resolved path is checked.
+    /// Checks that `root` is a readable directory and remembers its path, made
+    /// absolute but not resolved: the kernel resolves it, symlinks included,
+    /// when requests come, so the folder served is the one it names then.
     pub fn open(root: &Path, options: Options) -> Result<DocRoot, RootError> {
         let unreadable = |source| RootError::Unreadable {
             path: root.to_path_buf(),
             source,
         };
-        let canonical = root.canonicalize().map_err(unreadable)?;
-        if !canonical.is_dir() {
+        let absolute = std::path::absolute(root).map_err(unreadable)?;
+        if !std::fs::metadata(&absolute).map_err(unreadable)?.is_dir() {
             return Err(RootError::NotADirectory {
                 path: root.to_path_buf(),
             });
         }
-        std::fs::read_dir(&canonical).map_err(unreadable)?;
+        std::fs::read_dir(&absolute).map_err(unreadable)?;
         let links = if options.follow_symlinks {
             Links::Anywhere
         } else {
             Links::Beneath
         };
-        let root_dir = Root::open(&canonical, links).map_err(unreadable)?;
+        let root_dir = Root::open(&absolute, links).map_err(unreadable)?;
         let cache_control =
             HeaderValue::try_from(options.cache_control.as_str()).map_err(|_| {
                 RootError::Option {
@@ -141,7 +143,7 @@ impl DocRoot {
                 }
             })?;
         Ok(DocRoot {
-            root: canonical,
+            root: absolute,
             root_dir,
             options,
             cache_control,
@@ -150,6 +152,8 @@ impl DocRoot {
         })
     }
 
+    /// The root's path as given, made absolute: it names the folder served
+    /// at each request, whatever its symlinks lead to by then.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -328,7 +332,7 @@ impl DocRoot {
                     identity,
                     folder_modified,
                 };
-                self.cache.keep(beneath, &candidate, &plain);
+                self.cache.keep(&self.root_dir, beneath, &candidate, &plain);
             }
             return plain;
         }
@@ -820,6 +824,42 @@ mod tests {
         });
         assert_eq!(reply.status, 414);
         assert!(matches!(reply.body, Body::Empty));
+    }
+
+    /// The folders on the way to a root given through a symlink are watched
+    /// for the names the path goes through, and only those: a file made or
+    /// renamed beside `current` leaves the cache as it is; `current` switched
+    /// empties it, and the next answer comes from the new release.
+    #[test]
+    fn only_changes_on_the_way_to_the_root_empty_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        for release in ["one", "two"] {
+            std::fs::create_dir(dir.path().join(release)).unwrap();
+            std::fs::write(dir.path().join(release).join("index.html"), release).unwrap();
+        }
+        std::os::unix::fs::symlink("one", dir.path().join("current")).unwrap();
+        let docroot = DocRoot::open(&dir.path().join("current"), Options::default()).unwrap();
+        let emptied = |d: &DocRoot| {
+            let debug = format!("{:?}", d.cache);
+            let after = debug.split("emptied ").nth(1).unwrap();
+            after.split(' ').next().unwrap().parse::<u64>().unwrap()
+        };
+        let home = |d: &DocRoot| body(&get(d, "/"));
+        assert_eq!(home(&docroot), b"one");
+        assert_eq!(home(&docroot), b"one");
+        let before = emptied(&docroot);
+        assert!(format!("{:?}", docroot.cache).contains("(1 entries"));
+        // Beside the link, in the folder that holds it: not on the way.
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        std::fs::rename(dir.path().join("notes.txt"), dir.path().join("notes2.txt")).unwrap();
+        std::fs::create_dir(dir.path().join("three")).unwrap();
+        assert_eq!(home(&docroot), b"one");
+        assert_eq!(emptied(&docroot), before, "{:?}", docroot.cache);
+        // The link itself, replaced by rename: the cache is emptied.
+        std::os::unix::fs::symlink("two", dir.path().join("next")).unwrap();
+        std::fs::rename(dir.path().join("next"), dir.path().join("current")).unwrap();
+        assert_eq!(home(&docroot), b"two");
+        assert!(emptied(&docroot) > before, "{:?}", docroot.cache);
     }
 
     #[test]
