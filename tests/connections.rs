@@ -213,6 +213,12 @@ fn a_request_with_a_body_is_answered_and_the_connection_closed() {
             "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
             405,
         ),
+        // A coding neither backend implements: 501 (RFC 9112 §6.1), unread.
+        (
+            "POST",
+            "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            501,
+        ),
         // Announced and never sent: answered at once all the same.
         ("POST", "Content-Length: 100000\r\n\r\n", 405),
     ];

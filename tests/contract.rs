@@ -118,6 +118,9 @@ fn table() -> Vec<Row> {
         row("GET", "/café.html", 400, Contains("400")),
         row("GET", "/{a}", 400, Contains("400")),
         row("GET", "/a%", 400, Contains("400")),
+        // A fragment is no part of a request-target; hyper cuts it off
+        // silently, the socket under it tells (hyper::timed_io).
+        row("GET", "/HelloWorld.html#top", 400, Contains("400")),
     ];
     // Every way out of the root: all refused, none with a hint.
     for target in [

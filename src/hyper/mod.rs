@@ -37,7 +37,7 @@ mod timed_io;
 
 use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
 use crate::{Backend, Config, Shutdown};
-use timed_io::{TimedStream, Unread};
+use timed_io::{TimedStream, Wire};
 
 type ResponseBody = BoxBody<Bytes, io::Error>;
 
@@ -202,12 +202,12 @@ async fn serve(
         // TCP_NODELAY came with the socket from the listener (`server::bind`).
         // hyper has no write timeout, and no read timeout once a head is in:
         // both come from wrapping the socket, which also keeps bodies unread.
-        let unread = Arc::new(Unread::default());
+        let wire = Arc::new(Wire::default());
         let stream = TimedStream::new(
             stream,
             limits.write_timeout.max(limits.head_timeout),
             limits.write_timeout,
-            Arc::clone(&unread),
+            Arc::clone(&wire),
         );
         let conn_ctx = Arc::clone(&ctx);
         let served = AtomicUsize::new(0);
@@ -219,15 +219,21 @@ async fn serve(
             let has_body = !::hyper::body::Body::is_end_stream(req.body())
                 || req.headers().contains_key(http::header::TRANSFER_ENCODING);
             if has_body {
-                unread.refuse_body();
+                wire.refuse_body();
             }
+            let fragment = wire.had_fragment();
             let the_one = conn_ctx.once.as_ref().is_none_or(|once| once.claim(id));
             let ctx = Arc::clone(&conn_ctx);
             async move {
                 if !the_one {
                     return Err(NotTheOne);
                 }
-                Ok(answer(req, &ctx, served, has_body))
+                let seen = Seen {
+                    served,
+                    has_body,
+                    fragment,
+                };
+                Ok(answer(req, &ctx, seen))
             }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
@@ -281,19 +287,23 @@ fn is_claimed(ctx: &Context) -> bool {
         .is_some_and(|once| once.claimed_by.load(Ordering::Acquire) != 0)
 }
 
-/// One request: the docroot decides, and the reply becomes a response.
-/// `served`: requests on this connection so far, this one included.
-fn answer(
-    req: Request<Incoming>,
-    ctx: &Context,
+/// What is known of a request besides what hyper parsed.
+struct Seen {
+    /// Requests on this connection so far, this one included.
     served: usize,
+    /// It has a body, which will not be read.
     has_body: bool,
-) -> Response<ResponseBody> {
-    let mut response = decide(req, ctx);
+    /// Its request-target held a `#fragment`, which hyper cut off.
+    fragment: bool,
+}
+
+/// One request: the docroot decides, and the reply becomes a response.
+fn answer(req: Request<Incoming>, ctx: &Context, seen: Seen) -> Response<ResponseBody> {
+    let mut response = decide(req, ctx, &seen);
     // hyper closes after a response that says `connection: close`: after a
     // body left unread (RFC 9112 §9.3: read it all, or close), and at the
     // connection's request limit.
-    if has_body || served >= ctx.max_requests_per_connection {
+    if seen.has_body || seen.served >= ctx.max_requests_per_connection {
         response.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
@@ -302,7 +312,7 @@ fn answer(
     response
 }
 
-fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody> {
+fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<ResponseBody> {
     // The body is never read: no method this server allows has one, and the
     // socket has already ended the read side to hyper (see the service).
     let (parts, body) = req.into_parts();
@@ -318,10 +328,23 @@ fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody> {
     // a slow network file system, this is the line to put in spawn_blocking.)
     // Origin-form, nearly every request, is borrowed as it is; only the
     // absolute form is put back together.
-    let target: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {
+    let mut target: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {
         Some(origin) if parts.uri.scheme().is_none() => origin.as_str().into(),
         _ => parts.uri.to_string().into(),
     };
+    if seen.fragment {
+        // Put back what hyper cut, for docroot to refuse as the raw parser
+        // does: a request-target has no fragment (RFC 9112 §3.2).
+        target.to_mut().push('#');
+    }
+    if has_unknown_coding(&parts.headers) {
+        // RFC 9112 §6.1: a transfer coding the server does not implement
+        // SHOULD get 501; hyper accepts `gzip, chunked` and would decode the
+        // chunks as if there were no gzip. The body is not read either way.
+        let reply =
+            Reply::status(http::StatusCode::NOT_IMPLEMENTED).answering(parts.method.as_str());
+        return into_response(reply, ctx.chunk_size);
+    }
     let reply = ctx.docroot.respond(&RequestView {
         method: parts.method.as_str(),
         target: &target,
@@ -333,6 +356,17 @@ fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody> {
         headers: &parts.headers,
     });
     into_response(reply, ctx.chunk_size)
+}
+
+/// Whether `Transfer-Encoding` names any coding but `chunked`. (hyper itself
+/// refuses `chunked` anywhere but last.)
+fn has_unknown_coding(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"chunked"))
 }
 
 /// Moves the docroot's decision into a hyper `Response`. The reply already

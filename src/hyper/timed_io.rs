@@ -12,13 +12,18 @@
 //! hands hyper bytes up to the first place a head can end (a blank line) and
 //! keeps the rest here, so when hyper parses a head, nothing after it is in
 //! its buffer yet. If that request has a body, the service says so
-//! ([`Unread::refuse_body`]) before hyper reads on, and from then on every
+//! ([`Wire::refuse_body`]) before hyper reads on, and from then on every
 //! read is end-of-file: hyper's body decoder never sees a byte — no body,
 //! valid or not, can be taken for a request, and no quirk of its chunk
 //! parser can be reached. hyper answers, and since its read side has ended,
 //! closes; the close half-closes and then drains what the client still
 //! sends, bounded, so the kernel does not destroy the answer with a reset
 //! (RFC 9112 §9.6).
+//!
+//! **What hyper drops.** hyper cuts a `#fragment` from the request-target
+//! without a word, so the service could never refuse it; the request line
+//! passes through here, and whether it held a `#` is noted for the service
+//! ([`Wire::had_fragment`]).
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -37,19 +42,30 @@ use tokio::time::{Instant, Sleep};
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
 
-/// Shared between a connection's socket and its service: set when a request
-/// carried a body that will never be read.
+/// What a connection's socket and its service share: the service's word that
+/// a body will never be read, and what the socket saw of the head just handed
+/// over that hyper does not tell. The service runs as soon as hyper has parsed
+/// a head and before any byte after it is handed over, so what is noted here
+/// is about the very request the service has.
 #[derive(Debug, Default)]
-pub struct Unread(AtomicBool);
+pub struct Wire {
+    body_refused: AtomicBool,
+    fragment: AtomicBool,
+}
 
-impl Unread {
+impl Wire {
     /// The request just parsed has a body: hyper will read no further.
     pub fn refuse_body(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.body_refused.store(true, Ordering::Relaxed);
     }
 
-    fn refused(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    fn body_refused(&self) -> bool {
+        self.body_refused.load(Ordering::Relaxed)
+    }
+
+    /// Whether the request-target of the head just parsed held a `#`.
+    pub fn had_fragment(&self) -> bool {
+        self.fragment.load(Ordering::Relaxed)
     }
 }
 
@@ -60,31 +76,27 @@ pub struct TimedStream {
     read: Limit,
     write: Limit,
     heads: Heads,
-    unread: Arc<Unread>,
+    wire: Arc<Wire>,
     /// The close after an unread body, once it has begun.
     linger: Option<Linger>,
 }
 
 impl TimedStream {
-    pub fn new(
-        inner: TcpStream,
-        read: Duration,
-        write: Duration,
-        unread: Arc<Unread>,
-    ) -> TimedStream {
+    pub fn new(inner: TcpStream, read: Duration, write: Duration, wire: Arc<Wire>) -> TimedStream {
         TimedStream {
             inner,
             read: Limit::new(read),
             write: Limit::new(write),
             heads: Heads::default(),
-            unread,
+            wire,
             linger: None,
         }
     }
 }
 
-/// Bytes received past the first place a head could end, and how far the
-/// search for that place has come in the bytes already handed over.
+/// Bytes received past the first place a head could end, how far the search
+/// for that place has come in the bytes already handed over, and what the
+/// request line of the head being handed over has shown.
 #[derive(Default)]
 struct Heads {
     held: Vec<u8>,
@@ -92,6 +104,49 @@ struct Heads {
     start: usize,
     /// The line ends seen just before: 0 none, 1 after an LF, 2 after LF CR.
     state: u8,
+    line: RequestLine,
+}
+
+/// The request line of a head, as it passes: leading empty lines skipped, and
+/// whether a `#` came after the method.
+#[derive(Default)]
+struct RequestLine {
+    started: bool,
+    after_method: bool,
+    done: bool,
+    hash: bool,
+}
+
+impl RequestLine {
+    /// Takes note of `bytes`, about to be handed over, with the search for a
+    /// head's end at `state` after them; when they end a head, tells `wire`
+    /// what its request line held and starts afresh.
+    fn hand_over(&mut self, bytes: &[u8], state: u8, wire: &Wire) {
+        self.note(bytes);
+        // Only the end of a head leaves the search at rest after an LF.
+        if bytes.last() == Some(&b'\n') && state == 0 {
+            wire.fragment.store(self.hash, Ordering::Relaxed);
+            *self = RequestLine::default();
+        }
+    }
+
+    fn note(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.done {
+                return;
+            }
+            match b {
+                b'\r' | b'\n' if !self.started => {}
+                b'\n' => self.done = true,
+                b' ' => {
+                    self.started = true;
+                    self.after_method = true;
+                }
+                b'#' if self.after_method => self.hash = true,
+                _ => self.started = true,
+            }
+        }
+    }
 }
 
 /// How many of `bytes` to hand over: up to and including the first LF that
@@ -193,7 +248,7 @@ impl AsyncRead for TimedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.unread.refused() {
+        if this.wire.body_refused() {
             // End of file for hyper: the body is the client's to keep.
             this.heads.held = Vec::new();
             this.heads.start = 0;
@@ -207,6 +262,9 @@ impl AsyncRead for TimedStream {
             let room = pending.len().min(buf.remaining());
             let take = cut(&mut heads.state, &pending[..room]);
             buf.put_slice(&pending[..take]);
+            heads
+                .line
+                .hand_over(&pending[..take], heads.state, &this.wire);
             heads.start += take;
             if heads.start == heads.held.len() {
                 heads.held.clear();
@@ -220,6 +278,10 @@ impl AsyncRead for TimedStream {
         if let Poll::Ready(Ok(())) = result {
             let fresh = &buf.filled()[before..];
             let take = cut(&mut this.heads.state, fresh);
+            let heads = &mut this.heads;
+            heads
+                .line
+                .hand_over(&fresh[..take], heads.state, &this.wire);
             if take < fresh.len() {
                 this.heads.held.extend_from_slice(&fresh[take..]);
                 buf.set_filled(before + take);
@@ -264,7 +326,7 @@ impl AsyncWrite for TimedStream {
         let this = self.get_mut();
         if this.linger.is_none() {
             ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-            if !this.unread.refused() {
+            if !this.wire.body_refused() {
                 return Poll::Ready(Ok(()));
             }
             this.linger = Some(Linger {
@@ -333,6 +395,32 @@ mod tests {
         // Leading empty lines are cut early, which only means another read.
         let parts = handed(&[b"\r\n\r\nGET / HTTP/1.1\r\n\r\nX"]);
         assert_eq!(parts, [&b"\r\n\r\n"[..], b"GET / HTTP/1.1\r\n\r\n", b"X"]);
+    }
+
+    #[test]
+    fn a_hash_in_the_request_target_is_noted_for_its_head() {
+        use super::{RequestLine, Wire};
+        let wire = Wire::default();
+        let mut line = RequestLine::default();
+        let mut state = 0;
+        let mut feed = |bytes: &[u8]| {
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let take = cut(&mut state, rest);
+                line.hand_over(&rest[..take], state, &wire);
+                rest = &rest[take..];
+            }
+        };
+        feed(b"\r\nGET /a#b HTTP/1.1\r\nX: #\r\n\r\n");
+        assert!(wire.had_fragment());
+        feed(b"GET /a HTTP/1.1\r\nX: #\r\n");
+        assert!(wire.had_fragment(), "noted only when the head ends");
+        feed(b"\r\n");
+        assert!(!wire.had_fragment(), "a # in a field is not in the target");
+        feed(b"G#T /a HTTP/1.1\r\n\r\nGET /x?");
+        assert!(!wire.had_fragment(), "nor one in the method");
+        feed(b"q#f HTTP/1.1\r\n\r\n");
+        assert!(wire.had_fragment(), "across reads");
     }
 
     proptest::proptest! {
