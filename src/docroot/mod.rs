@@ -862,6 +862,41 @@ mod tests {
         assert!(emptied(&docroot) > before, "{:?}", docroot.cache);
     }
 
+    /// RFC 9110 §8.8.2.1: a file whose mtime is in the future is sent with
+    /// the time of the answer as its Last-Modified, never a later one.
+    #[test]
+    fn last_modified_is_never_after_date() {
+        let (dir, docroot) = site();
+        let path = dir.path().join("root/future.txt");
+        std::fs::write(&path, "from the future").unwrap();
+        let tomorrow = std::time::SystemTime::now() + std::time::Duration::from_secs(86_400);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(tomorrow)
+            .unwrap();
+        for _ in 0..2 {
+            let reply = get(&docroot, "/future.txt");
+            assert_eq!(reply.status, 200);
+            let date = |name| {
+                let value = reply.headers[name].to_str().unwrap();
+                httpdate::parse_http_date(value).unwrap()
+            };
+            assert!(date(header::LAST_MODIFIED) <= date(header::DATE));
+        }
+        // A file from the past keeps its own time.
+        let reply = get(&docroot, "/index.html");
+        let modified = std::fs::metadata(dir.path().join("root/index.html"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(
+            reply.headers[header::LAST_MODIFIED],
+            httpdate::fmt_http_date(modified).as_str()
+        );
+    }
+
     #[test]
     fn a_root_replaced_in_place_is_followed() {
         let (dir, docroot) = site();
