@@ -19,10 +19,11 @@
 //! followed included, watched before that name is looked up. A switch of the
 //! root (a new symlink renamed over `current`, a folder renamed into place)
 //! is then an event like any other, and nothing kept from the old root is
-//! served again. Those folders hold other names too (`/tmp` is busy), so an
-//! event there empties the cache only when it names what the path goes
-//! through; the others are read and let go. A file is kept only if the path
-//! still leads, once these watches are in place, to the folder it was read from.
+//! served again. Those folders hold other names too (a shared temporary
+//! folder is busy), so an event there empties the cache only when it names
+//! what the path goes through; the others are read and let go. A file is kept
+//! only if the path still leads, once these watches are in place, to the
+//! folder it was read from.
 //!
 //! Keys are normalised request paths (every spelling of a path is one key),
 //! and keys, prepared fields and bodies all count toward [`MAX_BYTES`]: past
