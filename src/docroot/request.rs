@@ -106,9 +106,7 @@ fn is_ip_literal(literal: &[u8]) -> bool {
         return !version.is_empty()
             && version.iter().all(u8::is_ascii_hexdigit)
             && !tail.is_empty()
-            && tail
-                .iter()
-                .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+            && tail.iter().all(|&b| is(b, UNRESERVED | SUB_DELIM | COLON));
     }
     std::str::from_utf8(literal).is_ok_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok())
 }
@@ -116,42 +114,64 @@ fn is_ip_literal(literal: &[u8]) -> bool {
 /// `reg-name = *( unreserved / pct-encoded / sub-delims )`, which also
 /// covers `IPv4address`.
 fn is_reg_name(host: &[u8]) -> bool {
-    well_formed(host, |b| is_unreserved(b) || is_sub_delim(b))
+    well_formed(host, UNRESERVED | SUB_DELIM)
 }
 
-/// RFC 3986 §2.3.
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+/// RFC 3986's character classes, one bit each, looked up per byte: the
+/// check runs on every request's target and Host.
+const UNRESERVED: u8 = 1; // ALPHA DIGIT - . _ ~ (§2.3)
+const SUB_DELIM: u8 = 2; // ! $ & ' ( ) * + , ; = (§2.2)
+const COLON: u8 = 4;
+const AT: u8 = 8;
+const SLASH: u8 = 16;
+const QUESTION: u8 = 32;
+/// `pchar` (§3.3), less the `%` that [`well_formed`] checks.
+const PCHAR: u8 = UNRESERVED | SUB_DELIM | COLON | AT;
+const PATH: u8 = PCHAR | SLASH;
+const QUERY: u8 = PATH | QUESTION;
+
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+            UNRESERVED
+        } else {
+            match c {
+                b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' => {
+                    SUB_DELIM
+                }
+                b':' => COLON,
+                b'@' => AT,
+                b'/' => SLASH,
+                b'?' => QUESTION,
+                _ => 0,
+            }
+        };
+        b += 1;
+    }
+    table
+};
+
+fn is(b: u8, class: u8) -> bool {
+    CLASSES[b as usize] & class != 0
 }
 
-/// RFC 3986 §2.2.
-fn is_sub_delim(b: u8) -> bool {
-    matches!(
-        b,
-        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-    )
-}
-
-/// `pchar = unreserved / pct-encoded / sub-delims / ":" / "@"` (RFC 3986 §3.3),
-/// less the `%`, which [`well_formed`] checks.
-fn is_pchar(b: u8) -> bool {
-    is_unreserved(b) || is_sub_delim(b) || b == b':' || b == b'@'
-}
-
-/// Whether every byte of `text` is `allowed` or starts a `%` HEXDIG HEXDIG.
-fn well_formed(text: &[u8], allowed: impl Fn(u8) -> bool) -> bool {
+/// Whether every byte of `text` is in `class` or starts a `%` HEXDIG HEXDIG.
+fn well_formed(text: &[u8], class: u8) -> bool {
     let mut i = 0;
     while i < text.len() {
-        match text[i] {
-            b'%' => {
-                let hex = text.get(i + 1..i + 3);
-                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                    return false;
-                }
-                i += 3;
-            }
-            b if allowed(b) => i += 1,
-            _ => return false,
+        if is(text[i], class) {
+            i += 1;
+        } else if text[i] == b'%'
+            && text
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        {
+            i += 3;
+        } else {
+            return false;
         }
     }
     true
@@ -190,9 +210,7 @@ pub(super) fn is_valid_target(target: &str) -> bool {
         let host_port = match authority.iter().rposition(|&b| b == b'@') {
             Some(at) => {
                 let userinfo = &authority[..at];
-                if !well_formed(userinfo, |b| {
-                    is_unreserved(b) || is_sub_delim(b) || b == b':'
-                }) {
+                if !well_formed(userinfo, UNRESERVED | SUB_DELIM | COLON) {
                     return false;
                 }
                 &authority[at + 1..]
@@ -210,12 +228,10 @@ pub(super) fn is_valid_target(target: &str) -> bool {
 /// `path-abempty [ "?" query ]`: pchars and `/`, then after the first `?`
 /// pchars, `/` and `?`.
 fn is_path_and_query(bytes: &[u8]) -> bool {
-    let (path, query) = match bytes.iter().position(|&b| b == b'?') {
-        Some(q) => (&bytes[..q], Some(&bytes[q + 1..])),
-        None => (bytes, None),
-    };
-    well_formed(path, |b| is_pchar(b) || b == b'/')
-        && query.is_none_or(|q| well_formed(q, |b| is_pchar(b) || b == b'/' || b == b'?'))
+    match bytes.iter().position(|&b| b == b'?') {
+        Some(q) => well_formed(&bytes[..q], PATH) && well_formed(&bytes[q + 1..], QUERY),
+        None => well_formed(bytes, PATH),
+    }
 }
 
 #[cfg(test)]
