@@ -31,7 +31,9 @@
 //!
 //! What inotify cannot see, this cannot either: writes through a shared
 //! `mmap` and changes made on another machine to a network file system. Where
-//! inotify is unavailable (or its watch limit is reached) nothing is cached.
+//! inotify is unavailable (or its watch limit is reached), or a folder on the
+//! way to the root may not be watched (no read permission on it), nothing is
+//! cached.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -157,6 +159,10 @@ struct State {
     root: Option<(u64, u64)>,
     /// How many times the cache was emptied (shown by `Debug`, for tests).
     emptied: u64,
+    /// A folder on the way to the root may not be watched (no read
+    /// permission): then nothing is kept, for as long as this runs, and no
+    /// request pays for trying again.
+    root_unwatchable: bool,
 }
 
 /// An inotify instance, and an epoll set holding just it. Every lookup asks
@@ -336,6 +342,7 @@ impl FileCache {
                 filters: HashMap::new(),
                 root: None,
                 emptied: 0,
+                root_unwatchable: false,
             }),
         }
     }
@@ -371,6 +378,9 @@ impl FileCache {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.root_unwatchable {
+            return;
+        }
         let stale = state.forget_if_changed();
         state.remove(candidate.key);
         state.make_room(cost);
@@ -396,10 +406,14 @@ impl FileCache {
                 return;
             }
             Err(e) => {
-                // Most likely the per-user watch limit, or a folder on the way
-                // that may not be watched: start again, keep nothing now.
-                tracing::debug!("cannot watch {}: {e}", path.display());
+                // Most likely the per-user watch limit: start again, keep
+                // nothing now. A folder that may not be watched stays so.
+                tracing::debug!(
+                    "cannot watch {} or the way to the root: {e}",
+                    path.display()
+                );
                 let old = state.reset();
+                state.root_unwatchable = e.kind() == io::ErrorKind::PermissionDenied;
                 drop(state);
                 drop((stale, old));
                 return;
