@@ -124,3 +124,90 @@ fn the_cache_never_serves_a_stale_file() {
         );
     }
 }
+
+/// One release of a site: every file named after the release except
+/// `same.txt`, which has the same name, size and mtime in every release.
+fn release(dir: &std::path::Path, name: &str, then: SystemTime) {
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    write_with_mtime(&root.join("index.html"), name.as_bytes(), then);
+    write_with_mtime(&root.join("same.txt"), name.as_bytes(), then);
+    write_with_mtime(&root.join("sub/deep.txt"), name.as_bytes(), then);
+    write_with_mtime(&root.join(format!("only-{name}.txt")), b"x", then);
+    // A link to the other release: outside this root whichever is served.
+    let other = if name == "release-1" {
+        "release-2"
+    } else {
+        "release-1"
+    };
+    std::os::unix::fs::symlink(format!("../{other}/index.html"), root.join("other.html")).unwrap();
+    std::os::unix::fs::symlink("../secret.txt", root.join("up.html")).unwrap();
+}
+
+/// Points `link` at `target` the way deploy tools do: a new symlink renamed
+/// over the old one, in one step.
+fn switch(link: &std::path::Path, target: &str) {
+    let staged = link.with_extension("new");
+    std::os::unix::fs::symlink(target, &staged).unwrap();
+    std::fs::rename(&staged, link).unwrap();
+}
+
+/// A root given through symlinks (`site -> current -> release-1`) is
+/// resolved when each request comes: switching `current` to another release
+/// serves that release from the next request on — every file of it, the one
+/// with the same name, size and mtime as the old one included, never one
+/// from the cache of the old — and nothing outside whichever release is
+/// served, the other release included, is ever answered.
+#[test]
+fn a_root_given_through_a_symlink_follows_a_switch() {
+    let site = TestSite::new();
+    let dir = site.dir.path();
+    let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    release(dir, "release-1", then);
+    release(dir, "release-2", then);
+    std::os::unix::fs::symlink("release-1", dir.join("current")).unwrap();
+    std::os::unix::fs::symlink("current", dir.join("site")).unwrap();
+    for backend in BACKENDS {
+        switch(&dir.join("current"), "release-1");
+        let mut config = twinserve::Config::new(dir.join("site"));
+        config.threads = common::threads(4);
+        let server = twinserve::spawn(backend, config).unwrap();
+        let addr = server.local_addr();
+        let get = |path: &str| request(addr, "GET", path, "");
+        for (serving, gone) in [
+            ("release-1", "release-2"),
+            ("release-2", "release-1"),
+            ("release-1", "release-2"),
+        ] {
+            switch(&dir.join("current"), serving);
+            // Twice each: the second answer comes from the cache.
+            for _ in 0..2 {
+                for path in ["/", "/index.html", "/same.txt", "/sub/deep.txt"] {
+                    let answer = get(path);
+                    assert_eq!(answer.status, 200, "{backend} {serving} {path}");
+                    assert_eq!(
+                        answer.body,
+                        serving.as_bytes(),
+                        "{backend} {serving} {path}"
+                    );
+                }
+                assert_eq!(get(&format!("/only-{serving}.txt")).status, 200);
+                for path in [
+                    format!("/only-{gone}.txt"),
+                    "/other.html".to_string(),
+                    "/up.html".to_string(),
+                    format!("/../{gone}/index.html"),
+                    "/%2e%2e/secret.txt".to_string(),
+                ] {
+                    let answer = get(&path);
+                    assert_eq!(answer.status, 404, "{backend} {serving} {path}");
+                    assert!(
+                        !String::from_utf8_lossy(&answer.body).contains(gone)
+                            && !String::from_utf8_lossy(&answer.body).contains(SECRET),
+                        "{backend} {serving} {path}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -34,6 +34,86 @@ fn once_serves_one_client_then_refuses() {
     }
 }
 
+/// Waits for a `--once` server to stop by itself, at most `limit`: the test
+/// fails, rather than hangs, if it does not.
+fn stops_within(server: twinserve::ServerHandle, limit: Duration) {
+    let (done, waited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(server.wait());
+    });
+    let result = waited.recv_timeout(limit).expect("the --once server stops");
+    result.unwrap();
+}
+
+fn refused(addr: std::net::SocketAddr) -> bool {
+    std::net::TcpStream::connect_timeout(&addr, TIMEOUT)
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+/// `--once` counts a request, not a connection: connections that close having
+/// sent nothing, or only empty lines, are not the one; the next real request
+/// is served, and only then is the listener closed.
+#[test]
+fn once_is_not_spent_on_a_connection_without_a_request() {
+    use std::io::Write;
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start_with(backend, |c| c.once = true);
+        let addr = server.local_addr();
+        // Nothing at all, then only empty lines: each read to its close.
+        drop(common::connect(addr));
+        let out = common::send_raw(addr, b"");
+        assert!(out.is_empty(), "{backend}: {}", out.escape_ascii());
+        let mut blank = common::connect(addr);
+        blank.write_all(b"\r\n\r\n\n").unwrap();
+        drop(blank);
+        let out = common::send_raw(addr, b"\r\n");
+        assert!(out.is_empty(), "{backend}: {}", out.escape_ascii());
+        assert!(!refused(addr), "{backend}: closed before its request");
+        let first = request(addr, "GET", "/HelloWorld.html", "");
+        assert_eq!(first.status, 200, "{backend}");
+        assert_eq!(first.body, site.file("HelloWorld.html"), "{backend}");
+        stops_within(server, Duration::from_secs(5));
+        assert!(refused(addr), "{backend}: still listening");
+    }
+}
+
+/// An idle connection held open beside the real one neither takes `--once`'s
+/// request nor keeps the server running: the real request is served, the
+/// listener closes, the idle connection is closed, and a request sent on it
+/// afterwards gets no answer.
+#[test]
+fn once_is_not_held_by_an_idle_connection() {
+    use std::io::{Read, Write};
+    let site = TestSite::new();
+    for backend in BACKENDS {
+        let server = site.start_with(backend, |c| c.once = true);
+        let addr = server.local_addr();
+        let mut idle = common::connect(addr);
+        let mut early = common::connect(addr);
+        let first = request(addr, "GET", "/HelloWorld.html", "");
+        assert_eq!(first.status, 200, "{backend}");
+        stops_within(server, Duration::from_secs(5));
+        assert!(refused(addr), "{backend}: still listening");
+        // The idle one was closed by the server: end of file, or a reset.
+        let mut rest = Vec::new();
+        let closed = match idle.read_to_end(&mut rest) {
+            Ok(n) => n == 0,
+            // A read timeout means it is still open.
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        assert!(closed, "{backend}: the idle connection is still open");
+        // A request on a connection accepted before the one: never answered.
+        let _ = early.write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut answer = Vec::new();
+        let _ = early.read_to_end(&mut answer);
+        assert!(answer.is_empty(), "{backend}: {}", answer.escape_ascii());
+    }
+}
+
 /// Part A through the binary: `serve --once --print-requests` prints the
 /// request, answers it, exits 0, and the client then reports "refused".
 #[test]

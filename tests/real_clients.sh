@@ -42,16 +42,18 @@ chrome() {
     --user-data-dir="$(mktemp -d -p "$WORK")" "$@" 2>/dev/null
 }
 
-start() { # backend -> sets PORT, SERVER_PID
-  "$BIN" serve --backend "$1" --root "$WORK/site" --port 0 2>"$WORK/server.log" &
+start() { # backend [serve flags...] -> sets PORT, SERVER_PID; stdout goes to server.out
+  local backend=$1
+  shift
+  "$BIN" serve --backend "$backend" --root "$WORK/site" --port 0 "$@" >"$WORK/server.out" 2>"$WORK/server.log" &
   SERVER_PID=$!
   for _ in $(seq 100); do
     PORT=$(sed -n 's#.*http://127\.0\.0\.1:\([0-9]*\)/.*#\1#p' "$WORK/server.log" | head -1)
     [ -n "$PORT" ] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || fail "$1 did not start: $(cat "$WORK/server.log")"
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "$backend did not start: $(cat "$WORK/server.log")"
     sleep 0.05
   done
-  fail "$1 printed no address"
+  fail "$backend printed no address"
 }
 
 stop() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || fail "server exited with $?"; SERVER_PID=""; }
@@ -126,6 +128,28 @@ PY
     chrome --window-size=1000,500 --screenshot="$SHOTS/site-hello.png" "$URL/HelloWorld.html" >/dev/null
   fi
   stop
+done
+
+# --- Part A in a browser: `serve --once` gives Chromium the page, then stops ---
+# --once counts a request, not a connection: Chromium's spare connections do not
+# use it up. The page is the one request; the listener closes before the answer
+# goes out, so the stylesheet, a second request, is refused.
+for backend in raw hyper; do
+  start "$backend" --once --print-requests
+  URL="http://127.0.0.1:$PORT"
+  chrome --dump-dom "$URL/HelloWorld.html" >"$WORK/once-dom"
+  grep -q '<h1>Hello, World!</h1>' "$WORK/once-dom" || fail "$backend --once: chromium did not get the page"
+  for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$SERVER_PID" 2>/dev/null && fail "$backend --once: still running after the page"
+  wait "$SERVER_PID" || fail "$backend --once exited with $?"
+  SERVER_PID=""
+  requests=$(grep -cE '^[A-Z]+ /' "$WORK/server.out" || true)
+  [ "$requests" = 1 ] && grep -q '^GET /HelloWorld.html HTTP/1.1$' "$WORK/server.out" \
+    || fail "$backend --once: served $requests requests: $(cat "$WORK/server.out")"
+  code=0
+  curl -s -o /dev/null --max-time 2 "$URL/assets/style.css" || code=$?
+  [ "$code" = 7 ] || fail "$backend --once: the stylesheet was not refused (curl exit $code)"
+  say "$backend --once: chromium got the page, the stylesheet was refused, the server exited 0: ok"
 done
 
 # --- the HTML compare report, as a browser shows it ---

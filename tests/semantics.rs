@@ -62,6 +62,8 @@ fn validators_and_conditional_requests() {
             (format!("If-None-Match: W/{etag}\r\n"), 304),
             (format!("If-None-Match: \"other\", {etag}\r\n"), 304),
             ("If-None-Match: *\r\n".into(), 304),
+            // RFC 9110 §5.6.1.2: empty list elements are parsed and ignored.
+            (format!("If-None-Match: , ,{etag} ,\r\n"), 304),
             ("If-None-Match: \"other\"\r\n".into(), 200),
             (format!("If-Modified-Since: {modified}\r\n"), 304),
             (format!("If-Modified-Since: {long_ago}\r\n"), 200),
@@ -74,6 +76,7 @@ fn validators_and_conditional_requests() {
             (format!("If-Match: W/{etag}\r\n"), 412),
             (format!("If-Match: {etag}\r\n"), 200),
             ("If-Match: *\r\n".into(), 200),
+            (format!("If-Match: ,{etag},\r\n"), 200),
             (format!("If-Unmodified-Since: {long_ago}\r\n"), 412),
             (format!("If-Unmodified-Since: {modified}\r\n"), 200),
             (
@@ -90,6 +93,9 @@ fn validators_and_conditional_requests() {
                     assert_eq!(response.header("etag"), Some(etag.as_str()), "{backend}");
                     assert_eq!(response.header("last-modified"), Some(modified.as_str()));
                     assert!(response.header("cache-control").is_some(), "{backend}");
+                    // RFC 9110 §8.6: in a 304, a Content-Length only if it is
+                    // the 200's; none is sent.
+                    assert_eq!(response.header("content-length"), None, "{backend}");
                 }
                 200 => assert_eq!(response.body, site.file("HelloWorld.html"), "{backend}"),
                 _ => {}
@@ -199,6 +205,8 @@ fn options_and_allow() {
                 "{backend}"
             );
             assert!(response.body.is_empty());
+            // RFC 9110 §8.6: no Content-Length in a 204.
+            assert_eq!(response.header("content-length"), None, "{backend}");
         }
     }
 }

@@ -61,7 +61,7 @@ fn site() -> &'static (PathBuf, DocRoot) {
         link(Path::new("../../secret-big.bin"), "sub/rel-escape");
         link(Path::new("big.bin"), "inside-link");
         let docroot = DocRoot::open(&root, Options::default()).unwrap();
-        (docroot.root().to_path_buf(), docroot)
+        (docroot.root().canonicalize().unwrap(), docroot)
     })
 }
 

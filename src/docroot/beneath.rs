@@ -54,20 +54,24 @@ pub(super) enum Links {
 }
 
 /// The folder served, by path: the descriptor lookups start from is the one
-/// the root's path names at the time of the request, so a root renamed or
-/// rebuilt in place (`rm -rf dist && build`) is followed, as a path would be.
+/// the root's path names at the time of the request, resolved by the kernel
+/// as any path is — so a root renamed or rebuilt in place (`rm -rf dist &&
+/// build`) is followed, and so is a root given through a symlink whose target
+/// is switched (`current -> release-2` renamed over `current -> release-1`).
 #[derive(Debug)]
 pub(super) struct Root {
-    canonical: PathBuf,
+    /// The path as given, made absolute but not resolved: its symlinks are
+    /// the kernel's to follow, each time it is asked.
+    path: PathBuf,
     links: Links,
     current: RwLock<Arc<Beneath>>,
 }
 
 impl Root {
-    pub(super) fn open(canonical: &Path, links: Links) -> io::Result<Root> {
-        let current = Beneath::open(canonical, links)?;
+    pub(super) fn open(path: &Path, links: Links) -> io::Result<Root> {
+        let current = Beneath::open(path, links)?;
         Ok(Root {
-            canonical: canonical.to_path_buf(),
+            path: path.to_path_buf(),
             links,
             current: RwLock::new(Arc::new(current)),
         })
@@ -77,19 +81,67 @@ impl Root {
     /// descriptor only when it names another folder than the one held.
     pub(super) fn now(&self) -> Arc<Beneath> {
         let held = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
-        let Ok(seen) = std::fs::metadata(&self.canonical) else {
+        let Ok(seen) = std::fs::metadata(&self.path) else {
             // Gone for now: lookups in the held folder find what is left of it.
             return held;
         };
         if held.is(&seen) {
             return held;
         }
-        let Ok(fresh) = Beneath::open(&self.canonical, self.links) else {
+        let Ok(fresh) = Beneath::open(&self.path, self.links) else {
             return held;
         };
         let fresh = Arc::new(fresh);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&fresh);
         fresh
+    }
+
+    /// Resolves the root's path as the kernel does — from `/`, name by name,
+    /// following symlinks — calling `watch(folder, name)` before each name is
+    /// looked up in each folder, and returns the folder it leads to. A watch
+    /// placed on a folder before a name is looked up in it sees any later
+    /// change of what that name is; so once this returns, no change to where
+    /// the path leads can go unseen (the cache's guarantee across a switch).
+    pub(super) fn resolve_watched(
+        &self,
+        mut watch: impl FnMut(&Path, &OsStr) -> io::Result<()>,
+    ) -> io::Result<Metadata> {
+        let mut folder = PathBuf::from("/");
+        let mut todo = components(&self.path)?;
+        todo.reverse();
+        let mut links = 0;
+        while let Some(name) = todo.pop() {
+            match name.as_slice() {
+                b"." => continue,
+                // Every folder on the way was reached by name from `/`, so its
+                // parent is the one before it, whose entry for it is watched.
+                b".." => {
+                    folder.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let name = OsStr::from_bytes(&name);
+            watch(&folder, name)?;
+            let path = folder.join(name);
+            let meta = std::fs::symlink_metadata(&path)?;
+            if !meta.is_symlink() {
+                folder = path;
+                continue;
+            }
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            let target = std::fs::read_link(&path)?;
+            if target.is_absolute() {
+                folder = PathBuf::from("/");
+            }
+            let mut expanded = components(&target)?;
+            expanded.reverse();
+            todo.extend(expanded);
+        }
+        std::fs::metadata(&folder)
     }
 }
 
@@ -99,8 +151,9 @@ pub(super) struct Beneath {
     root: OwnedFd,
     dev: u64,
     ino: u64,
-    /// The root's canonical path: absolute symlinks that point inside it are
-    /// followed (as a path walk would), any other absolute link is a way out.
+    /// Where this folder was when opened, symlinks resolved: absolute
+    /// symlinks that point inside it are followed (as a path walk would), any
+    /// other absolute link is a way out.
     canonical: PathBuf,
     links: Links,
     /// `/proc/self/fd/N` of the root's descriptor, when `/proc` shows it:
@@ -118,22 +171,33 @@ fn escape() -> io::Error {
 }
 
 impl Beneath {
-    /// Opens `canonical` (the root, already canonical) as the base of every lookup.
-    pub(super) fn open(canonical: &Path, links: Links) -> io::Result<Beneath> {
+    /// Opens the folder `path` names now (the kernel following any symlink
+    /// on the way) as the base of every lookup.
+    pub(super) fn open(path: &Path, links: Links) -> io::Result<Beneath> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let root = rustix::fs::open(canonical, flags, Mode::empty())?;
+        let root = rustix::fs::open(path, flags, Mode::empty())?;
         let held = rustix::fs::fstat(&root)?;
         let proc_root = Some(proc_path(&root)).filter(|path| {
             std::fs::metadata(path)
                 .is_ok_and(|seen| seen.dev() == held.st_dev && seen.ino() == held.st_ino)
         });
+        // The opened folder's own path where `/proc` tells it; else the path
+        // resolved now, which can only differ if the root was switched in
+        // between — and then an absolute link is read against the other
+        // release's path, still beneath this descriptor, never out of it.
+        let canonical = proc_root
+            .as_ref()
+            .and_then(|fd| std::fs::read_link(fd).ok())
+            .filter(|p| p.is_absolute())
+            .or_else(|| path.canonicalize().ok())
+            .unwrap_or_else(|| path.to_path_buf());
         let probe = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
         let openat2 = rustix::fs::openat2(&root, ".", LOOK, Mode::empty(), probe).is_ok();
         Ok(Beneath {
             root,
             dev: held.st_dev,
             ino: held.st_ino,
-            canonical: canonical.to_path_buf(),
+            canonical,
             links,
             proc_root,
             openat2,
@@ -142,7 +206,12 @@ impl Beneath {
 
     /// Whether `meta` describes the folder this holds open.
     fn is(&self, meta: &Metadata) -> bool {
-        meta.dev() == self.dev && meta.ino() == self.ino
+        self.is_folder(meta.dev(), meta.ino())
+    }
+
+    /// Whether the folder this holds open is the one with this device and inode.
+    pub(super) fn is_folder(&self, dev: u64, ino: u64) -> bool {
+        dev == self.dev && ino == self.ino
     }
 
     /// A path naming the root folder this holds open, whatever its own path

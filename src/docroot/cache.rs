@@ -13,15 +13,30 @@
 //! a file is kept only if a lookup beneath the root made after its watches
 //! were in place still finds, without a symlink, the very file that was read.
 //!
+//! The root itself is a path the kernel resolves at every request
+//! (`current -> release-2`), so what leads to it is watched as well: each
+//! folder on the way from `/` for the one name looked up in it, the links
+//! followed included, watched before that name is looked up. A switch of the
+//! root (a new symlink renamed over `current`, a folder renamed into place)
+//! is then an event like any other, and nothing kept from the old root is
+//! served again. Those folders hold other names too (a shared temporary
+//! folder is busy), so an event there empties the cache only when it names
+//! what the path goes through; the others are read and let go. A file is kept
+//! only if the path still leads, once these watches are in place, to the
+//! folder it was read from.
+//!
 //! Keys are normalised request paths (every spelling of a path is one key),
 //! and keys, prepared fields and bodies all count toward [`MAX_BYTES`]: past
 //! it, or past [`MAX_ENTRIES`], entries are dropped one by one to make room.
 //!
 //! What inotify cannot see, this cannot either: writes through a shared
 //! `mmap` and changes made on another machine to a network file system. Where
-//! inotify is unavailable (or its watch limit is reached) nothing is cached.
+//! inotify is unavailable (or its watch limit is reached), or a folder on the
+//! way to the root may not be watched (no read permission on it), nothing is
+//! cached.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
@@ -30,11 +45,11 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use inotify::{Inotify, WatchMask};
+use inotify::{EventMask, Inotify, WatchMask};
 use rustix::event::Timespec;
 use rustix::event::epoll::{self, EventData, EventFlags};
 
-use super::beneath::Beneath;
+use super::beneath::{Beneath, Root};
 use super::representation::Representation;
 
 /// Files up to this size are kept in memory: a typical page, stylesheet or
@@ -59,6 +74,37 @@ const CHANGES: WatchMask = WatchMask::MODIFY
     .union(WatchMask::MOVE_SELF)
     .union(WatchMask::MOVED_FROM)
     .union(WatchMask::MOVED_TO);
+
+/// What changes what a name in a folder on the way to the root leads to: the
+/// name made, removed or renamed, its permissions, or the folder itself
+/// renamed or removed.
+const NAME_CHANGES: WatchMask = WatchMask::CREATE
+    .union(WatchMask::DELETE)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO)
+    .union(WatchMask::ATTRIB)
+    .union(WatchMask::DELETE_SELF)
+    .union(WatchMask::MOVE_SELF);
+
+/// Which events of one watch (one inode: the kernel gives an inode watched
+/// twice one descriptor) empty the cache.
+#[derive(Debug)]
+enum Filter {
+    /// Any: a kept file, or a folder between the root and one.
+    All,
+    /// Those about the folder itself, or about one of these names in it: a
+    /// folder on the way to the root.
+    Names(Vec<OsString>),
+}
+
+impl Filter {
+    fn matters(&self, name: Option<&OsStr>) -> bool {
+        match (self, name) {
+            (Filter::All, _) | (_, None) => true,
+            (Filter::Names(names), Some(name)) => names.iter().any(|n| n == name),
+        }
+    }
+}
 
 /// What a kept file must still be, checked once its watches are in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +152,17 @@ struct State {
     entries: HashMap<Box<str>, (Representation, u64)>,
     /// The sum of every entry's cost (its key, fields and body).
     bytes: u64,
+    /// What each watch descriptor's events mean, by its number.
+    filters: HashMap<i32, Filter>,
+    /// The folder the root's path led to when the way there was watched
+    /// (device, inode); `None` until it is, with this watcher.
+    root: Option<(u64, u64)>,
+    /// How many times the cache was emptied (shown by `Debug`, for tests).
+    emptied: u64,
+    /// A folder on the way to the root may not be watched (no read
+    /// permission): then nothing is kept, for as long as this runs, and no
+    /// request pays for trying again.
+    root_unwatchable: bool,
 }
 
 /// An inotify instance, and an epoll set holding just it. Every lookup asks
@@ -126,15 +183,40 @@ impl Watcher {
         Ok(Watcher { inotify, queued })
     }
 
-    /// Has anything happened (or can we not tell)?
-    fn changed(&self) -> bool {
+    /// Has anything that matters happened (or can we not tell)? Nearly
+    /// always one `epoll_wait` that finds nothing queued; only when something
+    /// is are the events read, and those that `filters` says do not matter
+    /// (a sibling made in a folder on the way to the root) let go.
+    fn changed(&mut self, filters: &HashMap<i32, Filter>) -> bool {
         let mut ready = [MaybeUninit::<epoll::Event>::uninit()];
         let now = Timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        let waited = epoll::wait(&self.queued, &mut ready, Some(&now));
-        !matches!(waited, Ok((events, _)) if events.is_empty())
+        match epoll::wait(&self.queued, &mut ready, Some(&now)) {
+            Ok(([], _)) => return false,
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+        let mut buffer = [0u8; 4096];
+        loop {
+            match self.inotify.read_events(&mut buffer) {
+                Ok(events) => {
+                    for event in events {
+                        let filter = filters.get(&event.wd.get_watch_descriptor_id());
+                        // An overflow, a watch the kernel dropped (its inode is
+                        // gone), or one not known: assume the worst.
+                        let unknown = event.mask.contains(EventMask::Q_OVERFLOW)
+                            || event.mask.contains(EventMask::IGNORED);
+                        if unknown || filter.is_none_or(|f| f.matters(event.name)) {
+                            return true;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
+            }
+        }
     }
 }
 
@@ -147,6 +229,9 @@ impl State {
     fn reset(&mut self) -> Option<Watcher> {
         self.entries.clear();
         self.bytes = 0;
+        self.filters.clear();
+        self.root = None;
+        self.emptied += 1;
         std::mem::replace(&mut self.watcher, Watcher::new().ok())
     }
 
@@ -154,23 +239,70 @@ impl State {
     /// returns the old watcher to close, as [`State::reset`] does.
     #[must_use]
     fn forget_if_changed(&mut self) -> Option<Watcher> {
-        if self.watcher.as_ref().is_some_and(Watcher::changed) {
+        let filters = &self.filters;
+        if self.watcher.as_mut().is_some_and(|w| w.changed(filters)) {
             self.reset()
         } else {
             None
         }
     }
 
-    /// Watches `path`; with `follow` false, a symlink there is watched
-    /// itself, never what it points at.
+    /// Watches `path` for every change; with `follow` false, a symlink there
+    /// is watched itself, never what it points at.
     fn watch(&mut self, path: &Path, follow: bool) -> io::Result<()> {
-        let watcher = self.watcher.as_mut().ok_or(io::ErrorKind::Unsupported)?;
         let mask = if follow {
             CHANGES
         } else {
             CHANGES | WatchMask::DONT_FOLLOW
         };
-        watcher.inotify.watches().add(path, mask).map(drop)
+        let wd = self.add_watch(path, mask)?;
+        self.filters.insert(wd, Filter::All);
+        Ok(())
+    }
+
+    /// Watches the folder `folder` for changes to what `name` in it is.
+    fn watch_name(&mut self, folder: &Path, name: &OsStr) -> io::Result<()> {
+        let wd = self.add_watch(folder, NAME_CHANGES | WatchMask::DONT_FOLLOW)?;
+        match self
+            .filters
+            .entry(wd)
+            .or_insert_with(|| Filter::Names(Vec::new()))
+        {
+            Filter::All => {}
+            Filter::Names(names) => {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_os_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `mask` to what is watched at `path` (an inode watched twice keeps
+    /// one descriptor, with both masks).
+    fn add_watch(&mut self, path: &Path, mask: WatchMask) -> io::Result<i32> {
+        let watcher = self.watcher.as_mut().ok_or(io::ErrorKind::Unsupported)?;
+        let wd = watcher
+            .inotify
+            .watches()
+            .add(path, mask | WatchMask::MASK_ADD)?;
+        Ok(wd.get_watch_descriptor_id())
+    }
+
+    /// Whether the root's path leads, now and with every change to that seen
+    /// from here on, to the folder `beneath` holds: the way is watched once
+    /// per watcher, the folder compared every time.
+    fn root_is(&mut self, root: &Root, beneath: &Beneath) -> io::Result<bool> {
+        let (dev, ino) = match self.root {
+            Some(held) => held,
+            None => {
+                let folder = root.resolve_watched(|folder, name| self.watch_name(folder, name))?;
+                let held = (folder.dev(), folder.ino());
+                self.root = Some(held);
+                held
+            }
+        };
+        Ok(beneath.is_folder(dev, ino))
     }
 
     fn remove(&mut self, key: &str) {
@@ -207,6 +339,10 @@ impl FileCache {
                 watcher: Watcher::new().ok(),
                 entries: HashMap::new(),
                 bytes: 0,
+                filters: HashMap::new(),
+                root: None,
+                emptied: 0,
+                root_unwatchable: false,
             }),
         }
     }
@@ -225,9 +361,11 @@ impl FileCache {
     }
 
     /// Keeps `representation` (already read into memory) under the candidate's
-    /// key, if it is still exactly what was read, where it was read.
+    /// key, if it is still exactly what was read, where it was read, and the
+    /// root's path still leads there.
     pub(super) fn keep(
         &self,
+        root: &Root,
         beneath: &Beneath,
         candidate: &Candidate<'_>,
         representation: &Representation,
@@ -240,6 +378,9 @@ impl FileCache {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.root_unwatchable {
+            return;
+        }
         let stale = state.forget_if_changed();
         state.remove(candidate.key);
         state.make_room(cost);
@@ -247,20 +388,36 @@ impl FileCache {
         // names now), each folder below it on the way, and the file itself,
         // each watched before the next is named, so a rename anywhere on the
         // way after its folder's watch is queued.
-        let root = beneath.watchable_root();
-        let mut watched = state.watch(&root, true);
-        let mut path = root;
+        let folder = beneath.watchable_root();
+        let mut watched = state.watch(&folder, true);
+        let mut path = folder;
         for part in candidate.relative.iter() {
             path.push(part);
             watched = watched.and_then(|()| state.watch(&path, false));
         }
-        if let Err(e) = watched {
-            // Most likely the per-user watch limit: start again, keep nothing now.
-            tracing::debug!("cannot watch {}: {e}", path.display());
-            let old = state.reset();
-            drop(state);
-            drop((stale, old));
-            return;
+        // And the way from `/` to the root, which must still lead here.
+        let watched = watched.and_then(|()| state.root_is(root, beneath));
+        match watched {
+            Ok(true) => {}
+            // Switched since this request looked it up: not kept.
+            Ok(false) => {
+                drop(state);
+                drop(stale);
+                return;
+            }
+            Err(e) => {
+                // Most likely the per-user watch limit: start again, keep
+                // nothing now. A folder that may not be watched stays so.
+                tracing::debug!(
+                    "cannot watch {} or the way to the root: {e}",
+                    path.display()
+                );
+                let old = state.reset();
+                state.root_unwatchable = e.kind() == io::ErrorKind::PermissionDenied;
+                drop(state);
+                drop((stale, old));
+                return;
+            }
         }
         // Anything changed between the read and the watches shows here; any
         // change from now on is queued for the next lookup to see.
@@ -294,17 +451,18 @@ impl std::fmt::Debug for FileCache {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         write!(
             f,
-            "FileCache({} entries, {} bytes, inotify {})",
+            "FileCache({} entries, {} bytes, inotify {}, emptied {} times)",
             state.entries.len(),
             state.bytes,
-            if state.watcher.is_some() { "on" } else { "off" }
+            if state.watcher.is_some() { "on" } else { "off" },
+            state.emptied
         )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::beneath::Links;
+    use super::super::beneath::{Links, Root};
     use super::super::representation::Representation;
     use super::*;
     use http::HeaderValue;
@@ -317,7 +475,8 @@ mod tests {
         let path = root.join("index.html");
         std::fs::write(&path, "home").unwrap();
         let cache = FileCache::default();
-        let beneath = Beneath::open(&root, Links::Beneath).unwrap();
+        let served = Root::open(&root, Links::Beneath).unwrap();
+        let beneath = served.now();
         let keep = |identity: Option<Identity>| {
             let file = File::open(&path).unwrap();
             let meta = file.metadata().unwrap();
@@ -331,7 +490,7 @@ mod tests {
                 identity: identity.unwrap_or(Identity::of(&meta)),
                 folder_modified,
             };
-            cache.keep(&beneath, &candidate, &rep);
+            cache.keep(&served, &beneath, &candidate, &rep);
             format!("{cache:?}")
         };
         // Read, then replaced before the watches were in place.

@@ -41,7 +41,7 @@ use conditional::Precondition;
 use range::RangeDecision;
 use reply::{Refusal, header_value};
 use representation::Representation;
-use request::{is_valid_host, origin_path};
+use request::{is_valid_host, is_valid_target, origin_path};
 use resolve::{BadPath, Lookup, Resolved, open_regular, refusal};
 
 /// Why a document root cannot be served.
@@ -97,9 +97,10 @@ impl Default for Options {
 /// A server passes its configured limit with [`DocRoot::with_max_target_len`].
 pub const DEFAULT_MAX_TARGET_LEN: usize = 8 * 1024;
 
-/// A folder served over HTTP: the canonical root and the rules for answering.
+/// A folder served over HTTP: the root's path and the rules for answering.
 #[derive(Debug)]
 pub struct DocRoot {
+    /// As given, made absolute, never resolved here.
     root: PathBuf,
     /// The root folder, from whose descriptor every request is looked up.
     root_dir: Root,
@@ -113,26 +114,27 @@ pub struct DocRoot {
 }
 
 impl DocRoot {
-    /// Checks that `root` is a readable directory and remembers its canonical form,
-    /// against which every resolved path is checked.
+    /// Checks that `root` is a readable directory and remembers its path, made
+    /// absolute but not resolved: the kernel resolves it, symlinks included,
+    /// when requests come, so the folder served is the one it names then.
     pub fn open(root: &Path, options: Options) -> Result<DocRoot, RootError> {
         let unreadable = |source| RootError::Unreadable {
             path: root.to_path_buf(),
             source,
         };
-        let canonical = root.canonicalize().map_err(unreadable)?;
-        if !canonical.is_dir() {
+        let absolute = std::path::absolute(root).map_err(unreadable)?;
+        if !std::fs::metadata(&absolute).map_err(unreadable)?.is_dir() {
             return Err(RootError::NotADirectory {
                 path: root.to_path_buf(),
             });
         }
-        std::fs::read_dir(&canonical).map_err(unreadable)?;
+        std::fs::read_dir(&absolute).map_err(unreadable)?;
         let links = if options.follow_symlinks {
             Links::Anywhere
         } else {
             Links::Beneath
         };
-        let root_dir = Root::open(&canonical, links).map_err(unreadable)?;
+        let root_dir = Root::open(&absolute, links).map_err(unreadable)?;
         let cache_control =
             HeaderValue::try_from(options.cache_control.as_str()).map_err(|_| {
                 RootError::Option {
@@ -141,7 +143,7 @@ impl DocRoot {
                 }
             })?;
         Ok(DocRoot {
-            root: canonical,
+            root: absolute,
             root_dir,
             options,
             cache_control,
@@ -150,6 +152,8 @@ impl DocRoot {
         })
     }
 
+    /// The root's path as given, made absolute: it names the folder served
+    /// at each request, whatever its symlinks lead to by then.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -169,8 +173,15 @@ impl DocRoot {
         if req.target.len() > self.max_target_len {
             return Reply::status(StatusCode::URI_TOO_LONG);
         }
+        // RFC 9112 §3: an invalid request-line gets 400 (or a 301, which would
+        // be a guess at what was meant). raw's parser refuses most bad bytes
+        // already; hyper passes several on, so both meet this check.
+        if !is_valid_target(req.target) {
+            return Reply::status(StatusCode::BAD_REQUEST);
+        }
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more
-        // than one, or one with an invalid value MUST get 400. hyper never checks.
+        // than one, or one with an invalid value (an empty one included) MUST
+        // get 400. hyper never checks.
         let mut hosts = req.headers.values(&header::HOST);
         let host_ok = match (hosts.next(), hosts.next()) {
             (None, _) => req.version == Version::Http10,
@@ -321,7 +332,7 @@ impl DocRoot {
                     identity,
                     folder_modified,
                 };
-                self.cache.keep(beneath, &candidate, &plain);
+                self.cache.keep(&self.root_dir, beneath, &candidate, &plain);
             }
             return plain;
         }
@@ -473,7 +484,6 @@ mod tests {
             "/sub/%2e%2e%2f..%2fsecret.txt",
             "/..%5csecret.txt",
             "/%252e%252e/secret.txt",
-            "/index.html%00.png",
             "/./index.html",
             "/out",
             "/outdir/secret.txt",
@@ -483,8 +493,37 @@ mod tests {
             let reply = get(&docroot, target);
             assert_eq!(reply.status, 404, "{target}");
         }
-        assert_eq!(get(&docroot, "/%zz").status, 400);
-        assert_eq!(get(&docroot, "/%2").status, 400);
+        // Malformed, not absent: bad escapes, and a decoded NUL, CR or LF.
+        for target in [
+            "/%zz",
+            "/%2",
+            "/index.html%00.png",
+            "/index.html%0d%0aSet-Cookie:%20x=1",
+            "/a%0Ab",
+            "/sub/%00/index.html",
+        ] {
+            assert_eq!(get(&docroot, target).status, 400, "{target}");
+        }
+        // Other control bytes are odd names, but names.
+        assert_eq!(get(&docroot, "/a%09b").status, 404);
+    }
+
+    #[test]
+    fn a_target_outside_rfc_3986_is_400() {
+        let (dir, docroot) = site();
+        std::fs::write(dir.path().join("root/caf\u{e9}.html"), "x").unwrap();
+        for target in [
+            "/caf\u{e9}.html",
+            "/a\"b",
+            "/{a}",
+            "/a|b",
+            "/a\\b",
+            "/a^b",
+            "/a#b",
+        ] {
+            assert_eq!(get(&docroot, target).status, 400, "{target}");
+        }
+        assert_eq!(get(&docroot, "/caf%C3%A9.html").status, 200);
     }
 
     #[test]
@@ -524,6 +563,11 @@ mod tests {
         assert_eq!(ask(Version::Http11, vec![b"[::1]:80"]), 200);
         assert_eq!(ask(Version::Http11, vec![b"evil.example/../x y@z"]), 400);
         assert_eq!(ask(Version::Http11, vec![b"a:port"]), 400);
+        // Empty: no http URI has an empty host (RFC 9110 §4.2.1), in 1.0 either.
+        assert_eq!(ask(Version::Http11, vec![b""]), 400);
+        assert_eq!(ask(Version::Http10, vec![b""]), 400);
+        assert_eq!(ask(Version::Http11, vec![b"caf\xc3\xa9"]), 400);
+        assert_eq!(ask(Version::Http11, vec![b"a%zz"]), 400);
     }
 
     #[test]
@@ -780,6 +824,77 @@ mod tests {
         });
         assert_eq!(reply.status, 414);
         assert!(matches!(reply.body, Body::Empty));
+    }
+
+    /// The folders on the way to a root given through a symlink are watched
+    /// for the names the path goes through, and only those: a file made or
+    /// renamed beside `current` leaves the cache as it is; `current` switched
+    /// empties it, and the next answer comes from the new release.
+    #[test]
+    fn only_changes_on_the_way_to_the_root_empty_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        for release in ["one", "two"] {
+            std::fs::create_dir(dir.path().join(release)).unwrap();
+            std::fs::write(dir.path().join(release).join("index.html"), release).unwrap();
+        }
+        std::os::unix::fs::symlink("one", dir.path().join("current")).unwrap();
+        let docroot = DocRoot::open(&dir.path().join("current"), Options::default()).unwrap();
+        let emptied = |d: &DocRoot| {
+            let debug = format!("{:?}", d.cache);
+            let after = debug.split("emptied ").nth(1).unwrap();
+            after.split(' ').next().unwrap().parse::<u64>().unwrap()
+        };
+        let home = |d: &DocRoot| body(&get(d, "/"));
+        assert_eq!(home(&docroot), b"one");
+        assert_eq!(home(&docroot), b"one");
+        let before = emptied(&docroot);
+        assert!(format!("{:?}", docroot.cache).contains("(1 entries"));
+        // Beside the link, in the folder that holds it: not on the way.
+        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        std::fs::rename(dir.path().join("notes.txt"), dir.path().join("notes2.txt")).unwrap();
+        std::fs::create_dir(dir.path().join("three")).unwrap();
+        assert_eq!(home(&docroot), b"one");
+        assert_eq!(emptied(&docroot), before, "{:?}", docroot.cache);
+        // The link itself, replaced by rename: the cache is emptied.
+        std::os::unix::fs::symlink("two", dir.path().join("next")).unwrap();
+        std::fs::rename(dir.path().join("next"), dir.path().join("current")).unwrap();
+        assert_eq!(home(&docroot), b"two");
+        assert!(emptied(&docroot) > before, "{:?}", docroot.cache);
+    }
+
+    /// RFC 9110 §8.8.2.1: a file whose mtime is in the future is sent with
+    /// the time of the answer as its Last-Modified, never a later one.
+    #[test]
+    fn last_modified_is_never_after_date() {
+        let (dir, docroot) = site();
+        let path = dir.path().join("root/future.txt");
+        std::fs::write(&path, "from the future").unwrap();
+        let tomorrow = std::time::SystemTime::now() + std::time::Duration::from_secs(86_400);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(tomorrow)
+            .unwrap();
+        for _ in 0..2 {
+            let reply = get(&docroot, "/future.txt");
+            assert_eq!(reply.status, 200);
+            let date = |name| {
+                let value = reply.headers[name].to_str().unwrap();
+                httpdate::parse_http_date(value).unwrap()
+            };
+            assert!(date(header::LAST_MODIFIED) <= date(header::DATE));
+        }
+        // A file from the past keeps its own time.
+        let reply = get(&docroot, "/index.html");
+        let modified = std::fs::metadata(dir.path().join("root/index.html"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(
+            reply.headers[header::LAST_MODIFIED],
+            httpdate::fmt_http_date(modified).as_str()
+        );
     }
 
     #[test]

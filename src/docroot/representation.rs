@@ -47,7 +47,10 @@ impl Representation {
     /// what makes them a resource's (a `404.html` sent as the 404 page has no
     /// validators: they would describe the wrong thing).
     pub(super) fn of_file(path: &Path, file: File, meta: &Metadata) -> Representation {
-        let modified = meta.modified().ok();
+        // RFC 9110 §8.8.2.1: a Last-Modified later than the message's Date
+        // MUST be replaced by that date (a file touched with a future time, a
+        // clock set back). Taken before `Date` is, so never after it.
+        let modified = meta.modified().ok().map(|m| m.min(SystemTime::now()));
         let etag = header_value(etag_of(meta));
         let mut fields = base_headers();
         fields.insert(header::CONTENT_TYPE, header_value(content_type(path)));

@@ -69,36 +69,169 @@ pub(super) fn origin_path(target: &str) -> Option<(&str, Option<&str>)> {
 }
 
 /// RFC 9112 §3.2 with RFC 3986 §3.2.2: `uri-host [ ":" port ]`, where the host
-/// is an IP-literal in brackets or a reg-name (unreserved, sub-delims, pct-encoded).
+/// is an IP-literal in brackets (an IPv6 address or an IPvFuture), or a
+/// reg-name / IPv4 address (unreserved, sub-delims, `%` and two hex digits).
+/// The host may not be empty: RFC 9110 §4.2.1 forbids an `http` URI with an
+/// empty host, and a recipient MUST reject one as invalid.
 pub(super) fn is_valid_host(value: &[u8]) -> bool {
-    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+    let (host_ok, port) = if let Some(rest) = value.strip_prefix(b"[") {
         let Some(end) = rest.iter().position(|&b| b == b']') else {
             return false;
         };
-        let literal = &rest[..end];
-        if literal.is_empty()
-            || !literal
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return false;
-        }
-        (&[][..], &rest[end + 1..])
+        (is_ip_literal(&rest[..end]), &rest[end + 1..])
     } else {
-        match value.iter().position(|&b| b == b':') {
+        let (host, port) = match value.iter().position(|&b| b == b':') {
             Some(i) => (&value[..i], &value[i..]),
             None => (value, &[][..]),
-        }
+        };
+        (!host.is_empty() && is_reg_name(host), port)
     };
     let port_ok = match port {
         [] => true,
         [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
         _ => false,
     };
-    port_ok
-        && host
+    host_ok && port_ok
+}
+
+/// RFC 3986 §3.2.2: `IP-literal = "[" ( IPv6address / IPvFuture ) "]"`, the
+/// part between the brackets. std's parser reads exactly RFC 4291's text forms.
+fn is_ip_literal(literal: &[u8]) -> bool {
+    if let [b'v' | b'V', rest @ ..] = literal {
+        // IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+        let Some(dot) = rest.iter().position(|&b| b == b'.') else {
+            return false;
+        };
+        let (version, tail) = (&rest[..dot], &rest[dot + 1..]);
+        return !version.is_empty()
+            && version.iter().all(u8::is_ascii_hexdigit)
+            && !tail.is_empty()
+            && tail.iter().all(|&b| is(b, UNRESERVED | SUB_DELIM | COLON));
+    }
+    std::str::from_utf8(literal).is_ok_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )`, which also
+/// covers `IPv4address`.
+fn is_reg_name(host: &[u8]) -> bool {
+    well_formed(host, UNRESERVED | SUB_DELIM)
+}
+
+/// RFC 3986's character classes, one bit each, looked up per byte: the
+/// check runs on every request's target and Host.
+const UNRESERVED: u8 = 1; // ALPHA DIGIT - . _ ~ (§2.3)
+const SUB_DELIM: u8 = 2; // ! $ & ' ( ) * + , ; = (§2.2)
+const COLON: u8 = 4;
+const AT: u8 = 8;
+const SLASH: u8 = 16;
+const QUESTION: u8 = 32;
+/// `pchar` (§3.3), less the `%` that [`well_formed`] checks.
+const PCHAR: u8 = UNRESERVED | SUB_DELIM | COLON | AT;
+const PATH: u8 = PCHAR | SLASH;
+const QUERY: u8 = PATH | QUESTION;
+
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+            UNRESERVED
+        } else {
+            match c {
+                b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' => {
+                    SUB_DELIM
+                }
+                b':' => COLON,
+                b'@' => AT,
+                b'/' => SLASH,
+                b'?' => QUESTION,
+                _ => 0,
+            }
+        };
+        b += 1;
+    }
+    table
+};
+
+fn is(b: u8, class: u8) -> bool {
+    CLASSES[b as usize] & class != 0
+}
+
+/// Whether every byte of `text` is in `class` or starts a `%` HEXDIG HEXDIG.
+fn well_formed(text: &[u8], class: u8) -> bool {
+    let mut i = 0;
+    while i < text.len() {
+        if is(text[i], class) {
+            i += 1;
+        } else if text[i] == b'%'
+            && text
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        {
+            i += 3;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether `target` is a request-target by RFC 9112 §3.2's grammar, in any
+/// of its four forms, with every byte as RFC 3986 allows it: no byte outside
+/// its character set (no space, control, `#`, `\`, `"`, `{`, non-ASCII ...),
+/// and every `%` followed by two hex digits. The raw parser refuses most of
+/// these bytes itself; hyper lets several through (UTF-8, `"`, `{`, `}`, `\`,
+/// `^`, `|` ...), so this check, in docroot, is what holds for both. Whether
+/// the form suits the method is decided later.
+pub(super) fn is_valid_target(target: &str) -> bool {
+    let bytes = target.as_bytes();
+    if bytes == b"*" {
+        return true;
+    }
+    if bytes.starts_with(b"/") {
+        return is_path_and_query(bytes);
+    }
+    // absolute-form: scheme ":" hier-part [ "?" query ], here with an
+    // authority (`//`), as every http(s) URI has; authority-form otherwise.
+    let scheme_end = bytes.iter().position(|&b| b == b':').unwrap_or(0);
+    let (scheme, rest) = bytes.split_at(scheme_end);
+    if let Some(rest) = rest.strip_prefix(b"://") {
+        let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+            && scheme
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        let end = rest
             .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b))
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        // userinfo is valid syntax (refused later, RFC 9110 §4.2.4).
+        let host_port = match authority.iter().rposition(|&b| b == b'@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                if !well_formed(userinfo, UNRESERVED | SUB_DELIM | COLON) {
+                    return false;
+                }
+                &authority[at + 1..]
+            }
+            None => authority,
+        };
+        return scheme_ok
+            && (host_port.is_empty() || is_valid_host(host_port))
+            && (path.is_empty() || is_path_and_query(path));
+    }
+    // authority-form (CONNECT): uri-host ":" port.
+    bytes.contains(&b':') && is_valid_host(bytes)
+}
+
+/// `path-abempty [ "?" query ]`: pchars and `/`, then after the first `?`
+/// pchars, `/` and `?`.
+fn is_path_and_query(bytes: &[u8]) -> bool {
+    match bytes.iter().position(|&b| b == b'?') {
+        Some(q) => well_formed(&bytes[..q], PATH) && well_formed(&bytes[q + 1..], QUERY),
+        None => well_formed(bytes, PATH),
+    }
 }
 
 #[cfg(test)]
@@ -123,5 +256,92 @@ mod tests {
             Some(("/index.html", None))
         );
         assert_eq!(origin_path("http://[::1]:80/?q"), Some(("/", Some("q"))));
+    }
+
+    #[test]
+    fn host_values_by_rfc_3986() {
+        for good in [
+            "localhost",
+            "localhost:12000",
+            "example.com:",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8080",
+            "[::ffff:192.0.2.1]",
+            "[v1.fe:x]",
+            "caf%C3%A9.example",
+            "a!$&'()*+,;=-._~",
+        ] {
+            assert!(is_valid_host(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            &b""[..],
+            b":80",
+            b"a b",
+            b"a/b",
+            b"a@b",
+            b"a:port",
+            b"a:80:80",
+            b"caf\xc3\xa9",
+            b"a%zz",
+            b"a%2",
+            b"[::1",
+            b"[]",
+            b"[::g]",
+            b"[1.2.3.4]",
+            b"[::1]x",
+            b"[v.x]",
+            b"[vz.x]",
+            b"a\tb",
+        ] {
+            assert!(!is_valid_host(bad), "{}", bad.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn request_targets_by_rfc_3986() {
+        for good in [
+            "*",
+            "/",
+            "/index.html",
+            "/a%20b/c?x=1&y=/?z",
+            "/!$&'()*+,;=:@-._~",
+            "/%00",
+            "http://localhost/x?q",
+            "https://[::1]:443",
+            "http://user:pw@host/",
+            "localhost:443",
+            "//a",
+        ] {
+            assert!(is_valid_target(good), "{good}");
+        }
+        for bad in [
+            "/caf\u{e9}.html",
+            "/a b",
+            "/a#b",
+            "/a\\b",
+            "/a\"b",
+            "/{x}",
+            "/a|b",
+            "/a^b",
+            "/a`b",
+            "/<a>",
+            "/[a]",
+            "/%",
+            "/%2",
+            "/%zz",
+            "/a?%g0",
+            "/a?b#c",
+            "/a\tb",
+            "/a\x7fb",
+            "index.html",
+            "",
+            "http://a b/",
+            "1http://a/",
+            "http://[::1/",
+            "localhost",
+        ] {
+            assert!(!is_valid_target(bad), "{}", bad.escape_debug());
+        }
     }
 }

@@ -81,8 +81,9 @@ impl Lookup<'_> {
     ///
     /// Segments are split on `/` *before* percent-decoding, so `%2f` can never
     /// become a separator; each is decoded once and must then be an ordinary
-    /// name: not `.` or `..`, no `/`, `\` or NUL, and not hidden (a leading `.`,
-    /// which covers `.git` and `.env`) unless `serve_hidden`. The names are
+    /// name: not `.` or `..`, no `/` or `\`, and not hidden (a leading `.`,
+    /// which covers `.git` and `.env`) unless `serve_hidden` — else a 404; a
+    /// decoded NUL, CR or LF is a malformed request (`BadPath`). The names are
     /// then looked up beneath the root's descriptor ([`super::beneath`]), where no
     /// symlink can lead out unless `follow_symlinks`, and everything else is
     /// decided from the descriptor the lookup ends with.
@@ -98,15 +99,18 @@ impl Lookup<'_> {
         let mut segments = Vec::new();
         for raw in path.split('/').filter(|s| !s.is_empty()) {
             let decoded = percent_decode(raw)?;
+            // A NUL, CR or LF can be no part of a name a client meant: NUL ends
+            // a C string (`index.html%00.png`), CR and LF split the lines of
+            // headers and logs. The request is malformed (400), not a lookup.
+            if decoded.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n')) {
+                return Err(BadPath);
+            }
             let name = OsStr::from_bytes(&decoded);
             let mut parts = Path::new(name).components();
             let is_plain_name = matches!(parts.next(), Some(Component::Normal(n)) if n == name)
                 && parts.next().is_none();
             let hidden = decoded.starts_with(b".") && !self.serve_hidden;
-            if !is_plain_name
-                || hidden
-                || decoded.iter().any(|&b| b == b'\\' || b == 0 || b == b'/')
-            {
+            if !is_plain_name || hidden || decoded.iter().any(|&b| b == b'\\' || b == b'/') {
                 return Ok(Resolved::Refused(Refusal::NotFound));
             }
             relative.push(name);
@@ -219,8 +223,9 @@ fn cache_key(segments: &[Vec<u8>], wants_directory: bool) -> String {
     key
 }
 
-/// A path that is not valid percent-encoding: the request is malformed (400),
-/// which is different from a well-formed path that names nothing (404).
+/// A path that is not valid percent-encoding, or that decodes to a NUL, CR or
+/// LF: the request is malformed (400), which is different from a well-formed
+/// path that names nothing (404).
 #[derive(Debug)]
 pub(super) struct BadPath;
 

@@ -7,13 +7,17 @@
 //!
 //! Only HTTP/1 (`http1::Builder`): hyper-util's auto builder would bring
 //! HTTP/2 along, which twinserve does not compare.
+//!
+//! As in the raw backend, a request body is never read: the socket hands
+//! hyper one head at a time, and the service, which hyper calls as soon as a
+//! head is parsed, closes the read side to hyper when that request has a body
+//! (`timed_io`). The answer then says `connection: close`.
 
-use std::convert::Infallible;
 use std::io;
 use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ::hyper::body::Incoming;
@@ -26,14 +30,14 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 mod file_body;
 mod timed_io;
 
 use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
 use crate::{Backend, Config, Shutdown};
-use timed_io::TimedStream;
+use timed_io::{TimedStream, Wire};
 
 type ResponseBody = BoxBody<Bytes, io::Error>;
 
@@ -47,10 +51,52 @@ struct Context {
     chunk_size: usize,
     print_requests: bool,
     introspect: bool,
+    /// `--once`: the listener, to stop listening the moment the one request
+    /// is known, and who has it.
+    once: Option<Once>,
 }
 
+/// `--once` counts a request, not a connection: connections that close
+/// without one, or sit idle, do not use it up. The first request whose head
+/// hyper parses is the one; the listener stops listening before it is
+/// answered, so a client that sends a second request after reading the
+/// answer (a page's stylesheet) is refused by the kernel.
+struct Once {
+    listener: Arc<tokio::net::TcpListener>,
+    /// The id of the connection whose request is the one; 0 while none is.
+    claimed_by: AtomicU64,
+    /// Wakes the accept loop once a request is claimed ...
+    claimed: Notify,
+    /// ... and once that request's connection has ended.
+    done: Notify,
+}
+
+impl Once {
+    /// Whether the request just parsed on connection `id` is the one.
+    fn claim(&self, id: u64) -> bool {
+        if self
+            .claimed_by
+            .compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        // Not listening from here on: on Linux, shutting a listening socket
+        // ends the listen (new clients are refused, the blocked accept wakes).
+        let _ = rustix::net::shutdown(&*self.listener, rustix::net::Shutdown::Read);
+        self.claimed.notify_one();
+        true
+    }
+}
+
+/// The answer to a request that came after `--once` had its request: none.
+/// hyper closes the connection without a response, as a stopped server would.
+#[derive(Debug, thiserror::Error)]
+#[error("--once has served its request")]
+struct NotTheOne;
+
 /// Serves `listener` until `shutdown` is requested (or, with `config.once`,
-/// until one connection has been served), then lets connections finish their
+/// until one request has been served), then lets connections finish their
 /// current response within the grace period.
 pub(crate) fn run(
     listener: TcpListener,
@@ -86,7 +132,7 @@ async fn serve(
     docroot: Arc<DocRoot>,
     mut shutdown: Shutdown,
 ) -> io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let listener = Arc::new(tokio::net::TcpListener::from_std(listener)?);
     let limits = &config.limits;
     let mut builder = http1::Builder::new();
     builder
@@ -111,19 +157,35 @@ async fn serve(
         chunk_size: config.chunk_size_for(Backend::Hyper),
         print_requests: config.print_requests,
         introspect: config.introspect,
+        once: config.once.then(|| Once {
+            listener: Arc::clone(&listener),
+            claimed_by: AtomicU64::new(0),
+            claimed: Notify::new(),
+            done: Notify::new(),
+        }),
     });
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let mut once_connection = None;
+    let claimed = async {
+        match &ctx.once {
+            Some(once) => once.claimed.notified().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(claimed);
+    let mut next_id = 0u64;
 
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&permits).acquire_owned() => permit.map_err(io::Error::other)?,
             () = shutdown.requested() => break,
+            () = &mut claimed => break,
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => stream,
+                // The one request has shut the listener.
+                Err(_) if is_claimed(&ctx) => break,
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
                     // Out of descriptors: wait for some to close, don't spin.
@@ -132,21 +194,51 @@ async fn serve(
                 }
             },
             () = shutdown.requested() => break,
+            () = &mut claimed => break,
         };
+        next_id += 1;
+        let id = next_id;
         let peer = stream.peer_addr().ok();
         // TCP_NODELAY came with the socket from the listener (`server::bind`).
-        // hyper has no write timeout, and no read timeout once a head is in
-        // (a body it drains can stall): both come from wrapping the socket.
+        // hyper has no write timeout, and no read timeout once a head is in:
+        // both come from wrapping the socket, which also keeps bodies unread.
+        let wire = Arc::new(Wire::default());
         let stream = TimedStream::new(
             stream,
             limits.write_timeout.max(limits.head_timeout),
             limits.write_timeout,
+            Arc::clone(&wire),
         );
-        let ctx = Arc::clone(&ctx);
-        let served = Arc::new(AtomicUsize::new(0));
-        let service = service_fn(move |req| answer(req, Arc::clone(&ctx), Arc::clone(&served)));
+        let conn_ctx = Arc::clone(&ctx);
+        let served = AtomicUsize::new(0);
+        // hyper calls this as soon as it has parsed a head, before it reads
+        // on: what must happen before any byte after the head is read
+        // (refusing a body, claiming `--once`'s request) happens here.
+        let service = service_fn(move |req: Request<Incoming>| {
+            let served = served.fetch_add(1, Ordering::Relaxed) + 1;
+            let has_body = !::hyper::body::Body::is_end_stream(req.body())
+                || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+            if has_body {
+                wire.refuse_body();
+            }
+            let fragment = wire.had_fragment();
+            let the_one = conn_ctx.once.as_ref().is_none_or(|once| once.claim(id));
+            let ctx = Arc::clone(&conn_ctx);
+            async move {
+                if !the_one {
+                    return Err(NotTheOne);
+                }
+                let seen = Seen {
+                    served,
+                    has_body,
+                    fragment,
+                };
+                Ok(answer(req, &ctx, seen))
+            }
+        });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        let task = tokio::spawn(async move {
+        let task_ctx = Arc::clone(&ctx);
+        tokio::spawn(async move {
             match AssertUnwindSafe(connection).catch_unwind().await {
                 // A reset, a timeout, or a malformed request: only this connection ends.
                 Ok(Err(e)) => tracing::debug!(?peer, "connection ended: {e}"),
@@ -154,49 +246,75 @@ async fn serve(
                 Err(_) => crate::server::note_panic(),
             }
             drop(permit);
+            if let Some(once) = &task_ctx.once
+                && once.claimed_by.load(Ordering::Acquire) == id
+            {
+                once.done.notify_one();
+            }
         });
-        if config.once {
-            once_connection = Some(task);
-            break;
-        }
     }
+    // From here on a new client is refused by the kernel (with `--once` the
+    // listener may be shared still, so it is shut as well as dropped).
+    let _ = rustix::net::shutdown(&*listener, rustix::net::Shutdown::Read);
     drop(listener);
 
-    if let Some(task) = once_connection {
-        // keep_alive(false) ends it after one response; the head timeout bounds the wait.
-        let _ = task.await;
-    } else if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "responses still in flight after {:?}; closing them",
-            limits.shutdown_grace
-        );
+    match &ctx.once {
+        Some(once) if is_claimed(&ctx) => {
+            // Its own timeouts bound the one connection; the others (idle, or
+            // with a request too late) end with the runtime.
+            let bound = limits.head_timeout + limits.write_timeout;
+            let _ = tokio::time::timeout(bound, once.done.notified()).await;
+        }
+        _ => {
+            if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "responses still in flight after {:?}; closing them",
+                    limits.shutdown_grace
+                );
+            }
+        }
     }
     Ok(())
 }
 
+/// Whether `--once` has its request.
+fn is_claimed(ctx: &Context) -> bool {
+    ctx.once
+        .as_ref()
+        .is_some_and(|once| once.claimed_by.load(Ordering::Acquire) != 0)
+}
+
+/// What is known of a request besides what hyper parsed.
+struct Seen {
+    /// Requests on this connection so far, this one included.
+    served: usize,
+    /// It has a body, which will not be read.
+    has_body: bool,
+    /// Its request-target held a `#fragment`, which hyper cut off.
+    fragment: bool,
+}
+
 /// One request: the docroot decides, and the reply becomes a response.
-async fn answer(
-    req: Request<Incoming>,
-    ctx: Arc<Context>,
-    served: Arc<AtomicUsize>,
-) -> Result<Response<ResponseBody>, Infallible> {
-    let mut response = decide(req, &ctx).await;
-    // hyper closes after a response that says `connection: close`.
-    if served.fetch_add(1, Ordering::Relaxed) + 1 >= ctx.max_requests_per_connection {
+fn answer(req: Request<Incoming>, ctx: &Context, seen: Seen) -> Response<ResponseBody> {
+    let mut response = decide(req, ctx, &seen);
+    // hyper closes after a response that says `connection: close`: after a
+    // body left unread (RFC 9112 §9.3: read it all, or close), and at the
+    // connection's request limit.
+    if seen.has_body || seen.served >= ctx.max_requests_per_connection {
         response.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
         );
     }
-    Ok(response)
+    response
 }
 
-async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody> {
-    // The body is never read: no method this server allows has one, and hyper
-    // either drains it or closes the connection after the response.
+fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<ResponseBody> {
+    // The body is never read: no method this server allows has one, and the
+    // socket has already ended the read side to hyper (see the service).
     let (parts, body) = req.into_parts();
     if ctx.print_requests {
         print_head(&parts);
@@ -210,10 +328,23 @@ async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody>
     // a slow network file system, this is the line to put in spawn_blocking.)
     // Origin-form, nearly every request, is borrowed as it is; only the
     // absolute form is put back together.
-    let target: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {
+    let mut target: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {
         Some(origin) if parts.uri.scheme().is_none() => origin.as_str().into(),
         _ => parts.uri.to_string().into(),
     };
+    if seen.fragment {
+        // Put back what hyper cut, for docroot to refuse as the raw parser
+        // does: a request-target has no fragment (RFC 9112 §3.2).
+        target.to_mut().push('#');
+    }
+    if has_unknown_coding(&parts.headers) {
+        // RFC 9112 §6.1: a transfer coding the server does not implement
+        // SHOULD get 501; hyper accepts `gzip, chunked` and would decode the
+        // chunks as if there were no gzip. The body is not read either way.
+        let reply =
+            Reply::status(http::StatusCode::NOT_IMPLEMENTED).answering(parts.method.as_str());
+        return into_response(reply, ctx.chunk_size);
+    }
     let reply = ctx.docroot.respond(&RequestView {
         method: parts.method.as_str(),
         target: &target,
@@ -225,6 +356,17 @@ async fn decide(req: Request<Incoming>, ctx: &Context) -> Response<ResponseBody>
         headers: &parts.headers,
     });
     into_response(reply, ctx.chunk_size)
+}
+
+/// Whether `Transfer-Encoding` names any coding but `chunked`. (hyper itself
+/// refuses `chunked` anywhere but last.)
+fn has_unknown_coding(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"chunked"))
 }
 
 /// Moves the docroot's decision into a hyper `Response`. The reply already

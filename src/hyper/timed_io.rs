@@ -1,36 +1,190 @@
-//! The socket as hyper sees it, with the timeouts hyper lacks: none on
-//! writing, and none on reading once a head is in (a body it drains can
-//! stall). A read or write that stays pending past its limit fails with
-//! `TimedOut`, which ends the connection.
+//! The socket as hyper sees it: with the timeouts hyper lacks, handing hyper
+//! one request head at a time, and never a byte of a request body.
 //!
-//! A finished operation only disarms its timer, and arming keeps a deadline
-//! that is still nearly a whole limit away: moving a tokio timer earlier than
-//! the runtime's next wake-up costs system calls to wake its driver.
+//! **Timeouts.** hyper has none on writing, and none on reading once a head
+//! is in. A read or write that stays pending past its limit fails with
+//! `TimedOut`, which ends the connection. A finished operation only disarms
+//! its timer, and arming keeps a deadline that is still nearly a whole limit
+//! away: moving a tokio timer earlier than the runtime's next wake-up costs
+//! system calls to wake its driver.
+//!
+//! **Bodies are never read** — the rule the raw backend follows. Each read
+//! hands hyper bytes up to the first place a head can end (a blank line) and
+//! keeps the rest here, so when hyper parses a head, nothing after it is in
+//! its buffer yet. If that request has a body, the service says so
+//! ([`Wire::refuse_body`]) before hyper reads on, and from then on every
+//! read is end-of-file: hyper's body decoder never sees a byte — no body,
+//! valid or not, can be taken for a request, and no quirk of its chunk
+//! parser can be reached. hyper answers, and since its read side has ended,
+//! closes; the close half-closes and then drains what the client still
+//! sends, bounded, so the kernel does not destroy the answer with a reset
+//! (RFC 9112 §9.6).
+//!
+//! **What hyper drops.** hyper cuts a `#fragment` from the request-target
+//! without a word, so the service could never refuse it; the request line
+//! passes through here, and whether it held a `#` is noted for the service
+//! ([`Wire::had_fragment`]).
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-/// A socket whose reads and writes each fail once pending for their limit.
+/// After the answer to a request whose body was left unread, how long what
+/// the client still sends is drained before the socket closes, and how many
+/// bytes at most: the raw backend's figures (`raw::closing`).
+const LINGER_TIME: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// What a connection's socket and its service share: the service's word that
+/// a body will never be read, and what the socket saw of the head just handed
+/// over that hyper does not tell. The service runs as soon as hyper has parsed
+/// a head and before any byte after it is handed over, so what is noted here
+/// is about the very request the service has.
+#[derive(Debug, Default)]
+pub struct Wire {
+    body_refused: AtomicBool,
+    fragment: AtomicBool,
+}
+
+impl Wire {
+    /// The request just parsed has a body: hyper will read no further.
+    pub fn refuse_body(&self) {
+        self.body_refused.store(true, Ordering::Relaxed);
+    }
+
+    fn body_refused(&self) -> bool {
+        self.body_refused.load(Ordering::Relaxed)
+    }
+
+    /// Whether the request-target of the head just parsed held a `#`.
+    pub fn had_fragment(&self) -> bool {
+        self.fragment.load(Ordering::Relaxed)
+    }
+}
+
+/// A socket whose reads and writes each fail once pending for their limit,
+/// and which hands hyper one head at a time.
 pub struct TimedStream {
     inner: TcpStream,
     read: Limit,
     write: Limit,
+    heads: Heads,
+    wire: Arc<Wire>,
+    /// The close after an unread body, once it has begun.
+    linger: Option<Linger>,
 }
 
 impl TimedStream {
-    pub fn new(inner: TcpStream, read: Duration, write: Duration) -> TimedStream {
+    pub fn new(inner: TcpStream, read: Duration, write: Duration, wire: Arc<Wire>) -> TimedStream {
         TimedStream {
             inner,
             read: Limit::new(read),
             write: Limit::new(write),
+            heads: Heads::default(),
+            wire,
+            linger: None,
         }
     }
+}
+
+/// Bytes received past the first place a head could end, how far the search
+/// for that place has come in the bytes already handed over, and what the
+/// request line of the head being handed over has shown.
+#[derive(Default)]
+struct Heads {
+    held: Vec<u8>,
+    /// Where in `held` the bytes not yet handed over start.
+    start: usize,
+    /// The line ends seen just before: 0 none, 1 after an LF, 2 after LF CR.
+    state: u8,
+    line: RequestLine,
+}
+
+/// The request line of a head, as it passes: leading empty lines skipped, and
+/// whether a `#` came after the method.
+#[derive(Default)]
+struct RequestLine {
+    started: bool,
+    after_method: bool,
+    done: bool,
+    hash: bool,
+}
+
+impl RequestLine {
+    /// Takes note of `bytes`, about to be handed over, with the search for a
+    /// head's end at `state` after them; when they end a head, tells `wire`
+    /// what its request line held and starts afresh.
+    fn hand_over(&mut self, bytes: &[u8], state: u8, wire: &Wire) {
+        self.note(bytes);
+        // Only the end of a head leaves the search at rest after an LF.
+        if bytes.last() == Some(&b'\n') && state == 0 {
+            wire.fragment.store(self.hash, Ordering::Relaxed);
+            *self = RequestLine::default();
+        }
+    }
+
+    fn note(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.done {
+                return;
+            }
+            match b {
+                b'\r' | b'\n' if !self.started => {}
+                b'\n' => self.done = true,
+                b' ' => {
+                    self.started = true;
+                    self.after_method = true;
+                }
+                b'#' if self.after_method => self.hash = true,
+                _ => self.started = true,
+            }
+        }
+    }
+}
+
+/// How many of `bytes` to hand over: up to and including the first LF that
+/// ends an empty line (`LF LF` or `LF CR LF`), or all of them; `state` carries
+/// the line ends seen across reads. A head cannot end earlier than that, so a
+/// cut there never gives hyper a byte past its head; cutting early only means
+/// it reads again.
+fn cut(state: &mut u8, bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while i < bytes.len() {
+        match (*state, bytes[i]) {
+            (1 | 2, b'\n') => {
+                *state = 0;
+                return i + 1;
+            }
+            (_, b'\n') => *state = 1,
+            (1, b'\r') => *state = 2,
+            (0, _) => {
+                // Nothing pending: skip to the next LF.
+                match bytes[i..].iter().position(|&b| b == b'\n') {
+                    Some(lf) => {
+                        i += lf;
+                        continue;
+                    }
+                    None => return bytes.len(),
+                }
+            }
+            _ => *state = 0,
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// The bounded drain after the answer to a request with an unread body.
+struct Linger {
+    deadline: Pin<Box<Sleep>>,
+    drained: usize,
 }
 
 /// How long one kind of operation may stay pending.
@@ -94,8 +248,46 @@ impl AsyncRead for TimedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.wire.body_refused() {
+            // End of file for hyper: the body is the client's to keep.
+            this.heads.held = Vec::new();
+            this.heads.start = 0;
+            return Poll::Ready(Ok(()));
+        }
+        let heads = &mut this.heads;
+        if heads.start < heads.held.len() {
+            // What arrived after a head: the next head, or a body that the
+            // service has not yet said is one. Handed over a head at a time.
+            let pending = &heads.held[heads.start..];
+            let room = pending.len().min(buf.remaining());
+            let take = cut(&mut heads.state, &pending[..room]);
+            buf.put_slice(&pending[..take]);
+            heads
+                .line
+                .hand_over(&pending[..take], heads.state, &this.wire);
+            heads.start += take;
+            if heads.start == heads.held.len() {
+                heads.held.clear();
+                heads.start = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
-        this.read.check(cx, result)
+        let result = this.read.check(cx, result);
+        if let Poll::Ready(Ok(())) = result {
+            let fresh = &buf.filled()[before..];
+            let take = cut(&mut this.heads.state, fresh);
+            let heads = &mut this.heads;
+            heads
+                .line
+                .hand_over(&fresh[..take], heads.state, &this.wire);
+            if take < fresh.len() {
+                this.heads.held.extend_from_slice(&fresh[take..]);
+                buf.set_filled(before + take);
+            }
+        }
+        result
     }
 }
 
@@ -131,6 +323,143 @@ impl AsyncWrite for TimedStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        if this.linger.is_none() {
+            ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            if !this.wire.body_refused() {
+                return Poll::Ready(Ok(()));
+            }
+            this.linger = Some(Linger {
+                deadline: Box::pin(tokio::time::sleep(LINGER_TIME)),
+                drained: 0,
+            });
+        }
+        let Some(linger) = this.linger.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        // Half-closed: drain until the client closes, or the bound is reached.
+        let mut scratch = [0u8; 4096];
+        while linger.drained < LINGER_BYTES {
+            let mut scratch = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut scratch) {
+                Poll::Ready(Ok(())) if !scratch.filled().is_empty() => {
+                    linger.drained += scratch.filled().len();
+                }
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => {
+                    if linger.deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Ok(()));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    /// Cuts `bytes`, arriving in `pieces`, the way reads would: each piece
+    /// handed over in parts that end where a head may end.
+    fn handed(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut state = 0;
+        let mut out = Vec::new();
+        for piece in pieces {
+            let mut rest: &[u8] = piece;
+            while !rest.is_empty() {
+                let take = cut(&mut state, rest);
+                out.push(rest[..take].to_vec());
+                rest = &rest[take..];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn no_byte_after_a_head_is_handed_over_with_it() {
+        let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut bytes = get.to_vec();
+        bytes.extend_from_slice(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+        let parts = handed(&[&bytes]);
+        assert_eq!(parts[0], get);
+        assert_eq!(parts[1], b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n");
+        assert_eq!(parts[2], b"hello");
+        // Bare LFs end a head too, and a blank line split across reads.
+        let parts = handed(&[b"GET / HTTP/1.1\nHost: a\n", b"\nbody"]);
+        assert_eq!(parts, [&b"GET / HTTP/1.1\nHost: a\n"[..], b"\n", b"body"]);
+        let parts = handed(&[b"GET / HTTP/1.1\r\n\r", b"\nbody"]);
+        assert_eq!(parts, [&b"GET / HTTP/1.1\r\n\r"[..], b"\n", b"body"]);
+        // Leading empty lines are cut early, which only means another read.
+        let parts = handed(&[b"\r\n\r\nGET / HTTP/1.1\r\n\r\nX"]);
+        assert_eq!(parts, [&b"\r\n\r\n"[..], b"GET / HTTP/1.1\r\n\r\n", b"X"]);
+    }
+
+    #[test]
+    fn a_hash_in_the_request_target_is_noted_for_its_head() {
+        use super::{RequestLine, Wire};
+        let wire = Wire::default();
+        let mut line = RequestLine::default();
+        let mut state = 0;
+        let mut feed = |bytes: &[u8]| {
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let take = cut(&mut state, rest);
+                line.hand_over(&rest[..take], state, &wire);
+                rest = &rest[take..];
+            }
+        };
+        feed(b"\r\nGET /a#b HTTP/1.1\r\nX: #\r\n\r\n");
+        assert!(wire.had_fragment());
+        feed(b"GET /a HTTP/1.1\r\nX: #\r\n");
+        assert!(wire.had_fragment(), "noted only when the head ends");
+        feed(b"\r\n");
+        assert!(!wire.had_fragment(), "a # in a field is not in the target");
+        feed(b"G#T /a HTTP/1.1\r\n\r\nGET /x?");
+        assert!(!wire.had_fragment(), "nor one in the method");
+        feed(b"q#f HTTP/1.1\r\n\r\n");
+        assert!(wire.had_fragment(), "across reads");
+    }
+
+    proptest::proptest! {
+        /// Wherever reads split the bytes, every place a head can end is a
+        /// place where one part ends: no part runs past the blank line that
+        /// ends the head it holds.
+        #[test]
+        fn parts_end_wherever_a_head_can_end(
+            pieces in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec![b'\r', b'\n', b'a', b' ']),
+                    1..12,
+                ),
+                1..6,
+            ),
+        ) {
+            let slices: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+            let all: Vec<u8> = pieces.concat();
+            let parts = handed(&slices);
+            proptest::prop_assert_eq!(parts.concat(), all.clone());
+            let ends: Vec<usize> = parts
+                .iter()
+                .scan(0, |at, part| {
+                    *at += part.len();
+                    Some(*at)
+                })
+                .collect();
+            // Where heads end, each found from the end of the one before:
+            // `LF LF` or `LF CR LF`, the first LF within that message.
+            let mut from = 0;
+            for i in 0..all.len() {
+                let ends_here = all[i] == b'\n'
+                    && ((i > from && all[i - 1] == b'\n')
+                        || (i >= from + 2 && all[i - 1] == b'\r' && all[i - 2] == b'\n'));
+                if ends_here {
+                    proptest::prop_assert!(ends.contains(&(i + 1)), "{:?}: {:?}", all, ends);
+                    from = i + 1;
+                }
+            }
+        }
     }
 }

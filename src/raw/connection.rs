@@ -25,7 +25,7 @@ pub struct Context {
     pub chunk_size: usize,
     pub print_requests: bool,
     /// `--once`: answer one request, close, and let the server stop.
-    pub once: bool,
+    pub once: Option<super::Once>,
     /// Answer with the parsed request instead of a file (`Config::introspect`).
     pub introspect: bool,
 }
@@ -112,6 +112,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         out,
         sender,
         served,
+        registration,
         ..
     } = conn;
     let (stream, peer) = (&**stream, *peer);
@@ -130,10 +131,18 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
             }
         };
         let head = &received.head;
-        if ctx.print_requests {
+        let framing = request::framing(head);
+        // `--once`: a request that reaches docroot is the one, unless another
+        // connection's already was; then this one ends unanswered.
+        if let (Ok(_), Some(once)) = (&framing, &ctx.once)
+            && !once.claim(registration.id)
+        {
+            return Next::Close;
+        }
+        if ctx.print_requests && (ctx.once.is_none() || framing.is_ok()) {
             print_head(received.bytes);
         }
-        let framing = match request::framing(head) {
+        let framing = match framing {
             Ok(framing) => framing,
             Err(e) => {
                 tracing::debug!(?peer, "bad framing: {e}");
@@ -181,7 +190,7 @@ fn persistence(
 ) -> Persistence {
     let keep_alive = !client_closes
         && !framing.has_body()
-        && !ctx.once
+        && ctx.once.is_none()
         && served < ctx.limits.max_requests_per_connection;
     match (keep_alive, head.version) {
         (false, _) => Persistence::Close,

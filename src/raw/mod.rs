@@ -65,8 +65,45 @@ pub(crate) fn wake_accept(mut addr: SocketAddr) {
     let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
 }
 
+/// `--once` counts a request, not a connection: a connection that closes
+/// without one (nothing sent, or only empty lines), or sits idle, does not use
+/// it up. The first request to reach docroot is the one, and the listener
+/// stops listening before it is answered, so a client that sends a second
+/// request after reading the answer (a page's stylesheet) is refused by the
+/// kernel; a request that arrives later on a connection already open gets no
+/// answer, as from a server that has stopped.
+#[derive(Debug)]
+pub struct Once {
+    listener: Arc<TcpListener>,
+    /// 1 + the registration id of the connection whose request is the one;
+    /// 0 while none is.
+    claimed_by: AtomicU64,
+}
+
+impl Once {
+    /// Whether the request just read on connection `id` is the one.
+    pub fn claim(&self, id: u64) -> bool {
+        if self
+            .claimed_by
+            .compare_exchange(0, id + 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        // On Linux, shutting a listening socket ends the listen: new clients
+        // are refused, and the accept loop's blocked accept() wakes with an error.
+        let _ = rustix::net::shutdown(&*self.listener, rustix::net::Shutdown::Read);
+        true
+    }
+
+    /// The connection whose request is the one, once there is one.
+    fn claimed(&self) -> Option<u64> {
+        self.claimed_by.load(Ordering::Acquire).checked_sub(1)
+    }
+}
+
 /// Serves `listener` until `shutdown` is requested (or, with `config.once`,
-/// until one connection has been served). Then stops accepting, lets responses
+/// until one request has been served). Then stops accepting, lets responses
 /// in flight finish within the grace period, and joins every worker.
 pub(crate) fn run(
     listener: TcpListener,
@@ -74,14 +111,19 @@ pub(crate) fn run(
     docroot: Arc<DocRoot>,
     shutdown: Shutdown,
 ) -> io::Result<()> {
+    let listener = Arc::new(listener);
     let ctx = Arc::new(Context {
         docroot,
         limits: config.limits.clone(),
         chunk_size: config.chunk_size_for(Backend::Raw),
         print_requests: config.print_requests,
-        once: config.once,
+        once: config.once.then(|| Once {
+            listener: Arc::clone(&listener),
+            claimed_by: AtomicU64::new(0),
+        }),
         introspect: config.introspect,
     });
+    let claimed = || ctx.once.as_ref().and_then(Once::claimed);
     let open = Arc::new(OpenConnections::default());
     let parking = Arc::new(Parking::new()?);
     let handler_ctx = Arc::clone(&ctx);
@@ -114,7 +156,7 @@ pub(crate) fn run(
         // accept() rather than incoming(): it hands over the peer's address,
         // which would otherwise cost a getpeername per connection.
         let accepted = listener.accept();
-        if shutdown.is_requested() {
+        if shutdown.is_requested() || claimed().is_some() {
             break;
         }
         let (stream, peer) = match accepted {
@@ -136,25 +178,22 @@ pub(crate) fn run(
         if let Err(conn) = pool.submit(conn) {
             closing::refuse_busy(conn.stream());
         }
-        if config.once {
-            break;
-        }
     }
-    // From here on a new client is refused by the kernel.
+    // From here on a new client is refused by the kernel (with `--once` the
+    // listener is shared, so it is shut as well as dropped).
+    let _ = rustix::net::shutdown(&*listener, rustix::net::Shutdown::Read);
     drop(listener);
 
-    if !config.once {
-        // Connections between requests are closed; the ones being read wake
-        // with EOF; responses being written are not touched, and each
-        // connection closes after its current one.
-        open.shutdown_all(SocketShutdown::Read);
-    }
+    // Connections between requests are closed; the ones being read wake with
+    // EOF; responses being written are not touched, and each connection
+    // closes after its current one. `--once`'s own connection is left alone.
+    open.shutdown_all_except(claimed(), SocketShutdown::Read);
     parking.close();
     if let Some(poller) = poller {
         // It holds a way into the queue, which would keep the workers waiting.
         let _ = poller.join();
     }
-    let grace = if config.once {
+    let grace = if claimed().is_some() {
         // `--once` waits for its one connection, which the connection's own
         // timeouts bound.
         config.limits.head_timeout + config.limits.write_timeout
@@ -202,8 +241,14 @@ impl OpenConnections {
     }
 
     fn shutdown_all(&self, how: SocketShutdown) {
-        for stream in self.lock().values() {
-            let _ = stream.shutdown(how);
+        self.shutdown_all_except(None, how);
+    }
+
+    fn shutdown_all_except(&self, spared: Option<u64>, how: SocketShutdown) {
+        for (id, stream) in self.lock().iter() {
+            if Some(*id) != spared {
+                let _ = stream.shutdown(how);
+            }
         }
     }
 

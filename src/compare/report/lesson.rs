@@ -57,7 +57,7 @@ impl ServerLesson {
         }
         if self.warned > 0 {
             line.push_str(&format!(
-                " ({} of the wrong answers break only a SHOULD or a MAY)",
+                " ({} of them only against a SHOULD or a MAY)",
                 self.warned
             ));
         }
