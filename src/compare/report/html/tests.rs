@@ -5,8 +5,8 @@
 use super::html;
 use crate::compare::case::{self, Case};
 use crate::compare::{
-    CaseResult, Column, Comparison, Consequence, Difference, End, ObservedResponse, Outcome,
-    Reachability, Server, Smuggling,
+    CaseResult, Column, Comparison, Consequence, Difference, End, LoadResult, ObservedResponse,
+    Outcome, Reachability, Server, SlowClients, Smuggling,
 };
 use crate::introspection::{ParsedRequest, RequestBody};
 
@@ -115,8 +115,25 @@ fn comparison() -> Comparison {
         columns,
         cases: vec![case()],
         results: vec![result],
-        load: Vec::new(),
-        slow_clients: Vec::new(),
+        load: vec![LoadResult {
+            column: HOSTILE_NAME.into(),
+            failures: [("reset".to_string(), 3)].into(),
+            max_ms: 9.0,
+            mb_per_s: 1.5,
+            p50_ms: 1.0,
+            p90_ms: 2.0,
+            p99_ms: 3.0,
+            req_per_s: 1000.0,
+            requests: 100,
+            responses: 97,
+        }],
+        slow_clients: vec![SlowClients {
+            column: HOSTILE_NAME.into(),
+            head_timeout_ms: 2000,
+            patience_ms: 1000,
+            served: false,
+            slow_connections: 256,
+        }],
     }
 }
 
@@ -278,4 +295,45 @@ fn the_first_screen_has_the_matrix_then_the_verdicts() {
     assert!(page.contains("<b>textbook</b>: 0/1 pass — 1 leak</li>"));
     // The target's grade, its name escaped.
     assert!(page.contains("<h3>Your server's grade</h3>\n<p>&quot;&gt;&lt;img"));
+}
+
+#[test]
+fn after_the_cases_slow_clients_load_and_the_glossary() {
+    let page = html(&comparison());
+    let order: Vec<usize> = [
+        "id=\"cases\"",
+        "id=\"slow\"",
+        "id=\"load\"",
+        "id=\"glossary\"",
+    ]
+    .iter()
+    .map(|id| page.find(id).unwrap())
+    .collect();
+    assert!(order.is_sorted(), "{order:?}");
+    let slow = &page[order[1]..order[2]];
+    assert!(slow.contains("not served: every worker is waiting for a slow head"));
+    let load = &page[order[2]..order[3]];
+    assert!(
+        load.contains("<td>97</td>") && load.contains("reset 3"),
+        "{load}"
+    );
+    let glossary = &page[order[3]..];
+    for consequence in Consequence::ALL {
+        assert!(glossary.contains(consequence.meaning()), "{consequence:?}");
+    }
+    for word in [
+        "MUST",
+        "SHOULD",
+        "MAY",
+        "pass",
+        "warn",
+        "fail",
+        "desync",
+        "smuggling pair",
+        "the textbook server",
+        "the sandbox secret",
+        "path traversal",
+    ] {
+        assert!(glossary.contains(word), "{word} not in the glossary");
+    }
 }
