@@ -166,7 +166,16 @@ fn verdicts(out: &mut String, c: &Comparison, lessons: &[ServerLesson]) {
     if !targets.is_empty() {
         out.push_str("<div class=\"grades\"><h3>Your server's grade</h3>\n");
         for lesson in targets {
-            let _ = writeln!(out, "<p>{}</p>", esc(&lesson.grade()));
+            // The grade names the case to read for each cause: make each a link.
+            let mut line = esc(&lesson.grade());
+            for cause in lesson.causes.iter().take(3) {
+                let id = esc(&cause.first);
+                line = line.replace(
+                    &format!("read case {id})"),
+                    &format!("read case {})", case_link(&cause.first)),
+                );
+            }
+            let _ = writeln!(out, "<p>{line}</p>");
         }
         out.push_str("</div>\n");
     }

@@ -295,6 +295,7 @@ fn the_first_screen_has_the_matrix_then_the_verdicts() {
     assert!(page.contains("<b>textbook</b>: 0/1 pass — 1 leak</li>"));
     // The target's grade, its name escaped.
     assert!(page.contains("<h3>Your server's grade</h3>\n<p>&quot;&gt;&lt;img"));
+    assert!(page.contains("read case <a href=\"#dotdot\">dotdot</a>)</p>"));
 }
 
 #[test]
