@@ -6,7 +6,7 @@
 //! verdict ([`overview`]); then the root causes per server; then every case
 //! with its bytes, each server's answer, what each parser understood, where
 //! the messages end, the RFC, the why and the fix with its source line
-//! ([`cases`]); then slowloris and load, and a glossary ([`extras`]).
+//! ([`cases`], [`story`]); then slowloris and load, and a glossary ([`extras`]).
 //!
 //! Everything a case, a server or a `--target`'s name brings in is escaped:
 //! a target can answer any bytes at all. The inline script only filters
@@ -19,6 +19,7 @@ mod bytes;
 mod cases;
 mod extras;
 mod overview;
+mod story;
 
 use super::lesson::lessons;
 use crate::compare::{Comparison, Consequence, Grade};

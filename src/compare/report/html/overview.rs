@@ -186,10 +186,10 @@ fn verdicts(out: &mut String, c: &Comparison, lessons: &[ServerLesson]) {
 /// them; raw's and hyper's few deviations case by case, each its own story.
 pub(super) fn root_causes(out: &mut String, c: &Comparison, lessons: &[ServerLesson]) {
     out.push_str(
-        "<section id=\"causes\">\n<h2>Root causes</h2>\n<p>The textbook server fails for a \
-         handful of classic mistakes of the socket exercise; most serious first, each with the \
-         case to read first. A careful server makes none of them: raw's and hyper's deviations \
-         are listed case by case.</p>\n",
+        "<section id=\"causes\">\n<h2>Root causes</h2>\n<p>The textbook server's failures, \
+         and any <code>--target</code>'s, grouped by the classic mistake of the socket exercise \
+         behind them: the most serious first, each with the case to read first. raw and hyper \
+         make none of these mistakes; their few deviations are listed case by case.</p>\n",
     );
     for lesson in lessons {
         let _ = writeln!(out, "<h3>{}</h3>", esc(&lesson.name));
