@@ -12,6 +12,7 @@ pub mod client;
 pub mod compare;
 mod config;
 pub mod docroot;
+mod html;
 mod hyper;
 pub mod introspection;
 pub mod raw;

@@ -8,68 +8,19 @@
 use std::path::Path;
 
 use twinserve::compare::case::{self, Class, Level, Mistake};
-use twinserve::compare::{Case, End, ObservedResponse, Outcome};
+use twinserve::compare::{Case, End, ObservedResponse, Outcome, source};
 
 fn corpus() -> Vec<Case> {
     case::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("compare")).unwrap()
 }
 
-/// The sources `fix_in` may point into, concatenated.
-fn sources() -> String {
-    let mut text = String::new();
-    for dir in ["src/raw", "src/docroot"] {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect();
-        files.sort();
-        assert!(!files.is_empty(), "no sources in {}", dir.display());
-        for file in files {
-            text.push_str(&std::fs::read_to_string(file).unwrap());
-            text.push('\n');
-        }
-    }
-    text
-}
-
-/// The variants of `enum ParseError`, as written in its body.
-fn parse_error_variants(sources: &str) -> Vec<String> {
-    let start = sources
-        .find("pub enum ParseError {")
-        .expect("enum ParseError is in src/raw");
-    sources[start..]
-        .lines()
-        .skip(1)
-        .take_while(|line| *line != "}")
-        .map(str::trim)
-        .filter(|line| !line.starts_with('#') && !line.starts_with("//"))
-        .filter_map(|line| {
-            let end = line.find([',', ' ', '{', '(']).unwrap_or(line.len());
-            let name = &line[..end];
-            name.starts_with(|c: char| c.is_ascii_uppercase())
-                .then(|| name.to_string())
-        })
-        .collect()
-}
-
-/// Whether `fix_in` names a variant of `ParseError` or a `fn` in `sources`.
-fn names_an_item(fix_in: &str, sources: &str, variants: &[String]) -> bool {
-    match fix_in.strip_prefix("ParseError::") {
-        Some(variant) => variants.iter().any(|v| v == variant),
-        None => ["(", "<"]
-            .iter()
-            .any(|next| sources.contains(&format!("fn {fix_in}{next}"))),
-    }
-}
-
-/// Cases whose `fix_in` names nothing that exists.
-fn unknown_fix_in<'c>(cases: &'c [Case], sources: &str) -> Vec<(&'c str, &'c str)> {
-    let variants = parse_error_variants(sources);
+/// Cases whose `fix_in` names nothing that exists: no variant of
+/// `ParseError`, no `fn` in `src/raw` or `src/docroot` outside tests (the
+/// lookup the lesson page shows the line of).
+fn unknown_fix_in(cases: &[Case]) -> Vec<(&str, &str)> {
     cases
         .iter()
-        .filter(|c| !names_an_item(&c.fix_in, sources, &variants))
+        .filter(|c| source::locate(&c.fix_in).is_empty())
         .map(|c| (c.id.as_str(), c.fix_in.as_str()))
         .collect()
 }
@@ -190,18 +141,18 @@ fn every_case_loads_with_its_class_level_and_mistake() {
 
 #[test]
 fn every_fix_in_names_an_item_of_raw_or_docroot() {
-    let sources = sources();
-    let variants = parse_error_variants(&sources);
-    for expected in [
+    for variant in [
         "Incomplete",
         "BareCr",
         "InvalidContentLength",
         "UnknownTransferCoding",
     ] {
-        assert!(variants.iter().any(|v| v == expected), "{variants:?}");
+        let found = source::locate(&format!("ParseError::{variant}"));
+        assert_eq!(found.len(), 1, "{variant}: {found:?}");
+        assert_eq!(found[0].path, "src/raw/request.rs");
     }
     let cases = corpus();
-    assert_eq!(unknown_fix_in(&cases, &sources), Vec::<(&str, &str)>::new());
+    assert_eq!(unknown_fix_in(&cases), Vec::<(&str, &str)>::new());
 
     // The check can fail: a variant or a function that does not exist, and
     // names that exist only as something else.
@@ -216,7 +167,7 @@ fn every_fix_in_names_an_item_of_raw_or_docroot() {
     ] {
         broken.fix_in = name.to_string();
         assert_eq!(
-            unknown_fix_in(std::slice::from_ref(&broken), &sources),
+            unknown_fix_in(std::slice::from_ref(&broken)),
             [(broken.id.as_str(), name)],
             "{name} was taken for an item"
         );

@@ -14,6 +14,7 @@ pub mod consequence;
 pub mod report;
 mod runner;
 pub mod sandbox;
+pub mod source;
 pub mod textbook;
 mod verdict;
 

@@ -15,6 +15,7 @@ use std::path::Path;
 use percent_encoding::{NON_ALPHANUMERIC, percent_encode};
 
 use super::beneath::Beneath;
+use crate::html::escape as html_escape;
 
 /// One row of the listing, from the entry's own descriptor.
 pub(super) struct Entry {
@@ -99,12 +100,4 @@ pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
     }
     html.push_str("</table>\n</body></html>\n");
     html
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
