@@ -21,10 +21,6 @@ pub use markdown::markdown;
 pub use summary::{Summary, ThemeSummary, summarize};
 pub use text::{case_detail, terminal};
 
-pub(super) fn verdict_word(conforms: bool) -> &'static str {
-    if conforms { "conforms" } else { "deviates" }
-}
-
 /// A segment as shown in reports: whole unless it is huge (the 70,000-byte
 /// target), then its start and how much was left out.
 pub(super) fn shorten(segment: &str) -> String {
