@@ -155,11 +155,12 @@ done
 # --- the HTML compare report, as a browser shows it ---
 "$BIN" -q compare --root site --format html --out "$WORK/report.html"
 chrome --dump-dom "file://$WORK/report.html" >"$WORK/report-dom"
-grep -q 'twinserve compare report' "$WORK/report-dom" || fail "chromium could not render the compare report"
-say "chromium renders the HTML compare report: ok"
+grep -q 'twinserve compare: the lesson' "$WORK/report-dom" || fail "chromium could not render the compare report"
+grep -q 'class="matrix"' "$WORK/report-dom" || fail "the lesson page has no attack-class matrix"
+say "chromium renders the HTML compare report (the lesson page): ok"
 
 if [ -n "$SHOTS" ]; then
-  chrome --window-size=1200,1400 --screenshot="$SHOTS/compare-report.png" "file://$WORK/report.html" >/dev/null
+  chrome --window-size=1280,900 --screenshot="$SHOTS/compare-report.png" "file://$WORK/report.html" >/dev/null
   # The exercise walkthrough in a terminal: the transcript of real commands, drawn as one.
   {
     echo '$ twinserve serve --once --print-requests &'

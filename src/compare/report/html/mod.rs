@@ -11,9 +11,8 @@
 //! Everything a case, a server or a `--target`'s name brings in is escaped:
 //! a target can answer any bytes at all. The inline script only filters
 //! and opens cases; without it every case is listed and the filters are
-//! hidden. `docs/lesson.png` is this page's first screen, taken with
-//! `chromium --headless --screenshot --window-size=1280,900` of a page
-//! written by `compare --format html --out lesson.html`.
+//! hidden. `docs/screenshots/compare-report.png` is this page's first
+//! screen, taken by `tests/real_clients.sh --screenshots docs/screenshots`.
 
 mod bytes;
 mod cases;
