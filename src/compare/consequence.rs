@@ -62,16 +62,11 @@ impl Consequence {
         }
     }
 
-    /// The consequence of `outcome` on a case whose conforming patterns are
-    /// `conforming`. A leak or a crash outweighs anything the statuses say,
-    /// and a server never reached did nothing else.
-    pub fn of(conforming: &[Pattern], outcome: &Outcome) -> Consequence {
-        Consequence::given(verdict::conforms(conforming, outcome), conforming, outcome)
-    }
-
-    /// The consequence of `outcome` when whether it conforms is already
-    /// known: a case may ask more of an outcome than its patterns say (see
-    /// [`Case::conforms`](super::Case::conforms)).
+    /// The consequence of `outcome`, given whether it conforms (a case may ask
+    /// more of an outcome than its patterns say: see
+    /// [`Case::conforms`](super::Case::conforms)) and the case's conforming
+    /// patterns. A leak or a crash outweighs anything the statuses say, and a
+    /// server never reached did nothing else.
     pub fn given(conforms: bool, conforming: &[Pattern], outcome: &Outcome) -> Consequence {
         if outcome.leaked() {
             Consequence::Leak
@@ -113,7 +108,14 @@ fn desync(conforming: &[Pattern], outcome: &Outcome) -> bool {
         return false;
     };
     let n = outcome.responses.len();
-    n > most || (n > 0 && n < fewest)
+    // Extra answers that only refuse (a 408 before closing an idle
+    // connection, a 400 for leftover bytes) ran nothing: wrong at worst.
+    let extra_served = outcome
+        .responses
+        .iter()
+        .skip(most)
+        .any(|r| !verdict::is_rejection(r.status));
+    (n > most && extra_served) || (n > 0 && n < fewest)
 }
 
 /// An outcome's verdict, weighed by the requirement level of the rule.
@@ -143,6 +145,13 @@ impl Grade {
 mod tests {
     use super::super::runner::{self, ObservedResponse};
     use super::*;
+
+    impl Consequence {
+        /// As a case without `closing_announced` judges it.
+        fn of(conforming: &[Pattern], outcome: &Outcome) -> Consequence {
+            Consequence::given(verdict::conforms(conforming, outcome), conforming, outcome)
+        }
+    }
 
     fn outcome(statuses: &[u16], end: End) -> Outcome {
         let mut outcome = Outcome::refused(String::new());
@@ -183,6 +192,32 @@ mod tests {
             assert_eq!(serde_json::to_value(c).unwrap(), c.name());
             assert!(!c.meaning().is_empty());
         }
+    }
+
+    #[test]
+    fn an_extra_answer_that_only_refuses_ran_nothing() {
+        use Consequence::*;
+        let silent = patterns(&["- closed"]);
+        // A 408 before closing an idle connection where only a silent close
+        // is allowed: no request ran, so not a desync.
+        assert_eq!(
+            Consequence::of(&silent, &outcome(&[408], End::Closed)),
+            Wrong
+        );
+        let one = patterns(&["405 closed"]);
+        assert_eq!(
+            Consequence::of(&one, &outcome(&[405, 400], End::Closed)),
+            Wrong
+        );
+        // The same count with a request served from the leftover bytes.
+        assert_eq!(
+            Consequence::of(&one, &outcome(&[405, 200], End::Closed)),
+            Desync
+        );
+        assert_eq!(
+            Consequence::of(&one, &outcome(&[405, 404], End::Closed)),
+            Desync
+        );
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl Difference {
 
 /// Statuses that mean "I could not take these bytes as a request", as
 /// opposed to an answer about the resource.
-fn is_rejection(status: u16) -> bool {
+pub(super) fn is_rejection(status: u16) -> bool {
     matches!(status, 400 | 408 | 411 | 413 | 414 | 417 | 431 | 505)
 }
 

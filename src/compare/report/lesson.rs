@@ -38,10 +38,13 @@ pub struct ServerLesson {
     pub classes: Vec<(Class, Option<Consequence>)>,
     /// Failures (and warnings) grouped by mistake, the most serious first.
     pub causes: Vec<RootCause>,
+    /// Every case that did not pass, in corpus order, with its consequence:
+    /// how raw's and hyper's few deviations are listed, each its own story.
+    pub deviations: Vec<(usize, Consequence)>,
 }
 
 impl ServerLesson {
-    /// `textbook: 46/124 pass — 5 leaks, 4 crashes, 1 hang, 8 desyncs, 58 wrong`.
+    /// `textbook: 45/132 pass — 5 leaks, 4 crashes, 1 hang, 4 desyncs, 73 wrong (…)`.
     pub fn verdict(&self) -> String {
         let mut line = format!("{}: {}/{} pass", self.name, self.passed, self.cases);
         if self.counts.is_empty() {
@@ -184,6 +187,13 @@ fn lesson(c: &Comparison, i: usize) -> ServerLesson {
             failures.push((k, consequence, case.level));
         }
     }
+    let deviations = c
+        .results
+        .iter()
+        .enumerate()
+        .map(|(k, result)| (k, consequence_of(result, i)))
+        .filter(|&(_, consequence)| consequence != Consequence::Ok)
+        .collect();
     let mut causes: Vec<RootCause> = by_mistake
         .into_iter()
         .filter(|(_, failures)| !failures.is_empty())
@@ -232,6 +242,7 @@ fn lesson(c: &Comparison, i: usize) -> ServerLesson {
             .collect(),
         classes,
         causes,
+        deviations,
     }
 }
 
@@ -243,7 +254,7 @@ pub fn reachability_lines(c: &Comparison) -> Vec<String> {
         .filter_map(|reach| {
             if !reach.answered_before {
                 Some(format!(
-                    "{} did not answer the baseline request before the run: every case is refused",
+                    "{} did not answer the baseline request before the run",
                     reach.column
                 ))
             } else if let Some(stopped) = &reach.stopped {

@@ -250,7 +250,7 @@ fn slow_clients_markdown(c: &Comparison) -> String {
             None => "served at once".to_string(),
             Some(why) => format!("**not served**: {why}"),
         };
-        let _ = writeln!(out, "| {} | {verdict} |", s.column);
+        let _ = writeln!(out, "| {} | {verdict} |", md_escape(&s.column));
     }
     out.push_str(
         "\nThe raw backend reads every request head on a worker thread (only a keep-alive \
@@ -280,7 +280,7 @@ fn load_table(c: &Comparison) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
-            l.column,
+            md_escape(&l.column),
             l.requests,
             l.responses,
             l.req_per_s,
@@ -301,7 +301,7 @@ fn load_table(c: &Comparison) -> String {
 
 /// The columns' names as Markdown table cells.
 fn column_names(c: &Comparison) -> String {
-    let names: Vec<&str> = c.columns.iter().map(|col| col.name.as_str()).collect();
+    let names: Vec<String> = c.columns.iter().map(|col| md_escape(&col.name)).collect();
     names.join(" | ")
 }
 
@@ -392,22 +392,20 @@ fn lesson_markdown(c: &Comparison) -> String {
     }
     out.push_str("\n## Root causes\n\nEach server's failures, grouped by the mistake behind them; the case to read first has the worst consequence.\n");
     for lesson in lessons.iter().filter(|l| !l.causes.is_empty()) {
-        let _ = writeln!(out, "\n**{}**\n", lesson.name);
+        let _ = writeln!(out, "\n**{}**\n", md_escape(&lesson.name));
         if let Server::Backend(_) = c.columns[lesson.column].server {
-            for (case, result) in c.cases.iter().zip(&c.results) {
-                let consequence = consequence_of(result, lesson.column);
-                if consequence != Consequence::Ok {
-                    let _ = writeln!(
-                        out,
-                        "- [{}](#{}): {} — {} ({} {})",
-                        case.id,
-                        case.id,
-                        consequence.name(),
-                        md_escape(&case.title),
-                        case.rfc,
-                        case.level.label()
-                    );
-                }
+            for &(k, consequence) in &lesson.deviations {
+                let case = &c.cases[k];
+                let _ = writeln!(
+                    out,
+                    "- [{}](#{}): {} — {} ({} {})",
+                    case.id,
+                    case.id,
+                    consequence.name(),
+                    md_escape(&case.title),
+                    case.rfc,
+                    case.level.label()
+                );
             }
             continue;
         }

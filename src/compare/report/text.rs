@@ -173,19 +173,17 @@ fn lesson_text(c: &Comparison, paint: &Paint) -> String {
         if let Server::Backend(_) = c.columns[lesson.column].server {
             // A careful backend's few deviations are each their own story,
             // not one of the exercise's mistakes: list them.
-            for (case, result) in c.cases.iter().zip(&c.results) {
-                let consequence = consequence_of(result, lesson.column);
-                if consequence != Consequence::Ok {
-                    let _ = writeln!(
-                        out,
-                        "  {:24}  {:7}  {} ({} {})",
-                        case.id,
-                        consequence.name(),
-                        case.title,
-                        case.rfc,
-                        case.level.label()
-                    );
-                }
+            for &(k, consequence) in &lesson.deviations {
+                let case = &c.cases[k];
+                let _ = writeln!(
+                    out,
+                    "  {:24}  {:7}  {} ({} {})",
+                    case.id,
+                    consequence.name(),
+                    case.title,
+                    case.rfc,
+                    case.level.label()
+                );
             }
             continue;
         }
