@@ -360,12 +360,20 @@ pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String 
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} — {} ({})",
+        "{} — {} ({}; {}; the mistake it probes: {})",
         paint.bold(&case.id),
         case.title,
-        case.theme
+        case.theme,
+        case.class.label(),
+        case.mistake.label()
     );
-    let _ = writeln!(out, "\n{}: {}", paint.bold(&case.rfc), case.requires);
+    let _ = writeln!(
+        out,
+        "\n{} ({}): {}",
+        paint.bold(&case.rfc),
+        case.level.label(),
+        case.requires
+    );
     let _ = writeln!(out, "\n{}", paint.bold("sent"));
     for (i, segment) in case.send.iter().enumerate() {
         if i > 0 && case.pause_ms > 0 {
@@ -376,11 +384,17 @@ pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String 
     if case.half_close {
         let _ = writeln!(out, "  (half-close)");
     }
-    for ((column, outcome), ok) in c.columns.iter().zip(&result.outcomes).zip(&result.conforms) {
-        let verdict = if *ok {
-            paint.good("conforms")
-        } else {
-            paint.bad("deviates")
+    for (i, (column, outcome)) in c.columns.iter().zip(&result.outcomes).enumerate() {
+        let consequence = consequence_of(result, i);
+        let grade = grade_of(result, case.level, i);
+        let words = match consequence {
+            Consequence::Ok => grade.name().to_string(),
+            other => format!("{}: {}", grade.name(), other.name()),
+        };
+        let verdict = match grade {
+            Grade::Pass => paint.good(&words),
+            Grade::Warn => paint.note(&words),
+            Grade::Fail => paint.bad(&words),
         };
         let _ = writeln!(
             out,
@@ -437,11 +451,38 @@ pub fn case_detail(c: &Comparison, result: &CaseResult, colour: bool) -> String 
         paint.bold("raw vs hyper:"),
         result.difference.name()
     );
+    for pair in &result.smuggling {
+        let _ = writeln!(
+            out,
+            "{} {} answered {} and kept the connection, {} answered {}{}: as a front end, {} \
+             would let a request past into {}",
+            paint.bold("where messages end:"),
+            c.columns[pair.front].name,
+            pair.front_count,
+            c.columns[pair.back].name,
+            pair.back_count,
+            pair.smuggled
+                .as_deref()
+                .map(|r| format!(" (the extra one: {r})"))
+                .unwrap_or_default(),
+            c.columns[pair.front].name,
+            c.columns[pair.back].name,
+        );
+    }
     let _ = writeln!(
         out,
         "\n{}\n{}",
         paint.bold("why it matters"),
         case.why.trim()
     );
+    let _ = writeln!(
+        out,
+        "\n{}\n{}",
+        paint.bold("what raw does instead"),
+        case.fix.trim()
+    );
+    for at in crate::compare::source::locate(&case.fix_in) {
+        let _ = writeln!(out, "  {}:{}  {}", at.path, at.line, at.text.trim());
+    }
     out
 }
