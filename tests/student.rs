@@ -154,10 +154,14 @@ fn junit_options(case: &str, target: SocketAddr, name: &str, out: &Path) -> Opti
     }
 }
 
+/// A test suite as the JUnit XML tells it: its name, and per test case its
+/// name with its failure's `type`, if it failed.
+type Suite = (String, Vec<(String, Option<String>)>);
+
 /// What a JUnit document says, read with a real XML parser: per suite, its
 /// name, its `tests` and `failures` attributes, and per test case its name
 /// with its failure's `type`, if any. Panics unless the counts agree.
-fn read_junit(xml: &str) -> Vec<(String, Vec<(String, Option<String>)>)> {
+fn read_junit(xml: &str) -> Vec<Suite> {
     let document = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}:\n{xml}"));
     let top = document.root_element();
     assert_eq!(top.tag_name().name(), "testsuites");
@@ -320,7 +324,10 @@ fn junit_stays_well_formed_whatever_a_case_or_a_target_is_called() {
     let suites = read_junit(&xml);
     assert_eq!(suites.len(), 1, "{xml}");
     // The parser gives back the name as it was, control bytes shown escaped.
-    assert_eq!(suites[0].0, name.replace('\u{1}', "\\x01").replace('\u{1b}', "\\x1b"));
+    assert_eq!(
+        suites[0].0,
+        name.replace('\u{1}', "\\x01").replace('\u{1b}', "\\x1b")
+    );
     assert_eq!(
         suites[0].1,
         [("dotdot".to_string(), Some("leak".to_string()))]
@@ -331,6 +338,12 @@ fn junit_stays_well_formed_whatever_a_case_or_a_target_is_called() {
         .find(|n| n.has_tag_name("failure"))
         .unwrap();
     let text = failure.text().unwrap();
-    assert!(text.contains("why ]]></failure><x a=\"1\">&amp;</x>'"), "{text}");
-    assert!(!document.descendants().any(|n| n.has_tag_name("x")), "{xml}");
+    assert!(
+        text.contains("why ]]></failure><x a=\"1\">&amp;</x>'"),
+        "{text}"
+    );
+    assert!(
+        !document.descendants().any(|n| n.has_tag_name("x")),
+        "{xml}"
+    );
 }

@@ -73,9 +73,9 @@ pub fn write_fixture(site: &Path, dir: &Path) -> io::Result<PathBuf> {
     }
     if site_real.starts_with(&dir_real) {
         return Err(refusal(format!(
-            "the site {} is inside {}: the sandbox would be written into the site; give a folder outside it",
-            site.display(),
-            dir.display()
+            "{} holds the site {}; give a folder outside the site",
+            dir.display(),
+            site.display()
         )));
     }
     let made = if missing.is_empty() {
@@ -148,12 +148,13 @@ fn resolve(dir: &Path) -> io::Result<(PathBuf, Vec<std::ffi::OsString>)> {
     for part in missing.into_iter().rev().flatten() {
         match part {
             Component::Normal(name) => names.push(name.to_os_string()),
+            // Above the first missing name: the existing path is canonical,
+            // so its parent is the real one.
+            Component::ParentDir if names.is_empty() => {
+                existing.pop();
+            }
             Component::ParentDir => {
-                // Above the first missing name: the existing path is
-                // canonical, so its parent is the real one.
-                if names.pop().is_none() {
-                    existing.pop();
-                }
+                names.pop();
             }
             _ => {}
         }
@@ -273,10 +274,12 @@ mod tests {
     fn a_folder_inside_the_site_or_around_it_is_refused_before_any_write() {
         let site = tempfile::tempdir().unwrap();
         std::fs::write(site.path().join("page.html"), b"hi").unwrap();
+        std::fs::create_dir(site.path().join("sub")).unwrap();
         for dir in [
             site.path().join("sandbox"),
             site.path().join("new/deeper"),
             site.path().join("new/../sandbox"),
+            site.path().join("sub/new/../../sandbox"),
             site.path().to_path_buf(),
         ] {
             let err = write_fixture(site.path(), &dir).unwrap_err();
@@ -284,13 +287,17 @@ mod tests {
             assert!(err.to_string().contains("is inside the site"), "{err}");
         }
         let names: Vec<_> = std::fs::read_dir(site.path()).unwrap().collect();
-        assert_eq!(names.len(), 1, "the site was written to");
+        assert_eq!(names.len(), 2, "the site was written to");
+        assert_eq!(
+            std::fs::read_dir(site.path().join("sub")).unwrap().count(),
+            0
+        );
 
         let outer = tempfile::tempdir().unwrap();
         let inner = outer.path().join("site");
         std::fs::create_dir(&inner).unwrap();
         let err = write_fixture(&inner, outer.path()).unwrap_err();
-        assert!(err.to_string().contains("is inside"), "{err}");
+        assert!(err.to_string().contains("holds the site"), "{err}");
     }
 
     #[test]
