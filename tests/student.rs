@@ -277,9 +277,11 @@ fn junit_stays_well_formed_whatever_the_server_sends() {
     let body = b"]]></failure><x>\x00\x01\x1b[31m&amp;<!--";
     let response: &'static [u8] = Box::leak(
         [
-            b"HTTP/1.1 200 ]]></failure><x>\x01\r\nContent-Length: ".as_slice(),
+            // A response the client does parse: markup in a header, markup
+            // and control bytes in the body it receives.
+            b"HTTP/1.1 200 OK\r\nContent-Length: ".as_slice(),
             body.len().to_string().as_bytes(),
-            b"\r\nX-<y>: \x02\"'\r\nConnection: close\r\n\r\n",
+            b"\r\nX-Note: ]]></failure><x>&amp;\"'\r\nConnection: close\r\n\r\n",
             body,
         ]
         .concat()
@@ -294,7 +296,9 @@ fn junit_stays_well_formed_whatever_the_server_sends() {
     let suites = read_junit(&xml);
     assert_eq!(suites.len(), 1, "{xml}");
     assert_eq!(suites[0].0, "hostile");
-    assert_eq!(suites[0].1.len(), 1, "{xml}");
+    // Parsed as a 200 that closes: a warning, no failure, so the hostile
+    // bytes really were read as a response.
+    assert_eq!(suites[0].1, [("baseline-get".to_string(), None)], "{xml}");
     assert!(!xml.contains("<x>"), "{xml}");
 }
 
