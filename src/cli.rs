@@ -95,7 +95,9 @@ pub struct CompareArgs {
     #[arg(long, default_value = "HelloWorld.html")]
     pub file: String,
     /// Write the sandbox (the site as DIR/root, the secret beside it) for
-    /// your own server to serve, print how to run it, and exit.
+    /// your own server to serve, print how to run it, and exit. DIR must be
+    /// new or empty, outside the site and not a symbolic link; links in the
+    /// site are not copied.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["case", "check", "targets", "load", "out"])]
     pub fixture: Option<PathBuf>,
 }
