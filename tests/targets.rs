@@ -323,3 +323,17 @@ fn a_raw_file_without_a_status_line_leaks() {
     drop(near);
     drop(far);
 }
+
+/// The fixture's root sits at a fixed depth, directly under `/tmp`,
+/// whatever `TMPDIR` says: the corpus's `..` chains reach `/etc/passwd`
+/// only from so many levels down, and the committed report must not depend
+/// on the machine's temporary folder.
+#[test]
+fn the_fixture_root_is_shallow() {
+    let fixture = Fixture::start(&project("site")).unwrap();
+    let root = fixture.root();
+    let dir = root.parent().unwrap();
+    assert_eq!(dir.parent(), Some(Path::new("/tmp")), "{}", root.display());
+    let name = dir.file_name().unwrap().to_string_lossy();
+    assert!(name.starts_with("twinserve-compare-"), "{name}");
+}
