@@ -471,7 +471,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// at once.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The same for a `--target`: a student's server may be slower, or still
-/// finishing the connection before, and a busy server is not a dead one.
+/// busy with the connection before, and a busy server is not a dead one.
 const TARGET_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a probe of `column` may take.
@@ -481,6 +481,7 @@ fn probe_timeout(column: &Column) -> Duration {
         _ => PROBE_TIMEOUT,
     }
 }
+
 /// How long to wait for the textbook server to record a connection's fate
 /// after the client saw it close.
 const FATE_BOUND: Duration = Duration::from_millis(500);
@@ -575,13 +576,20 @@ pub fn run_corpus(
                 .into_iter()
                 .zip(theme)
                 .map(|(handle, case)| {
+                    // Taken before anything can return: each target's
+                    // outcomes stay in step with the cases.
+                    let on_targets: Vec<Outcome> = targets
+                        .iter_mut()
+                        .map(|t| {
+                            t.next().unwrap_or_else(|| {
+                                Outcome::refused("the client thread died".into())
+                            })
+                        })
+                        .collect();
                     let Ok((mut outcomes, parsed)) = handle.join() else {
                         return CaseResult::empty(case.id.clone());
                     };
-                    outcomes.extend(targets.iter_mut().map(|t| {
-                        t.next()
-                            .unwrap_or_else(|| Outcome::refused("the client thread died".into()))
-                    }));
+                    outcomes.extend(on_targets);
                     let result = judge(case, &columns, outcomes, parsed);
                     on_done(&result);
                     result

@@ -25,10 +25,10 @@ const QUIET: Duration = Duration::from_millis(300);
 const KEEP_BYTES: usize = 16 * 1024;
 /// The most bytes read from one case's connection: far more than any answer
 /// to the corpus (the site's files are small), small enough to hold in memory.
-pub const MAX_BYTES: usize = 1024 * 1024;
+const MAX_BYTES: usize = 1024 * 1024;
 /// How long reading may go on past the case's wait, however the server
 /// trickles bytes: the quiet timer restarts on every byte, this bound does not.
-pub const OVERRUN: Duration = Duration::from_secs(5);
+const OVERRUN: Duration = Duration::from_secs(5);
 /// Response fields the report shows; the rest (Date, ETag, ...) do not
 /// decide what a case teaches.
 const SHOWN_FIELDS: &[&str] = &[
