@@ -246,8 +246,11 @@ pub struct Stopped {
     /// The theme after which it no longer answered.
     pub after_theme: String,
     /// The last case, in corpus order, it gave any response to; `None` if
-    /// it answered none. A theme's cases run at once: cases of the same
-    /// theme after this one may have been on the wire when it died.
+    /// it answered none. A `--target` runs its cases one at a time, so this
+    /// is exact for it, and the case it died on is the one marked
+    /// [`Crash::Server`]. Our own columns run a theme's cases at once: cases
+    /// of the same theme after this one may have been on the wire when one
+    /// of them stopped answering.
     pub last_answered: Option<String>,
 }
 
@@ -357,7 +360,7 @@ impl Fixture {
     /// The fixture with the textbook server's `part`; Part A dies at the
     /// first crash and is restarted before the next case.
     pub fn with_textbook(site: &Path, part: textbook::Part) -> Result<Fixture, FixtureError> {
-        let dir = tempfile::tempdir().map_err(FixtureError::Copy)?;
+        let dir = shallow_tempdir().map_err(FixtureError::Copy)?;
         let root = sandbox::write(site, dir.path()).map_err(FixtureError::Copy)?;
         let start = |backend, introspect| {
             let mut config = Config::new(&root);
@@ -405,11 +408,23 @@ impl Fixture {
     pub fn textbook_is_alive(&self) -> bool {
         lock(&self.textbook.server).is_alive()
     }
+}
 
-    /// How many textbook handlers have died on the server running now.
-    pub fn textbook_crashes(&self) -> usize {
-        lock(&self.textbook.server).crashes()
-    }
+/// A temporary folder at a fixed, shallow depth: directly under `/tmp` when
+/// that is a writable folder, else in the system's temporary folder. The
+/// corpus's `..` chains reach `/` only from so many levels down, so the
+/// committed report must not depend on how deep `TMPDIR` is (macOS puts it
+/// under `/var/folders/..`, five levels down).
+fn shallow_tempdir() -> std::io::Result<tempfile::TempDir> {
+    let builder = {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("twinserve-compare-");
+        builder
+    };
+    // Creating the folder is the test that `/tmp` is a writable folder.
+    builder
+        .tempdir_in("/tmp")
+        .or_else(|_| builder.tempdir_in(std::env::temp_dir()))
 }
 
 /// The textbook server and what it takes to start it again.
@@ -451,9 +466,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// How long the probe with the baseline request may take: a live local
-/// server answers in milliseconds, a dead one refuses at once.
+/// How long the probe with the baseline request may take on our own
+/// servers: a live local server answers in milliseconds, a dead one refuses
+/// at once.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The same for a `--target`: a student's server may be slower, or still
+/// busy with the connection before, and a busy server is not a dead one.
+const TARGET_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a probe of `column` may take.
+fn probe_timeout(column: &Column) -> Duration {
+    match column.server {
+        Server::Target => TARGET_PROBE_TIMEOUT,
+        _ => PROBE_TIMEOUT,
+    }
+}
+
 /// How long to wait for the textbook server to record a connection's fate
 /// after the client saw it close.
 const FATE_BOUND: Duration = Duration::from_millis(500);
@@ -462,8 +490,13 @@ const FATE_BOUND: Duration = Duration::from_millis(500);
 const TEXTBOOK_TRIES: usize = 4;
 
 /// Runs `cases` against raw, hyper, the textbook server and `targets`, one
-/// theme at a time in the order given (a theme's cases at once, each on its
-/// own connections, every column at once); results in case order. Every
+/// theme at a time in the order given; results in case order. On raw, hyper
+/// and the textbook server a theme's cases run at once, each on its own
+/// connections. Each target walks the theme's cases one at a time, in
+/// order, on a thread of its own beside them: a student's server often has
+/// one thread and a backlog of one, and cases queued behind another would
+/// time out, or be reset when it dies, and be blamed for it; one at a time,
+/// the probe after a silent close names exactly the case it died on. Every
 /// column is probed with the baseline request before the first theme and
 /// after each one, so that a server that stops answering is placed in the run.
 pub fn run_corpus(
@@ -510,26 +543,56 @@ pub fn run_corpus(
         })
         .collect();
     let mut results: Vec<CaseResult> = Vec::with_capacity(cases.len());
+    // Ours first, then the targets: `columns` keeps that order.
+    let ours = columns
+        .iter()
+        .take_while(|c| c.server != Server::Target)
+        .count();
     for theme in cases.chunk_by(|a, b| a.theme == b.theme) {
         results.extend(std::thread::scope(|scope| {
             let handles: Vec<_> = theme
                 .iter()
                 .map(|case| {
-                    let columns = &columns;
+                    let columns = &columns[..ours];
+                    scope.spawn(move || run_ours(case, columns, fixture, &parse_addrs))
+                })
+                .collect();
+            let targets: Vec<_> = columns[ours..]
+                .iter()
+                .map(|column| {
                     scope.spawn(move || {
-                        let result = run_one(case, columns, fixture, &parse_addrs);
-                        on_done(&result);
-                        result
+                        theme
+                            .iter()
+                            .map(|case| run_column(case, column, fixture))
+                            .collect::<Vec<Outcome>>()
                     })
                 })
+                .collect();
+            let mut targets: Vec<std::vec::IntoIter<Outcome>> = targets
+                .into_iter()
+                .map(|t| t.join().unwrap_or_default().into_iter())
                 .collect();
             handles
                 .into_iter()
                 .zip(theme)
                 .map(|(handle, case)| {
-                    handle
-                        .join()
-                        .unwrap_or_else(|_| CaseResult::empty(case.id.clone()))
+                    // Taken before anything can return: each target's
+                    // outcomes stay in step with the cases.
+                    let on_targets: Vec<Outcome> = targets
+                        .iter_mut()
+                        .map(|t| {
+                            t.next().unwrap_or_else(|| {
+                                Outcome::refused("the client thread died".into())
+                            })
+                        })
+                        .collect();
+                    let Ok((mut outcomes, parsed)) = handle.join() else {
+                        return CaseResult::empty(case.id.clone());
+                    };
+                    outcomes.extend(on_targets);
+                    let result = judge(case, &columns, outcomes, parsed);
+                    on_done(&result);
+                    result
                 })
                 .collect::<Vec<_>>()
         }));
@@ -575,7 +638,7 @@ fn probe_columns(columns: &[Column], fixture: &Fixture) -> Vec<bool> {
                         Server::Textbook => fixture.textbook_addr(),
                         _ => Ok(column.addr),
                     };
-                    addr.is_ok_and(|addr| runner::answers(addr, PROBE_TIMEOUT))
+                    addr.is_ok_and(|addr| runner::answers(addr, probe_timeout(column)))
                 })
             })
             .collect();
@@ -586,15 +649,16 @@ fn probe_columns(columns: &[Column], fixture: &Fixture) -> Vec<bool> {
     })
 }
 
-fn run_one(
+/// `case` on our own `columns` (raw, hyper, the textbook server) and both
+/// parses, all at once: a case then takes as long as its slowest server, not
+/// the sum of them.
+fn run_ours(
     case: &Case,
     columns: &[Column],
     fixture: &Fixture,
     parse_addrs: &[SocketAddr; 2],
-) -> CaseResult {
-    // Every column and both parses at once: a case then takes as long as
-    // its slowest server, not the sum of them.
-    let (outcomes, parsed): (Vec<Outcome>, Vec<Vec<ParsedRequest>>) = std::thread::scope(|scope| {
+) -> (Vec<Outcome>, Vec<Vec<ParsedRequest>>) {
+    std::thread::scope(|scope| {
         let outcomes: Vec<_> = columns
             .iter()
             .map(|column| scope.spawn(move || run_column(case, column, fixture)))
@@ -620,7 +684,16 @@ fn run_one(
                 .map(|p| p.join().unwrap_or_default())
                 .collect(),
         )
-    });
+    })
+}
+
+/// One case's result from its outcomes on every column, in column order.
+fn judge(
+    case: &Case,
+    columns: &[Column],
+    outcomes: Vec<Outcome>,
+    parsed: Vec<Vec<ParsedRequest>>,
+) -> CaseResult {
     let conforms = outcomes.iter().map(|o| case.conforms(o)).collect();
     let consequences = outcomes.iter().map(|o| case.consequence(o)).collect();
     let difference = verdict::classify(&outcomes[0], &outcomes[1]);
@@ -648,7 +721,7 @@ fn run_column(case: &Case, column: &Column, fixture: &Fixture) -> Outcome {
     // connection sent nothing: it cannot have killed the server.)
     if outcome.responses.is_empty()
         && matches!(outcome.end, End::Closed | End::Reset)
-        && !runner::answers(column.addr, PROBE_TIMEOUT)
+        && !runner::answers(column.addr, probe_timeout(column))
     {
         outcome.crash = Some(Crash::Server);
     }

@@ -2,8 +2,10 @@
 //! an optional half-close — and records the [`Outcome`]: the responses that
 //! came back, then how the connection ended, and the time to the first byte.
 //!
-//! Every wait is bounded: reading stops when the server closes or resets, or
-//! when nothing has arrived for a quiet period after the last write.
+//! Every wait is bounded: reading stops when the server closes or resets,
+//! when nothing has arrived for a quiet period after the last write, and at
+//! the latest after a hard bound on time and on bytes, so that a server that
+//! never stops sending can neither hang compare nor fill its memory.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -21,6 +23,12 @@ use crate::introspection::ParsedRequest;
 const QUIET: Duration = Duration::from_millis(300);
 /// The most of the received bytes kept for the report.
 const KEEP_BYTES: usize = 16 * 1024;
+/// The most bytes read from one case's connection: far more than any answer
+/// to the corpus (the site's files are small), small enough to hold in memory.
+const MAX_BYTES: usize = 1024 * 1024;
+/// How long reading may go on past the case's wait, however the server
+/// trickles bytes: the quiet timer restarts on every byte, this bound does not.
+const OVERRUN: Duration = Duration::from_secs(5);
 /// Response fields the report shows; the rest (Date, ETag, ...) do not
 /// decide what a case teaches.
 const SHOWN_FIELDS: &[&str] = &[
@@ -118,11 +126,14 @@ pub struct Outcome {
     pub end: End,
     /// Milliseconds from the first write to the first byte back.
     pub first_byte_ms: Option<f64>,
-    /// The bytes received (the first 16 KiB).
+    /// The bytes received: the first 16 KiB, or up to the end of the leaked
+    /// bytes if the secret came back later, so that [`Outcome::leaked`] and
+    /// the report see it.
     pub received: Vec<u8>,
     /// Bytes after the last complete response that do not form one.
     pub trailing_bytes: usize,
-    /// What went wrong on our side (connect or write failures), if anything.
+    /// What went wrong on our side (connect or write failures), or that the
+    /// server kept sending past the bounds, if anything.
     pub note: Option<String>,
     /// The client's end of the connection (the peer address the server
     /// saw), to ask a server's records what became of it; `None` if refused.
@@ -146,8 +157,11 @@ impl Outcome {
         parts.join(" ")
     }
 
+    /// Whether the secret or a system file came back: in a parsed body, or
+    /// anywhere in the bytes received — a server that forgets the status
+    /// line and sends the file raw has leaked it all the same.
     pub fn leaked(&self) -> bool {
-        self.responses.iter().any(|r| r.leaked)
+        self.responses.iter().any(|r| r.leaked) || leaks(&self.received, super::SECRET)
     }
 
     /// No exchange took place: the server answered nothing because it was
@@ -185,24 +199,43 @@ pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
     let _ = stream.set_nodelay(true);
     let pause = Duration::from_millis(case.pause_ms);
     let started = Instant::now();
+    // The plan's own pauses, then the case's wait, then the overrun: past
+    // this, reading stops whatever the server still sends.
+    let pauses = pause * u32::try_from(segments.len().saturating_sub(1)).unwrap_or(u32::MAX);
+    let deadline = started + pauses + case.wait() + OVERRUN;
 
     std::thread::scope(|scope| {
         let sender = scope.spawn(move || send_plan(writer, &segments, pause, case.half_close));
-        let (bytes, end, first_byte) = read_until_quiet(&stream, &sender, case.wait(), started);
-        let note = sender.join().ok().flatten();
+        let read = read_until_quiet(&stream, &sender, case.wait(), started, deadline);
+        if read.overran.is_some() {
+            // Ends a write the server's flood keeps from finishing, so the
+            // sender can be joined; the connection is given up anyway.
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        let sent_note = sender.join().ok().flatten();
+        let note = match (read.overran, sent_note) {
+            (Some(overran), Some(sent)) => Some(format!("{overran}; {sent}")),
+            (overran, sent) => overran.or(sent),
+        };
         let methods: Vec<&str> = case.methods.iter().map(String::as_str).collect();
+        let bytes = read.bytes;
         let (responses, trailing_bytes) = parse_responses(&bytes, &methods, secret);
-        let end = if responses.is_empty() && end == End::Open {
+        let end = if responses.is_empty() && read.end == End::Open {
             End::Timeout
         } else {
-            end
+            read.end
         };
+        // The whole stream is searched before it is cut, trailing bytes
+        // included: a leak past the first 16 KiB is kept up to its end.
+        let keep = leak_end(&bytes, secret).map_or(KEEP_BYTES, |end| end.max(KEEP_BYTES));
         let mut received = bytes;
-        received.truncate(KEEP_BYTES);
+        received.truncate(keep);
         Outcome {
             responses,
             end,
-            first_byte_ms: first_byte.map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
+            first_byte_ms: read
+                .first_byte
+                .map(|d| (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
             received,
             trailing_bytes,
             note,
@@ -216,10 +249,14 @@ pub fn run_case(addr: SocketAddr, case: &Case, secret: &[u8]) -> Outcome {
 /// theme, and after an outcome with no answer: what any server answers.
 pub const BASELINE_REQUEST: &[u8] = b"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
-/// Whether the server at `addr` still answers [`BASELINE_REQUEST`] with a
-/// whole response within `timeout` (connecting included). The response is
-/// read to its end: a server that writes to a client already gone may die
-/// of it (the textbook server does), and a probe must not be what kills it.
+/// Whether the server at `addr` still answers [`BASELINE_REQUEST`] within
+/// `timeout` (connecting included): any byte of an answer counts, framed or
+/// not, with the connection left open or not — the question is whether it is
+/// alive, not whether it is right. Once an answer has begun, the rest is read
+/// until it is whole, the server closes, it falls quiet for [`QUIET`] or the
+/// timeout ends, and only then is the connection closed: a server that
+/// writes to a client already gone may die of it (the textbook server does),
+/// and a probe must not be what kills it.
 pub fn answers(addr: SocketAddr, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
@@ -228,27 +265,54 @@ pub fn answers(addr: SocketAddr, timeout: Duration) -> bool {
     if stream.write_all(BASELINE_REQUEST).is_err() {
         return false;
     }
-    ResponseReader::new(Deadline { stream, deadline })
-        .read_response("GET")
-        .is_ok()
-}
-
-/// A stream whose reads all end by one deadline.
-struct Deadline {
-    stream: TcpStream,
-    deadline: Instant,
-}
-
-impl Read for Deadline {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        // A zero read timeout would mean "block forever".
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut last = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= deadline || (!bytes.is_empty() && now - last >= QUIET) {
+            break;
         }
-        self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf)
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(25)));
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                // Bounded like a case's read: a flood is alive, and read no further.
+                if bytes.len() + n > MAX_BYTES {
+                    return true;
+                }
+                bytes.extend_from_slice(&chunk[..n]);
+                last = Instant::now();
+                if framed_and_whole(&bytes) {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => break,
+        }
     }
+    !bytes.is_empty()
+}
+
+/// Whether `bytes` begin with a whole response whose end its framing gives.
+/// Parsed from a slice, a body delimited by the close would end with the
+/// slice: such a response is whole only when the server closes, and a probe
+/// that left before would make the server write to a client already gone.
+fn framed_and_whole(bytes: &[u8]) -> bool {
+    ResponseReader::new(bytes)
+        .read_message("GET")
+        .is_ok_and(|response| {
+            response.fields.iter().any(|(name, _)| {
+                name.eq_ignore_ascii_case("content-length")
+                    || name.eq_ignore_ascii_case("transfer-encoding")
+            })
+        })
 }
 
 /// Writes the segments with their pauses; a failed write is the server's
@@ -273,38 +337,73 @@ fn send_plan(
     None
 }
 
+/// What [`read_until_quiet`] got.
+struct Reading {
+    bytes: Vec<u8>,
+    end: End,
+    first_byte: Option<Duration>,
+    /// Why reading was cut short while the server was still sending.
+    overran: Option<String>,
+}
+
 /// Reads until the server closes or resets, or until it has been silent for
-/// [`QUIET`] after answering (or for `wait` after the last write, with no answer).
+/// [`QUIET`] after answering (or for `wait` after the last write, with no
+/// answer) — and at the latest at `deadline` or after [`MAX_BYTES`], which a
+/// server that keeps sending reaches: the quiet timer alone would restart
+/// on each of its bytes forever.
 fn read_until_quiet(
     stream: &TcpStream,
     sender: &std::thread::ScopedJoinHandle<'_, Option<String>>,
     wait: Duration,
     started: Instant,
-) -> (Vec<u8>, End, Option<Duration>) {
+    deadline: Instant,
+) -> Reading {
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let mut first_byte = None;
     let mut last_activity = Instant::now();
     let mut send_done_at: Option<Instant> = None;
+    let done = |bytes, end, first_byte, overran| Reading {
+        bytes,
+        end,
+        first_byte,
+        overran,
+    };
     loop {
         if send_done_at.is_none() && sender.is_finished() {
             send_done_at = Some(Instant::now());
             last_activity = last_activity.max(Instant::now());
         }
         let allowed = if bytes.is_empty() { wait } else { QUIET };
-        if let Some(done) = send_done_at {
-            let since = last_activity.max(done);
+        if let Some(done_at) = send_done_at {
+            let since = last_activity.max(done_at);
             if since.elapsed() >= allowed {
-                return (bytes, End::Open, first_byte);
+                return done(bytes, End::Open, first_byte, None);
             }
         }
+        if Instant::now() >= deadline {
+            let overran = (!bytes.is_empty()).then(|| {
+                format!(
+                    "kept sending for {} s: reading stopped after {} bytes",
+                    started.elapsed().as_secs(),
+                    bytes.len()
+                )
+            });
+            return done(bytes, End::Open, first_byte, overran);
+        }
         let _ = stream.set_read_timeout(Some(Duration::from_millis(25)));
-        match (&mut &*stream).read(&mut chunk) {
-            Ok(0) => return (bytes, End::Closed, first_byte),
+        let room = MAX_BYTES - bytes.len();
+        let want = chunk.len().min(room);
+        match (&mut &*stream).read(&mut chunk[..want]) {
+            Ok(0) => return done(bytes, End::Closed, first_byte, None),
             Ok(n) => {
                 first_byte.get_or_insert_with(|| started.elapsed());
                 bytes.extend_from_slice(&chunk[..n]);
                 last_activity = Instant::now();
+                if bytes.len() >= MAX_BYTES {
+                    let overran = format!("kept sending past {MAX_BYTES} bytes: reading stopped");
+                    return done(bytes, End::Open, first_byte, Some(overran));
+                }
             }
             Err(e)
                 if matches!(
@@ -313,9 +412,9 @@ fn read_until_quiet(
                 ) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                return (bytes, End::Reset, first_byte);
+                return done(bytes, End::Reset, first_byte, None);
             }
-            Err(_) => return (bytes, End::Closed, first_byte),
+            Err(_) => return done(bytes, End::Closed, first_byte, None),
         }
     }
 }
@@ -366,8 +465,25 @@ pub fn parse_responses(
 /// password field), which a traversal to `/etc/passwd` brings back on any
 /// Unix machine, whatever the root's depth.
 pub fn leaks(body: &[u8], secret: &[u8]) -> bool {
-    let holds_secret = !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret);
-    holds_secret || body.split(|&b| b == b'\n').any(is_passwd_root_line)
+    leak_end(body, secret).is_some()
+}
+
+/// Where the first leak [`leaks`] looks for ends in `bytes`, if there is one.
+fn leak_end(bytes: &[u8], secret: &[u8]) -> Option<usize> {
+    let secret_end = (!secret.is_empty())
+        .then(|| bytes.windows(secret.len()).position(|w| w == secret))
+        .flatten()
+        .map(|at| at + secret.len());
+    let mut start = 0;
+    let passwd_end = bytes.split(|&b| b == b'\n').find_map(|line| {
+        let end = start + line.len();
+        start = end + 1;
+        is_passwd_root_line(line).then_some(end)
+    });
+    match (secret_end, passwd_end) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// `root:<password field>:0:0:` at the start of a line.
@@ -495,6 +611,47 @@ HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1
         assert!(started.elapsed() < Duration::from_secs(2));
         drop(silent);
         assert!(!answers(s, Duration::from_millis(200)), "nothing listening");
+    }
+
+    /// An answer without framing on a connection left open is an answer:
+    /// the server is alive. The probe reads it and closes with a FIN, never
+    /// a reset, so a fragile server is not killed by being asked.
+    #[test]
+    fn the_probe_counts_an_unframed_answer_and_closes_cleanly() {
+        use std::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = [0u8; BASELINE_REQUEST.len()];
+            stream.read_exact(&mut head).unwrap();
+            // The body after a pause, as a server writing a file does: a
+            // probe that left at the head would be reset by this write.
+            stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            stream.write_all(b"hello").unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            // What the client's close looks like from here.
+            stream.read(&mut [0u8; 16]).map_err(|e| e.kind())
+        });
+        let started = Instant::now();
+        assert!(answers(addr, Duration::from_secs(2)));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "quiet, not the timeout"
+        );
+        assert_eq!(server.join().unwrap(), Ok(0), "a clean close");
+    }
+
+    #[test]
+    fn a_leak_past_the_parsed_responses_is_found_and_kept() {
+        let mut bytes = vec![b'.'; KEEP_BYTES + 100];
+        bytes.extend_from_slice(b"SECRET and more");
+        assert_eq!(leak_end(&bytes, b"SECRET"), Some(KEEP_BYTES + 106));
+        assert_eq!(leak_end(b"x\nroot:x:0:0:r\nz", b""), Some(14));
+        assert_eq!(leak_end(b"nothing", b"SECRET"), None);
     }
 
     #[test]

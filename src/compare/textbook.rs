@@ -63,13 +63,6 @@ pub enum Fate {
     ServerDied,
 }
 
-impl Fate {
-    /// Whether the handler died, alone or with the server.
-    pub fn died(self) -> bool {
-        matches!(self, Fate::HandlerDied | Fate::ServerDied)
-    }
-}
-
 /// The fates of one server's connections, by the client's address as the
 /// server saw it (the peer address), and whether the server stopped
 /// accepting. A cheap handle: clones share the record, which outlives the
