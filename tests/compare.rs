@@ -363,6 +363,7 @@ fn a_server_that_dies_mid_run_is_placed_in_the_run() {
         reach.stopped,
         Some(compare::Stopped {
             after_theme: "two".into(),
+            died_on: Some("killer".into()),
             last_answered: Some("first".into()),
         })
     );
@@ -529,7 +530,10 @@ fn the_command_line() {
     assert!(text.contains("raw parsed it as"), "{text}");
     // The textbook server answers the first of two pipelined requests and
     // closes: the second is lost, and the case says what raw does instead.
-    assert!(text.contains("textbook → 200 closed (fail: desync)"), "{text}");
+    assert!(
+        text.contains("textbook → 200 closed (fail: desync)"),
+        "{text}"
+    );
     assert!(text.contains("what raw does instead"), "{text}");
 
     let missing = Command::new(bin)

@@ -187,6 +187,7 @@ fn a_one_thread_target_crashes_on_exactly_its_case_every_run() {
             c.reachability[3].stopped,
             Some(compare::Stopped {
                 after_theme: "one".into(),
+                died_on: Some("killer".into()),
                 last_answered: Some("b".into()),
             }),
             "run {run}"

@@ -245,6 +245,9 @@ pub struct Reachability {
 pub struct Stopped {
     /// The theme after which it no longer answered.
     pub after_theme: String,
+    /// The first case, in corpus order, after which the probe found the
+    /// server gone ([`Crash::Server`]): the bytes it died on, when known.
+    pub died_on: Option<String>,
     /// The last case, in corpus order, it gave any response to; `None` if
     /// it answered none. A `--target` runs its cases one at a time, so this
     /// is exact for it, and the case it died on is the one marked
@@ -601,6 +604,14 @@ pub fn run_corpus(
             if reach.answered_before && reach.stopped.is_none() && !answered {
                 reach.stopped = Some(Stopped {
                     after_theme: theme[0].theme.clone(),
+                    died_on: results
+                        .iter()
+                        .find(|r| {
+                            r.outcomes
+                                .get(i)
+                                .is_some_and(|o| o.crash == Some(Crash::Server))
+                        })
+                        .map(|r| r.case_id.clone()),
                     last_answered: results
                         .iter()
                         .rev()

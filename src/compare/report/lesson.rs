@@ -258,12 +258,18 @@ pub fn reachability_lines(c: &Comparison) -> Vec<String> {
                     reach.column
                 ))
             } else if let Some(stopped) = &reach.stopped {
-                Some(match &stopped.last_answered {
-                    Some(case) => format!(
-                        "{} stopped answering after case {case} (theme {}): later cases are refused",
+                Some(match (&stopped.died_on, &stopped.last_answered) {
+                    (Some(case), _) => format!(
+                        "{} stopped answering: it died on case {case} (theme {}), and later cases \
+                         are refused",
                         reach.column, stopped.after_theme
                     ),
-                    None => format!(
+                    (None, Some(case)) => format!(
+                        "{} stopped answering during theme {}; the last case it answered was {case}, \
+                         and later cases are refused",
+                        reach.column, stopped.after_theme
+                    ),
+                    (None, None) => format!(
                         "{} stopped answering during theme {} before answering any case",
                         reach.column, stopped.after_theme
                     ),
