@@ -184,16 +184,16 @@ fn target_failures(c: &Comparison) -> Vec<String> {
             let leaks = with(Consequence::Leak);
             if !leaks.is_empty() {
                 problems.push(format!(
-                    "leaked the secret or a system file in {} cases ({})",
-                    leaks.len(),
+                    "leaked the secret or a system file in {} ({})",
+                    cases(leaks.len()),
                     leaks.join(", ")
                 ));
             }
             let crashes = with(Consequence::Crash);
             if !crashes.is_empty() {
                 problems.push(format!(
-                    "died on {} cases (first: {})",
-                    crashes.len(),
+                    "died on {} (first: {})",
+                    cases(crashes.len()),
                     crashes[0]
                 ));
             }
@@ -207,11 +207,20 @@ fn target_failures(c: &Comparison) -> Vec<String> {
                     .and_then(|o| o.note.as_deref())
                     .unwrap_or("nothing listening");
                 problems.push(format!(
-                    "could not be reached on {} cases (first: {first}: {note})",
-                    refused.len()
+                    "could not be reached on {} (first: {first}: {note})",
+                    cases(refused.len())
                 ));
             }
             (!problems.is_empty()).then(|| format!("{} {}", column.name, problems.join("; ")))
         })
         .collect()
+}
+
+/// `1 case`, `5 cases`.
+fn cases(n: usize) -> String {
+    if n == 1 {
+        "1 case".to_string()
+    } else {
+        format!("{n} cases")
+    }
 }
