@@ -8,6 +8,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use twinserve::compare::textbook::Part;
@@ -217,16 +220,51 @@ fn own_case(
 const GET: &str = r"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 /// A loopback server for one test: every connection on its own thread,
-/// handed to `answer`.
-fn test_server(answer: fn(TcpStream)) -> SocketAddr {
+/// handed to `answer`. Dropping it stops accepting and joins every thread
+/// (`answer` must return by itself: the ones here read with a timeout).
+struct TestServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<Vec<JoinHandle<()>>>>,
+}
+
+fn test_server(answer: fn(TcpStream)) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || answer(stream));
+    let stop = Arc::new(AtomicBool::new(false));
+    let accept = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut handlers = Vec::new();
+            for stream in listener.incoming().flatten() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                handlers.push(std::thread::spawn(move || answer(stream)));
+            }
+            handlers
+        })
+    };
+    TestServer {
+        addr,
+        stop,
+        accept: Some(accept),
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the blocking accept, which then sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(accept) = self.accept.take()
+            && let Ok(handlers) = accept.join()
+        {
+            for handler in handlers {
+                let _ = handler.join();
+            }
         }
-    });
-    addr
+    }
 }
 
 /// Reads one request head (to the blank line), or whatever came within 2 s.
@@ -433,7 +471,7 @@ fn extra_and_lost_responses_are_a_desync() {
             &["200 200 open"],
         ),
     ];
-    let c = compare::run_corpus(cases, &fixture, &[("twice".into(), twice)], &|_| {});
+    let c = compare::run_corpus(cases, &fixture, &[("twice".into(), twice.addr)], &|_| {});
     let one = &c.results[0];
     assert_eq!(one.outcomes[3].signature(), "200 200 closed");
     assert_eq!(one.consequences[3], Consequence::Desync);
@@ -472,7 +510,12 @@ fn smuggling_pairs_name_the_request_let_past() {
             &["405 200 open"],
         ),
     ];
-    let c = compare::run_corpus(cases, &fixture, &[("per-read".into(), per_read)], &|_| {});
+    let c = compare::run_corpus(
+        cases,
+        &fixture,
+        &[("per-read".into(), per_read.addr)],
+        &|_| {},
+    );
     let pairs = |r: &compare::CaseResult| -> Vec<(usize, usize, usize, usize, Option<String>)> {
         r.smuggling
             .iter()
