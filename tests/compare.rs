@@ -5,14 +5,14 @@
 //! now, and every report format must render every case.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+mod common;
+
+use common::loopback::{LoopbackServer, Then};
 use twinserve::compare::textbook::Part;
 use twinserve::compare::{self, Consequence, Crash, Fixture, case, report};
 
@@ -220,51 +220,9 @@ fn own_case(
 const GET: &str = r"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 /// A loopback server for one test: every connection on its own thread,
-/// handed to `answer`. Dropping it stops accepting and joins every thread
-/// (`answer` must return by itself: the ones here read with a timeout).
-struct TestServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<Vec<JoinHandle<()>>>>,
-}
-
-fn test_server(answer: fn(TcpStream)) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let accept = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut handlers = Vec::new();
-            for stream in listener.incoming().flatten() {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                handlers.push(std::thread::spawn(move || answer(stream)));
-            }
-            handlers
-        })
-    };
-    TestServer {
-        addr,
-        stop,
-        accept: Some(accept),
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wakes the blocking accept, which then sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(accept) = self.accept.take()
-            && let Ok(handlers) = accept.join()
-        {
-            for handler in handlers {
-                let _ = handler.join();
-            }
-        }
-    }
+/// handed to `answer` (which must return by itself).
+fn test_server(answer: fn(TcpStream)) -> LoopbackServer {
+    LoopbackServer::per_connection(answer)
 }
 
 /// Reads one request head (to the blank line), or whatever came within 2 s.
@@ -365,17 +323,15 @@ fn a_part_a_crash_is_that_case_s_and_later_cases_still_run() {
 /// ones `refused`, and its reachability names the last case it answered.
 #[test]
 fn a_server_that_dies_mid_run_is_placed_in_the_run() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     // One connection at a time; on `DIE` it closes it and its listener.
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            if read_head(&mut stream).starts_with(b"DIE") {
-                return;
-            }
-            let _ = stream.write_all(OK);
+    let server = LoopbackServer::one_thread(128, |mut stream| {
+        if read_head(&mut stream).starts_with(b"DIE") {
+            return Then::Die;
         }
+        let _ = stream.write_all(OK);
+        Then::Next
     });
+    let addr = server.addr;
     let fixture = Fixture::start(&project("site")).unwrap();
     let cases = vec![
         own_case("first", "one", &[GET], 0, &["200 open", "200 closed"]),

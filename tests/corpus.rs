@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use twinserve::compare::case::{self, Class, Level, Mistake};
-use twinserve::compare::{Case, End, ObservedResponse, Outcome, source};
+use twinserve::compare::{Case, End, Outcome, source};
 
 fn corpus() -> Vec<Case> {
     case::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("compare")).unwrap()
@@ -37,29 +37,15 @@ fn pinned_outcomes(pin: &str) -> Vec<Outcome> {
                 }
                 _ => (End::Closed, &tokens[..]),
             };
-            let responses = statuses
+            let statuses: Vec<u16> = statuses
                 .iter()
                 .filter(|t| **t != "-")
-                .map(|t| ObservedResponse {
-                    body_digest: String::new(),
-                    body_len: 0,
-                    fields: Vec::new(),
-                    leaked: false,
-                    status: t
-                        .parse()
-                        .unwrap_or_else(|_| panic!("{pin}: {t} is not exact")),
+                .map(|t| {
+                    t.parse()
+                        .unwrap_or_else(|_| panic!("{pin}: {t} is not exact"))
                 })
                 .collect();
-            Outcome {
-                responses,
-                end,
-                first_byte_ms: None,
-                received: Vec::new(),
-                trailing_bytes: 0,
-                note: None,
-                local_addr: None,
-                crash: None,
-            }
+            Outcome::of_statuses(&statuses, end)
         })
         .collect()
 }

@@ -4,14 +4,14 @@
 //! and whatever a case's text says.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+mod common;
+
+use common::loopback::{LoopbackServer, Then};
 use twinserve::compare::sandbox::{self, SECRET_FILE};
 use twinserve::compare::textbook::{Part, Textbook};
 use twinserve::compare::{self, Fixture, Format, Options, SECRET, Target, case, report};
@@ -225,51 +225,16 @@ fn a_leaking_student_server_fails_its_junit_suite() {
 
 /// A server on 127.0.0.1 that answers every connection with `response` and
 /// closes; stopped and joined on drop.
-struct Hostile {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Hostile {
-    fn start(response: &'static [u8]) -> Hostile {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(mut stream) = stream else { continue };
-                    // Bounded: a client that never sends cannot hold us.
-                    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-                    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-                    let mut buf = [0; 4096];
-                    let _ = stream.read(&mut buf);
-                    let _ = stream.write_all(response);
-                }
-            })
-        };
-        Hostile {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // The blocking accept returns only for a connection: make one.
-        let _ = TcpStream::connect(self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+fn hostile(response: &'static [u8]) -> LoopbackServer {
+    LoopbackServer::one_thread(128, move |mut stream| {
+        // Bounded: a client that never sends cannot hold us.
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+        let mut buf = [0; 4096];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(response);
+        Then::Next
+    })
 }
 
 #[test]
@@ -287,7 +252,7 @@ fn junit_stays_well_formed_whatever_the_server_sends() {
         .concat()
         .into_boxed_slice(),
     );
-    let server = Hostile::start(response);
+    let server = hostile(response);
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("report.xml");
     let options = junit_options("baseline-get", server.addr, "hostile", &file);

@@ -9,13 +9,13 @@
 //! joined before its test ends.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::loopback::{LoopbackServer, Then};
 use twinserve::compare::{self, Consequence, Crash, End, Fixture, case};
 
 fn project(rel: &str) -> std::path::PathBuf {
@@ -47,72 +47,9 @@ fn own_case(id: &str, theme: &str, send: &str, wait_ms: Option<u64>) -> case::Ca
 
 const GET: &str = r"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
-/// What a one-thread test server does after serving a connection.
-#[derive(PartialEq)]
-enum Then {
-    Next,
-    /// Return from the accept loop: the listener closes, as when the
-    /// exercise's one thread dies of an uncaught exception.
-    Die,
-}
-
-/// A server with one thread and `listen(1)`, like the classic exercise: it
-/// serves one connection at a time with `serve`. Stopped by its flag and a
-/// connection of its own that wakes the accept.
-struct OneThread {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl OneThread {
-    fn start(serve: fn(TcpStream) -> Then) -> OneThread {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .expect("socket");
-        socket
-            .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-            .expect("bind");
-        socket.listen(1).expect("listen");
-        let listener: TcpListener = socket.into();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    if serve(stream) == Then::Die {
-                        return;
-                    }
-                }
-            })
-        };
-        OneThread {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for OneThread {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // A failing test may leave the server serving a client that never
-        // leaves (an unbounded read): joining it would hang the test
-        // instead of letting it fail.
-        if std::thread::panicking() {
-            return;
-        }
-        // Wakes the accept; refused if the server already died.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// A server with one thread and `listen(1)`, like the classic exercise.
+fn one_thread(serve: fn(TcpStream) -> Then) -> LoopbackServer {
+    LoopbackServer::one_thread(1, serve)
 }
 
 /// The exercise's one `recv(1024)`, bounded so a test cannot hang in it.
@@ -170,7 +107,7 @@ fn a_one_thread_target_crashes_on_exactly_its_case_every_run() {
         refused,
     ];
     for run in 0..3 {
-        let server = OneThread::start(dies_on_non_ascii);
+        let server = one_thread(dies_on_non_ascii);
         let c = compare::run_corpus(corpus(), &fixture, &[("t".into(), server.addr)], &|_| {});
         assert_eq!(column(&c, 3), expected, "run {run}");
         let consequences: Vec<Consequence> = c.results.iter().map(|r| r.consequences[3]).collect();
@@ -210,7 +147,7 @@ fn patient(mut stream: TcpStream) -> Then {
 #[test]
 fn an_idle_case_costs_a_one_thread_target_no_other_case() {
     let fixture = Fixture::start(&project("site")).unwrap();
-    let server = OneThread::start(patient);
+    let server = one_thread(patient);
     // Longer than the others' wait of a second: run at once, any case the
     // server took after the idle one would time out in its backlog.
     let mut cases = vec![own_case("idle", "connection", "", Some(2500))];
@@ -262,8 +199,8 @@ fn run_bounded(
 /// says why it stopped reading.
 #[test]
 fn a_target_that_keeps_sending_is_bounded() {
-    let flood = OneThread::start(|s| endless(s, &[b'x'; 64 * 1024], Duration::ZERO));
-    let trickle = OneThread::start(|s| endless(s, b"x", Duration::from_millis(20)));
+    let flood = one_thread(|s| endless(s, &[b'x'; 64 * 1024], Duration::ZERO));
+    let trickle = one_thread(|s| endless(s, b"x", Duration::from_millis(20)));
     for (name, server, why) in [
         ("flood", &flood, "kept sending past"),
         ("trickle", &trickle, "kept sending for"),
@@ -303,8 +240,8 @@ fn raw_secret(mut stream: TcpStream, pad: usize) -> Then {
 /// or a crash — also past the first 16 KiB, which are all the report keeps.
 #[test]
 fn a_raw_file_without_a_status_line_leaks() {
-    let near = OneThread::start(|s| raw_secret(s, 10));
-    let far = OneThread::start(|s| raw_secret(s, 40 * 1024));
+    let near = one_thread(|s| raw_secret(s, 10));
+    let far = one_thread(|s| raw_secret(s, 40 * 1024));
     let fixture = Fixture::start(&project("site")).unwrap();
     for (name, server) in [("near", &near), ("far", &far)] {
         let case = own_case("escape", "one", r"GET /escape HTTP/1.1\r\n\r\n", None);

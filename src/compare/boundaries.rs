@@ -71,7 +71,7 @@ pub fn smuggling(columns: &[Column], result: &CaseResult) -> Vec<Smuggling> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Consequence, Difference, ObservedResponse, Outcome};
+    use super::super::{Consequence, Difference, Outcome};
     use super::*;
 
     fn column(name: &str, server: Server) -> Column {
@@ -83,19 +83,7 @@ mod tests {
     }
 
     fn outcome(statuses: &[u16]) -> Outcome {
-        let mut outcome = Outcome::refused(String::new());
-        outcome.end = super::super::End::Closed;
-        outcome.responses = statuses
-            .iter()
-            .map(|&status| ObservedResponse {
-                status,
-                fields: Vec::new(),
-                body_len: 0,
-                body_digest: String::new(),
-                leaked: false,
-            })
-            .collect();
-        outcome
+        Outcome::of_statuses(statuses, End::Closed)
     }
 
     #[test]

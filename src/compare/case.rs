@@ -621,29 +621,16 @@ expect = { raw = "200 open", hyper = "200 open", textbook = "200 closed" }
         );
     }
 
+    /// One 200 per `connection` value (`None`: no such field), then `end`.
     fn outcome(end: End, connection: &[Option<&str>]) -> Outcome {
-        Outcome {
-            responses: connection
+        let mut outcome = Outcome::of_statuses(&vec![200; connection.len()], end);
+        for (response, value) in outcome.responses.iter_mut().zip(connection) {
+            response.fields = value
                 .iter()
-                .map(|value| super::super::runner::ObservedResponse {
-                    body_digest: String::new(),
-                    body_len: 0,
-                    fields: value
-                        .iter()
-                        .map(|v| ("connection".to_string(), v.to_string()))
-                        .collect(),
-                    leaked: false,
-                    status: 200,
-                })
-                .collect(),
-            end,
-            local_addr: None,
-            crash: None,
-            first_byte_ms: None,
-            received: Vec::new(),
-            trailing_bytes: 0,
-            note: None,
+                .map(|v| ("connection".to_string(), v.to_string()))
+                .collect();
         }
+        outcome
     }
 
     #[test]

@@ -185,7 +185,7 @@ fn target_failures(c: &Comparison) -> Vec<String> {
             if !leaks.is_empty() {
                 problems.push(format!(
                     "leaked the secret or a system file in {} ({})",
-                    cases(leaks.len()),
+                    report::lesson::cases(leaks.len()),
                     leaks.join(", ")
                 ));
             }
@@ -193,7 +193,7 @@ fn target_failures(c: &Comparison) -> Vec<String> {
             if !crashes.is_empty() {
                 problems.push(format!(
                     "died on {} (first: {})",
-                    cases(crashes.len()),
+                    report::lesson::cases(crashes.len()),
                     crashes[0]
                 ));
             }
@@ -208,19 +208,10 @@ fn target_failures(c: &Comparison) -> Vec<String> {
                     .unwrap_or("nothing listening");
                 problems.push(format!(
                     "could not be reached on {} (first: {first}: {note})",
-                    cases(refused.len())
+                    report::lesson::cases(refused.len())
                 ));
             }
             (!problems.is_empty()).then(|| format!("{} {}", column.name, problems.join("; ")))
         })
         .collect()
-}
-
-/// `1 case`, `5 cases`.
-fn cases(n: usize) -> String {
-    if n == 1 {
-        "1 case".to_string()
-    } else {
-        format!("{n} cases")
-    }
 }

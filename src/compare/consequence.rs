@@ -143,7 +143,7 @@ impl Grade {
 
 #[cfg(test)]
 mod tests {
-    use super::super::runner::{self, ObservedResponse};
+    use super::super::runner;
     use super::*;
 
     impl Consequence {
@@ -154,20 +154,7 @@ mod tests {
     }
 
     fn outcome(statuses: &[u16], end: End) -> Outcome {
-        let mut outcome = Outcome::refused(String::new());
-        outcome.note = None;
-        outcome.end = end;
-        outcome.responses = statuses
-            .iter()
-            .map(|&status| ObservedResponse {
-                status,
-                fields: Vec::new(),
-                body_len: 0,
-                body_digest: String::new(),
-                leaked: false,
-            })
-            .collect();
-        outcome
+        Outcome::of_statuses(statuses, end)
     }
 
     fn patterns(texts: &[&str]) -> Vec<Pattern> {

@@ -168,12 +168,31 @@ impl Outcome {
     /// never reached.
     pub fn refused(note: String) -> Outcome {
         Outcome {
-            responses: Vec::new(),
-            end: End::Refused,
+            note: Some(note),
+            ..Outcome::of_statuses(&[], End::Refused)
+        }
+    }
+
+    /// The outcome a signature names: responses with these statuses (no
+    /// fields, empty bodies, nothing leaked), then `end`. What a pin or a
+    /// pattern can say about an exchange, and nothing more.
+    pub fn of_statuses(statuses: &[u16], end: End) -> Outcome {
+        Outcome {
+            responses: statuses
+                .iter()
+                .map(|&status| ObservedResponse {
+                    body_digest: String::new(),
+                    body_len: 0,
+                    fields: Vec::new(),
+                    leaked: false,
+                    status,
+                })
+                .collect(),
+            end,
             first_byte_ms: None,
             received: Vec::new(),
             trailing_bytes: 0,
-            note: Some(note),
+            note: None,
             local_addr: None,
             crash: None,
         }

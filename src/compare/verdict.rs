@@ -232,31 +232,11 @@ pub fn classify(a: &Outcome, b: &Outcome) -> Difference {
 
 #[cfg(test)]
 mod tests {
-    use super::super::runner::ObservedResponse;
     use super::*;
 
     /// An outcome with these statuses and this end.
     fn outcome(statuses: &[u16], end: End) -> Outcome {
-        let responses = statuses
-            .iter()
-            .map(|&status| ObservedResponse {
-                status,
-                fields: Vec::new(),
-                body_len: 0,
-                body_digest: String::new(),
-                leaked: false,
-            })
-            .collect();
-        Outcome {
-            responses,
-            end,
-            first_byte_ms: None,
-            received: Vec::new(),
-            trailing_bytes: 0,
-            note: None,
-            local_addr: None,
-            crash: None,
-        }
+        Outcome::of_statuses(statuses, end)
     }
 
     fn matches(pattern: &str, statuses: &[u16], end: End) -> bool {

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test file uses its own share of these
 
+pub mod loopback;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::num::NonZeroUsize;

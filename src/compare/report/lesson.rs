@@ -81,14 +81,9 @@ impl ServerLesson {
             .take(3)
             .map(|cause| {
                 format!(
-                    "{} ({} {}, worst: {}; read case {})",
+                    "{} ({}, worst: {}; read case {})",
                     cause.mistake.label(),
-                    cause.cases.len(),
-                    if cause.cases.len() == 1 {
-                        "case"
-                    } else {
-                        "cases"
-                    },
+                    cases(cause.cases.len()),
                     cause.worst.name(),
                     cause.first
                 )
@@ -113,6 +108,15 @@ impl ServerLesson {
         self.counts
             .first()
             .map_or(Consequence::Ok, |&(consequence, _)| consequence)
+    }
+}
+
+/// `1 case`, `5 cases`.
+pub fn cases(n: usize) -> String {
+    if n == 1 {
+        "1 case".to_string()
+    } else {
+        format!("{n} cases")
     }
 }
 

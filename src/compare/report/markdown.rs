@@ -271,30 +271,14 @@ fn load_table(c: &Comparison) -> String {
     if c.load.is_empty() {
         return String::new();
     }
-    let mut out = String::from(
-        "\n| server | requests | responses | req/s | MB/s | p50 ms | p90 ms | p99 ms | max ms | failures |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+    let mut out = format!(
+        "\n| {} |\n|{}\n",
+        super::LOAD_HEADER.join(" | "),
+        "---|".repeat(super::LOAD_HEADER.len())
     );
     for l in &c.load {
-        let failures: Vec<String> = l.failures.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
-            md_escape(&l.column),
-            l.requests,
-            l.responses,
-            l.req_per_s,
-            l.mb_per_s,
-            l.p50_ms,
-            l.p90_ms,
-            l.p99_ms,
-            l.max_ms,
-            if failures.is_empty() {
-                "none".to_string()
-            } else {
-                failures.join(", ")
-            }
-        );
+        let cells: Vec<String> = super::load_cells(l).iter().map(|c| md_escape(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
 }

@@ -21,6 +21,42 @@ pub use markdown::markdown;
 pub use summary::{Summary, ThemeSummary, summarize};
 pub use text::{case_detail, terminal};
 
+/// The load table's columns, as every format heads them.
+pub(super) const LOAD_HEADER: [&str; 10] = [
+    "server",
+    "requests",
+    "responses",
+    "req/s",
+    "MB/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "failures",
+];
+
+/// One server's load figures as the cells under [`LOAD_HEADER`], not yet
+/// escaped for any format.
+pub(super) fn load_cells(l: &crate::compare::LoadResult) -> [String; 10] {
+    let failures: Vec<String> = l.failures.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    [
+        l.column.clone(),
+        l.requests.to_string(),
+        l.responses.to_string(),
+        format!("{:.0}", l.req_per_s),
+        format!("{:.1}", l.mb_per_s),
+        format!("{:.2}", l.p50_ms),
+        format!("{:.2}", l.p90_ms),
+        format!("{:.2}", l.p99_ms),
+        format!("{:.2}", l.max_ms),
+        if failures.is_empty() {
+            "none".to_string()
+        } else {
+            failures.join(", ")
+        },
+    ]
+}
+
 /// A segment as shown in reports: whole unless it is huge (the 70,000-byte
 /// target), then its start and how much was left out.
 pub(super) fn shorten(segment: &str) -> String {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::lesson::{ServerLesson, consequence_of, grade_of, lessons, reachability_lines};
+use super::lesson::{ServerLesson, cases, consequence_of, grade_of, lessons, reachability_lines};
 use super::{shorten, summarize};
 use crate::compare::case::{Class, escape};
 use crate::compare::{CaseResult, Comparison, Consequence, Difference, Grade, Server};
@@ -196,14 +196,9 @@ fn lesson_text(c: &Comparison, paint: &Paint) -> String {
         for cause in &lesson.causes {
             let _ = writeln!(
                 out,
-                "  {:width$}  {:>3} {:5}  worst {:7}  read first: {}",
+                "  {:width$}  {:>9}  worst {:7}  read first: {}",
                 cause.mistake.label(),
-                cause.cases.len(),
-                if cause.cases.len() == 1 {
-                    "case"
-                } else {
-                    "cases"
-                },
+                cases(cause.cases.len()),
                 cause.worst.name(),
                 cause.first
             );
@@ -261,42 +256,8 @@ fn load_text(c: &Comparison, paint: &Paint) -> String {
     if c.load.is_empty() {
         return String::new();
     }
-    let header = [
-        "server",
-        "requests",
-        "responses",
-        "req/s",
-        "MB/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "failures",
-    ];
-    let rows: Vec<Vec<String>> = c
-        .load
-        .iter()
-        .map(|l| {
-            let failures: Vec<String> =
-                l.failures.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            vec![
-                l.column.clone(),
-                l.requests.to_string(),
-                l.responses.to_string(),
-                format!("{:.0}", l.req_per_s),
-                format!("{:.1}", l.mb_per_s),
-                format!("{:.2}", l.p50_ms),
-                format!("{:.2}", l.p90_ms),
-                format!("{:.2}", l.p99_ms),
-                format!("{:.2}", l.max_ms),
-                if failures.is_empty() {
-                    "none".to_string()
-                } else {
-                    failures.join(", ")
-                },
-            ]
-        })
-        .collect();
+    let header = super::LOAD_HEADER;
+    let rows: Vec<[String; 10]> = c.load.iter().map(super::load_cells).collect();
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()

@@ -43,37 +43,17 @@ pub(super) fn load(out: &mut String, c: &Comparison) {
     if c.load.is_empty() {
         return;
     }
-    out.push_str(
-        "<section id=\"load\">\n<h2>Load</h2>\n<table class=\"plain num\"><thead><tr>\
-         <th>server</th><th>requests</th><th>responses</th><th>req/s</th><th>MB/s</th>\
-         <th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>failures</th>\
-         </tr></thead><tbody>\n",
-    );
+    out.push_str("<section id=\"load\">\n<h2>Load</h2>\n<table class=\"plain num\"><thead><tr>");
+    for name in super::super::LOAD_HEADER {
+        let _ = write!(out, "<th>{name}</th>");
+    }
+    out.push_str("</tr></thead><tbody>\n");
     for l in &c.load {
-        let failures: Vec<String> = l
-            .failures
-            .iter()
-            .map(|(kind, n)| format!("{} {n}", esc(kind)))
-            .collect();
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.1}</td><td>{:.2}</td>\
-             <td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td></tr>",
-            esc(&l.column),
-            l.requests,
-            l.responses,
-            l.req_per_s,
-            l.mb_per_s,
-            l.p50_ms,
-            l.p90_ms,
-            l.p99_ms,
-            l.max_ms,
-            if failures.is_empty() {
-                "none".to_string()
-            } else {
-                failures.join(", ")
-            }
-        );
+        out.push_str("<tr>");
+        for cell in super::super::load_cells(l) {
+            let _ = write!(out, "<td>{}</td>", esc(&cell));
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table>\n</section>\n");
 }
