@@ -374,14 +374,17 @@ fn timeouts_end_slow_and_idle_connections() {
 #[test]
 fn raw_refuses_with_503_when_the_queue_is_full() {
     let site = TestSite::new();
+    site.big_file("big.bin", 64 << 20);
     let server = site.start_with(Backend::Raw, |c| {
         c.threads = common::threads(1);
         c.raw.queue = 1;
     });
-    // A head that has begun holds its worker until it ends (idle connections
-    // would not: they wait without one).
+    // A response the client does not read holds its worker in a blocked write
+    // (a head still arriving would not: it waits in the poller without one).
     let mut holder = connect(server.local_addr());
-    holder.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    holder
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
     // The worker takes the holder within moments; until it has, a client may
     // still be served or queued, so keep the queued ones open and try again.
     let mut queued = Vec::new();
@@ -391,7 +394,9 @@ fn raw_refuses_with_503_when_the_queue_is_full() {
         extra
             .set_read_timeout(Some(Duration::from_millis(500)))
             .unwrap();
-        // Silent, so that a refusal cannot turn into a reset for unread bytes.
+        extra
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut raw = Vec::new();
         match extra.read_to_end(&mut raw) {
             Ok(_) if parse_responses(&raw, false).first().map(|r| r.status) == Some(503) => {

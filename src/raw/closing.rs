@@ -1,6 +1,6 @@
 //! How a raw connection ends without destroying its last answer: refusals
 //! (a broken or late head, a full queue) are answered and then closed, and
-//! every close lingers for bytes the client may still send (RFC 9112 §9.6).
+//! a close lingers for bytes the client may still send (RFC 9112 §9.6).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use super::reader::ReadError;
+use super::request::ParseError;
 use super::response::{ChunkedSender, Persistence, write_reply};
 use super::sys;
 use crate::docroot::Reply;
@@ -34,29 +34,41 @@ pub fn close_after_answer(stream: &TcpStream, nothing_follows: bool) {
     linger_close(stream, linger);
 }
 
-/// Answers a head that could not be read, when it deserves an answer, and
+/// Answers a head that breaks a rule with the status the rule earns, and
 /// closes. `pending`: the bytes received of it.
 pub fn refuse_unread(
     stream: &TcpStream,
-    error: ReadError,
+    error: ParseError,
     pending: &[u8],
     out: &mut Vec<u8>,
     peer: SocketAddr,
 ) {
-    match error {
-        ReadError::Closed => {}
-        ReadError::TimedOut => {
-            tracing::debug!(?peer, "request head timed out");
-            // A client too slow to send a head is not about to send more:
-            // lingering would hand a slowloris client the worker a second longer.
-            let status = StatusCode::REQUEST_TIMEOUT;
-            answer_and_close(stream, status, method_of(pending), out, Duration::ZERO);
-        }
-        ReadError::Parse(e) => {
-            tracing::debug!(?peer, "bad request: {e}");
-            answer_and_close(stream, e.status(), method_of(pending), out, LINGER_TIME);
-        }
-        ReadError::Io(e) => tracing::debug!(?peer, "read failed: {e}"),
+    tracing::debug!(?peer, "bad request: {error}");
+    answer_and_close(stream, error.status(), method_of(pending), out, LINGER_TIME);
+}
+
+/// Answers a head that did not finish within the head timeout with 408, and
+/// closes. Called by the poller, so it never waits: the answer goes out only
+/// if the socket takes it at once (a client that has sent part of a head and
+/// read every earlier answer has room for it), and nothing is drained but what
+/// has already arrived — a client too slow to send a head is not about to send more.
+pub fn refuse_late(stream: &TcpStream, pending: &[u8]) {
+    let reply = Reply::status(StatusCode::REQUEST_TIMEOUT).answering(method_of(pending));
+    let mut bytes = Vec::new();
+    let mut sender = ChunkedSender::new(1);
+    if write_reply(
+        &mut bytes,
+        reply,
+        Persistence::Close,
+        &mut Vec::new(),
+        &mut sender,
+    )
+    .is_ok()
+    {
+        let _ = rustix::net::send(stream, &bytes, rustix::net::SendFlags::DONTWAIT);
+    }
+    if stream.shutdown(Shutdown::Write).is_ok() {
+        sys::discard_arrived(stream);
     }
 }
 

@@ -1,7 +1,8 @@
 //! One client connection of the raw backend and its turn on a worker:
-//! [`serve`] reads a request head, asks docroot, writes the reply, and
-//! repeats until it has answered everything the client sent — then the
-//! connection waits in [`parking`](super::parking) — or the connection closes.
+//! [`serve`] takes the whole request head that has arrived, asks docroot,
+//! writes the reply, and repeats while another whole head is there — then the
+//! connection waits in [`parking`](super::parking) for more — or the
+//! connection closes.
 //!
 //! A request with a body is answered and the connection closed (see
 //! `request::framing`), so its body can never be read as a request.
@@ -11,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use super::closing;
-use super::reader::HeadReader;
+use super::reader::{Gathered, HeadReader};
 use super::request::{self, BodyFraming, Head};
 use super::response::{ChunkedSender, Persistence, write_reply};
 use crate::Limits;
@@ -49,8 +50,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// `stream` comes from the listener with TCP_NODELAY and both timeouts
-    /// set (`server::bind`); its receive timeout is the idle time.
+    /// `stream` comes from the listener with TCP_NODELAY and a send timeout
+    /// (`server::bind`); it is never read with a blocking read.
     pub(super) fn new(
         stream: Arc<TcpStream>,
         peer: SocketAddr,
@@ -59,7 +60,7 @@ impl Connection {
     ) -> Connection {
         Connection {
             stream,
-            reader: HeadReader::new(ctx.limits.idle_timeout),
+            reader: HeadReader::new(),
             peer,
             out: Vec::new(),
             sender: ChunkedSender::new(ctx.chunk_size),
@@ -72,23 +73,37 @@ impl Connection {
     pub(super) fn stream(&self) -> &Arc<TcpStream> {
         &self.stream
     }
+
+    /// Takes what the client has sent, without waiting: see [`HeadReader::gather`].
+    pub(super) fn gather(&mut self, limits: &crate::Limits) -> Gathered {
+        self.reader.gather(&self.stream, limits)
+    }
+
+    /// When the head that has begun must be whole, if one has.
+    pub(super) fn head_deadline(&self) -> Option<std::time::Instant> {
+        self.reader.deadline()
+    }
+
+    /// A head that did not finish in time: answers 408 without waiting and
+    /// closes (see [`closing::refuse_late`]).
+    pub(super) fn refuse_late(self) {
+        tracing::debug!(peer = ?self.peer, "request head timed out");
+        closing::refuse_late(&self.stream, self.reader.pending());
+    }
 }
 
-/// Serves a connection until it closes, fails or stops persisting — then
-/// returns `None` — or until it has answered everything the client sent and
-/// must wait for more: then it comes back, to be parked rather than hold the
-/// worker through the client's think time. Until its first answer, a new
-/// connection waits for its request here, on the worker, as a thread per
-/// connection would: a client that connects and stays silent, or trickles a
-/// head, holds the worker up to the idle or head timeout — the slowloris
-/// lesson `compare` shows, kept on purpose. Every error ends only this
-/// connection: it is logged at debug level.
+/// Serves a connection whose whole head has arrived, and every whole head
+/// after it, until the connection closes, fails or stops persisting — then
+/// returns `None` — or until no whole head is left: then it comes back, to
+/// wait in parking for the rest without holding the worker. A worker never
+/// waits for a client to send: a silent or slow client costs a socket and a
+/// small buffer, not a thread. Every error ends only this connection: it is
+/// logged at debug level.
 pub fn serve(mut conn: Connection, ctx: &Context) -> Option<Connection> {
-    conn.reader.reserve();
     match serve_turn(&mut conn, ctx) {
         Next::Park => {
-            // A parked connection keeps no buffers: a thousand idle clients
-            // then cost a thousand sockets, not a thousand heads and file pieces.
+            // A parked connection keeps no buffers it can do without: a thousand
+            // idle clients then cost a thousand sockets, not a thousand heads and file pieces.
             conn.reader.release();
             conn.out = Vec::new();
             conn.sender.release();
@@ -103,7 +118,7 @@ enum Next {
     Close,
 }
 
-/// One turn: read a head, answer it, and again while the client has sent more.
+/// One turn: answer each whole head that has arrived.
 fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
     let Connection {
         stream,
@@ -116,15 +131,10 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         ..
     } = conn;
     let (stream, peer) = (&**stream, *peer);
-    // After an answer, with nothing more received, the client needs a round
-    // trip before it sends again: the connection parks instead of waiting here.
-    let mut answered = false;
     loop {
-        if answered && reader.pending().is_empty() {
-            return Next::Park;
-        }
-        let received = match reader.read_head(stream, &ctx.limits) {
-            Ok(received) => received,
+        let received = match reader.next_head(&ctx.limits) {
+            Ok(Some(received)) => received,
+            Ok(None) => return Next::Park,
             Err(e) => {
                 closing::refuse_unread(stream, e, reader.pending(), out, peer);
                 return Next::Close;
@@ -173,8 +183,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
             return Next::Close;
         }
         let len = head.len;
-        reader.consume(len);
-        answered = true;
+        reader.consume(len, &ctx.limits);
     }
 }
 

@@ -4,13 +4,14 @@
 //! parser ([`request`]), a response writer (`response`), and the rules for
 //! closing (`closing`). The Linux-specific calls live in `sys`.
 //!
-//! A worker holds a connection while it reads a request head (a new
-//! connection's first one included) and writes the response; between
-//! requests, a keep-alive connection waits in `parking` without a thread.
-//! So `--threads` bounds the connections being read or written, not the
-//! keep-alive clients connected. The next [`Options::queue`] connections wait
-//! in a queue, and beyond that a new client gets a fast 503 instead of an
-//! unbounded wait.
+//! A worker holds a connection only while it answers a whole request head
+//! and writes the response. Until a head has all arrived — a new
+//! connection's first one, the next one on a keep-alive connection, one that
+//! trickles in — the connection waits in `parking`, one epoll set and one
+//! thread for all of them. So `--threads` bounds the requests being answered,
+//! not the clients connected, and slow clients cannot take the workers. The
+//! next [`Options::queue`] connections with a whole head wait in a queue;
+//! beyond that a new client gets a fast 503 instead of an unbounded wait.
 
 mod closing;
 mod connection;
@@ -33,6 +34,7 @@ use crate::{Backend, Config, Shutdown};
 use connection::{Connection, Context};
 use parking::Parking;
 use pool::WorkerPool;
+use reader::Gathered;
 
 /// Connections queued for a free worker before a new client gets a fast 503:
 /// deep enough to absorb a burst while every worker is busy, shallow enough
@@ -125,15 +127,15 @@ pub(crate) fn run(
     });
     let claimed = || ctx.once.as_ref().and_then(Once::claimed);
     let open = Arc::new(OpenConnections::default());
-    let parking = Arc::new(Parking::new()?);
+    let parking = Arc::new(Parking::new(config.limits.clone())?);
     let handler_ctx = Arc::clone(&ctx);
     let handler_parking = Arc::clone(&parking);
     let mut pool = WorkerPool::new(
         config.threads_for(Backend::Raw),
         config.raw.queue,
         move |conn: Connection| {
-            if let Some(idle) = connection::serve(conn, &handler_ctx) {
-                handler_parking.park(idle, handler_ctx.limits.idle_timeout);
+            if let Some(waiting) = connection::serve(conn, &handler_ctx) {
+                handler_parking.park(waiting);
             }
         },
     )?;
@@ -174,9 +176,16 @@ pub(crate) fn run(
             }
         };
         let stream = Arc::new(stream);
-        let conn = Connection::new(Arc::clone(&stream), peer, open.register(&stream), &ctx);
-        if let Err(conn) = pool.submit(conn) {
-            closing::refuse_busy(conn.stream());
+        let mut conn = Connection::new(Arc::clone(&stream), peer, open.register(&stream), &ctx);
+        // The head is often there already; if not, it is gathered without a worker.
+        match conn.gather(&config.limits) {
+            Gathered::Ready => {
+                if let Err(conn) = pool.submit(conn) {
+                    closing::refuse_busy(conn.stream());
+                }
+            }
+            Gathered::Waiting => parking.park(conn),
+            Gathered::Closed => {}
         }
     }
     // From here on a new client is refused by the kernel (with `--once` the

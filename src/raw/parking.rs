@@ -1,14 +1,13 @@
-//! Where the raw backend's keep-alive connections wait between requests: one
-//! epoll set watched by one thread, so a client's think time costs a socket
-//! and a few kilobytes instead of a worker thread and its stack.
+//! Where the raw backend's connections wait for a whole request head: one
+//! epoll set watched by one thread, so a client's think time, or a head that
+//! trickles in, costs a socket and a small buffer instead of a worker thread.
 //!
-//! A worker that has answered everything a client sent parks the connection
-//! here and takes the next one from the queue. When the client sends again,
-//! the poller puts the connection back in the queue; when it stays silent for
-//! the idle keep-alive time, the poller closes it. Only connections between
-//! requests park: a new connection's first request, and any head that has
-//! begun, are read by a worker within the idle and head timeouts, as a
-//! thread-per-connection server reads them (see `connection::serve`).
+//! New connections whose head has not all arrived, and connections a worker
+//! has answered everything on, park here. Each time a client's bytes arrive,
+//! the poller gathers them (`HeadReader::gather`); once they hold a whole head
+//! (or break a rule), the connection goes to the workers' queue. A connection
+//! that stays silent for the idle keep-alive time is closed; one whose head
+//! has begun and is not whole within the head timeout gets a 408 and is closed.
 
 use std::collections::HashMap;
 use std::io;
@@ -17,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use super::connection::Connection;
 use super::pool::Submitter;
+use super::reader::Gathered;
 use super::sys::{self, Events, Poller};
+use crate::Limits;
 
 /// Events taken from the kernel per wait; more simply wait for the next round.
 const EVENTS_PER_WAIT: usize = 256;
@@ -29,6 +30,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(100);
 /// The parked connections and the poller that watches them.
 pub struct Parking {
     poller: Poller,
+    limits: Limits,
     state: Mutex<State>,
 }
 
@@ -48,20 +50,29 @@ struct Parked {
 }
 
 impl Parking {
-    pub fn new() -> io::Result<Parking> {
+    pub fn new(limits: Limits) -> io::Result<Parking> {
         Ok(Parking {
             poller: Poller::new()?,
+            limits,
             state: Mutex::default(),
         })
     }
 
-    /// Holds `conn` until its client sends more (back to the pool) or stays
-    /// silent for `idle` (closed). After [`Parking::close`], closes it at once.
-    pub fn park(&self, mut conn: Connection, idle: Duration) {
+    /// Holds `conn` until its client has sent a whole head (back to the
+    /// workers), or until the head timeout of a head that has begun, else the
+    /// idle time from now, has passed (closed). After [`Parking::close`],
+    /// closes it at once.
+    pub fn park(&self, conn: Connection) {
+        let deadline = conn
+            .head_deadline()
+            .unwrap_or_else(|| Instant::now() + self.limits.idle_timeout);
+        self.park_until(conn, deadline);
+    }
+
+    fn park_until(&self, mut conn: Connection, deadline: Instant) {
         let stream = Arc::clone(conn.stream());
         let id = conn.registration.id;
         let again = std::mem::replace(&mut conn.parked_before, true);
-        let deadline = Instant::now() + idle;
         let wake_poller = {
             let mut state = self.lock();
             if state.closed {
@@ -72,8 +83,9 @@ impl Parking {
             }
             // In the map before it is armed: the poller may see it ready at once.
             state.parked.insert(id, Parked { conn, deadline });
-            // All connections get the same idle time, so this is rare: only
-            // the first to park after a quiet spell has the poller's wait to shorten.
+            // Rare: connections mostly park for the same idle time, so only the
+            // first after a quiet spell, or a new head's shorter timeout, has the
+            // poller's wait to shorten.
             let sooner = state.poller_wakes.is_none_or(|t| deadline < t);
             if sooner {
                 state.poller_wakes = Some(deadline);
@@ -90,8 +102,9 @@ impl Parking {
         }
     }
 
-    /// The poller: until [`Parking::close`], sends every connection that
-    /// became readable back to the workers and closes those idle too long.
+    /// The poller: until [`Parking::close`], gathers what each readable
+    /// connection sent, sends those with a whole head to the workers, and ends
+    /// those whose time is up.
     pub fn run(&self, workers: Submitter<Connection>) {
         // Woken connections wait for the poller while it waits for the CPU.
         sys::request_short_slice();
@@ -122,7 +135,7 @@ impl Parking {
                     return;
                 }
                 for id in events.ready() {
-                    ready.extend(state.parked.remove(&id).map(|p| p.conn));
+                    ready.extend(state.parked.remove(&id));
                 }
                 let now = Instant::now();
                 if state.next_expiry.is_some_and(|t| t <= now) {
@@ -135,11 +148,25 @@ impl Parking {
                         .map(|t| t.max(now + SWEEP_EVERY));
                 }
             }
-            // Closed outside the lock: a close may take a moment, parking must not.
-            expired.clear();
-            for conn in ready.drain(..) {
-                if workers.send(conn).is_err() {
-                    return;
+            // Outside the lock: a close may take a moment, parking must not.
+            for (_, Parked { conn, .. }) in expired.drain(..) {
+                if conn.head_deadline().is_some() {
+                    conn.refuse_late();
+                }
+            }
+            for Parked { mut conn, deadline } in ready.drain(..) {
+                match conn.gather(&self.limits) {
+                    Gathered::Ready => {
+                        if workers.send(conn).is_err() {
+                            return;
+                        }
+                    }
+                    // A head's first bytes start its own, shorter, timeout.
+                    Gathered::Waiting => {
+                        let deadline = conn.head_deadline().unwrap_or(deadline);
+                        self.park_until(conn, deadline);
+                    }
+                    Gathered::Closed => drop(conn),
                 }
             }
         }

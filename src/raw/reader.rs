@@ -1,11 +1,18 @@
-//! Reads request heads off a raw connection's socket: [`HeadReader`] keeps
-//! the bytes received and not yet answered, reads until they hold a whole
-//! head — within the idle and head timeouts and the head-size limit — and
-//! returns it parsed. Bytes after a head stay for the next request.
+//! Gathers request heads off a raw connection's socket without waiting:
+//! [`HeadReader`] keeps the bytes received and not yet answered, takes what
+//! has arrived each time the socket is readable ([`HeadReader::gather`]), and
+//! hands out a head only once the bytes hold a whole one
+//! ([`HeadReader::next_head`]). Bytes after a head stay for the next request.
+//!
+//! No call here blocks, so no thread waits for a client: until its head is
+//! whole, a connection waits in [`parking`](super::parking), which calls
+//! `gather` when bytes arrive and ends the head timeout.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use rustix::net::RecvFlags;
 
 use super::request::{self, Head, HeadLimits, ParseError};
 use crate::Limits;
@@ -14,20 +21,15 @@ use crate::Limits;
 /// so only a large head pays for more. 2 KiB holds a browser's usual request.
 const INITIAL_BUFFER: usize = 2 * 1024;
 
-/// How far the receive timeout may be from a deadline before it is set again:
-/// a read may end this much early or late, against timeouts of seconds.
-const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
-
-/// Why no complete head came from the socket.
-#[derive(Debug)]
-pub enum ReadError {
-    /// The client closed, or the idle keep-alive time ran out, between requests.
+/// What the bytes gathered so far call for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Gathered {
+    /// A whole head, or bytes that already break a rule: a worker's turn.
+    Ready,
+    /// Nothing yet, or part of a head: wait for more (see [`HeadReader::deadline`]).
+    Waiting,
+    /// The client closed or reset the connection before a whole head.
     Closed,
-    /// A head began but did not finish within the head timeout (→ 408).
-    TimedOut,
-    /// The bytes broke a rule (→ the error's status).
-    Parse(ParseError),
-    Io(io::Error),
 }
 
 /// A request head as it came off the socket.
@@ -44,35 +46,29 @@ pub struct HeadReader {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// The socket's receive timeout as last set, to skip setting it again.
-    read_timeout: Duration,
+    /// When the head now pending must be whole: the head timeout counted from
+    /// its first byte. `None` while nothing is pending.
+    head_deadline: Option<Instant>,
 }
 
 impl HeadReader {
-    /// `read_timeout`: the receive timeout the socket already has.
-    pub fn new(read_timeout: Duration) -> HeadReader {
+    pub fn new() -> HeadReader {
         HeadReader {
             buf: Vec::new(),
             start: 0,
             end: 0,
-            read_timeout,
-        }
-    }
-
-    /// Gives the reader its buffer back after [`HeadReader::release`].
-    pub fn reserve(&mut self) {
-        if self.buf.is_empty() {
-            self.buf = vec![0; INITIAL_BUFFER];
+            head_deadline: None,
         }
     }
 
     /// Frees the buffer while nothing is pending, so that a connection waiting
     /// between requests holds none.
     pub fn release(&mut self) {
-        debug_assert!(self.start == self.end);
-        self.buf = Vec::new();
-        self.start = 0;
-        self.end = 0;
+        if self.pending().is_empty() {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+        }
     }
 
     /// Bytes received and not yet consumed: the current head and anything after it.
@@ -80,122 +76,84 @@ impl HeadReader {
         &self.buf[self.start..self.end]
     }
 
-    /// Marks the first `len` pending bytes (an answered head) as consumed.
-    pub fn consume(&mut self, len: usize) {
-        self.start += len;
+    /// When the head that has begun must be whole; `None` when none has begun.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.head_deadline
     }
 
-    /// Reads from `stream` until a whole head is pending, and returns it parsed.
-    ///
-    /// Waiting for a head's first byte is bounded by the idle keep-alive time;
-    /// once a head has begun it must be complete within the head timeout, so a
-    /// client that trickles one (slowloris) gets a 408, not the worker.
-    pub fn read_head<'r>(
-        &'r mut self,
-        stream: &TcpStream,
-        limits: &Limits,
-    ) -> Result<Received<'r>, ReadError> {
+    /// Marks the first `len` pending bytes (an answered head) as consumed.
+    /// What follows is the next head, timed from now.
+    pub fn consume(&mut self, len: usize, limits: &Limits) {
+        self.start += len;
+        self.head_deadline =
+            (!self.pending().is_empty()).then(|| Instant::now() + limits.head_timeout);
+    }
+
+    /// Takes what has arrived on `stream`, without waiting, and says whether a
+    /// worker has something to do. The first byte of a head starts its head
+    /// timeout; a head that outgrows the limit, or whose first lines already
+    /// break a rule, is ready at once, for the worker to refuse.
+    pub fn gather(&mut self, stream: &TcpStream, limits: &Limits) -> Gathered {
+        if self.pending().len() < limits.max_head_bytes {
+            self.make_room(limits.max_head_bytes);
+            match rustix::net::recv(stream, &mut self.buf[self.end..], RecvFlags::DONTWAIT) {
+                Ok((0, _)) => return Gathered::Closed,
+                Ok((n, _)) => {
+                    if self.pending().is_empty() {
+                        self.head_deadline = Some(Instant::now() + limits.head_timeout);
+                    }
+                    self.end += n;
+                }
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    tracing::debug!("read failed: {}", io::Error::from(e));
+                    return Gathered::Closed;
+                }
+            }
+        }
+        match self.next_head(limits) {
+            Ok(Some(_)) | Err(_) => Gathered::Ready,
+            Ok(None) => Gathered::Waiting,
+        }
+    }
+
+    /// The whole head at the front of the pending bytes, if one is there:
+    /// `Ok(None)` while only part of one has arrived, an error when the bytes
+    /// break a rule or outgrow the head limit.
+    pub fn next_head(&self, limits: &Limits) -> Result<Option<Received<'_>>, ParseError> {
         let parse_limits = HeadLimits {
             max_request_line: limits.max_request_line,
             max_headers: limits.max_headers,
         };
-        let mut deadline = Instant::now()
-            + if self.pending().is_empty() {
-                limits.idle_timeout
-            } else {
-                limits.head_timeout
-            };
-        loop {
-            let pending = self.pending();
-            if request::holds_whole_head(pending) {
-                break;
-            }
-            if !pending.is_empty() {
-                // A part of a head can already break a rule (a TLS handshake,
-                // a bad field line): refuse it now, not at the head timeout.
-                match request::parse_head(pending, &parse_limits) {
-                    Err(ParseError::Incomplete) | Ok(_) => {}
-                    Err(e) => return Err(ReadError::Parse(e)),
-                }
-            }
-            self.read_more(stream, limits, &mut deadline)?;
-        }
         let pending = self.pending();
-        let head = request::parse_head(pending, &parse_limits).map_err(ReadError::Parse)?;
-        Ok(Received {
+        if !request::holds_whole_head(pending) {
+            // A part of a head can already break a rule (a TLS handshake, a
+            // bad field line): refuse it now, not at the head timeout.
+            return match request::parse_head(pending, &parse_limits) {
+                Err(ParseError::Incomplete) | Ok(_) if pending.len() >= limits.max_head_bytes => {
+                    Err(ParseError::HeadTooLarge)
+                }
+                Err(ParseError::Incomplete) | Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let head = request::parse_head(pending, &parse_limits)?;
+        Ok(Some(Received {
             bytes: &pending[..head.len],
             more_pending: pending.len() > head.len,
             head,
-        })
-    }
-
-    /// One read from the socket into the buffer, before `deadline`; the first
-    /// byte of a head moves the deadline to the head timeout.
-    fn read_more(
-        &mut self,
-        stream: &TcpStream,
-        limits: &Limits,
-        deadline: &mut Instant,
-    ) -> Result<(), ReadError> {
-        let started = !self.pending().is_empty();
-        let gave_up = || {
-            if started {
-                ReadError::TimedOut
-            } else {
-                ReadError::Closed
-            }
-        };
-        if self.pending().len() >= limits.max_head_bytes {
-            return Err(ReadError::Parse(ParseError::HeadTooLarge));
-        }
-        self.make_room(limits.max_head_bytes);
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(gave_up());
-        }
-        self.expire_reads_in(stream, remaining)
-            .map_err(ReadError::Io)?;
-        match (&*stream).read(&mut self.buf[self.end..]) {
-            Ok(0) if started => Err(ReadError::Io(io::ErrorKind::UnexpectedEof.into())),
-            Ok(0) => Err(ReadError::Closed),
-            Ok(n) => {
-                self.end += n;
-                if !started {
-                    *deadline = Instant::now() + limits.head_timeout;
-                }
-                Ok(())
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                Err(gave_up())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(ReadError::Io(e)),
-        }
-    }
-
-    /// Sets the socket's receive timeout to `remaining`, unless it is already
-    /// within [`TIMEOUT_SLACK`] of it: a keep-alive connection then pays one
-    /// `setsockopt` for its idle timeout, not one per request.
-    fn expire_reads_in(&mut self, stream: &TcpStream, remaining: Duration) -> io::Result<()> {
-        if self.read_timeout.abs_diff(remaining) <= TIMEOUT_SLACK {
-            return Ok(());
-        }
-        stream.set_read_timeout(Some(remaining))?;
-        self.read_timeout = remaining;
-        Ok(())
+        }))
     }
 
     /// Makes space after `end`: moves pending bytes to the front, then grows
-    /// the buffer (never past the head limit, which `read_more` checks first).
+    /// the buffer (never past the head limit, which `gather` checks first).
     fn make_room(&mut self, max_head: usize) {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+        }
+        if self.buf.is_empty() {
+            self.buf = vec![0; INITIAL_BUFFER.min(max_head.max(1))];
         }
         if self.end < self.buf.len() {
             return;

@@ -253,15 +253,16 @@ fn slow_clients_markdown(c: &Comparison) -> String {
         let _ = writeln!(out, "| {} | {verdict} |", md_escape(&s.column));
     }
     out.push_str(
-        "\nThe raw backend reads every request head on a worker thread (only a keep-alive \
-         connection between requests waits without one), so it stops serving new clients \
-         at as many slow connections as it has workers (`--threads`, 128 by default; 256 here). Its \
-         queue is first come, first served, so a normal client then waits about \
-         ceil(slow connections / workers) head timeouts. hyper reads heads without holding a \
-         thread, so slow clients cost it a socket each and nothing more. `tests/faults.rs` \
-         measures the wait: 200 slow heads, 64 workers and a 0.8 s head timeout cost a normal \
-         client 2.5 s on raw (the slow heads' timers start before it arrives) and 4 ms on \
-         hyper.\n",
+        "\nA server that reads each request head on a thread of its own (the classic \
+         thread-per-connection design) stops serving new clients at as many slow connections \
+         as it has threads, and a normal client then waits until slow heads time out. \
+         The raw backend gathers every head that is still arriving in one poller thread \
+         (`src/raw/parking.rs`) and gives a worker only a whole head, so slow clients cost it \
+         a socket and a small buffer each, as they cost hyper, which reads heads \
+         asynchronously. The textbook server never waits for a whole head: it answers \
+         whatever its one read held, so it is not held either, and answers requests it has \
+         not seen. `tests/faults.rs` holds 200 slow heads against 64 raw workers and \
+         asserts that the normal client is answered while every slow head is still open.\n",
     );
     out
 }

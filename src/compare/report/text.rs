@@ -244,9 +244,9 @@ fn slow_clients_text(c: &Comparison, paint: &Paint) -> String {
         let _ = writeln!(out, "{:width$}  {verdict}", s.column);
     }
     out.push_str(
-        "raw reads each head on a worker thread, so as many slow heads as workers stall it; \
-         hyper holds no thread for a head; the textbook server gives each connection a thread \
-         and answers whatever its one read held.\n",
+        "raw gathers heads that are still arriving in one poller and hyper reads them \
+         asynchronously, so neither holds a thread for a slow head; the textbook server gives \
+         each connection a thread and answers whatever its one read held.\n",
     );
     out
 }

@@ -32,9 +32,10 @@ pub(super) fn slow_clients(out: &mut String, c: &Comparison) {
         );
     }
     out.push_str(
-        "</tbody></table>\n<p>raw reads each head on a worker thread, so as many slow heads as \
-         workers stall it; hyper holds no thread for a head; the textbook server gives each \
-         connection a thread and answers whatever its one read held.</p>\n</section>\n",
+        "</tbody></table>\n<p>raw gathers heads that are still arriving in one poller and \
+         hyper reads them asynchronously, so neither holds a thread for a slow head; the \
+         textbook server gives each connection a thread and answers whatever its one read \
+         held.</p>\n</section>\n",
     );
 }
 
