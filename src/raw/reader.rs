@@ -17,8 +17,10 @@ use rustix::net::RecvFlags;
 use super::request::{self, Head, HeadLimits, ParseError};
 use crate::Limits;
 
-/// First size of a connection's head buffer; it doubles up to the head limit,
-/// so only a large head pays for more. 2 KiB holds a browser's usual request.
+/// The most a connection's first read of a head takes, and the least its
+/// buffer grows to when a head needs more reads; it doubles from there up to
+/// the head limit, so only a large head pays for more. 2 KiB holds a
+/// browser's usual request.
 const INITIAL_BUFFER: usize = 2 * 1024;
 
 /// What the bytes gathered so far call for.
@@ -95,10 +97,16 @@ impl HeadReader {
     /// break a rule, is ready at once, for the worker to refuse.
     pub fn gather(&mut self, stream: &TcpStream, limits: &Limits) -> Gathered {
         if self.pending().len() < limits.max_head_bytes {
-            self.make_room(limits.max_head_bytes);
-            match rustix::net::recv(stream, &mut self.buf[self.end..], RecvFlags::DONTWAIT) {
-                Ok((0, _)) => return Gathered::Closed,
-                Ok((n, _)) => {
+            let received = if self.buf.is_empty() {
+                self.receive_first(stream, limits.max_head_bytes)
+            } else {
+                self.make_room(limits.max_head_bytes);
+                rustix::net::recv(stream, &mut self.buf[self.end..], RecvFlags::DONTWAIT)
+                    .map(|(n, _)| n)
+            };
+            match received {
+                Ok(0) => return Gathered::Closed,
+                Ok(n) => {
                     if self.pending().is_empty() {
                         self.head_deadline = Some(Instant::now() + limits.head_timeout);
                     }
@@ -145,15 +153,24 @@ impl HeadReader {
         }))
     }
 
+    /// Reads into a buffer sized to what arrived: a head waiting in the
+    /// workers' queue then holds its own bytes, not a whole buffer.
+    fn receive_first(&mut self, stream: &TcpStream, max_head: usize) -> rustix::io::Result<usize> {
+        let mut scratch = [0u8; INITIAL_BUFFER];
+        let limit = INITIAL_BUFFER.min(max_head.max(1));
+        let (n, _) = rustix::net::recv(stream, &mut scratch[..limit], RecvFlags::DONTWAIT)?;
+        self.buf = scratch[..n].to_vec();
+        self.start = 0;
+        self.end = 0;
+        Ok(n)
+    }
+
     /// Makes space after `end`: moves pending bytes to the front, then grows
     /// the buffer (never past the head limit, which `gather` checks first).
     fn make_room(&mut self, max_head: usize) {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-        }
-        if self.buf.is_empty() {
-            self.buf = vec![0; INITIAL_BUFFER.min(max_head.max(1))];
         }
         if self.end < self.buf.len() {
             return;
@@ -164,8 +181,133 @@ impl HeadReader {
             self.start = 0;
         }
         if self.end == self.buf.len() {
-            let grown = (self.buf.len() * 2).min(max_head.max(self.buf.len() + 1));
-            self.buf.resize(grown, 0);
+            let grown = (self.buf.len() * 2).max(INITIAL_BUFFER);
+            self.buf
+                .resize(grown.min(max_head.max(self.buf.len() + 1)), 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    /// A connected pair on loopback: (client, server side).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    /// Gathers until the bytes sent so far have all arrived (bounded).
+    fn gather_all(
+        reader: &mut HeadReader,
+        server: &TcpStream,
+        sent: usize,
+        limits: &Limits,
+    ) -> Gathered {
+        let mut gathered = Gathered::Waiting;
+        for _ in 0..1000 {
+            gathered = reader.gather(server, limits);
+            if gathered != Gathered::Waiting || reader.pending().len() >= sent {
+                return gathered;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        gathered
+    }
+
+    #[test]
+    fn a_head_in_pieces_is_ready_only_when_whole_and_timed_from_its_first_byte() {
+        let limits = Limits::default();
+        let (mut client, server) = pair();
+        let mut reader = HeadReader::new();
+        assert_eq!(reader.gather(&server, &limits), Gathered::Waiting);
+        assert!(
+            reader.deadline().is_none(),
+            "nothing sent, no head timeout yet"
+        );
+        client.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+        assert_eq!(
+            gather_all(&mut reader, &server, 18, &limits),
+            Gathered::Waiting
+        );
+        let deadline = reader
+            .deadline()
+            .expect("the first byte starts the head timeout");
+        // A queued head holds its own bytes, not a whole buffer.
+        assert_eq!(reader.buf.len(), 18);
+        client.write_all(b"st: a\r\n\r\nGET /next").unwrap();
+        assert_eq!(
+            gather_all(&mut reader, &server, 37, &limits),
+            Gathered::Ready
+        );
+        assert_eq!(
+            reader.deadline(),
+            Some(deadline),
+            "more bytes do not extend it"
+        );
+        let head = reader.next_head(&limits).unwrap().unwrap();
+        assert_eq!(head.head.target, "/");
+        assert!(head.more_pending);
+        let len = head.head.len;
+        reader.consume(len, &limits);
+        assert_eq!(reader.pending(), b"GET /next");
+        assert!(reader.next_head(&limits).unwrap().is_none());
+        drop(client);
+        assert_eq!(
+            gather_all(&mut reader, &server, usize::MAX, &limits),
+            Gathered::Closed
+        );
+    }
+
+    #[test]
+    fn a_head_that_outgrows_the_limit_is_ready_to_be_refused() {
+        let limits = Limits {
+            max_head_bytes: 4096,
+            ..Limits::default()
+        };
+        let (mut client, server) = pair();
+        let mut reader = HeadReader::new();
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        while head.len() < 6000 {
+            head.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        client.write_all(&head).unwrap();
+        let mut gathered = Gathered::Waiting;
+        for _ in 0..1000 {
+            gathered = reader.gather(&server, &limits);
+            if gathered != Gathered::Waiting {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(gathered, Gathered::Ready);
+        assert_eq!(reader.pending().len(), 4096, "never read past the limit");
+        assert!(reader.buf.len() <= 4096);
+        assert_eq!(
+            reader.next_head(&limits).err(),
+            Some(ParseError::HeadTooLarge)
+        );
+    }
+
+    #[test]
+    fn a_breach_in_the_first_bytes_is_ready_at_once() {
+        let limits = Limits::default();
+        let (mut client, server) = pair();
+        let mut reader = HeadReader::new();
+        // A TLS ClientHello's first bytes: no head will ever come of them.
+        client
+            .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+            .unwrap();
+        assert_eq!(
+            gather_all(&mut reader, &server, 6, &limits),
+            Gathered::Ready
+        );
+        assert!(reader.next_head(&limits).is_err());
     }
 }
