@@ -415,6 +415,119 @@ fn raw_refuses_with_503_when_the_queue_is_full() {
     holder.shutdown(Shutdown::Both).unwrap();
 }
 
+/// While the one worker is held and its queue is full, the poller still keeps
+/// time: a head that misses its timeout gets its 408 and an idle connection is
+/// closed, though heads completed meanwhile are waiting for a worker; and those
+/// are all answered once the worker is free.
+#[test]
+fn raw_keeps_time_while_the_queue_is_full() {
+    let site = TestSite::new();
+    site.big_file("big.bin", 64 << 20);
+    let server = site.start_with(Backend::Raw, |c| {
+        c.threads = common::threads(1);
+        c.raw.queue = 1;
+        c.limits.head_timeout = Duration::from_millis(500);
+        c.limits.idle_timeout = Duration::from_millis(500);
+    });
+    let addr = server.local_addr();
+    // A response the client does not read holds the worker in a blocked write.
+    let mut holder = connect(addr);
+    holder
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut completing: Vec<_> = (0..4)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(b"GET /HelloWorld.html HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    let mut partial = connect(addr);
+    partial.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap();
+    let mut idle = connect(addr);
+    // Whole heads on arrival fill the queue, then get 503 from the accept
+    // loop; a 503 also shows every connection above has been accepted and,
+    // its head not whole, parked.
+    let mut refused = false;
+    let mut queued = Vec::new();
+    for _ in 0..10 {
+        let mut probe = connect(addr);
+        probe.write_all(GET_INDEX_CLOSE.as_bytes()).unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut raw = Vec::new();
+        match probe.read_to_end(&mut raw) {
+            Ok(_) if parse_responses(&raw, false).first().map(|r| r.status) == Some(503) => {
+                refused = true;
+                break;
+            }
+            _ => queued.push(probe),
+        }
+    }
+    assert!(refused, "the queue never filled");
+    // Now their heads complete: whole, with no room in the queue.
+    for s in &mut completing {
+        s.write_all(b"Host: a\r\n\r\n").unwrap();
+    }
+    let mut answer = Vec::new();
+    partial
+        .read_to_end(&mut answer)
+        .expect("the late head answered within the test's timeout");
+    assert_eq!(parse_responses(&answer, false)[0].status, 408);
+    let mut nothing = Vec::new();
+    idle.read_to_end(&mut nothing)
+        .expect("the idle connection closed within the test's timeout");
+    assert!(nothing.is_empty());
+    // The worker comes free; every completed head is answered.
+    holder.shutdown(Shutdown::Both).unwrap();
+    drop(holder);
+    for s in &mut completing {
+        assert_eq!(read_one(s).status, 200);
+    }
+}
+
+/// An answered connection whose client goes on holding it open lingers in
+/// the poller, not on a worker: with one worker and a row of such clients,
+/// a normal client is still answered while they all linger.
+#[test]
+fn raw_lingers_without_a_worker() {
+    let site = TestSite::new();
+    let server = site.start_with(Backend::Raw, |c| c.threads = common::threads(1));
+    let addr = server.local_addr();
+    // A body is announced and never sent: answered, half-closed, then drained
+    // for up to a second. All six are sent before the normal client, so on a
+    // worker they would hold it for six seconds before its turn.
+    let mut lingering: Vec<_> = (0..6)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let began = Instant::now();
+    let mut normal = connect(addr);
+    normal.write_all(GET_INDEX_CLOSE.as_bytes()).unwrap();
+    normal
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut raw = Vec::new();
+    normal
+        .read_to_end(&mut raw)
+        .expect("answered while six connections linger");
+    assert_eq!(parse_responses(&raw, false)[0].status, 200);
+    eprintln!(
+        "answered after {:?} beside six lingering clients",
+        began.elapsed()
+    );
+    // Each lingering connection is closed by the server once its time is up.
+    for s in &mut lingering {
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).expect("closed by the server");
+    }
+}
+
 /// Idle keep-alive connections wait without a worker: many more than there
 /// are threads all get their second request answered.
 #[test]

@@ -1,50 +1,95 @@
 //! How a raw connection ends without destroying its last answer: refusals
-//! (a broken or late head, a full queue) are answered and then closed, and
-//! a close lingers for bytes the client may still send (RFC 9112 §9.6).
+//! (a broken or late head, a full queue) are answered and then closed, and a
+//! close lingers for bytes the client may still send (RFC 9112 §9.6) — in
+//! parking, so no worker waits for a client to finish.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::StatusCode;
 
-use super::request::ParseError;
+use super::reader::Refusal;
 use super::response::{ChunkedSender, Persistence, write_reply};
 use super::sys;
 use crate::docroot::Reply;
 
 /// After the last response on a connection, how long unread request bytes are
-/// drained before the socket is closed (see [`linger_close`]). Short, because
-/// a lingering connection holds a worker: one second is enough for a client
-/// that is sending a body to finish or to read our answer and close.
-const LINGER_TIME: Duration = Duration::from_secs(1);
-/// ... and how many bytes at most, so a client cannot keep a worker draining.
-const LINGER_BYTES: usize = 1024 * 1024;
+/// drained before the socket is closed: enough for a client that is sending a
+/// body to finish, or to read our answer and close. The connection waits in
+/// parking meanwhile, not on a worker.
+pub const LINGER_TIME: Duration = Duration::from_secs(1);
+/// ... and how many bytes at most, so a client cannot keep it draining.
+pub const LINGER_BYTES: usize = 1024 * 1024;
 
-/// Closes after the last answer. `nothing_follows`: the client can have no
-/// byte on its way, so only what has arrived is drained — waiting for its FIN
-/// would hold the worker a round trip longer (nginx's `lingering_close on`
-/// draws the same line).
-pub fn close_after_answer(stream: &TcpStream, nothing_follows: bool) {
-    let linger = if nothing_follows {
-        Duration::ZERO
-    } else {
-        LINGER_TIME
-    };
-    linger_close(stream, linger);
+/// What is left of a connection once its last answer is written.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Closed: nothing can still be on its way.
+    Closed,
+    /// Half-closed; the client may still be sending, so what it sends is
+    /// drained, without waiting on a worker ([`drain`]), before the close.
+    Linger,
 }
 
-/// Answers a head that breaks a rule with the status the rule earns, and
-/// closes. `pending`: the bytes received of it.
+/// Closes after the last answer. Closing a socket that still has unread
+/// request bytes makes the kernel send RST, and an RST can discard the
+/// response before the client reads it (RFC 9112 §9.6). So our side is
+/// half-closed and what has arrived is read and discarded; when
+/// `nothing_follows` is false the client may have more on its way, and the
+/// connection lingers. (`nothing_follows`: the client said it would close and
+/// sent no body and nothing after — nginx's `lingering_close on` draws the same line.)
+pub fn close_after_answer(stream: &TcpStream, nothing_follows: bool) -> Ending {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return Ending::Closed;
+    }
+    sys::discard_arrived(stream);
+    if nothing_follows {
+        Ending::Closed
+    } else {
+        Ending::Linger
+    }
+}
+
+/// Reads and discards what a lingering connection's client has sent, without
+/// waiting; `drained` counts it. Returns whether to go on lingering: not
+/// after the client's FIN, an error, or [`LINGER_BYTES`].
+pub fn drain(stream: &TcpStream, drained: &mut usize) -> bool {
+    let mut scratch = [0u8; 4096];
+    while *drained < LINGER_BYTES {
+        match rustix::net::recv(stream, &mut scratch, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((0, _)) => return false,
+            Ok((n, _)) => *drained += n,
+            Err(rustix::io::Errno::AGAIN) => return true,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Answers a head that cannot be served — it breaks a rule (the rule's
+/// status), or it needs more room than the server has now (503) — and closes.
+/// `pending`: the bytes received of it.
 pub fn refuse_unread(
     stream: &TcpStream,
-    error: ParseError,
+    refusal: Refusal,
     pending: &[u8],
     out: &mut Vec<u8>,
     peer: SocketAddr,
-) {
-    tracing::debug!(?peer, "bad request: {error}");
-    answer_and_close(stream, error.status(), method_of(pending), out, LINGER_TIME);
+) -> Ending {
+    let status = match refusal {
+        Refusal::Parse(e) => {
+            tracing::debug!(?peer, "bad request: {e}");
+            e.status()
+        }
+        Refusal::NoRoom => {
+            tracing::debug!(?peer, "no room for a large head; answering 503");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    answer_and_close(stream, status, method_of(pending), out)
 }
 
 /// Answers a head that did not finish within the head timeout with 408, and
@@ -73,8 +118,8 @@ pub fn refuse_late(stream: &TcpStream, pending: &[u8]) {
 }
 
 /// Answers a request that cannot be served with `status`, then closes.
-pub fn refuse(stream: &TcpStream, status: StatusCode, method: &str, out: &mut Vec<u8>) {
-    answer_and_close(stream, status, method, out, LINGER_TIME);
+pub fn refuse(stream: &TcpStream, status: StatusCode, method: &str, out: &mut Vec<u8>) -> Ending {
+    answer_and_close(stream, status, method, out)
 }
 
 /// Every worker busy and the queue full: say so at once (RFC 9110 §15.6.4)
@@ -101,19 +146,19 @@ pub fn refuse_busy(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
-/// Answers with `status` alone, then closes, lingering up to `linger` for
-/// the client to finish.
+/// Answers with `status` alone, then closes, lingering for what the client
+/// may still send.
 fn answer_and_close(
     stream: &TcpStream,
     status: StatusCode,
     method: &str,
     out: &mut Vec<u8>,
-    linger: Duration,
-) {
+) -> Ending {
     let mut sender = ChunkedSender::new(1);
     let reply = Reply::status(status).answering(method);
-    if write_reply(&mut &*stream, reply, Persistence::Close, out, &mut sender).is_ok() {
-        linger_close(stream, linger);
+    match write_reply(&mut &*stream, reply, Persistence::Close, out, &mut sender) {
+        Ok(()) => close_after_answer(stream, false),
+        Err(_) => Ending::Closed,
     }
 }
 
@@ -125,34 +170,5 @@ fn method_of(pending: &[u8]) -> &str {
         "HEAD"
     } else {
         ""
-    }
-}
-
-/// Closes without destroying the response. Closing a socket that still has
-/// unread request bytes makes the kernel send RST, and an RST can discard the
-/// response before the client reads it (RFC 9112 §9.6). So: half-close our
-/// side, then read and discard until the client closes — bounded in time and
-/// bytes — and only then close. With `linger` zero, only what has already
-/// arrived is drained.
-fn linger_close(stream: &TcpStream, linger: Duration) {
-    if stream.shutdown(Shutdown::Write).is_err() {
-        return;
-    }
-    if linger.is_zero() {
-        sys::discard_arrived(stream);
-        return;
-    }
-    let deadline = Instant::now() + linger;
-    let mut drained = 0;
-    let mut scratch = [0u8; 4096];
-    while drained < LINGER_BYTES {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
-            return;
-        }
-        match (&mut &*stream).read(&mut scratch) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => drained += n,
-        }
     }
 }

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use super::closing;
-use super::reader::{Gathered, HeadReader};
+use super::reader::{Gathered, HeadBudget, HeadReader};
 use super::request::{self, BodyFraming, Head};
 use super::response::{ChunkedSender, Persistence, write_reply};
 use crate::Limits;
@@ -29,6 +29,8 @@ pub struct Context {
     pub once: Option<super::Once>,
     /// Answer with the parsed request instead of a file (`Config::introspect`).
     pub introspect: bool,
+    /// Room for large heads, shared by every connection.
+    pub head_budget: Arc<HeadBudget>,
 }
 
 /// A client connection as it passes between the accept loop, the workers and
@@ -46,6 +48,8 @@ pub struct Connection {
     served: usize,
     /// Whether the socket is in the parking set already.
     pub(super) parked_before: bool,
+    /// Answered and half-closed: the bytes drained since (see `closing::drain`).
+    pub(super) lingering: Option<usize>,
     pub(super) registration: super::Registration,
 }
 
@@ -60,12 +64,13 @@ impl Connection {
     ) -> Connection {
         Connection {
             stream,
-            reader: HeadReader::new(),
+            reader: HeadReader::new(Arc::clone(&ctx.head_budget)),
             peer,
             out: Vec::new(),
             sender: ChunkedSender::new(ctx.chunk_size),
             served: 0,
             parked_before: false,
+            lingering: None,
             registration,
         }
     }
@@ -84,6 +89,13 @@ impl Connection {
         self.reader.deadline()
     }
 
+    /// Drains what a lingering connection's client sent; whether to go on
+    /// lingering (see [`closing::drain`]).
+    pub(super) fn drain(&mut self) -> bool {
+        let drained = self.lingering.get_or_insert(0);
+        closing::drain(&self.stream, drained)
+    }
+
     /// A head that did not finish in time: answers 408 without waiting and
     /// closes (see [`closing::refuse_late`]).
     pub(super) fn refuse_late(self) {
@@ -92,30 +104,43 @@ impl Connection {
     }
 }
 
+/// What a worker hands back when its turn with a connection ends.
+pub enum Turn {
+    /// No whole head is left: wait in parking for the next one.
+    Park(Connection),
+    /// Answered and half-closed: drain what the client still sends in
+    /// parking, then close.
+    Linger(Connection),
+    /// Closed.
+    Done,
+}
+
 /// Serves a connection whose whole head has arrived, and every whole head
-/// after it, until the connection closes, fails or stops persisting — then
-/// returns `None` — or until no whole head is left: then it comes back, to
-/// wait in parking for the rest without holding the worker. A worker never
-/// waits for a client to send: a silent or slow client costs a socket and a
-/// small buffer, not a thread. Every error ends only this connection: it is
-/// logged at debug level.
-pub fn serve(mut conn: Connection, ctx: &Context) -> Option<Connection> {
-    match serve_turn(&mut conn, ctx) {
-        Next::Park => {
-            // A parked connection keeps no buffers it can do without: a thousand
-            // idle clients then cost a thousand sockets, not a thousand heads and file pieces.
-            conn.reader.release();
-            conn.out = Vec::new();
-            conn.sender.release();
-            Some(conn)
+/// after it, until the connection closes or stops persisting, or until no
+/// whole head is left — then it goes back to parking to wait for the rest
+/// without holding the worker. A worker never waits for a client to send: a
+/// silent or slow client costs a socket and a small buffer, not a thread.
+/// Every error ends only this connection: it is logged at debug level.
+pub fn serve(mut conn: Connection, ctx: &Context) -> Turn {
+    let next = serve_turn(&mut conn, ctx);
+    // A waiting connection keeps no buffers it can do without: a thousand
+    // idle clients then cost a thousand sockets, not a thousand heads and file pieces.
+    conn.reader.release();
+    conn.out = Vec::new();
+    conn.sender.release();
+    match next {
+        Next::Park => Turn::Park(conn),
+        Next::Close(closing::Ending::Linger) => {
+            conn.lingering = Some(0);
+            Turn::Linger(conn)
         }
-        Next::Close => None,
+        Next::Close(closing::Ending::Closed) => Turn::Done,
     }
 }
 
 enum Next {
     Park,
-    Close,
+    Close(closing::Ending),
 }
 
 /// One turn: answer each whole head that has arrived.
@@ -135,9 +160,9 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         let received = match reader.next_head(&ctx.limits) {
             Ok(Some(received)) => received,
             Ok(None) => return Next::Park,
-            Err(e) => {
-                closing::refuse_unread(stream, e, reader.pending(), out, peer);
-                return Next::Close;
+            Err(refusal) => {
+                let ending = closing::refuse_unread(stream, refusal, reader.pending(), out, peer);
+                return Next::Close(ending);
             }
         };
         let head = &received.head;
@@ -147,7 +172,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         if let (Ok(_), Some(once)) = (&framing, &ctx.once)
             && !once.claim(registration.id)
         {
-            return Next::Close;
+            return Next::Close(closing::Ending::Closed);
         }
         if ctx.print_requests && (ctx.once.is_none() || framing.is_ok()) {
             print_head(received.bytes);
@@ -156,8 +181,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
             Ok(framing) => framing,
             Err(e) => {
                 tracing::debug!(?peer, "bad framing: {e}");
-                closing::refuse(stream, e.status(), head.method, out);
-                return Next::Close;
+                return Next::Close(closing::refuse(stream, e.status(), head.method, out));
             }
         };
         *served += 1;
@@ -173,14 +197,13 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         if let Err(e) = write_reply(&mut &*stream, reply, persistence, out, sender) {
             // A client that resets or stops reading ends here, not in a panic.
             tracing::debug!(?peer, "write failed: {e}");
-            return Next::Close;
+            return Next::Close(closing::Ending::Closed);
         }
         if persistence == Persistence::Close {
             // Nothing of this client's can still be on its way when it said it
             // would close (RFC 9112 §9.6), sent no body, and sent nothing after.
             let nothing_follows = client_closes && !framing.has_body() && !received.more_pending;
-            closing::close_after_answer(stream, nothing_follows);
-            return Next::Close;
+            return Next::Close(closing::close_after_answer(stream, nothing_follows));
         }
         let len = head.len;
         reader.consume(len, &ctx.limits);

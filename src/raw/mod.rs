@@ -31,26 +31,36 @@ use std::time::{Duration, Instant};
 
 use crate::docroot::DocRoot;
 use crate::{Backend, Config, Shutdown};
-use connection::{Connection, Context};
+use connection::{Connection, Context, Turn};
 use parking::Parking;
 use pool::WorkerPool;
-use reader::Gathered;
+use reader::{Gathered, HeadBudget};
 
 /// Connections queued for a free worker before a new client gets a fast 503:
 /// deep enough to absorb a burst while every worker is busy, shallow enough
 /// that a client waits a moment rather than until its own timeout.
 pub const QUEUE: usize = 1024;
 
+/// Bytes of large request heads all connections may hold at once, beyond
+/// each one's first 2 KiB (see `reader::HeadBudget`): 512 heads at the 64 KiB
+/// head limit. A head that needs more while it is used up gets a 503.
+pub const HEAD_BUDGET: usize = 32 * 1024 * 1024;
+
 /// What only the raw backend is told, beside the shared [`Config`].
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Connections that wait for a free worker; see [`QUEUE`].
     pub queue: usize,
+    /// Room for large heads still arriving; see [`HEAD_BUDGET`].
+    pub head_budget: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { queue: QUEUE }
+        Options {
+            queue: QUEUE,
+            head_budget: HEAD_BUDGET,
+        }
     }
 }
 
@@ -124,6 +134,7 @@ pub(crate) fn run(
             claimed_by: AtomicU64::new(0),
         }),
         introspect: config.introspect,
+        head_budget: HeadBudget::new(config.raw.head_budget),
     });
     let claimed = || ctx.once.as_ref().and_then(Once::claimed);
     let open = Arc::new(OpenConnections::default());
@@ -133,10 +144,10 @@ pub(crate) fn run(
     let mut pool = WorkerPool::new(
         config.threads_for(Backend::Raw),
         config.raw.queue,
-        move |conn: Connection| {
-            if let Some(waiting) = connection::serve(conn, &handler_ctx) {
-                handler_parking.park(waiting);
-            }
+        move |conn: Connection| match connection::serve(conn, &handler_ctx) {
+            Turn::Park(conn) => handler_parking.park(conn),
+            Turn::Linger(conn) => handler_parking.linger(conn),
+            Turn::Done => {}
         },
     )?;
     let poller = match pool.submitter() {
@@ -178,7 +189,7 @@ pub(crate) fn run(
         let stream = Arc::new(stream);
         let mut conn = Connection::new(Arc::clone(&stream), peer, open.register(&stream), &ctx);
         // The head is often there already; if not, it is gathered without a worker.
-        match conn.gather(&config.limits) {
+        match parking::gather(&mut conn, &config.limits) {
             Gathered::Ready => {
                 if let Err(conn) = pool.submit(conn) {
                     closing::refuse_busy(conn.stream());

@@ -5,15 +5,21 @@
 //! New connections whose head has not all arrived, and connections a worker
 //! has answered everything on, park here. Each time a client's bytes arrive,
 //! the poller gathers them (`HeadReader::gather`); once they hold a whole head
-//! (or break a rule), the connection goes to the workers' queue. A connection
-//! that stays silent for the idle keep-alive time is closed; one whose head
-//! has begun and is not whole within the head timeout gets a 408 and is closed.
+//! (or break a rule), the connection goes to the workers' queue — or, while
+//! that is full, waits in the poller's own backlog, for the poller never
+//! blocks. A connection that stays silent for the idle keep-alive time is
+//! closed; one whose head has begun and is not whole within the head timeout
+//! gets a 408 and is closed. A connection that has had its last answer
+//! lingers here too, while what its client still sends is drained.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::TrySendError;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::closing;
 use super::connection::Connection;
 use super::pool::Submitter;
 use super::reader::Gathered;
@@ -22,6 +28,9 @@ use crate::Limits;
 
 /// Events taken from the kernel per wait; more simply wait for the next round.
 const EVENTS_PER_WAIT: usize = 256;
+
+/// How soon the poller tries its backlog again while the workers' queue is full.
+const BACKLOG_RETRY: Duration = Duration::from_millis(1);
 
 /// Idle connections are looked for at most this often (each look walks every
 /// parked connection), so one may be closed up to this much after its time.
@@ -69,6 +78,12 @@ impl Parking {
         self.park_until(conn, deadline);
     }
 
+    /// Holds `conn`, answered and half-closed, while what its client still
+    /// sends is drained, up to `closing::LINGER_TIME`; then closes it.
+    pub fn linger(&self, conn: Connection) {
+        self.park_until(conn, Instant::now() + closing::LINGER_TIME);
+    }
+
     fn park_until(&self, mut conn: Connection, deadline: Instant) {
         let stream = Arc::clone(conn.stream());
         let id = conn.registration.id;
@@ -104,13 +119,17 @@ impl Parking {
 
     /// The poller: until [`Parking::close`], gathers what each readable
     /// connection sent, sends those with a whole head to the workers, and ends
-    /// those whose time is up.
+    /// those whose time is up. Nothing here waits but the wait for events.
     pub fn run(&self, workers: Submitter<Connection>) {
+        // If the poller dies, parking must not go on taking connections no one watches.
+        let _close_on_exit = CloseOnExit(self);
         // Woken connections wait for the poller while it waits for the CPU.
         sys::request_short_slice();
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut ready = Vec::new();
         let mut expired = Vec::new();
+        // Whole heads the workers' queue had no room for, oldest first.
+        let mut backlog = VecDeque::new();
         loop {
             let timeout = {
                 let mut state = self.lock();
@@ -118,18 +137,21 @@ impl Parking {
                     return;
                 }
                 state.poller_wakes = state.next_expiry;
-                state
+                let expiry = state
                     .next_expiry
-                    .map(|t| t.saturating_duration_since(Instant::now()))
+                    .map(|t| t.saturating_duration_since(Instant::now()));
+                match backlog.is_empty() {
+                    true => expiry,
+                    false => Some(expiry.map_or(BACKLOG_RETRY, |t| t.min(BACKLOG_RETRY))),
+                }
             };
             if let Err(e) = self.poller.wait(&mut events, timeout) {
-                // Nothing here can be fixed by waiting again; parked
-                // connections are closed, new ones are served without keep-alive waits.
-                tracing::error!("waiting on idle connections failed: {e}");
-                self.close();
+                // Nothing here can be fixed by waiting again: parked
+                // connections are closed, and so is each new one that would park.
+                tracing::error!("waiting on parked connections failed: {e}");
                 return;
             }
-            {
+            let now = {
                 let mut state = self.lock();
                 if state.closed {
                     return;
@@ -147,24 +169,38 @@ impl Parking {
                         .min()
                         .map(|t| t.max(now + SWEEP_EVERY));
                 }
-            }
+                now
+            };
             // Outside the lock: a close may take a moment, parking must not.
             for (_, Parked { conn, .. }) in expired.drain(..) {
-                if conn.head_deadline().is_some() {
-                    conn.refuse_late();
-                }
+                end(conn);
+            }
+            if !queue_up(&workers, &mut backlog) {
+                return;
             }
             for Parked { mut conn, deadline } in ready.drain(..) {
-                match conn.gather(&self.limits) {
+                if conn.lingering.is_some() {
+                    if conn.drain() {
+                        self.park_until(conn, deadline);
+                    }
+                    continue;
+                }
+                match gather(&mut conn, &self.limits) {
                     Gathered::Ready => {
-                        if workers.send(conn).is_err() {
+                        backlog.push_back(conn);
+                        if !queue_up(&workers, &mut backlog) {
                             return;
                         }
                     }
-                    // A head's first bytes start its own, shorter, timeout.
                     Gathered::Waiting => {
+                        // A head's first bytes start its own, shorter, timeout.
                         let deadline = conn.head_deadline().unwrap_or(deadline);
-                        self.park_until(conn, deadline);
+                        if deadline <= now {
+                            // Bytes that came just as its time ran out do not save it.
+                            end(conn);
+                        } else {
+                            self.park_until(conn, deadline);
+                        }
                     }
                     Gathered::Closed => drop(conn),
                 }
@@ -186,5 +222,47 @@ impl Parking {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Closes the parking when the poller's `run` ends, however it ends.
+struct CloseOnExit<'p>(&'p Parking);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// [`Connection::gather`], with a panic (a bug in the parser) costing this
+/// connection alone, as it would on a worker, not the thread that gathers for all.
+pub fn gather(conn: &mut Connection, limits: &Limits) -> Gathered {
+    catch_unwind(AssertUnwindSafe(|| conn.gather(limits))).unwrap_or_else(|_| {
+        crate::server::note_panic();
+        Gathered::Closed
+    })
+}
+
+/// Moves the backlog into the workers' queue, oldest first, while it has room.
+/// Returns false once the workers are gone.
+fn queue_up(workers: &Submitter<Connection>, backlog: &mut VecDeque<Connection>) -> bool {
+    while let Some(conn) = backlog.pop_front() {
+        match workers.try_send(conn) {
+            Ok(()) => {}
+            Err(TrySendError::Full(conn)) => {
+                backlog.push_front(conn);
+                break;
+            }
+            Err(TrySendError::Disconnected(_)) => return false,
+        }
+    }
+    true
+}
+
+/// A connection whose time in parking is up: a head that has begun gets its
+/// 408; an idle or lingering connection is simply closed.
+fn end(conn: Connection) {
+    if conn.lingering.is_none() && conn.head_deadline().is_some() {
+        conn.refuse_late();
     }
 }

@@ -50,8 +50,8 @@ impl<J: Send + 'static> WorkerPool<J> {
         })
     }
 
-    /// A handle for a producer that must not lose its jobs: its `send` waits
-    /// for room in the queue. The workers keep running until it is dropped.
+    /// A handle for a producer that keeps its own backlog rather than refuse
+    /// a job: see [`Submitter::try_send`]. The workers keep running until it is dropped.
     pub fn submitter(&self) -> Option<Submitter<J>> {
         self.sender.clone().map(Submitter)
     }
@@ -78,10 +78,10 @@ impl<J: Send + 'static> WorkerPool<J> {
 pub struct Submitter<J>(SyncSender<J>);
 
 impl<J> Submitter<J> {
-    /// Queues `job`, waiting while the queue is full; hands it back only when
-    /// the workers are gone.
-    pub fn send(&self, job: J) -> Result<(), J> {
-        self.0.send(job).map_err(|e| e.0)
+    /// Queues `job` if the queue has room, without waiting; hands it back
+    /// when the queue is full or the workers are gone, saying which.
+    pub fn try_send(&self, job: J) -> Result<(), TrySendError<J>> {
+        self.0.try_send(job)
     }
 }
 

@@ -10,6 +10,8 @@
 
 use std::io;
 use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rustix::net::RecvFlags;
@@ -43,6 +45,47 @@ pub struct Received<'r> {
     pub more_pending: bool,
 }
 
+/// Why no head can be handed out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The bytes break a rule (→ the error's status).
+    Parse(ParseError),
+    /// The head needs a larger buffer than the server has room for now, with
+    /// every connection's large heads counted together (→ 503).
+    NoRoom,
+}
+
+/// The bytes of large heads all connections may hold at once, beyond each
+/// one's first [`INITIAL_BUFFER`]: a head still arriving costs no thread, so
+/// without this bound ten thousand clients sending 64 KiB heads slowly would
+/// cost 640 MiB.
+#[derive(Debug)]
+pub struct HeadBudget {
+    held: AtomicUsize,
+    limit: usize,
+}
+
+impl HeadBudget {
+    pub fn new(limit: usize) -> Arc<HeadBudget> {
+        Arc::new(HeadBudget {
+            held: AtomicUsize::new(0),
+            limit,
+        })
+    }
+
+    fn take(&self, bytes: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held + bytes <= self.limit).then_some(held + bytes)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
 /// The bytes read from one connection and not yet consumed.
 pub struct HeadReader {
     buf: Vec<u8>,
@@ -51,26 +94,38 @@ pub struct HeadReader {
     /// When the head now pending must be whole: the head timeout counted from
     /// its first byte. `None` while nothing is pending.
     head_deadline: Option<Instant>,
+    budget: Arc<HeadBudget>,
+    /// What this reader's buffer holds of `budget`: its length beyond `INITIAL_BUFFER`.
+    charged: usize,
+    /// The head outgrew the room `budget` had.
+    no_room: bool,
 }
 
 impl HeadReader {
-    pub fn new() -> HeadReader {
+    pub fn new(budget: Arc<HeadBudget>) -> HeadReader {
         HeadReader {
             buf: Vec::new(),
             start: 0,
             end: 0,
             head_deadline: None,
+            budget,
+            charged: 0,
+            no_room: false,
         }
     }
 
-    /// Frees the buffer while nothing is pending, so that a connection waiting
-    /// between requests holds none.
+    /// Before a connection waits: frees the buffer when nothing is pending, so
+    /// that an idle connection holds none, and otherwise shrinks it to the
+    /// part of a head it holds.
     pub fn release(&mut self) {
-        if self.pending().is_empty() {
-            self.buf = Vec::new();
-            self.start = 0;
-            self.end = 0;
-        }
+        let kept = if self.pending().is_empty() {
+            Vec::new()
+        } else {
+            self.pending().to_vec()
+        };
+        self.end = kept.len();
+        self.start = 0;
+        self.set_buffer(kept);
     }
 
     /// Bytes received and not yet consumed: the current head and anything after it.
@@ -87,8 +142,8 @@ impl HeadReader {
     /// What follows is the next head, timed from now.
     pub fn consume(&mut self, len: usize, limits: &Limits) {
         self.start += len;
-        self.head_deadline =
-            (!self.pending().is_empty()).then(|| Instant::now() + limits.head_timeout);
+        self.head_deadline = None;
+        self.begin_head(limits);
     }
 
     /// Takes what has arrived on `stream`, without waiting, and says whether a
@@ -99,18 +154,18 @@ impl HeadReader {
         if self.pending().len() < limits.max_head_bytes {
             let received = if self.buf.is_empty() {
                 self.receive_first(stream, limits.max_head_bytes)
-            } else {
-                self.make_room(limits.max_head_bytes);
+            } else if self.make_room(limits.max_head_bytes) {
                 rustix::net::recv(stream, &mut self.buf[self.end..], RecvFlags::DONTWAIT)
                     .map(|(n, _)| n)
+            } else {
+                self.no_room = true;
+                return Gathered::Ready;
             };
             match received {
                 Ok(0) => return Gathered::Closed,
                 Ok(n) => {
-                    if self.pending().is_empty() {
-                        self.head_deadline = Some(Instant::now() + limits.head_timeout);
-                    }
                     self.end += n;
+                    self.begin_head(limits);
                 }
                 Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
                 Err(e) => {
@@ -125,10 +180,22 @@ impl HeadReader {
         }
     }
 
+    /// Empty lines before a request line are dropped (RFC 9112 §2.2 lets a
+    /// server ignore them), so they neither start a head timeout nor hold a
+    /// buffer; the first other byte starts the head's timeout.
+    fn begin_head(&mut self, limits: &Limits) {
+        if self.pending().iter().all(|&b| b == b'\r' || b == b'\n') {
+            self.start = self.end;
+            self.head_deadline = None;
+        } else if self.head_deadline.is_none() {
+            self.head_deadline = Some(Instant::now() + limits.head_timeout);
+        }
+    }
+
     /// The whole head at the front of the pending bytes, if one is there:
-    /// `Ok(None)` while only part of one has arrived, an error when the bytes
-    /// break a rule or outgrow the head limit.
-    pub fn next_head(&self, limits: &Limits) -> Result<Option<Received<'_>>, ParseError> {
+    /// `Ok(None)` while only part of one has arrived, a refusal when the bytes
+    /// break a rule or outgrow the head limit or the room there is.
+    pub fn next_head(&self, limits: &Limits) -> Result<Option<Received<'_>>, Refusal> {
         let parse_limits = HeadLimits {
             max_request_line: limits.max_request_line,
             max_headers: limits.max_headers,
@@ -139,13 +206,14 @@ impl HeadReader {
             // bad field line): refuse it now, not at the head timeout.
             return match request::parse_head(pending, &parse_limits) {
                 Err(ParseError::Incomplete) | Ok(_) if pending.len() >= limits.max_head_bytes => {
-                    Err(ParseError::HeadTooLarge)
+                    Err(Refusal::Parse(ParseError::HeadTooLarge))
                 }
+                Err(ParseError::Incomplete) | Ok(_) if self.no_room => Err(Refusal::NoRoom),
                 Err(ParseError::Incomplete) | Ok(_) => Ok(None),
-                Err(e) => Err(e),
+                Err(e) => Err(Refusal::Parse(e)),
             };
         }
-        let head = request::parse_head(pending, &parse_limits)?;
+        let head = request::parse_head(pending, &parse_limits).map_err(Refusal::Parse)?;
         Ok(Some(Received {
             bytes: &pending[..head.len],
             more_pending: pending.len() > head.len,
@@ -159,21 +227,22 @@ impl HeadReader {
         let mut scratch = [0u8; INITIAL_BUFFER];
         let limit = INITIAL_BUFFER.min(max_head.max(1));
         let (n, _) = rustix::net::recv(stream, &mut scratch[..limit], RecvFlags::DONTWAIT)?;
-        self.buf = scratch[..n].to_vec();
         self.start = 0;
         self.end = 0;
+        self.set_buffer(scratch[..n].to_vec());
         Ok(n)
     }
 
     /// Makes space after `end`: moves pending bytes to the front, then grows
     /// the buffer (never past the head limit, which `gather` checks first).
-    fn make_room(&mut self, max_head: usize) {
+    /// Returns false when growing would take more than the budget has left.
+    fn make_room(&mut self, max_head: usize) -> bool {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
         }
         if self.end < self.buf.len() {
-            return;
+            return true;
         }
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
@@ -182,9 +251,32 @@ impl HeadReader {
         }
         if self.end == self.buf.len() {
             let grown = (self.buf.len() * 2).max(INITIAL_BUFFER);
-            self.buf
-                .resize(grown.min(max_head.max(self.buf.len() + 1)), 0);
+            let grown = grown.min(max_head.max(self.buf.len() + 1));
+            let charge = grown.saturating_sub(INITIAL_BUFFER);
+            if charge > self.charged && !self.budget.take(charge - self.charged) {
+                return false;
+            }
+            self.charged = charge.max(self.charged);
+            self.buf.resize(grown, 0);
         }
+        true
+    }
+
+    /// Replaces the buffer, settling what it holds of the budget.
+    fn set_buffer(&mut self, buf: Vec<u8>) {
+        let charge = buf.len().saturating_sub(INITIAL_BUFFER);
+        // Shrinking only ever gives back; `make_room` takes before growing.
+        if charge < self.charged {
+            self.budget.give_back(self.charged - charge);
+            self.charged = charge;
+        }
+        self.buf = buf;
+    }
+}
+
+impl Drop for HeadReader {
+    fn drop(&mut self) {
+        self.budget.give_back(self.charged);
     }
 }
 
@@ -225,7 +317,7 @@ mod tests {
     fn a_head_in_pieces_is_ready_only_when_whole_and_timed_from_its_first_byte() {
         let limits = Limits::default();
         let (mut client, server) = pair();
-        let mut reader = HeadReader::new();
+        let mut reader = HeadReader::new(HeadBudget::new(usize::MAX / 2));
         assert_eq!(reader.gather(&server, &limits), Gathered::Waiting);
         assert!(
             reader.deadline().is_none(),
@@ -272,7 +364,7 @@ mod tests {
             ..Limits::default()
         };
         let (mut client, server) = pair();
-        let mut reader = HeadReader::new();
+        let mut reader = HeadReader::new(HeadBudget::new(usize::MAX / 2));
         let mut head = b"GET / HTTP/1.1\r\n".to_vec();
         while head.len() < 6000 {
             head.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
@@ -291,7 +383,7 @@ mod tests {
         assert!(reader.buf.len() <= 4096);
         assert_eq!(
             reader.next_head(&limits).err(),
-            Some(ParseError::HeadTooLarge)
+            Some(Refusal::Parse(ParseError::HeadTooLarge))
         );
     }
 
@@ -299,7 +391,7 @@ mod tests {
     fn a_breach_in_the_first_bytes_is_ready_at_once() {
         let limits = Limits::default();
         let (mut client, server) = pair();
-        let mut reader = HeadReader::new();
+        let mut reader = HeadReader::new(HeadBudget::new(usize::MAX / 2));
         // A TLS ClientHello's first bytes: no head will ever come of them.
         client
             .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
@@ -309,5 +401,76 @@ mod tests {
             Gathered::Ready
         );
         assert!(reader.next_head(&limits).is_err());
+    }
+
+    #[test]
+    fn large_heads_share_one_budget_and_give_it_back() {
+        let limits = Limits::default();
+        // Room for one head to grow to 8 KiB (6 KiB beyond its first 2), not two.
+        let budget = HeadBudget::new(6 * 1024);
+        let mut big = b"GET / HTTP/1.1\r\n".to_vec();
+        while big.len() < 5000 {
+            big.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        let gather_big = |reader: &mut HeadReader, server: &TcpStream| {
+            let mut gathered = Gathered::Waiting;
+            for _ in 0..1000 {
+                gathered = reader.gather(server, &limits);
+                if gathered != Gathered::Waiting || reader.pending().len() >= big.len() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            gathered
+        };
+        let (mut first_client, first_server) = pair();
+        let mut first = HeadReader::new(Arc::clone(&budget));
+        first_client.write_all(&big).unwrap();
+        assert_eq!(gather_big(&mut first, &first_server), Gathered::Waiting);
+        assert_eq!(first.pending().len(), big.len());
+
+        let (mut second_client, second_server) = pair();
+        let mut second = HeadReader::new(Arc::clone(&budget));
+        second_client.write_all(&big).unwrap();
+        assert_eq!(gather_big(&mut second, &second_server), Gathered::Ready);
+        assert_eq!(second.next_head(&limits).err(), Some(Refusal::NoRoom));
+        drop(second);
+
+        // Shrunk to its bytes while it waits, the first gives back what it can...
+        first.release();
+        assert_eq!(first.buf.len(), big.len());
+        // ... and all of it when it goes, so a third large head fits.
+        drop(first);
+        assert_eq!(budget.held.load(Ordering::Acquire), 0);
+        let (mut third_client, third_server) = pair();
+        let mut third = HeadReader::new(Arc::clone(&budget));
+        third_client.write_all(&big).unwrap();
+        assert_eq!(gather_big(&mut third, &third_server), Gathered::Waiting);
+    }
+
+    #[test]
+    fn empty_lines_before_a_head_start_no_timeout_and_hold_no_bytes() {
+        let limits = Limits::default();
+        let (mut client, server) = pair();
+        let mut reader = HeadReader::new(HeadBudget::new(usize::MAX / 2));
+        client.write_all(b"\r\n\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(reader.gather(&server, &limits), Gathered::Waiting);
+        assert!(reader.pending().is_empty());
+        assert!(reader.deadline().is_none());
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n")
+            .unwrap();
+        assert_eq!(
+            gather_all(&mut reader, &server, 29, &limits),
+            Gathered::Ready
+        );
+        let len = reader.next_head(&limits).unwrap().unwrap().head.len;
+        reader.consume(len, &limits);
+        assert!(
+            reader.pending().is_empty(),
+            "a trailing empty line is dropped"
+        );
+        assert!(reader.deadline().is_none(), "and starts no head timeout");
     }
 }
