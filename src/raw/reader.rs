@@ -9,6 +9,7 @@
 //! `gather` when bytes arrive and ends the head timeout.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -174,6 +175,10 @@ impl HeadReader {
                 }
             }
         }
+        // A whole head is found without parsing it: the worker parses it, once.
+        if request::holds_whole_head(self.pending()) {
+            return Gathered::Ready;
+        }
         match self.next_head(limits) {
             Ok(Some(_)) | Err(_) => Gathered::Ready,
             Ok(None) => Gathered::Waiting,
@@ -224,12 +229,16 @@ impl HeadReader {
     /// Reads into a buffer sized to what arrived: a head waiting in the
     /// workers' queue then holds its own bytes, not a whole buffer.
     fn receive_first(&mut self, stream: &TcpStream, max_head: usize) -> rustix::io::Result<usize> {
-        let mut scratch = [0u8; INITIAL_BUFFER];
+        // Uninitialised: filling 2 KiB with zeros for every request would cost
+        // more than the read.
+        let mut scratch = [MaybeUninit::<u8>::uninit(); INITIAL_BUFFER];
         let limit = INITIAL_BUFFER.min(max_head.max(1));
-        let (n, _) = rustix::net::recv(stream, &mut scratch[..limit], RecvFlags::DONTWAIT)?;
+        let ((received, _), _) =
+            rustix::net::recv(stream, &mut scratch[..limit], RecvFlags::DONTWAIT)?;
         self.start = 0;
         self.end = 0;
-        self.set_buffer(scratch[..n].to_vec());
+        let n = received.len();
+        self.set_buffer(received.to_vec());
         Ok(n)
     }
 
