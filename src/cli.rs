@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use twinserve::client::ClientConfig;
+use twinserve::client::{ClientConfig, Target};
 use twinserve::compare::Format;
 use twinserve::{Backend, Config};
 
@@ -44,7 +44,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         twinserve client 127.0.0.1 12000 HelloWorld.html   # 10 requests at once\n  \
         twinserve client --backend hyper HelloWorld.html   # start hyper in-process and load it\n  \
-        twinserve client 127.0.0.1 12000 / --threads 64 --requests 1000 --keep-alive -q")]
+        twinserve client http://127.0.0.1:12000/HelloWorld.html\n  \
+        twinserve client 127.0.0.1 12000 / -t 64 -d 10s --keep-alive")]
     Client(ClientArgs),
     /// Send the corpus of request cases to both backends and explain every difference.
     #[command(after_help = "Examples:\n  \
@@ -174,27 +175,30 @@ pub struct ClientArgs {
     /// Worker threads of the `--backend` server [default: as `serve`].
     #[arg(long, requires = "backend", value_parser = clap::value_parser!(u16).range(1..))]
     pub server_threads: Option<u16>,
-    /// HOST PORT FILE, or just FILE with --backend.
-    #[arg(value_name = "HOST PORT FILE", num_args = 1..=3, required = true)]
+    /// HOST PORT FILE, an http:// URL, or just FILE with --backend.
+    #[arg(value_name = "HOST PORT FILE | URL", num_args = 1..=3, required = true)]
     pub target: Vec<String>,
-    /// Client threads, each with its own connection.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub threads: u32,
-    /// Requests per thread.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    pub requests: u64,
-    /// Stop starting requests after this many seconds.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
-    pub duration: Option<f64>,
+    /// Client threads, each with its own connection [default: 10].
+    #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub threads: Option<u32>,
+    /// Requests per thread [default: 1, or no limit with --duration].
+    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub requests: Option<u64>,
+    /// Stop starting requests after this long (2s, 500ms, 1m; a bare number is seconds).
+    #[arg(short, long, value_name = "TIME", value_parser = twinserve::client::parse_duration)]
+    pub duration: Option<Duration>,
     /// Reuse one connection per thread.
     #[arg(long)]
     pub keep_alive: bool,
-    /// Seconds allowed to connect, and for each read and write.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
-    pub timeout: f64,
+    /// Time allowed to connect, and for each read and write.
+    #[arg(long, value_name = "TIME", default_value = "5s", value_parser = twinserve::client::parse_duration)]
+    pub timeout: Duration,
     /// Print the report as JSON on stdout (and nothing else there).
     #[arg(long)]
     pub json: bool,
+    /// Print each response's status line in a load run too (the seed run always does).
+    #[arg(long)]
+    pub print_responses: bool,
 }
 
 fn parse_chunk_size(text: &str) -> Result<NonZeroUsize, String> {
@@ -202,15 +206,6 @@ fn parse_chunk_size(text: &str) -> Result<NonZeroUsize, String> {
     match NonZeroUsize::new(n) {
         Some(n) if n.get() <= 16 * 1024 * 1024 => Ok(n),
         _ => Err("must be between 1 and 16777216 bytes".into()),
-    }
-}
-
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
-    if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 {
-        Ok(secs)
-    } else {
-        Err("must be a number of seconds above 0 and at most 86400".into())
     }
 }
 
@@ -245,7 +240,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// `twinserve client`: with `--backend`, starts that backend here (the client
 /// itself only knows addresses) and stops it after the run.
 pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let (server, addr, path) = match (args.backend, args.target.as_slice()) {
+    let (server, target) = match (args.backend, args.target.as_slice()) {
         (Some(backend), [file]) => {
             let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
             let handle = twinserve::serve::start(
@@ -254,30 +249,57 @@ pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             )?;
             let addr = handle.local_addr();
             tracing::info!(target: twinserve::STATUS, "started the {backend} backend on http://{addr}/");
-            (Some(handle), addr, file.clone())
-        }
-        (None, [host, port, file]) => {
-            let Ok(port) = port.parse::<u16>() else {
-                usage_error(format!(
-                    "PORT must be a number from 0 to 65535, not {port:?}"
-                ));
+            let target = Target {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                path: file.clone(),
             };
-            (None, twinserve::client::resolve(host, port)?, file.clone())
+            (Some(handle), target)
         }
-        (Some(_), _) => usage_error("with --backend, give only FILE".into()),
-        (None, _) => usage_error("give HOST PORT FILE, or --backend raw|hyper and FILE".into()),
+        (None, [url]) => (
+            None,
+            Target::from_url(url).unwrap_or_else(|e| client_usage_error(e)),
+        ),
+        (None, [host, port, file]) => (
+            None,
+            Target::from_parts(host, port, file).unwrap_or_else(|e| client_usage_error(e)),
+        ),
+        (Some(_), _) => client_usage_error("with --backend, give only FILE".into()),
+        (None, _) => client_usage_error(
+            "give HOST PORT FILE, an http:// URL, or --backend raw|hyper and FILE".into(),
+        ),
+    };
+    // A seed run (no load flags) prints every answer, as the exercise does.
+    let seed = args.requests.is_none() && args.duration.is_none();
+    let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
+    // One address keeps the seed run's own report of a refused server;
+    // several (`localhost`) are tried in turn for one that answers.
+    let addr = if addrs.len() == 1 && seed {
+        addrs[0]
+    } else {
+        twinserve::client::connect_any(
+            &format!("{}:{}", target.host, target.port),
+            &addrs,
+            args.timeout,
+        )?
+    };
+    let requests = match (args.requests, args.duration) {
+        (Some(n), _) => usize::try_from(n).unwrap_or(usize::MAX),
+        (None, Some(_)) => usize::MAX,
+        (None, None) => 1,
     };
     let config = ClientConfig {
         addr,
-        path,
-        threads: args.threads as usize,
-        requests: usize::try_from(args.requests).unwrap_or(usize::MAX),
+        host: Some(target.host_header()),
+        path: target.path,
+        threads: args.threads.unwrap_or(10) as usize,
+        requests,
         keep_alive: args.keep_alive,
-        timeout: Duration::from_secs_f64(args.timeout),
-        duration: args.duration.map(Duration::from_secs_f64),
+        timeout: args.timeout,
+        duration: args.duration,
     };
     let output = twinserve::client::command::Output {
-        quiet,
+        quiet: quiet || !(seed || args.print_responses),
         json: args.json,
     };
     let code = twinserve::client::command::run(&config, output)?;
@@ -312,9 +334,14 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(twinserve::compare::run(&options)?)
 }
 
-/// Exits 2 with clap's usage message, as a flag clap refused would.
-fn usage_error(message: String) -> ! {
-    Cli::command()
+/// Exits 2 with the client's usage, as a flag clap refused would.
+fn client_usage_error(message: String) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let client = cli
+        .find_subcommand_mut("client")
+        .expect("the client subcommand is defined");
+    client
         .error(clap::error::ErrorKind::ValueValidation, message)
         .exit()
 }

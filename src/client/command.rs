@@ -21,7 +21,7 @@ pub struct Output {
 pub fn run(config: &ClientConfig, output: Output) -> Result<ExitCode, ClientError> {
     // JSON owns stdout: no per-response lines beside it.
     let quiet = output.quiet || output.json;
-    let total = config.threads as u64 * config.requests as u64;
+    let total = (config.threads as u64).saturating_mul(config.requests as u64);
     // Per-response lines and a bar would fight over the terminal: the bar only when quiet.
     let bar = progress_bar(if quiet { total } else { 0 }, "requests");
     if !quiet {

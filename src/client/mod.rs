@@ -5,14 +5,16 @@
 //! `twinserve client` subcommand's output around a run.
 //!
 //! Every run is bounded: `threads × requests` attempts at most, optionally cut
-//! short by a duration, each with a timeout. It talks to loopback addresses only.
+//! short by a duration, each with a timeout. It goes to whatever host its user
+//! names; only the project's tests and benchmarks keep to loopback.
 
 pub mod command;
 mod response;
+mod target;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -22,11 +24,14 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 pub(crate) use command::progress_bar;
 pub use response::{ResponseError, ResponseReader, ResponseSummary};
+pub use target::{Target, connect_any, parse_duration, resolve, resolve_all, show_duration};
 
 /// What to load and how hard.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub addr: SocketAddr,
+    /// The `Host` field sent; `None` sends `addr`.
+    pub host: Option<String>,
     /// Request path, with or without its leading `/`.
     pub path: String,
     pub threads: usize,
@@ -45,6 +50,7 @@ impl ClientConfig {
     pub fn new(addr: SocketAddr, path: impl Into<String>) -> ClientConfig {
         ClientConfig {
             addr,
+            host: None,
             path: path.into(),
             threads: 10,
             requests: 1,
@@ -195,36 +201,13 @@ impl Report {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot resolve {host}:{port}: {source}")]
-    Resolve {
-        host: String,
-        port: u16,
-        source: io::Error,
-    },
-    #[error("{0} is not a loopback address; twinserve's client only talks to this machine")]
-    NotLoopback(SocketAddr),
+    /// `cause` is text, not a source, so a chain printer shows it once.
+    #[error("cannot resolve {host}: {cause}")]
+    Resolve { host: String, cause: String },
+    #[error("cannot connect to {target}: {cause}")]
+    Unreachable { target: String, cause: String },
     #[error("cannot start client threads: {0}")]
     Threads(io::Error),
-}
-
-/// Resolves `host:port` to a loopback address, refusing any other.
-pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, ClientError> {
-    let resolve_err = |source| ClientError::Resolve {
-        host: host.to_string(),
-        port,
-        source,
-    };
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(resolve_err)?
-        .collect();
-    let first = *addrs
-        .first()
-        .ok_or_else(|| resolve_err(io::ErrorKind::NotFound.into()))?;
-    addrs
-        .into_iter()
-        .find(|a| a.ip().is_loopback())
-        .ok_or(ClientError::NotLoopback(first))
 }
 
 /// Bytes escaped in the request path: what may not appear raw in a target.
@@ -236,7 +219,10 @@ pub fn request_bytes(config: &ClientConfig) -> Vec<u8> {
     let mut request = format!(
         "GET /{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: twinserve/{}\r\n",
         utf8_percent_encode(path, PATH_ESCAPES),
-        config.addr,
+        config
+            .host
+            .clone()
+            .unwrap_or_else(|| config.addr.to_string()),
         env!("CARGO_PKG_VERSION"),
     );
     if !config.keep_alive {
@@ -361,7 +347,7 @@ fn exchange(
     request: &[u8],
     connection: &mut Option<ResponseReader<TcpStream>>,
 ) -> Result<ResponseSummary, (FailureKind, String)> {
-    let io_failure = |e: io::Error| (FailureKind::of_io(&e), e.to_string());
+    let io_failure = |e: io::Error| failure_of_io(&e, config.timeout);
     let mut reader = match connection.take() {
         Some(reader) => reader,
         None => {
@@ -378,28 +364,31 @@ fn exchange(
     (&mut reader.get_ref())
         .write_all(request)
         .map_err(io_failure)?;
-    let summary = reader
-        .read_response("GET")
-        .map_err(|e| (FailureKind::of_response(&e), e.to_string()))?;
+    let summary = reader.read_response("GET").map_err(|e| match e {
+        ResponseError::Io(e) => failure_of_io(&e, config.timeout),
+        e => (FailureKind::of_response(&e), e.to_string()),
+    })?;
     if config.keep_alive && !summary.closes {
         *connection = Some(reader);
     }
     Ok(summary)
 }
 
+/// A failed read, write or connect as the summary counts it, saying
+/// "timed out after 5 s" rather than the OS's words for a socket timeout.
+fn failure_of_io(e: &io::Error, timeout: Duration) -> (FailureKind, String) {
+    let kind = FailureKind::of_io(e);
+    let detail = if kind == FailureKind::TimedOut {
+        format!("timed out after {}", target::show_duration(timeout))
+    } else {
+        e.to_string()
+    };
+    (kind, detail)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_loopback() {
-        assert!(resolve("127.0.0.1", 80).is_ok());
-        assert!(resolve("localhost", 80).is_ok());
-        assert!(matches!(
-            resolve("10.1.2.3", 80),
-            Err(ClientError::NotLoopback(_))
-        ));
-    }
 
     #[test]
     fn request_shape() {
