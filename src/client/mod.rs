@@ -23,7 +23,7 @@ use hdrhistogram::Histogram;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 pub(crate) use command::progress_bar;
-pub use response::{ResponseError, ResponseReader, ResponseSummary};
+pub use response::{Response, ResponseError, ResponseParser, ResponseReader, ResponseSummary};
 pub use target::{Target, connect_any, parse_duration, resolve, resolve_all, show_duration};
 
 /// What to load and how hard.
