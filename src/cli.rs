@@ -40,12 +40,13 @@ pub enum Command {
         twinserve serve --backend hyper --port 8080\n  \
         twinserve serve --once --print-requests # the exercise's single-request server")]
     Serve(ServeArgs),
-    /// Send requests to a server with one thread per client and report what came back.
+    /// Send requests to a server (ten at once, or a load run) and report what came back.
     #[command(after_help = "Examples:\n  \
         twinserve client 127.0.0.1 12000 HelloWorld.html   # 10 requests at once\n  \
         twinserve client --backend hyper HelloWorld.html   # start hyper in-process and load it\n  \
         twinserve client http://127.0.0.1:12000/HelloWorld.html\n  \
-        twinserve client 127.0.0.1 12000 / -t 64 -d 10s --keep-alive")]
+        twinserve client 127.0.0.1 12000 / -c 64 -d 10s      # closed-loop load for 10 s\n  \
+        twinserve client http://[::1]:12000/ --rate 2000 -d 30s --fail-if 'p99>20ms'")]
     Client(ClientArgs),
     /// Send the corpus of request cases to both backends and explain every difference.
     #[command(after_help = "Examples:\n  \
@@ -178,19 +179,38 @@ pub struct ClientArgs {
     /// HOST PORT FILE, an http:// URL, or just FILE with --backend.
     #[arg(value_name = "HOST PORT FILE | URL", num_args = 1..=3, required = true)]
     pub target: Vec<String>,
-    /// Client threads, each with its own connection [default: 10].
+    /// Seed run: requests at once, one thread each [default: 10]. Load run:
+    /// threads, each one event loop over its share of the connections
+    /// [default: the number of cores].
     #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub threads: Option<u32>,
-    /// Requests per thread [default: 1, or no limit with --duration].
-    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    /// Load run: connections held open [default: 50].
+    #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub connections: Option<u32>,
+    /// Load run: requests in all [default: no limit with --duration].
+    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
-    /// Stop starting requests after this long (2s, 500ms, 1m; a bare number is seconds).
+    /// Load run: how long to send (2s, 500ms, 1m; a bare number is seconds).
     #[arg(short, long, value_name = "TIME", value_parser = twinserve::client::parse_duration)]
     pub duration: Option<Duration>,
-    /// Reuse one connection per thread.
+    /// Load run: requests in flight per connection.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub pipeline: Option<u32>,
+    /// Load run: open loop at this many requests per second in all, latency
+    /// also measured from each request's due time.
+    #[arg(long, value_name = "REQ_PER_S", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Load run: load this long first, outside the statistics.
+    #[arg(long, value_name = "TIME", value_parser = twinserve::client::parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Exit 1 when this holds after the run: p99>20ms, errors>0, rps<1000,
+    /// error_rate>1%, max>1s (repeatable).
+    #[arg(long, value_name = "CONDITION", value_parser = twinserve::client::Threshold::parse)]
+    pub fail_if: Vec<twinserve::client::Threshold>,
+    /// Seed run: reuse one connection per thread (a load run always does).
     #[arg(long)]
     pub keep_alive: bool,
-    /// Time allowed to connect, and for each read and write.
+    /// Time allowed to connect, and for each response.
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = twinserve::client::parse_duration)]
     pub timeout: Duration,
     /// Print the report as JSON on stdout (and nothing else there).
@@ -199,6 +219,13 @@ pub struct ClientArgs {
     /// Print each response's status line in a load run too (the seed run always does).
     #[arg(long)]
     pub print_responses: bool,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e8 => Ok(rate),
+        _ => Err("must be a number of requests per second above 0".into()),
+    }
 }
 
 fn parse_chunk_size(text: &str) -> Result<NonZeroUsize, String> {
@@ -269,12 +296,19 @@ pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             "give HOST PORT FILE, an http:// URL, or --backend raw|hyper and FILE".into(),
         ),
     };
-    // A seed run (no load flags) prints every answer, as the exercise does.
-    let seed = args.requests.is_none() && args.duration.is_none();
+    // A seed run (no load flags) sends ten requests at once and prints every
+    // answer, as the exercise does; any load flag makes it a load run.
+    let load = args.connections.is_some()
+        || args.requests.is_some()
+        || args.duration.is_some()
+        || args.pipeline.is_some()
+        || args.rate.is_some()
+        || args.warmup.is_some()
+        || !args.fail_if.is_empty();
     let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
     // One address keeps the seed run's own report of a refused server;
     // several (`localhost`) are tried in turn for one that answers.
-    let addr = if addrs.len() == 1 && seed {
+    let addr = if addrs.len() == 1 && !load {
         addrs[0]
     } else {
         twinserve::client::connect_any(
@@ -283,26 +317,55 @@ pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             args.timeout,
         )?
     };
-    let requests = match (args.requests, args.duration) {
-        (Some(n), _) => usize::try_from(n).unwrap_or(usize::MAX),
-        (None, Some(_)) => usize::MAX,
-        (None, None) => 1,
-    };
-    let config = ClientConfig {
+    let mut config = ClientConfig {
         addr,
         host: Some(target.host_header()),
-        path: target.path,
+        path: target.path.clone(),
         threads: args.threads.unwrap_or(10) as usize,
-        requests,
+        requests: 1,
         keep_alive: args.keep_alive,
         timeout: args.timeout,
-        duration: args.duration,
+        duration: None,
     };
-    let output = twinserve::client::command::Output {
-        quiet: quiet || !(seed || args.print_responses),
-        json: args.json,
+    let code = if load {
+        config.keep_alive = true;
+        let connections = args.connections.unwrap_or(50) as usize;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let load = twinserve::client::load::LoadConfig {
+            addr,
+            request: twinserve::client::request_bytes(&config),
+            connections,
+            threads: args.threads.map_or(cores, |t| t as usize).min(connections),
+            pipeline: args.pipeline.unwrap_or(1) as usize,
+            // Neither bound given (only --warmup, --rate or -c): one request per connection.
+            requests: args.requests.or(match args.duration {
+                Some(_) => None,
+                None => Some(connections as u64),
+            }),
+            duration: args.duration,
+            warmup: args.warmup.unwrap_or_default(),
+            rate: args.rate,
+            timeout: args.timeout,
+        };
+        let path = if target.path.starts_with('/') {
+            target.path.clone()
+        } else {
+            format!("/{}", target.path)
+        };
+        let run = twinserve::client::command::LoadRun {
+            url: format!("http://{}{path}", target.host_header()),
+            thresholds: args.fail_if,
+            json: args.json,
+            print_responses: args.print_responses && !args.json,
+        };
+        twinserve::client::command::run_load(&load, &run)?
+    } else {
+        let output = twinserve::client::command::Output {
+            quiet,
+            json: args.json,
+        };
+        twinserve::client::command::run(&config, output)?
     };
-    let code = twinserve::client::command::run(&config, output)?;
     if let Some(server) = server {
         server.shutdown().context("in-process server failed")?;
     }

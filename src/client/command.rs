@@ -1,11 +1,15 @@
-//! `twinserve client` from a [`ClientConfig`] to an exit code: run the load,
-//! show each answer as it comes (or a progress bar when quiet), then the
-//! summary or the JSON report on stdout. Starting a server is not its job.
+//! `twinserve client` from a configuration to an exit code: the seed run
+//! ([`run`]) shows each answer as it comes; a load run ([`run_load`]) shows a
+//! live progress line on a terminal, then its report or the JSON one, and
+//! checks the `--fail-if` thresholds. Starting a server is not its job.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use super::{Attempt, ClientConfig, ClientError};
+use super::load::{LoadConfig, Progress};
+use super::{Attempt, ClientConfig, ClientError, ResponseSummary, Threshold, show_duration};
 
 /// How the run shows itself on stdout.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,15 +47,152 @@ pub fn run(config: &ClientConfig, output: Output) -> Result<ExitCode, ClientErro
     let report = super::run(config, &print_attempt)?;
     progress_done.finish_and_clear();
     if output.json {
-        println!("{}", report.to_json());
+        let mut json = report.to_json();
+        json["mode"] = "seed".into();
+        let _ = writeln!(std::io::stdout(), "{json}");
     } else {
-        println!("{}", report.summary());
+        let _ = writeln!(std::io::stdout(), "{}", report.summary());
     }
     Ok(if report.all_answered() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// What a load run is pointed at and told to check, beside its [`LoadConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadRun {
+    /// `http://host:port/path`, for the report.
+    pub url: String,
+    pub thresholds: Vec<Threshold>,
+    pub json: bool,
+    /// Print each response's status line as it comes.
+    pub print_responses: bool,
+}
+
+/// Runs the load engine and reports. Exit code 1 when a `--fail-if`
+/// threshold is crossed or nothing at all was answered.
+pub fn run_load(config: &LoadConfig, run: &LoadRun) -> Result<ExitCode, ClientError> {
+    let progress = Progress::default();
+    let done = AtomicBool::new(false);
+    let print = |summary: &ResponseSummary| {
+        let line = format!("Response from server:\n{}\n", summary.status_line);
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    };
+    let on_response: Option<&(dyn Fn(&ResponseSummary) + Sync)> =
+        run.print_responses.then_some(&print);
+    let report = std::thread::scope(|scope| {
+        if std::io::stderr().is_terminal() && !run.print_responses {
+            scope.spawn(|| progress_line(config, &progress, &done));
+        }
+        let report = super::load::run(config, &progress, on_response);
+        done.store(true, Ordering::Relaxed);
+        report
+    })
+    .map_err(ClientError::Threads)?;
+    let checked: Vec<_> = run.thresholds.iter().map(|t| t.check(&report)).collect();
+    let crossed = checked.iter().any(|c| c.crossed);
+    if run.json {
+        let mut json = report.to_json();
+        json["mode"] = if config.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .into();
+        json["target"] = run.url.clone().into();
+        json["settings"] = serde_json::json!({
+            "connections": config.connections,
+            "threads": config.threads,
+            "pipeline": config.pipeline,
+            "requests": config.requests,
+            "duration_s": config.duration.map(|d| d.as_secs_f64()),
+            "warmup_s": config.warmup.as_secs_f64(),
+            "rate": config.rate,
+            "timeout_s": config.timeout.as_secs_f64(),
+        });
+        json["thresholds"] = checked
+            .iter()
+            .map(|c| serde_json::json!({"condition": c.threshold.text, "value": c.value, "crossed": c.crossed}))
+            .collect::<Vec<_>>()
+            .into();
+        let _ = writeln!(std::io::stdout(), "{json}");
+    } else {
+        let mode = match config.rate {
+            Some(rate) => format!("open loop at {rate} req/s"),
+            None => "closed loop".into(),
+        };
+        let mut text = format!(
+            "{}: {} connections on {} threads, {mode}, pipeline {}{}\n",
+            run.url,
+            config.connections,
+            config.threads.min(config.connections),
+            config.pipeline,
+            if config.warmup.is_zero() {
+                String::new()
+            } else {
+                format!(", after {} of warmup", show_duration(config.warmup))
+            },
+        );
+        text.push_str(&report.summary());
+        text.push('\n');
+        let secs = report.elapsed.as_secs_f64().max(1e-9);
+        text.push_str(&format!(
+            "{:.2} MB read, {:.2} MB/s",
+            report.bytes_read as f64 / 1e6,
+            report.bytes_read as f64 / secs / 1e6
+        ));
+        if report.unfinished > 0 {
+            text.push_str(&format!(
+                "; {} still in flight at the end",
+                report.unfinished
+            ));
+        }
+        text.push('\n');
+        text.push_str(&report.latency_table());
+        for c in &checked {
+            text.push_str(&format!("{c}\n"));
+        }
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+    for c in checked.iter().filter(|c| c.crossed) {
+        tracing::error!("{c}");
+    }
+    Ok(if crossed || report.responses == 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A line on stderr, redrawn four times a second: time, requests/s over the
+/// last quarter second, responses and errors so far.
+fn progress_line(config: &LoadConfig, progress: &Progress, done: &AtomicBool) {
+    let bar = indicatif::ProgressBar::new_spinner();
+    let started = Instant::now();
+    let mut last = (Instant::now(), 0u64);
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(250));
+        let responses = progress.responses.load(Ordering::Relaxed);
+        let failures = progress.failures.load(Ordering::Relaxed);
+        let now = Instant::now();
+        let rate = (responses - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+        last = (now, responses);
+        let phase = if progress.measuring.load(Ordering::Relaxed) {
+            ""
+        } else if !config.warmup.is_zero() {
+            " (warmup)"
+        } else {
+            ""
+        };
+        bar.set_message(format!(
+            "{:>6.1} s{phase}  {rate:>9.0} req/s  {responses} responses  {failures} errors",
+            started.elapsed().as_secs_f64()
+        ));
+        bar.tick();
+    }
+    bar.finish_and_clear();
 }
 
 /// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
