@@ -5,7 +5,7 @@
 //! each response from its scheduled send as well as its actual one.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read as _, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -44,6 +44,16 @@ pub struct Progress {
     pub failures: AtomicU64,
     /// Set by the threads once the warmup is over.
     pub measuring: AtomicBool,
+}
+
+/// How much an event says to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    No,
+    /// What is there now: a short read means the socket is drained.
+    Available,
+    /// Until the end or `WouldBlock`: the peer closed or failed.
+    ToEnd,
 }
 
 /// A request on the wire: when it was due and when it went.
@@ -246,7 +256,16 @@ impl<'a> Worker<'a> {
             self.poll.poll(&mut events, Some(wait))?;
             let now = Instant::now();
             for event in events.iter() {
-                self.on_event(event.token().0, now);
+                // A short read may stop early only if no close came with the data.
+                let read = match (
+                    event.is_read_closed() || event.is_error(),
+                    event.is_readable(),
+                ) {
+                    (true, _) => Read::ToEnd,
+                    (false, true) => Read::Available,
+                    (false, false) => Read::No,
+                };
+                self.on_event(event.token().0, read, event.is_writable(), now);
             }
             if !self.retry.is_empty() {
                 self.reopen(now);
@@ -456,7 +475,7 @@ impl<'a> Worker<'a> {
         self.open(i, now);
     }
 
-    fn on_event(&mut self, i: usize, now: Instant) {
+    fn on_event(&mut self, i: usize, read: Read, writable: bool, now: Instant) {
         if self.conns[i].stream.is_none() {
             return;
         }
@@ -489,8 +508,10 @@ impl<'a> Worker<'a> {
                 }
             }
         }
-        self.read(i, now);
-        if self.conns[i].stream.is_some() {
+        if read != Read::No {
+            self.read(i, read == Read::ToEnd, now);
+        }
+        if writable && self.conns[i].stream.is_some() {
             self.flush(i, now);
         }
     }
@@ -523,7 +544,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Reads what connection `i` has received and records every response in it.
-    fn read(&mut self, i: usize, now: Instant) {
+    fn read(&mut self, i: usize, to_end: bool, now: Instant) {
         loop {
             let conn = &mut self.conns[i];
             let Some(stream) = conn.stream.as_mut() else {
@@ -537,6 +558,9 @@ impl<'a> Worker<'a> {
                 Err(e) => return self.fail(i, FailureKind::of_io(&e), now),
             };
             self.report.bytes_read += n as u64;
+            // A short read took all there was; more will come as a new edge
+            // (edge-triggered epoll), unless the close already came with it.
+            let drained = !to_end && n < self.scratch.len();
             // Parse straight from the scratch buffer unless a partial head waits.
             let mut bytes = std::mem::take(&mut self.conns[i].pending);
             let from_pending = !bytes.is_empty();
@@ -584,6 +608,9 @@ impl<'a> Worker<'a> {
                 self.conns[i].pending = bytes;
             } else {
                 self.conns[i].pending = keep;
+            }
+            if drained {
+                return;
             }
         }
     }
