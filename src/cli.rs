@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use twinserve::client::command::LoadRun;
+use twinserve::client::load::LoadConfig;
 use twinserve::client::{ClientConfig, Target};
 use twinserve::compare::Format;
 use twinserve::{Backend, Config};
@@ -44,6 +46,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         twinserve client 127.0.0.1 12000 HelloWorld.html   # 10 requests at once\n  \
         twinserve client --backend hyper HelloWorld.html   # start hyper in-process and load it\n  \
+        twinserve client --backend raw,hyper HelloWorld.html -c 64 -d 5s --html load.html\n  \
         twinserve client http://127.0.0.1:12000/HelloWorld.html\n  \
         twinserve client 127.0.0.1 12000 / -c 64 -d 10s      # closed-loop load for 10 s\n  \
         twinserve client http://[::1]:12000/ --rate 2000 -d 30s --fail-if 'p99>20ms'")]
@@ -167,9 +170,10 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct ClientArgs {
     /// Start this backend in-process on a free loopback port and load it;
-    /// then give only FILE.
-    #[arg(long, value_enum)]
-    pub backend: Option<Backend>,
+    /// then give only FILE. Several (raw,hyper): the same load against each
+    /// in turn, one table.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub backend: Vec<Backend>,
     /// Folder served by `--backend`.
     #[arg(long, default_value = "site", requires = "backend")]
     pub root: PathBuf,
@@ -219,6 +223,10 @@ pub struct ClientArgs {
     /// Print each response's status line in a load run too (the seed run always does).
     #[arg(long)]
     pub print_responses: bool,
+    /// Load run: write a self-contained page charting latency by percentile
+    /// and requests/s over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -265,22 +273,20 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `twinserve client`: with `--backend`, starts that backend here (the client
-/// itself only knows addresses) and stops it after the run.
+/// itself only knows addresses) and stops it after the run; with several,
+/// one after another.
 pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let (server, target) = match (args.backend, args.target.as_slice()) {
-        (Some(backend), [file]) => {
-            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-            let handle = twinserve::serve::start(
-                backend,
-                config(args.root.clone(), loopback, args.server_threads),
-            )?;
-            let addr = handle.local_addr();
-            tracing::info!(target: twinserve::STATUS, "started the {backend} backend on http://{addr}/");
-            let target = Target {
-                host: addr.ip().to_string(),
-                port: addr.port(),
-                path: file.clone(),
-            };
+    match (args.backend.len(), args.target.as_slice()) {
+        (0, [_] | [_, _, _]) | (1, [_]) => {}
+        (0, _) => client_usage_error(
+            "give HOST PORT FILE, an http:// URL, or --backend raw|hyper and FILE".into(),
+        ),
+        (_, [_]) => return side_by_side(args),
+        (_, _) => client_usage_error("with --backend, give only FILE".into()),
+    }
+    let (server, target) = match (args.backend.first(), args.target.as_slice()) {
+        (Some(&backend), [file]) => {
+            let (handle, target) = start_backend(&args, backend, file)?;
             (Some(handle), target)
         }
         (None, [url]) => (
@@ -291,75 +297,30 @@ pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             None,
             Target::from_parts(host, port, file).unwrap_or_else(|e| client_usage_error(e)),
         ),
-        (Some(_), _) => client_usage_error("with --backend, give only FILE".into()),
-        (None, _) => client_usage_error(
-            "give HOST PORT FILE, an http:// URL, or --backend raw|hyper and FILE".into(),
-        ),
+        _ => unreachable!("the shapes are checked above"),
     };
-    // A seed run (no load flags) sends ten requests at once and prints every
-    // answer, as the exercise does; any load flag makes it a load run.
-    let load = args.connections.is_some()
-        || args.requests.is_some()
-        || args.duration.is_some()
-        || args.pipeline.is_some()
-        || args.rate.is_some()
-        || args.warmup.is_some()
-        || !args.fail_if.is_empty();
-    let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
-    // One address keeps the seed run's own report of a refused server;
-    // several (`localhost`) are tried in turn for one that answers.
-    let addr = if addrs.len() == 1 && !load {
-        addrs[0]
+    let code = if is_load(&args) {
+        let addr = reachable(&target, args.timeout)?;
+        let load = load_config(&args, addr, &target);
+        twinserve::client::command::run_load(&load, &load_run(&args, &target))?
     } else {
-        twinserve::client::connect_any(
-            &format!("{}:{}", target.host, target.port),
-            &addrs,
-            args.timeout,
-        )?
-    };
-    let mut config = ClientConfig {
-        addr,
-        host: Some(target.host_header()),
-        path: target.path.clone(),
-        threads: args.threads.unwrap_or(10) as usize,
-        requests: 1,
-        keep_alive: args.keep_alive,
-        timeout: args.timeout,
-        duration: None,
-    };
-    let code = if load {
-        config.keep_alive = true;
-        let connections = args.connections.unwrap_or(50) as usize;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let load = twinserve::client::load::LoadConfig {
+        let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
+        // One address keeps the seed run's own report of a refused server;
+        // several (`localhost`) are tried in turn for one that answers.
+        let addr = match addrs.as_slice() {
+            [one] => *one,
+            _ => reachable(&target, args.timeout)?,
+        };
+        let config = ClientConfig {
             addr,
-            request: twinserve::client::request_bytes(&config),
-            connections,
-            threads: args.threads.map_or(cores, |t| t as usize).min(connections),
-            pipeline: args.pipeline.unwrap_or(1) as usize,
-            // Neither bound given (only --warmup, --rate or -c): one request per connection.
-            requests: args.requests.or(match args.duration {
-                Some(_) => None,
-                None => Some(connections as u64),
-            }),
-            duration: args.duration,
-            warmup: args.warmup.unwrap_or_default(),
-            rate: args.rate,
+            host: Some(target.host_header()),
+            path: target.path.clone(),
+            threads: args.threads.unwrap_or(10) as usize,
+            requests: 1,
+            keep_alive: args.keep_alive,
             timeout: args.timeout,
+            duration: None,
         };
-        let path = if target.path.starts_with('/') {
-            target.path.clone()
-        } else {
-            format!("/{}", target.path)
-        };
-        let run = twinserve::client::command::LoadRun {
-            url: format!("http://{}{path}", target.host_header()),
-            thresholds: args.fail_if,
-            json: args.json,
-            print_responses: args.print_responses && !args.json,
-        };
-        twinserve::client::command::run_load(&load, &run)?
-    } else {
         let output = twinserve::client::command::Output {
             quiet,
             json: args.json,
@@ -370,6 +331,127 @@ pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         server.shutdown().context("in-process server failed")?;
     }
     Ok(code)
+}
+
+/// `client --backend raw,hyper FILE`: the same load against each backend in
+/// turn, each started alone so they never share the machine.
+fn side_by_side(args: ClientArgs) -> anyhow::Result<ExitCode> {
+    let file = &args.target[0];
+    let mut runs = Vec::new();
+    let mut last = None;
+    for &backend in &args.backend {
+        let (server, target) = start_backend(&args, backend, file)?;
+        let load = load_config(&args, server.local_addr(), &target);
+        let report = twinserve::client::command::measure(&load, false)?;
+        server.shutdown().context("in-process server failed")?;
+        runs.push((backend.to_string(), report));
+        last = Some((load, target));
+    }
+    let (load, target) = last.expect("at least two backends");
+    let mut run = load_run(&args, &target);
+    run.url = format!(
+        "{file} on {}",
+        args.backend
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(twinserve::client::command::side_by_side(
+        &load, &run, &runs,
+    )?)
+}
+
+fn start_backend(
+    args: &ClientArgs,
+    backend: Backend,
+    file: &str,
+) -> anyhow::Result<(twinserve::ServerHandle, Target)> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let handle = twinserve::serve::start(
+        backend,
+        config(args.root.clone(), loopback, args.server_threads),
+    )?;
+    let addr = handle.local_addr();
+    tracing::info!(target: twinserve::STATUS, "started the {backend} backend on http://{addr}/");
+    let target = Target {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        path: file.to_string(),
+    };
+    Ok((handle, target))
+}
+
+/// Any load flag makes a load run; without one, the seed run sends ten
+/// requests at once and prints every answer, as the exercise does. Several
+/// backends side by side are always a load run.
+fn is_load(args: &ClientArgs) -> bool {
+    args.connections.is_some()
+        || args.requests.is_some()
+        || args.duration.is_some()
+        || args.pipeline.is_some()
+        || args.rate.is_some()
+        || args.warmup.is_some()
+        || !args.fail_if.is_empty()
+        || args.html.is_some()
+        || args.backend.len() > 1
+}
+
+/// The first address of the target that accepts a connection.
+fn reachable(target: &Target, timeout: Duration) -> anyhow::Result<SocketAddr> {
+    let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
+    Ok(twinserve::client::connect_any(
+        &format!("{}:{}", target.host, target.port),
+        &addrs,
+        timeout,
+    )?)
+}
+
+fn load_config(args: &ClientArgs, addr: SocketAddr, target: &Target) -> LoadConfig {
+    let connections = args.connections.unwrap_or(50) as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let request = twinserve::client::request_bytes(&ClientConfig {
+        host: Some(target.host_header()),
+        keep_alive: true,
+        ..ClientConfig::new(addr, target.path.clone())
+    });
+    // No bound given: five seconds side by side, else one request per connection.
+    let default_duration = (args.backend.len() > 1).then(|| Duration::from_secs(5));
+    let duration = args.duration.or(if args.requests.is_none() {
+        default_duration
+    } else {
+        None
+    });
+    LoadConfig {
+        addr,
+        request,
+        connections,
+        threads: args.threads.map_or(cores, |t| t as usize).min(connections),
+        pipeline: args.pipeline.unwrap_or(1) as usize,
+        requests: args.requests.or(match duration {
+            Some(_) => None,
+            None => Some(connections as u64),
+        }),
+        duration,
+        warmup: args.warmup.unwrap_or_default(),
+        rate: args.rate,
+        timeout: args.timeout,
+    }
+}
+
+fn load_run(args: &ClientArgs, target: &Target) -> LoadRun {
+    let path = if target.path.starts_with('/') {
+        target.path.clone()
+    } else {
+        format!("/{}", target.path)
+    };
+    LoadRun {
+        url: format!("http://{}{path}", target.host_header()),
+        thresholds: args.fail_if.clone(),
+        json: args.json,
+        print_responses: args.print_responses && !args.json,
+        html: args.html.clone(),
+    }
 }
 
 /// `twinserve compare`.

@@ -416,3 +416,41 @@ fn fail_if_sets_the_exit_code_and_json_has_its_shape() {
     assert_eq!(json["schedule"]["scheduled"], 40);
     assert!(json["schedule"]["max_behind_ms"].is_f64());
 }
+
+/// `--backend raw,hyper`: the same load against each, one table with ratios,
+/// and a page charting both.
+#[test]
+fn side_by_side_with_a_page_of_charts() {
+    let site = TestSite::new();
+    let root = site.root();
+    let page = site.dir.path().join("load.html");
+    let out = client(&[
+        "--backend",
+        "raw,hyper",
+        "--root",
+        root.to_str().unwrap(),
+        "HelloWorld.html",
+        "-n",
+        "200",
+        "-c",
+        "4",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("raw") && header.contains("hyper") && header.contains("hyper/raw"),
+        "{text}"
+    );
+    let responses = text.lines().find(|l| l.starts_with("responses")).unwrap();
+    assert!(
+        responses.contains("200.00") && responses.contains("1.00×"),
+        "{text}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<svg") && html.contains(">raw<") || html.contains("raw</td>"));
+    assert!(html.contains("hyper</td>"), "{html}");
+    assert!(!html.contains("<script"));
+}

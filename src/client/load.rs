@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::{FailureKind, Report, ResponseParser, ResponseSummary, Schedule};
 
@@ -104,11 +106,17 @@ struct Worker<'a> {
     scratch: Vec<u8>,
     statuses: Vec<u64>,
     published: (u64, u64),
+    /// Open loop: wakes the loop when the next request falls due, to the
+    /// microsecond, where epoll's own timeout only counts milliseconds.
+    timer: Option<OwnedFd>,
     /// Requests in flight over all connections.
     flying: usize,
     /// Connections given requests since their last flush.
     touched: Vec<usize>,
 }
+
+/// The open loop's timer; connections are numbered from 0.
+const TIMER: Token = Token(usize::MAX);
 
 /// Backoff before opening a connection again after a connect failed, so a
 /// server that is down is not hammered in a tight loop.
@@ -212,9 +220,22 @@ impl<'a> Worker<'a> {
             scratch: vec![0; 64 * 1024],
             statuses: vec![0; 1000],
             published: (0, 0),
+            timer: None,
             flying: 0,
             touched: Vec::new(),
         };
+        if schedule.is_some() {
+            let timer = rustix::time::timerfd_create(
+                rustix::time::TimerfdClockId::Monotonic,
+                rustix::time::TimerfdFlags::NONBLOCK | rustix::time::TimerfdFlags::CLOEXEC,
+            )?;
+            worker.poll.registry().register(
+                &mut SourceFd(&timer.as_raw_fd()),
+                TIMER,
+                Interest::READABLE,
+            )?;
+            worker.timer = Some(timer);
+        }
         for i in 0..conns {
             worker.conns.push(Conn {
                 stream: None,
@@ -252,10 +273,14 @@ impl<'a> Worker<'a> {
             }
             self.schedule(now);
             self.dispatch(now);
+            self.arm_timer(now)?;
             let wait = self.wait(now);
             self.poll.poll(&mut events, Some(wait))?;
             let now = Instant::now();
             for event in events.iter() {
+                if event.token() == TIMER {
+                    continue;
+                }
                 // A short read may stop early only if no close came with the data.
                 let read = match (
                     event.is_read_closed() || event.is_error(),
@@ -316,13 +341,38 @@ impl<'a> Worker<'a> {
         nothing_left && self.flying == 0
     }
 
-    /// How long to wait for events: until the next request falls due, or a
-    /// timeout sweep is owed.
+    /// Open loop: sets the timer for the next due time (relative, in
+    /// nanoseconds); it is edge-triggered, so it need not be read.
+    fn arm_timer(&mut self, now: Instant) -> io::Result<()> {
+        let Some(timer) = &self.timer else {
+            return Ok(());
+        };
+        let until = if self.to_schedule == Some(0) {
+            Duration::ZERO
+        } else {
+            // Zero would disarm it; anything due now was queued already.
+            self.next_due
+                .saturating_duration_since(now)
+                .max(Duration::from_nanos(1))
+        };
+        let spec = rustix::time::Itimerspec {
+            it_interval: rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: rustix::time::Timespec {
+                tv_sec: until.as_secs() as _,
+                tv_nsec: until.subsec_nanos() as _,
+            },
+        };
+        rustix::time::timerfd_settime(timer, rustix::time::TimerfdTimerFlags::empty(), &spec)?;
+        Ok(())
+    }
+
+    /// How long to wait for events at most: a timeout sweep is owed every
+    /// few milliseconds; the open loop's timer wakes it sooner.
     fn wait(&self, now: Instant) -> Duration {
         let mut wait = Duration::from_millis(10);
-        if self.open_loop() && self.to_schedule != Some(0) {
-            wait = wait.min(self.next_due.saturating_duration_since(now));
-        }
         if let Some(end) = self.measure_until {
             wait = wait.min(end.saturating_duration_since(now));
         }

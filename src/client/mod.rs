@@ -8,6 +8,7 @@
 //! short by a duration, each with a timeout. It goes to whatever host its user
 //! names; only the project's tests and benchmarks keep to loopback.
 
+mod chart;
 pub mod command;
 pub mod load;
 mod response;
@@ -313,6 +314,11 @@ pub enum ClientError {
     Unreachable { target: String, cause: String },
     #[error("cannot start client threads: {0}")]
     Threads(io::Error),
+    #[error("cannot write {}: {cause}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        cause: String,
+    },
 }
 
 /// Bytes escaped in the request path: what may not appear raw in a target.
