@@ -266,10 +266,15 @@ fn text_of(
         None => "closed loop".into(),
     };
     let mut text = format!(
-        "{}: {} connections on {} threads, {mode}, pipeline {}{}\n",
+        "{}: {} connections on {} thread{}, {mode}, pipeline {}{}\n",
         run.url,
         config.connections,
         config.threads.min(config.connections),
+        if config.threads.min(config.connections) == 1 {
+            ""
+        } else {
+            "s"
+        },
         config.pipeline,
         if config.warmup.is_zero() {
             String::new()

@@ -237,7 +237,8 @@ impl Report {
             .iter()
             .map(|(status, n)| format!("{status} ×{n}"))
             .collect();
-        let failed = self.attempts - self.responses;
+        // Requests cut off by the end of a timed run neither failed nor answered.
+        let failed = self.attempts - self.responses - self.unfinished;
         let kinds: Vec<String> = self
             .failures
             .iter()
