@@ -13,10 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS=${1:-20000}
-THREADS=16
-# --requests is per client thread: the count is rounded down to a multiple of THREADS.
-(( REQUESTS >= THREADS )) || { echo "REQUESTS must be at least $THREADS" >&2; exit 2; }
-REQUESTS=$((REQUESTS / THREADS * THREADS))
+CONNECTIONS=16
 source benches/common.sh
 need valgrind:valgrind lighttpd:lighttpd curl:curl
 cargo build --release --quiet --bin twinserve --example fixed_body
@@ -28,7 +25,7 @@ SPID=
 trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
 lighttpd_config "$WORK" $PORT
 
-load() { "$BIN" client 127.0.0.1 $PORT /HelloWorld.html --threads $THREADS --keep-alive --requests $(($1 / THREADS)) --json >/dev/null; }
+load() { "$BIN" client "$URL" -c $CONNECTIONS -n "$1" --json >/dev/null; }
 
 count() { # name command... -> prints "name instructions/request"
   local name=$1; shift

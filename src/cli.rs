@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use twinserve::client::ClientConfig;
+use twinserve::client::command::LoadRun;
+use twinserve::client::load::LoadConfig;
+use twinserve::client::{ClientConfig, Target};
 use twinserve::compare::Format;
 use twinserve::{Backend, Config};
 
@@ -40,11 +42,14 @@ pub enum Command {
         twinserve serve --backend hyper --port 8080\n  \
         twinserve serve --once --print-requests # the exercise's single-request server")]
     Serve(ServeArgs),
-    /// Send requests to a server with one thread per client and report what came back.
+    /// Send requests to a server (ten at once, or a load run) and report what came back.
     #[command(after_help = "Examples:\n  \
         twinserve client 127.0.0.1 12000 HelloWorld.html   # 10 requests at once\n  \
         twinserve client --backend hyper HelloWorld.html   # start hyper in-process and load it\n  \
-        twinserve client 127.0.0.1 12000 / --threads 64 --requests 1000 --keep-alive -q")]
+        twinserve client --backend raw,hyper HelloWorld.html -c 64 -d 5s --html load.html\n  \
+        twinserve client http://127.0.0.1:12000/HelloWorld.html\n  \
+        twinserve client 127.0.0.1 12000 / -c 64 -d 10s      # closed-loop load for 10 s\n  \
+        twinserve client http://[::1]:12000/ --rate 2000 -d 30s --fail-if 'p99>20ms'")]
     Client(ClientArgs),
     /// Send the corpus of request cases to both backends and explain every difference.
     #[command(after_help = "Examples:\n  \
@@ -165,36 +170,70 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct ClientArgs {
     /// Start this backend in-process on a free loopback port and load it;
-    /// then give only FILE.
-    #[arg(long, value_enum)]
-    pub backend: Option<Backend>,
+    /// then give only FILE. Several (raw,hyper): the same load against each
+    /// in turn, one table.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub backend: Vec<Backend>,
     /// Folder served by `--backend`.
     #[arg(long, default_value = "site", requires = "backend")]
     pub root: PathBuf,
     /// Worker threads of the `--backend` server [default: as `serve`].
     #[arg(long, requires = "backend", value_parser = clap::value_parser!(u16).range(1..))]
     pub server_threads: Option<u16>,
-    /// HOST PORT FILE, or just FILE with --backend.
-    #[arg(value_name = "HOST PORT FILE", num_args = 1..=3, required = true)]
+    /// HOST PORT FILE, an http:// URL, or just FILE with --backend.
+    #[arg(value_name = "HOST PORT FILE | URL", num_args = 1..=3, required = true)]
     pub target: Vec<String>,
-    /// Client threads, each with its own connection.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub threads: u32,
-    /// Requests per thread.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    pub requests: u64,
-    /// Stop starting requests after this many seconds.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
-    pub duration: Option<f64>,
-    /// Reuse one connection per thread.
+    /// Seed run: requests at once, one thread each [default: 10]. Load run:
+    /// threads, each one event loop over its share of the connections
+    /// [default: the number of cores].
+    #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub threads: Option<u32>,
+    /// Load run: connections held open [default: 50].
+    #[arg(short, long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub connections: Option<u32>,
+    /// Load run: requests in all [default: no limit with --duration].
+    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Load run: how long to send (2s, 500ms, 1m; a bare number is seconds).
+    #[arg(short, long, value_name = "TIME", value_parser = twinserve::client::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Load run: requests in flight per connection.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub pipeline: Option<u32>,
+    /// Load run: open loop at this many requests per second in all, latency
+    /// also measured from each request's due time.
+    #[arg(long, value_name = "REQ_PER_S", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Load run: load this long first, outside the statistics.
+    #[arg(long, value_name = "TIME", value_parser = twinserve::client::parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Exit 1 when this holds after the run: p99>20ms, errors>0, rps<1000,
+    /// error_rate>1%, max>1s (repeatable).
+    #[arg(long, value_name = "CONDITION", value_parser = twinserve::client::Threshold::parse)]
+    pub fail_if: Vec<twinserve::client::Threshold>,
+    /// Seed run: reuse one connection per thread (a load run always does).
     #[arg(long)]
     pub keep_alive: bool,
-    /// Seconds allowed to connect, and for each read and write.
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
-    pub timeout: f64,
+    /// Time allowed to connect, and for each response.
+    #[arg(long, value_name = "TIME", default_value = "5s", value_parser = twinserve::client::parse_duration)]
+    pub timeout: Duration,
     /// Print the report as JSON on stdout (and nothing else there).
     #[arg(long)]
     pub json: bool,
+    /// Print each response's status line in a load run too (the seed run always does).
+    #[arg(long)]
+    pub print_responses: bool,
+    /// Load run: write a self-contained page charting latency by percentile
+    /// and requests/s over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e8 => Ok(rate),
+        _ => Err("must be a number of requests per second above 0".into()),
+    }
 }
 
 fn parse_chunk_size(text: &str) -> Result<NonZeroUsize, String> {
@@ -202,15 +241,6 @@ fn parse_chunk_size(text: &str) -> Result<NonZeroUsize, String> {
     match NonZeroUsize::new(n) {
         Some(n) if n.get() <= 16 * 1024 * 1024 => Ok(n),
         _ => Err("must be between 1 and 16777216 bytes".into()),
-    }
-}
-
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
-    if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 {
-        Ok(secs)
-    } else {
-        Err("must be a number of seconds above 0 and at most 86400".into())
     }
 }
 
@@ -243,48 +273,185 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `twinserve client`: with `--backend`, starts that backend here (the client
-/// itself only knows addresses) and stops it after the run.
+/// itself only knows addresses) and stops it after the run; with several,
+/// one after another.
 pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let (server, addr, path) = match (args.backend, args.target.as_slice()) {
-        (Some(backend), [file]) => {
-            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-            let handle = twinserve::serve::start(
-                backend,
-                config(args.root.clone(), loopback, args.server_threads),
-            )?;
-            let addr = handle.local_addr();
-            tracing::info!(target: twinserve::STATUS, "started the {backend} backend on http://{addr}/");
-            (Some(handle), addr, file.clone())
+    match (args.backend.len(), args.target.as_slice()) {
+        (0, [_] | [_, _, _]) | (1, [_]) => {}
+        (0, _) => client_usage_error(
+            "give HOST PORT FILE, an http:// URL, or --backend raw|hyper and FILE".into(),
+        ),
+        (_, [_]) => return side_by_side(args),
+        (_, _) => client_usage_error("with --backend, give only FILE".into()),
+    }
+    let (server, target) = match (args.backend.first(), args.target.as_slice()) {
+        (Some(&backend), [file]) => {
+            let (handle, target) = start_backend(&args, backend, file)?;
+            (Some(handle), target)
         }
-        (None, [host, port, file]) => {
-            let Ok(port) = port.parse::<u16>() else {
-                usage_error(format!(
-                    "PORT must be a number from 0 to 65535, not {port:?}"
-                ));
-            };
-            (None, twinserve::client::resolve(host, port)?, file.clone())
-        }
-        (Some(_), _) => usage_error("with --backend, give only FILE".into()),
-        (None, _) => usage_error("give HOST PORT FILE, or --backend raw|hyper and FILE".into()),
+        (None, [url]) => (
+            None,
+            Target::from_url(url).unwrap_or_else(|e| client_usage_error(e)),
+        ),
+        (None, [host, port, file]) => (
+            None,
+            Target::from_parts(host, port, file).unwrap_or_else(|e| client_usage_error(e)),
+        ),
+        _ => unreachable!("the shapes are checked above"),
     };
-    let config = ClientConfig {
-        addr,
-        path,
-        threads: args.threads as usize,
-        requests: usize::try_from(args.requests).unwrap_or(usize::MAX),
-        keep_alive: args.keep_alive,
-        timeout: Duration::from_secs_f64(args.timeout),
-        duration: args.duration.map(Duration::from_secs_f64),
+    let code = if is_load(&args) {
+        let addr = reachable(&target, args.timeout)?;
+        let load = load_config(&args, addr, &target);
+        twinserve::client::command::run_load(&load, &load_run(&args, &target))?
+    } else {
+        let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
+        // One address keeps the seed run's own report of a refused server;
+        // several (`localhost`) are tried in turn for one that answers.
+        let addr = match addrs.as_slice() {
+            [one] => *one,
+            _ => reachable(&target, args.timeout)?,
+        };
+        let config = ClientConfig {
+            addr,
+            host: Some(target.host_header()),
+            path: target.path.clone(),
+            threads: args.threads.unwrap_or(10) as usize,
+            requests: 1,
+            keep_alive: args.keep_alive,
+            timeout: args.timeout,
+            duration: None,
+        };
+        let output = twinserve::client::command::Output {
+            quiet,
+            json: args.json,
+        };
+        twinserve::client::command::run(&config, output)?
     };
-    let output = twinserve::client::command::Output {
-        quiet,
-        json: args.json,
-    };
-    let code = twinserve::client::command::run(&config, output)?;
     if let Some(server) = server {
         server.shutdown().context("in-process server failed")?;
     }
     Ok(code)
+}
+
+/// `client --backend raw,hyper FILE`: the same load against each backend in
+/// turn, each started alone so they never share the machine.
+fn side_by_side(args: ClientArgs) -> anyhow::Result<ExitCode> {
+    let file = &args.target[0];
+    let mut runs = Vec::new();
+    let mut last = None;
+    for &backend in &args.backend {
+        let (server, target) = start_backend(&args, backend, file)?;
+        let load = load_config(&args, server.local_addr(), &target);
+        let report = twinserve::client::command::measure(&load, false)?;
+        server.shutdown().context("in-process server failed")?;
+        runs.push((backend.to_string(), report));
+        last = Some((load, target));
+    }
+    let (load, target) = last.expect("at least two backends");
+    let mut run = load_run(&args, &target);
+    run.url = format!(
+        "{file} on {}",
+        args.backend
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(twinserve::client::command::side_by_side(
+        &load, &run, &runs,
+    )?)
+}
+
+fn start_backend(
+    args: &ClientArgs,
+    backend: Backend,
+    file: &str,
+) -> anyhow::Result<(twinserve::ServerHandle, Target)> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let handle = twinserve::serve::start(
+        backend,
+        config(args.root.clone(), loopback, args.server_threads),
+    )?;
+    let addr = handle.local_addr();
+    tracing::info!(target: twinserve::STATUS, "started the {backend} backend on http://{addr}/");
+    let target = Target {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        path: file.to_string(),
+    };
+    Ok((handle, target))
+}
+
+/// Any load flag makes a load run; without one, the seed run sends ten
+/// requests at once and prints every answer, as the exercise does. Several
+/// backends side by side are always a load run.
+fn is_load(args: &ClientArgs) -> bool {
+    args.connections.is_some()
+        || args.requests.is_some()
+        || args.duration.is_some()
+        || args.pipeline.is_some()
+        || args.rate.is_some()
+        || args.warmup.is_some()
+        || !args.fail_if.is_empty()
+        || args.html.is_some()
+        || args.backend.len() > 1
+}
+
+/// The first address of the target that accepts a connection.
+fn reachable(target: &Target, timeout: Duration) -> anyhow::Result<SocketAddr> {
+    let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
+    Ok(twinserve::client::connect_any(
+        &format!("{}:{}", target.host, target.port),
+        &addrs,
+        timeout,
+    )?)
+}
+
+fn load_config(args: &ClientArgs, addr: SocketAddr, target: &Target) -> LoadConfig {
+    let connections = args.connections.unwrap_or(50) as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let request = twinserve::client::request_bytes(&ClientConfig {
+        host: Some(target.host_header()),
+        keep_alive: true,
+        ..ClientConfig::new(addr, target.path.clone())
+    });
+    // No bound given: five seconds side by side, else one request per connection.
+    let default_duration = (args.backend.len() > 1).then(|| Duration::from_secs(5));
+    let duration = args.duration.or(if args.requests.is_none() {
+        default_duration
+    } else {
+        None
+    });
+    LoadConfig {
+        addr,
+        request,
+        connections,
+        threads: args.threads.map_or(cores, |t| t as usize).min(connections),
+        pipeline: args.pipeline.unwrap_or(1) as usize,
+        requests: args.requests.or(match duration {
+            Some(_) => None,
+            None => Some(connections as u64),
+        }),
+        duration,
+        warmup: args.warmup.unwrap_or_default(),
+        rate: args.rate,
+        timeout: args.timeout,
+    }
+}
+
+fn load_run(args: &ClientArgs, target: &Target) -> LoadRun {
+    let path = if target.path.starts_with('/') {
+        target.path.clone()
+    } else {
+        format!("/{}", target.path)
+    };
+    LoadRun {
+        url: format!("http://{}{path}", target.host_header()),
+        thresholds: args.fail_if.clone(),
+        json: args.json,
+        print_responses: args.print_responses && !args.json,
+        html: args.html.clone(),
+    }
 }
 
 /// `twinserve compare`.
@@ -312,9 +479,14 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(twinserve::compare::run(&options)?)
 }
 
-/// Exits 2 with clap's usage message, as a flag clap refused would.
-fn usage_error(message: String) -> ! {
-    Cli::command()
+/// Exits 2 with the client's usage, as a flag clap refused would.
+fn client_usage_error(message: String) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let client = cli
+        .find_subcommand_mut("client")
+        .expect("the client subcommand is defined");
+    client
         .error(clap::error::ErrorKind::ValueValidation, message)
         .exit()
 }

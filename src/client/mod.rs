@@ -5,14 +5,19 @@
 //! `twinserve client` subcommand's output around a run.
 //!
 //! Every run is bounded: `threads × requests` attempts at most, optionally cut
-//! short by a duration, each with a timeout. It talks to loopback addresses only.
+//! short by a duration, each with a timeout. It goes to whatever host its user
+//! names; only the project's tests and benchmarks keep to loopback.
 
+mod chart;
 pub mod command;
+pub mod load;
 mod response;
+mod target;
+pub mod thresholds;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -21,12 +26,16 @@ use hdrhistogram::Histogram;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 pub(crate) use command::progress_bar;
-pub use response::{ResponseError, ResponseReader, ResponseSummary};
+pub use response::{Response, ResponseError, ResponseParser, ResponseReader, ResponseSummary};
+pub use target::{Target, connect_any, parse_duration, resolve, resolve_all, show_duration};
+pub use thresholds::{Checked, Threshold};
 
 /// What to load and how hard.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub addr: SocketAddr,
+    /// The `Host` field sent; `None` sends `addr`.
+    pub host: Option<String>,
     /// Request path, with or without its leading `/`.
     pub path: String,
     pub threads: usize,
@@ -45,6 +54,7 @@ impl ClientConfig {
     pub fn new(addr: SocketAddr, path: impl Into<String>) -> ClientConfig {
         ClientConfig {
             addr,
+            host: None,
             path: path.into(),
             threads: 10,
             requests: 1,
@@ -79,7 +89,7 @@ impl FailureKind {
         }
     }
 
-    fn of_io(e: &io::Error) -> FailureKind {
+    pub(crate) fn of_io(e: &io::Error) -> FailureKind {
         use io::ErrorKind as K;
         match e.kind() {
             K::ConnectionRefused => FailureKind::Refused,
@@ -90,7 +100,7 @@ impl FailureKind {
         }
     }
 
-    fn of_response(e: &ResponseError) -> FailureKind {
+    pub(crate) fn of_response(e: &ResponseError) -> FailureKind {
         match e {
             ResponseError::Closed => FailureKind::Closed,
             ResponseError::Malformed(_) => FailureKind::BadResponse,
@@ -115,8 +125,30 @@ pub struct Report {
     pub failures: BTreeMap<FailureKind, u64>,
     pub body_bytes: u64,
     pub elapsed: Duration,
-    /// Latency of answered requests, in microseconds.
+    /// Latency of answered requests, in microseconds, from when each was sent.
     pub latency: Histogram<u64>,
+    /// Bytes received in all: heads, bodies and framing.
+    pub bytes_read: u64,
+    /// Open loop: latency from when each request was due, in microseconds
+    /// (corrected for coordinated omission).
+    pub corrected: Option<Histogram<u64>>,
+    /// Open loop: how the schedule was kept.
+    pub schedule: Option<Schedule>,
+    /// Responses in each second of the measured run.
+    pub timeline: Vec<u64>,
+    /// Requests still in flight when the run's time was up (neither answered nor failed).
+    pub unfinished: u64,
+}
+
+/// How well an open-loop run kept its schedule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// Requests the schedule called for in the measured run.
+    pub scheduled: u64,
+    /// The longest any request waited past its due time before it was sent.
+    pub max_behind: Duration,
+    /// Requests due but not sent when the run ended.
+    pub backlog_at_end: u64,
 }
 
 impl Report {
@@ -124,32 +156,77 @@ impl Report {
         self.attempts > 0 && self.responses == self.attempts
     }
 
-    fn percentile_ms(&self, q: f64) -> f64 {
+    pub fn percentile_ms(&self, q: f64) -> f64 {
         self.latency.value_at_quantile(q) as f64 / 1000.0
     }
 
-    /// The same figures as [`Report::summary`], as JSON: counts, statuses,
-    /// failures by kind, throughput and latency percentiles in milliseconds.
-    pub fn to_json(&self) -> String {
-        let secs = self.elapsed.as_secs_f64();
-        let answered = self.responses > 0;
-        let ms = |q: f64| answered.then(|| self.percentile_ms(q));
+    /// The report as JSON, in the schema docs/client-json.md describes
+    /// (`"schema": 1`); the caller adds `target`, `settings` and `thresholds`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let errors: u64 = self.failures.values().sum();
         serde_json::json!({
+            "schema": 1,
             "requests": self.attempts,
             "responses": self.responses,
+            "errors": errors,
+            "unfinished": self.unfinished,
             "statuses": self.statuses.iter().map(|(s, n)| (s.to_string(), *n)).collect::<BTreeMap<_, _>>(),
             "failures": self.failures.iter().map(|(k, n)| (k.name(), *n)).collect::<BTreeMap<_, _>>(),
             "body_bytes": self.body_bytes,
-            "elapsed_s": secs,
-            "requests_per_s": self.responses as f64 / secs.max(1e-9),
-            "latency_ms": {
-                "p50": ms(0.5),
-                "p90": ms(0.9),
-                "p99": ms(0.99),
-                "max": answered.then(|| self.latency.max() as f64 / 1000.0),
-            },
+            "bytes_read": self.bytes_read,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "requests_per_s": self.responses as f64 / secs,
+            "bytes_per_s": self.bytes_read as f64 / secs,
+            "latency_ms": latency_json(&self.latency),
+            "corrected_latency_ms": self.corrected.as_ref().map(latency_json),
+            "schedule": self.schedule.map(|s| serde_json::json!({
+                "scheduled": s.scheduled,
+                "max_behind_ms": s.max_behind.as_secs_f64() * 1000.0,
+                "backlog_at_end": s.backlog_at_end,
+            })),
+            "histogram": histogram_json(&self.latency),
+            "corrected_histogram": self.corrected.as_ref().map(histogram_json),
+            "timeline": self.timeline,
         })
-        .to_string()
+    }
+
+    /// The latency lines of a load run: a percentile table, from the send
+    /// (and, in open loop, from the due time), and how the schedule was kept.
+    pub fn latency_table(&self) -> String {
+        let mut out = String::new();
+        let heads = ["p50", "p90", "p99", "p99.9", "p99.99", "max"];
+        out.push_str(&format!("{:<22}", "latency (ms)"));
+        for head in heads {
+            out.push_str(&format!("{head:>9}"));
+        }
+        out.push('\n');
+        let mut row = |name: &str, h: &Histogram<u64>| {
+            out.push_str(&format!("{name:<22}"));
+            for q in PERCENTILES {
+                out.push_str(&format!("{:>9.2}", h.value_at_quantile(q) as f64 / 1000.0));
+            }
+            out.push_str(&format!("{:>9.2}\n", h.max() as f64 / 1000.0));
+        };
+        if self.responses == 0 {
+            return "no responses, so no latency\n".into();
+        }
+        match &self.corrected {
+            Some(corrected) => {
+                row("  from due (corrected)", corrected);
+                row("  from sent", &self.latency);
+            }
+            None => row("", &self.latency),
+        }
+        if let Some(s) = self.schedule {
+            out.push_str(&format!(
+                "schedule: {} due; sent at most {} late; {} still waiting to be sent at the end\n",
+                s.scheduled,
+                show_duration(s.max_behind),
+                s.backlog_at_end,
+            ));
+        }
+        out
     }
 
     /// The one-line summary printed after every run.
@@ -160,7 +237,8 @@ impl Report {
             .iter()
             .map(|(status, n)| format!("{status} ×{n}"))
             .collect();
-        let failed = self.attempts - self.responses;
+        // Requests cut off by the end of a timed run neither failed nor answered.
+        let failed = self.attempts - self.responses - self.unfinished;
         let kinds: Vec<String> = self
             .failures
             .iter()
@@ -192,39 +270,56 @@ impl Report {
     }
 }
 
+/// The quantiles every report shows, besides the maximum.
+const PERCENTILES: [f64; 5] = [0.5, 0.9, 0.99, 0.999, 0.9999];
+
+fn latency_json(h: &Histogram<u64>) -> serde_json::Value {
+    if h.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    serde_json::json!({
+        "p50": ms(h.value_at_quantile(0.5)),
+        "p90": ms(h.value_at_quantile(0.9)),
+        "p99": ms(h.value_at_quantile(0.99)),
+        "p99.9": ms(h.value_at_quantile(0.999)),
+        "p99.99": ms(h.value_at_quantile(0.9999)),
+        "max": ms(h.max()),
+        "min": ms(h.min()),
+        "mean": h.mean() / 1000.0,
+    })
+}
+
+/// Every recorded value as `[microseconds, count]`, ascending: enough to
+/// rebuild the histogram at its 3 significant figures.
+fn histogram_json(h: &Histogram<u64>) -> serde_json::Value {
+    let pairs: Vec<[u64; 2]> = h
+        .iter_recorded()
+        .map(|v| {
+            [
+                h.highest_equivalent(v.value_iterated_to()),
+                v.count_at_value(),
+            ]
+        })
+        .collect();
+    serde_json::json!({ "unit": "us", "significant_figures": 3, "values": pairs })
+}
+
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot resolve {host}:{port}: {source}")]
-    Resolve {
-        host: String,
-        port: u16,
-        source: io::Error,
-    },
-    #[error("{0} is not a loopback address; twinserve's client only talks to this machine")]
-    NotLoopback(SocketAddr),
+    /// `cause` is text, not a source, so a chain printer shows it once.
+    #[error("cannot resolve {host}: {cause}")]
+    Resolve { host: String, cause: String },
+    #[error("cannot connect to {target}: {cause}")]
+    Unreachable { target: String, cause: String },
     #[error("cannot start client threads: {0}")]
     Threads(io::Error),
-}
-
-/// Resolves `host:port` to a loopback address, refusing any other.
-pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, ClientError> {
-    let resolve_err = |source| ClientError::Resolve {
-        host: host.to_string(),
-        port,
-        source,
-    };
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(resolve_err)?
-        .collect();
-    let first = *addrs
-        .first()
-        .ok_or_else(|| resolve_err(io::ErrorKind::NotFound.into()))?;
-    addrs
-        .into_iter()
-        .find(|a| a.ip().is_loopback())
-        .ok_or(ClientError::NotLoopback(first))
+    #[error("cannot write {}: {cause}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        cause: String,
+    },
 }
 
 /// Bytes escaped in the request path: what may not appear raw in a target.
@@ -236,7 +331,10 @@ pub fn request_bytes(config: &ClientConfig) -> Vec<u8> {
     let mut request = format!(
         "GET /{} HTTP/1.1\r\nHost: {}\r\nUser-Agent: twinserve/{}\r\n",
         utf8_percent_encode(path, PATH_ESCAPES),
-        config.addr,
+        config
+            .host
+            .clone()
+            .unwrap_or_else(|| config.addr.to_string()),
         env!("CARGO_PKG_VERSION"),
     );
     if !config.keep_alive {
@@ -293,7 +391,7 @@ pub fn run(
 }
 
 impl Report {
-    fn empty() -> Report {
+    pub(crate) fn empty() -> Report {
         Report {
             attempts: 0,
             responses: 0,
@@ -301,11 +399,20 @@ impl Report {
             failures: BTreeMap::new(),
             body_bytes: 0,
             elapsed: Duration::ZERO,
-            latency: Histogram::new(3).expect("3 significant figures is a valid histogram"),
+            latency: Report::histogram(),
+            bytes_read: 0,
+            corrected: None,
+            schedule: None,
+            timeline: Vec::new(),
+            unfinished: 0,
         }
     }
 
-    fn merge(&mut self, other: Report) {
+    pub(crate) fn histogram() -> Histogram<u64> {
+        Histogram::new(3).expect("3 significant figures is a valid histogram")
+    }
+
+    pub(crate) fn merge(&mut self, other: Report) {
         self.attempts += other.attempts;
         self.responses += other.responses;
         for (status, n) in other.statuses {
@@ -316,6 +423,26 @@ impl Report {
         }
         self.body_bytes += other.body_bytes;
         let _ = self.latency.add(&other.latency);
+        self.bytes_read += other.bytes_read;
+        if let Some(theirs) = &other.corrected {
+            let _ = self
+                .corrected
+                .get_or_insert_with(Report::histogram)
+                .add(theirs);
+        }
+        if let Some(theirs) = other.schedule {
+            let ours = self.schedule.get_or_insert_with(Schedule::default);
+            ours.scheduled += theirs.scheduled;
+            ours.max_behind = ours.max_behind.max(theirs.max_behind);
+            ours.backlog_at_end += theirs.backlog_at_end;
+        }
+        if self.timeline.len() < other.timeline.len() {
+            self.timeline.resize(other.timeline.len(), 0);
+        }
+        for (ours, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
+            *ours += theirs;
+        }
+        self.unfinished += other.unfinished;
     }
 }
 
@@ -361,7 +488,7 @@ fn exchange(
     request: &[u8],
     connection: &mut Option<ResponseReader<TcpStream>>,
 ) -> Result<ResponseSummary, (FailureKind, String)> {
-    let io_failure = |e: io::Error| (FailureKind::of_io(&e), e.to_string());
+    let io_failure = |e: io::Error| failure_of_io(&e, config.timeout);
     let mut reader = match connection.take() {
         Some(reader) => reader,
         None => {
@@ -378,28 +505,31 @@ fn exchange(
     (&mut reader.get_ref())
         .write_all(request)
         .map_err(io_failure)?;
-    let summary = reader
-        .read_response("GET")
-        .map_err(|e| (FailureKind::of_response(&e), e.to_string()))?;
+    let summary = reader.read_response("GET").map_err(|e| match e {
+        ResponseError::Io(e) => failure_of_io(&e, config.timeout),
+        e => (FailureKind::of_response(&e), e.to_string()),
+    })?;
     if config.keep_alive && !summary.closes {
         *connection = Some(reader);
     }
     Ok(summary)
 }
 
+/// A failed read, write or connect as the summary counts it, saying
+/// "timed out after 5 s" rather than the OS's words for a socket timeout.
+fn failure_of_io(e: &io::Error, timeout: Duration) -> (FailureKind, String) {
+    let kind = FailureKind::of_io(e);
+    let detail = if kind == FailureKind::TimedOut {
+        format!("timed out after {}", target::show_duration(timeout))
+    } else {
+        e.to_string()
+    };
+    (kind, detail)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_loopback() {
-        assert!(resolve("127.0.0.1", 80).is_ok());
-        assert!(resolve("localhost", 80).is_ok());
-        assert!(matches!(
-            resolve("10.1.2.3", 80),
-            Err(ClientError::NotLoopback(_))
-        ));
-    }
 
     #[test]
     fn request_shape() {

@@ -1,6 +1,8 @@
 //! The one HTTP/1.1 response reader: the head with `httparse`, then the body
-//! framed as RFC 9112 §6.3 says. The client's load and compare's runner both
-//! read responses through it; tests keep their own oracle on purpose.
+//! framed as RFC 9112 §6.3 says, read incrementally so the load engine's
+//! non-blocking sockets and the blocking readers share it. The client's load
+//! and compare's runner both read responses through it; tests keep their own
+//! oracle on purpose.
 //!
 //! Framing, in the RFC's order: no body for a response to HEAD or for 1xx,
 //! 204 and 304; chunked when the last transfer coding is `chunked`; to the
@@ -130,8 +132,182 @@ pub fn chunk_size(line: &[u8]) -> Result<u64, ResponseError> {
         .ok_or_else(|| malformed("chunk size overflows"))
 }
 
-/// A buffered reader over one connection; bytes after a response (the next
-/// pipelined one) stay buffered.
+/// Where a response being read has got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Length(u64),
+    ChunkSize,
+    ChunkData(u64),
+    /// The CRLF after a chunk's data.
+    ChunkEnd,
+    Trailers,
+    UntilClose,
+}
+
+/// Reads responses from bytes as they arrive, so a non-blocking caller can
+/// feed it whatever each read returned: [`ResponseParser::advance`] takes
+/// what it can from the front of a buffer and says when a response ended.
+/// Body bytes are counted as they pass, not buffered (unless kept); only a
+/// head or a chunk-size line must be whole in the buffer to be used.
+#[derive(Debug)]
+pub struct ResponseParser {
+    keep: bool,
+    state: State,
+    response: Option<Response>,
+}
+
+impl ResponseParser {
+    /// `keep`: keep each response's fields and decoded body, not only its summary.
+    pub fn new(keep: bool) -> Self {
+        ResponseParser {
+            keep,
+            state: State::Head,
+            response: None,
+        }
+    }
+
+    /// True between responses: nothing of the next one read yet.
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Head
+    }
+
+    /// Uses bytes from the front of `bytes` for a response to `method`:
+    /// how many it used, and the response when one ended with them. Call
+    /// again with the rest after a response; bytes it left unused must be
+    /// offered again, with more after them.
+    pub fn advance(
+        &mut self,
+        method: &str,
+        bytes: &[u8],
+    ) -> Result<(usize, Option<Response>), ResponseError> {
+        let mut used = 0;
+        loop {
+            let rest = &bytes[used..];
+            match self.state {
+                State::Head => {
+                    let mut fields = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+                    let mut parsed = httparse::Response::new(&mut fields);
+                    match parsed.parse(rest) {
+                        Ok(httparse::Status::Complete(len)) => {
+                            let status = parsed.code.ok_or_else(|| malformed("no status code"))?;
+                            let framing = framing(method, status, parsed.headers)?;
+                            let mut response =
+                                head_response(&rest[..len], status, parsed.headers, self.keep);
+                            used += len;
+                            self.state = match framing {
+                                Framing::Empty => return Ok((used, Some(response))),
+                                Framing::Length(0) => return Ok((used, Some(response))),
+                                Framing::Length(n) => State::Length(n),
+                                Framing::Chunked => State::ChunkSize,
+                                Framing::UntilClose => {
+                                    response.summary.closes = true;
+                                    State::UntilClose
+                                }
+                            };
+                            self.response = Some(response);
+                        }
+                        Ok(httparse::Status::Partial) => {
+                            if rest.len() > MAX_RESPONSE_HEAD {
+                                return Err(malformed("response head too large"));
+                            }
+                            return Ok((used, None));
+                        }
+                        Err(e) => return Err(ResponseError::Malformed(e.to_string())),
+                    }
+                }
+                State::Length(left) | State::ChunkData(left) => {
+                    let take = rest.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                    self.take_body(&rest[..take]);
+                    used += take;
+                    let left = left - take as u64;
+                    self.state = match (self.state, left) {
+                        (State::Length(_), 0) => return Ok((used, self.finish())),
+                        (State::Length(_), _) => State::Length(left),
+                        (_, 0) => State::ChunkEnd,
+                        (_, _) => State::ChunkData(left),
+                    };
+                    if take == 0 {
+                        return Ok((used, None));
+                    }
+                }
+                State::UntilClose => {
+                    self.take_body(rest);
+                    return Ok((bytes.len(), None));
+                }
+                State::ChunkSize | State::ChunkEnd | State::Trailers => {
+                    let Some(i) = rest.iter().position(|&b| b == b'\n') else {
+                        if rest.len() > MAX_RESPONSE_HEAD {
+                            return Err(malformed("chunk line too long"));
+                        }
+                        return Ok((used, None));
+                    };
+                    let line = &rest[..i];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    used += i + 1;
+                    match self.state {
+                        State::ChunkSize => {
+                            let size = chunk_size(line)?;
+                            if size == 0 {
+                                self.state = State::Trailers;
+                            } else {
+                                let summary = &mut self.response_mut().summary;
+                                summary.body_len = summary
+                                    .body_len
+                                    .checked_add(size)
+                                    .ok_or_else(|| malformed("chunked body overflows"))?;
+                                self.state = State::ChunkData(size);
+                            }
+                        }
+                        State::ChunkEnd if line.is_empty() => self.state = State::ChunkSize,
+                        State::ChunkEnd => return Err(malformed("chunk data overruns its size")),
+                        _ if line.is_empty() => return Ok((used, self.finish())),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// The stream ended: a body that runs to the close ends here; anything
+    /// else begun, or nothing begun, means no complete response.
+    pub fn end_of_stream(&mut self) -> Result<Response, ResponseError> {
+        if self.state == State::UntilClose {
+            return self.finish().ok_or(ResponseError::Closed);
+        }
+        self.state = State::Head;
+        self.response = None;
+        Err(ResponseError::Closed)
+    }
+
+    fn response_mut(&mut self) -> &mut Response {
+        self.response
+            .as_mut()
+            .expect("a body is read only after its head")
+    }
+
+    fn take_body(&mut self, bytes: &[u8]) {
+        // Chunked bodies are counted at their size lines, the others as they pass.
+        let counted = matches!(self.state, State::ChunkData(_));
+        let keep = self.keep;
+        let response = self.response_mut();
+        if keep {
+            response.body.extend_from_slice(bytes);
+        }
+        if !counted {
+            response.summary.body_len += bytes.len() as u64;
+        }
+    }
+
+    fn finish(&mut self) -> Option<Response> {
+        self.state = State::Head;
+        self.response.take()
+    }
+}
+
+/// A buffered reader over one blocking connection, built on
+/// [`ResponseParser`]; bytes after a response (the next pipelined one) stay
+/// buffered.
 pub struct ResponseReader<R> {
     inner: R,
     buf: Vec<u8>,
@@ -174,44 +350,17 @@ impl<R: Read> ResponseReader<R> {
     }
 
     fn read(&mut self, method: &str, keep: bool) -> Result<Response, ResponseError> {
-        let (head_len, mut response, framing) = loop {
-            let mut fields = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
-            let mut parsed = httparse::Response::new(&mut fields);
-            match parsed.parse(&self.buf[self.start..self.end]) {
-                Ok(httparse::Status::Complete(len)) => {
-                    let head = &self.buf[self.start..self.start + len];
-                    let status = parsed.code.ok_or_else(|| malformed("no status code"))?;
-                    let framing = framing(method, status, parsed.headers)?;
-                    break (
-                        len,
-                        head_response(head, status, parsed.headers, keep),
-                        framing,
-                    );
-                }
-                Ok(httparse::Status::Partial) => {
-                    if self.end - self.start > MAX_RESPONSE_HEAD {
-                        return Err(malformed("response head too large"));
-                    }
-                    if self.fill()? == 0 {
-                        return Err(ResponseError::Closed);
-                    }
-                }
-                Err(e) => return Err(ResponseError::Malformed(e.to_string())),
+        let mut parser = ResponseParser::new(keep);
+        loop {
+            let (used, done) = parser.advance(method, &self.buf[self.start..self.end])?;
+            self.start += used;
+            if let Some(response) = done {
+                return Ok(response);
             }
-        };
-        self.start += head_len;
-        let mut body = keep.then(Vec::new);
-        response.summary.body_len = match framing {
-            Framing::Empty => 0,
-            Framing::Length(len) => self.take_exact(len, body.as_mut())?,
-            Framing::Chunked => self.take_chunked(body.as_mut())?,
-            Framing::UntilClose => {
-                response.summary.closes = true;
-                self.take_to_end(body.as_mut())?
+            if self.fill()? == 0 {
+                return parser.end_of_stream();
             }
-        };
-        response.body = body.unwrap_or_default();
-        Ok(response)
+        }
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
@@ -237,83 +386,6 @@ impl<R: Read> ResponseReader<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-        }
-    }
-
-    /// Moves up to `n` buffered bytes out, into `body` when it is kept.
-    fn take_buffered(&mut self, n: usize, body: Option<&mut Vec<u8>>) {
-        if let Some(body) = body {
-            body.extend_from_slice(&self.buf[self.start..self.start + n]);
-        }
-        self.start += n;
-    }
-
-    fn take_exact(
-        &mut self,
-        len: u64,
-        mut body: Option<&mut Vec<u8>>,
-    ) -> Result<u64, ResponseError> {
-        let mut left = len;
-        while left > 0 {
-            if self.start == self.end && self.fill()? == 0 {
-                return Err(ResponseError::Closed);
-            }
-            let take = (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
-            self.take_buffered(take, body.as_deref_mut());
-            left -= take as u64;
-        }
-        Ok(len)
-    }
-
-    fn take_to_end(&mut self, mut body: Option<&mut Vec<u8>>) -> Result<u64, ResponseError> {
-        let mut total = 0;
-        loop {
-            let n = self.end - self.start;
-            total += n as u64;
-            self.take_buffered(n, body.as_deref_mut());
-            if self.fill()? == 0 {
-                return Ok(total);
-            }
-        }
-    }
-
-    /// One line, without its LF and an optional CR before it.
-    fn read_line(&mut self) -> Result<Vec<u8>, ResponseError> {
-        loop {
-            if let Some(i) = self.buf[self.start..self.end]
-                .iter()
-                .position(|&b| b == b'\n')
-            {
-                let line = &self.buf[self.start..self.start + i];
-                let line = line.strip_suffix(b"\r").unwrap_or(line).to_vec();
-                self.start += i + 1;
-                return Ok(line);
-            }
-            if self.end - self.start > MAX_RESPONSE_HEAD {
-                return Err(malformed("chunk line too long"));
-            }
-            if self.fill()? == 0 {
-                return Err(ResponseError::Closed);
-            }
-        }
-    }
-
-    fn take_chunked(&mut self, mut body: Option<&mut Vec<u8>>) -> Result<u64, ResponseError> {
-        let mut total = 0u64;
-        loop {
-            let size = chunk_size(&self.read_line()?)?;
-            if size == 0 {
-                // Trailer fields, then the empty line.
-                while !self.read_line()?.is_empty() {}
-                return Ok(total);
-            }
-            self.take_exact(size, body.as_deref_mut())?;
-            if !self.read_line()?.is_empty() {
-                return Err(malformed("chunk data overruns its size"));
-            }
-            total = total
-                .checked_add(size)
-                .ok_or_else(|| malformed("chunked body overflows"))?;
         }
     }
 }
@@ -400,6 +472,38 @@ HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\nrest of it";
         assert_eq!(got[1].as_ref().unwrap().body_len, 5);
         let last = got[2].as_ref().unwrap();
         assert_eq!((last.status, last.body_len, last.closes), (404, 10, true));
+    }
+
+    /// Fed one byte at a time, as a non-blocking socket may deliver them,
+    /// the parser finds the same responses as the blocking reader.
+    #[test]
+    fn fed_a_byte_at_a_time_it_reads_the_same() {
+        let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\
+HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n\
+HTTP/1.1 204 No Content\r\n\r\n\
+HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\nrest of it";
+        let mut parser = ResponseParser::new(true);
+        let mut pending = Vec::new();
+        let mut got = Vec::new();
+        for &b in bytes {
+            pending.push(b);
+            loop {
+                let (used, done) = parser.advance("GET", &pending).unwrap();
+                pending.drain(..used);
+                match done {
+                    Some(response) => got.push(response),
+                    None => break,
+                }
+            }
+        }
+        assert!(!parser.is_idle(), "the last body runs to the close");
+        got.push(parser.end_of_stream().unwrap());
+        let bodies: Vec<&[u8]> = got.iter().map(|r| &r.body[..]).collect();
+        assert_eq!(bodies, [&b"hello"[..], b"abcde", b"", b"rest of it"]);
+        let lens: Vec<u64> = got.iter().map(|r| r.summary.body_len).collect();
+        assert_eq!(lens, [5, 5, 0, 10]);
+        assert!(parser.is_idle());
+        assert!(matches!(parser.end_of_stream(), Err(ResponseError::Closed)));
     }
 
     #[test]

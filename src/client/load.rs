@@ -1,0 +1,777 @@
+//! The load engine: `connections` non-blocking sockets spread over `threads`
+//! threads, each thread one epoll loop (through mio), responses read by the
+//! one [`ResponseParser`]. Closed loop keeps `pipeline` requests in flight on
+//! every connection; open loop (`rate`) sends on a fixed schedule and times
+//! each response from its scheduled send as well as its actual one.
+
+use std::collections::VecDeque;
+use std::io::{self, Read as _, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use super::{FailureKind, Report, ResponseParser, ResponseSummary, Schedule};
+
+/// What to load and how.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub addr: SocketAddr,
+    /// The request sent, whole (see [`super::request_bytes`]).
+    pub request: Vec<u8>,
+    pub connections: usize,
+    pub threads: usize,
+    /// Requests in flight per connection at most.
+    pub pipeline: usize,
+    /// Measured requests in all; with `duration`, whichever comes first.
+    pub requests: Option<u64>,
+    /// How long the measured part runs.
+    pub duration: Option<Duration>,
+    /// Run this long first, outside the statistics.
+    pub warmup: Duration,
+    /// Open loop: requests per second in all, on a fixed schedule.
+    pub rate: Option<f64>,
+    /// Limit on connecting and on waiting for each response.
+    pub timeout: Duration,
+}
+
+/// Counters the threads add to as they go, for a live progress line.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub responses: AtomicU64,
+    pub failures: AtomicU64,
+    /// Set by the threads once the warmup is over.
+    pub measuring: AtomicBool,
+}
+
+/// How much an event says to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    No,
+    /// What is there now: a short read means the socket is drained.
+    Available,
+    /// Until the end or `WouldBlock`: the peer closed or failed.
+    ToEnd,
+}
+
+/// A request on the wire: when it was due and when it went.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    due: Instant,
+    sent: Instant,
+    measured: bool,
+}
+
+struct Conn {
+    stream: Option<TcpStream>,
+    connected: bool,
+    /// When connecting began, for the connect timeout.
+    since: Instant,
+    out: Vec<u8>,
+    out_at: usize,
+    /// Bytes read but not yet used: part of a head or a chunk line.
+    pending: Vec<u8>,
+    parser: ResponseParser,
+    in_flight: VecDeque<Sent>,
+    /// In the idle list already.
+    listed: bool,
+}
+
+/// One thread's share: its connections, budget and statistics.
+struct Worker<'a> {
+    config: &'a LoadConfig,
+    progress: &'a Progress,
+    on_response: Option<&'a (dyn Fn(&ResponseSummary) + Sync)>,
+    poll: Poll,
+    conns: Vec<Conn>,
+    /// Connections that can take another request.
+    idle: Vec<usize>,
+    /// Connections to open again, and when.
+    retry: Vec<(Instant, usize)>,
+    /// Measured requests this thread may still start; `None`: no limit.
+    budget: Option<u64>,
+    /// Open loop: due times not yet sent.
+    queue: VecDeque<Instant>,
+    next_due: Instant,
+    interval: Duration,
+    /// Open loop: measured requests still to schedule.
+    to_schedule: Option<u64>,
+    measure_from: Instant,
+    measure_until: Option<Instant>,
+    report: Report,
+    scratch: Vec<u8>,
+    statuses: Vec<u64>,
+    published: (u64, u64),
+    /// Open loop: wakes the loop when the next request falls due, to the
+    /// microsecond, where epoll's own timeout only counts milliseconds.
+    timer: Option<OwnedFd>,
+    /// Requests in flight over all connections.
+    flying: usize,
+    /// Connections given requests since their last flush.
+    touched: Vec<usize>,
+}
+
+/// The open loop's timer; connections are numbered from 0.
+const TIMER: Token = Token(usize::MAX);
+
+/// Backoff before opening a connection again after a connect failed, so a
+/// server that is down is not hammered in a tight loop.
+const RETRY_AFTER: Duration = Duration::from_millis(20);
+
+/// Runs the load and returns what it measured, merged over the threads.
+pub fn run(
+    config: &LoadConfig,
+    progress: &Progress,
+    on_response: Option<&(dyn Fn(&ResponseSummary) + Sync)>,
+) -> io::Result<Report> {
+    let connections = config.connections.max(1);
+    let threads = config.threads.clamp(1, connections);
+    let started = Instant::now();
+    let measure_from = started + config.warmup;
+    let results: Vec<io::Result<Report>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let share = |total: u64| {
+                    total / threads as u64 + u64::from((i as u64) < total % threads as u64)
+                };
+                let conns = share(connections as u64) as usize;
+                let budget = config.requests.map(share);
+                // Each thread sends at its share of the rate, offset so the
+                // threads' schedules interleave evenly.
+                let schedule = config.rate.map(|rate| {
+                    let interval = Duration::from_secs_f64(threads as f64 / rate);
+                    let offset = interval.mul_f64(i as f64 / threads as f64);
+                    (interval, started + offset)
+                });
+                std::thread::Builder::new()
+                    .name(format!("twinserve-load-{i}"))
+                    .spawn_scoped(scope, move || {
+                        Worker::new(
+                            config,
+                            progress,
+                            on_response,
+                            conns,
+                            budget,
+                            schedule,
+                            measure_from,
+                        )?
+                        .run()
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a load thread panicked"))),
+                Err(e) => Err(e),
+            })
+            .collect()
+    });
+    let mut report = Report::empty();
+    for result in results {
+        report.merge(result?);
+    }
+    report.elapsed = Instant::now().saturating_duration_since(measure_from);
+    if let Some(d) = config.duration {
+        report.elapsed = report.elapsed.min(d);
+    }
+    Ok(report)
+}
+
+impl<'a> Worker<'a> {
+    fn new(
+        config: &'a LoadConfig,
+        progress: &'a Progress,
+        on_response: Option<&'a (dyn Fn(&ResponseSummary) + Sync)>,
+        conns: usize,
+        budget: Option<u64>,
+        schedule: Option<(Duration, Instant)>,
+        measure_from: Instant,
+    ) -> io::Result<Worker<'a>> {
+        let now = Instant::now();
+        let mut report = Report::empty();
+        if schedule.is_some() {
+            report.corrected = Some(Report::histogram());
+            report.schedule = Some(Schedule::default());
+        }
+        let (interval, next_due) = schedule.unwrap_or((Duration::ZERO, now));
+        let mut worker = Worker {
+            config,
+            progress,
+            on_response,
+            poll: Poll::new()?,
+            conns: Vec::with_capacity(conns),
+            idle: Vec::with_capacity(conns),
+            retry: Vec::new(),
+            budget,
+            queue: VecDeque::new(),
+            next_due,
+            interval,
+            to_schedule: schedule.and(budget),
+            measure_from,
+            measure_until: config.duration.map(|d| measure_from + d),
+            report,
+            scratch: vec![0; 64 * 1024],
+            statuses: vec![0; 1000],
+            published: (0, 0),
+            timer: None,
+            flying: 0,
+            touched: Vec::new(),
+        };
+        if schedule.is_some() {
+            let timer = rustix::time::timerfd_create(
+                rustix::time::TimerfdClockId::Monotonic,
+                rustix::time::TimerfdFlags::NONBLOCK | rustix::time::TimerfdFlags::CLOEXEC,
+            )?;
+            worker.poll.registry().register(
+                &mut SourceFd(&timer.as_raw_fd()),
+                TIMER,
+                Interest::READABLE,
+            )?;
+            worker.timer = Some(timer);
+        }
+        for i in 0..conns {
+            worker.conns.push(Conn {
+                stream: None,
+                connected: false,
+                since: now,
+                out: Vec::new(),
+                out_at: 0,
+                pending: Vec::new(),
+                parser: ResponseParser::new(false),
+                in_flight: VecDeque::new(),
+                listed: false,
+            });
+            worker.open(i, now);
+        }
+        Ok(worker)
+    }
+
+    fn open_loop(&self) -> bool {
+        self.config.rate.is_some()
+    }
+
+    fn run(mut self) -> io::Result<Report> {
+        let mut events = Events::with_capacity(1024);
+        let mut last_sweep = Instant::now();
+        loop {
+            let now = Instant::now();
+            if self.measure_until.is_some_and(|end| now >= end) {
+                break;
+            }
+            if self.finished() {
+                break;
+            }
+            if now >= self.measure_from && !self.progress.measuring.load(Ordering::Relaxed) {
+                self.progress.measuring.store(true, Ordering::Relaxed);
+            }
+            self.schedule(now);
+            self.dispatch(now);
+            self.arm_timer(now)?;
+            let wait = self.wait(now);
+            self.poll.poll(&mut events, Some(wait))?;
+            let now = Instant::now();
+            for event in events.iter() {
+                if event.token() == TIMER {
+                    continue;
+                }
+                // A short read may stop early only if no close came with the data.
+                let read = match (
+                    event.is_read_closed() || event.is_error(),
+                    event.is_readable(),
+                ) {
+                    (true, _) => Read::ToEnd,
+                    (false, true) => Read::Available,
+                    (false, false) => Read::No,
+                };
+                self.on_event(event.token().0, read, event.is_writable(), now);
+            }
+            if !self.retry.is_empty() {
+                self.reopen(now);
+            }
+            if now.duration_since(last_sweep) >= Duration::from_millis(50) {
+                last_sweep = now;
+                self.sweep(now);
+                self.publish();
+            }
+        }
+        self.publish();
+        let end = Instant::now();
+        let mut unfinished = 0;
+        for conn in &self.conns {
+            unfinished += conn.in_flight.iter().filter(|s| s.measured).count() as u64;
+        }
+        self.report.unfinished = unfinished;
+        if let Some(schedule) = &mut self.report.schedule {
+            schedule.backlog_at_end = self
+                .queue
+                .iter()
+                .filter(|&&d| d >= self.measure_from)
+                .count() as u64;
+            // Requests still due but never sent are late by the time the run ended.
+            if let Some(&oldest) = self.queue.front() {
+                let lag = end.saturating_duration_since(oldest);
+                schedule.max_behind = schedule.max_behind.max(lag);
+            }
+        }
+        for (status, &n) in self.statuses.iter().enumerate() {
+            if n > 0 {
+                *self.report.statuses.entry(status as u16).or_default() += n;
+            }
+        }
+        Ok(self.report)
+    }
+
+    /// Every measured request sent and answered (or failed), when bounded by count.
+    fn finished(&self) -> bool {
+        let Some(budget) = self.budget else {
+            return false;
+        };
+        let nothing_left = if self.open_loop() {
+            self.to_schedule == Some(0) && self.queue.is_empty()
+        } else {
+            budget == 0
+        };
+        nothing_left && self.flying == 0
+    }
+
+    /// Open loop: sets the timer for the next due time (relative, in
+    /// nanoseconds); it is edge-triggered, so it need not be read.
+    fn arm_timer(&mut self, now: Instant) -> io::Result<()> {
+        let Some(timer) = &self.timer else {
+            return Ok(());
+        };
+        let until = if self.to_schedule == Some(0) {
+            Duration::ZERO
+        } else {
+            // Zero would disarm it; anything due now was queued already.
+            self.next_due
+                .saturating_duration_since(now)
+                .max(Duration::from_nanos(1))
+        };
+        let spec = rustix::time::Itimerspec {
+            it_interval: rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: rustix::time::Timespec {
+                tv_sec: until.as_secs() as _,
+                tv_nsec: until.subsec_nanos() as _,
+            },
+        };
+        rustix::time::timerfd_settime(timer, rustix::time::TimerfdTimerFlags::empty(), &spec)?;
+        Ok(())
+    }
+
+    /// How long to wait for events at most: a timeout sweep is owed every
+    /// few milliseconds; the open loop's timer wakes it sooner.
+    fn wait(&self, now: Instant) -> Duration {
+        let mut wait = Duration::from_millis(10);
+        if let Some(end) = self.measure_until {
+            wait = wait.min(end.saturating_duration_since(now));
+        }
+        wait
+    }
+
+    /// Open loop: puts every request now due in the queue.
+    fn schedule(&mut self, now: Instant) {
+        if !self.open_loop() {
+            return;
+        }
+        while self.next_due <= now && self.to_schedule != Some(0) {
+            let due = self.next_due;
+            // Requests due in the warmup count against nothing.
+            if due >= self.measure_from {
+                if let Some(n) = &mut self.to_schedule {
+                    *n -= 1;
+                }
+                if let Some(s) = &mut self.report.schedule {
+                    s.scheduled += 1;
+                }
+            }
+            self.queue.push_back(due);
+            self.next_due += self.interval;
+        }
+    }
+
+    /// Hands requests to connections that can take them: in closed loop as
+    /// many as the pipeline allows, in open loop those the schedule says are
+    /// due. Each connection then writes its share at once.
+    fn dispatch(&mut self, now: Instant) {
+        while let Some(&i) = self.idle.last() {
+            let conn = &self.conns[i];
+            if !conn.connected || conn.in_flight.len() >= self.config.pipeline {
+                self.idle.pop();
+                self.conns[i].listed = false;
+                continue;
+            }
+            let due = if self.open_loop() {
+                match self.queue.pop_front() {
+                    Some(due) => due,
+                    None => break,
+                }
+            } else {
+                if now >= self.measure_from {
+                    match &mut self.budget {
+                        Some(0) => break,
+                        Some(n) => *n -= 1,
+                        None => {}
+                    }
+                }
+                now
+            };
+            let measured = due >= self.measure_from;
+            if measured {
+                self.report.attempts += 1;
+                if let Some(schedule) = &mut self.report.schedule {
+                    schedule.max_behind =
+                        schedule.max_behind.max(now.saturating_duration_since(due));
+                }
+            }
+            let conn = &mut self.conns[i];
+            if conn.out.is_empty() {
+                self.touched.push(i);
+            }
+            conn.out.extend_from_slice(&self.config.request);
+            conn.in_flight.push_back(Sent {
+                due,
+                sent: now,
+                measured,
+            });
+            self.flying += 1;
+        }
+        while let Some(i) = self.touched.pop() {
+            self.flush(i, now);
+        }
+    }
+
+    fn open(&mut self, i: usize, now: Instant) {
+        let conn = &mut self.conns[i];
+        conn.connected = false;
+        conn.since = now;
+        conn.out.clear();
+        conn.out_at = 0;
+        conn.pending.clear();
+        conn.parser = ResponseParser::new(false);
+        match TcpStream::connect(self.config.addr) {
+            Ok(mut stream) => {
+                let interest = Interest::READABLE | Interest::WRITABLE;
+                match self
+                    .poll
+                    .registry()
+                    .register(&mut stream, Token(i), interest)
+                {
+                    Ok(()) => conn.stream = Some(stream),
+                    Err(e) => self.connect_failed(i, &e, now),
+                }
+            }
+            Err(e) => self.connect_failed(i, &e, now),
+        }
+    }
+
+    /// A connection that never opened: one failed attempt, charged to the
+    /// budget (or, in open loop, to the queue) so a count-bounded run against
+    /// a dead server still ends.
+    fn connect_failed(&mut self, i: usize, e: &io::Error, now: Instant) {
+        self.conns[i].stream = None;
+        self.conns[i].connected = false;
+        let charged = if self.open_loop() {
+            self.queue.pop_front().map(|due| due >= self.measure_from)
+        } else if now >= self.measure_from {
+            match &mut self.budget {
+                Some(0) => None,
+                Some(n) => {
+                    *n -= 1;
+                    Some(true)
+                }
+                None => Some(true),
+            }
+        } else {
+            None
+        };
+        if charged == Some(true) {
+            self.report.attempts += 1;
+            *self
+                .report
+                .failures
+                .entry(FailureKind::of_io(e))
+                .or_default() += 1;
+        }
+        self.retry.push((now + RETRY_AFTER, i));
+    }
+
+    /// Drops connection `i`, counting what was in flight on it as failed
+    /// with `kind`, and opens it again.
+    fn fail(&mut self, i: usize, kind: FailureKind, now: Instant) {
+        let conn = &mut self.conns[i];
+        if let Some(mut stream) = conn.stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        conn.connected = false;
+        self.flying -= conn.in_flight.len();
+        let lost = conn.in_flight.drain(..).filter(|s| s.measured).count() as u64;
+        if lost > 0 {
+            *self.report.failures.entry(kind).or_default() += lost;
+        }
+        if self.finished() || self.measure_until.is_some_and(|end| now >= end) {
+            return;
+        }
+        self.open(i, now);
+    }
+
+    fn on_event(&mut self, i: usize, read: Read, writable: bool, now: Instant) {
+        if self.conns[i].stream.is_none() {
+            return;
+        }
+        if !self.conns[i].connected {
+            let stream = self.conns[i].stream.as_ref().expect("checked above");
+            match stream.take_error() {
+                Ok(Some(e)) | Err(e) => {
+                    if let Some(mut stream) = self.conns[i].stream.take() {
+                        let _ = self.poll.registry().deregister(&mut stream);
+                    }
+                    self.connect_failed(i, &e, now);
+                    return;
+                }
+                Ok(None) => {}
+            }
+            match stream.peer_addr() {
+                Ok(_) => {
+                    let _ = stream.set_nodelay(true);
+                    self.conns[i].connected = true;
+                    self.mark_idle(i);
+                }
+                // Still connecting: this was a spurious wakeup.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                Err(e) => {
+                    if let Some(mut stream) = self.conns[i].stream.take() {
+                        let _ = self.poll.registry().deregister(&mut stream);
+                    }
+                    self.connect_failed(i, &e, now);
+                    return;
+                }
+            }
+        }
+        if read != Read::No {
+            self.read(i, read == Read::ToEnd, now);
+        }
+        if writable && self.conns[i].stream.is_some() {
+            self.flush(i, now);
+        }
+    }
+
+    fn mark_idle(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        if !conn.listed && conn.connected && conn.in_flight.len() < self.config.pipeline {
+            conn.listed = true;
+            self.idle.push(i);
+        }
+    }
+
+    /// Writes what connection `i` has queued, as far as the socket takes it.
+    fn flush(&mut self, i: usize, now: Instant) {
+        let conn = &mut self.conns[i];
+        let Some(stream) = conn.stream.as_mut() else {
+            return;
+        };
+        while conn.out_at < conn.out.len() {
+            match stream.write(&conn.out[conn.out_at..]) {
+                Ok(0) => return self.fail(i, FailureKind::Closed, now),
+                Ok(n) => conn.out_at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.fail(i, FailureKind::of_io(&e), now),
+            }
+        }
+        conn.out.clear();
+        conn.out_at = 0;
+    }
+
+    /// Reads what connection `i` has received and records every response in it.
+    fn read(&mut self, i: usize, to_end: bool, now: Instant) {
+        loop {
+            let conn = &mut self.conns[i];
+            let Some(stream) = conn.stream.as_mut() else {
+                return;
+            };
+            let n = match stream.read(&mut self.scratch) {
+                Ok(0) => return self.closed_by_server(i, now),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return self.fail(i, FailureKind::of_io(&e), now),
+            };
+            self.report.bytes_read += n as u64;
+            // A short read took all there was; more will come as a new edge
+            // (edge-triggered epoll), unless the close already came with it.
+            let drained = !to_end && n < self.scratch.len();
+            // Parse straight from the scratch buffer unless a partial head waits.
+            let mut bytes = std::mem::take(&mut self.conns[i].pending);
+            let from_pending = !bytes.is_empty();
+            if from_pending {
+                bytes.extend_from_slice(&self.scratch[..n]);
+            }
+            let mut at = 0;
+            let total = if from_pending { bytes.len() } else { n };
+            loop {
+                let slice = if from_pending {
+                    &bytes[at..total]
+                } else {
+                    &self.scratch[at..total]
+                };
+                match self.conns[i].parser.advance("GET", slice) {
+                    Ok((used, Some(response))) => {
+                        at += used;
+                        let closes = response.summary.closes;
+                        if !self.answered(i, &response.summary, now) {
+                            return;
+                        }
+                        if closes {
+                            return self.closed_by_server(i, now);
+                        }
+                    }
+                    Ok((used, None)) => {
+                        at += used;
+                        break;
+                    }
+                    Err(e) => {
+                        return self.fail(i, FailureKind::of_response(&e), now);
+                    }
+                }
+            }
+            let rest = if from_pending {
+                &bytes[at..total]
+            } else {
+                &self.scratch[at..total]
+            };
+            let mut keep = Vec::new();
+            keep.extend_from_slice(rest);
+            if from_pending {
+                bytes.clear();
+                bytes.extend_from_slice(&keep);
+                self.conns[i].pending = bytes;
+            } else {
+                self.conns[i].pending = keep;
+            }
+            if drained {
+                return;
+            }
+        }
+    }
+
+    /// The server closed: a body that ran to the close ends here; requests
+    /// still waiting were lost with the connection.
+    fn closed_by_server(&mut self, i: usize, now: Instant) {
+        let conn = &mut self.conns[i];
+        if !conn.parser.is_idle()
+            && let Ok(response) = conn.parser.end_of_stream()
+            && !self.answered(i, &response.summary, now)
+        {
+            return;
+        }
+        self.fail(i, FailureKind::Closed, now);
+    }
+
+    /// Records a response on connection `i`; false when it answered
+    /// nothing asked, and the connection was dropped for it.
+    fn answered(&mut self, i: usize, summary: &ResponseSummary, now: Instant) -> bool {
+        let conn = &mut self.conns[i];
+        let Some(sent) = conn.in_flight.pop_front() else {
+            // An answer nobody asked for: the server is out of step.
+            self.fail(i, FailureKind::BadResponse, now);
+            return false;
+        };
+        self.flying -= 1;
+        self.mark_idle(i);
+        if let Some(print) = self.on_response {
+            print(summary);
+        }
+        if !sent.measured {
+            return true;
+        }
+        let report = &mut self.report;
+        report.responses += 1;
+        report.body_bytes += summary.body_len;
+        match self.statuses.get_mut(usize::from(summary.status)) {
+            Some(n) => *n += 1,
+            None => *report.statuses.entry(summary.status).or_default() += 1,
+        }
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = report
+            .latency
+            .record(micros(now.saturating_duration_since(sent.sent)));
+        if let Some(corrected) = &mut report.corrected {
+            let _ = corrected.record(micros(now.saturating_duration_since(sent.due)));
+        }
+        let second = now.saturating_duration_since(self.measure_from).as_secs() as usize;
+        if report.timeline.len() <= second {
+            report.timeline.resize(second + 1, 0);
+        }
+        report.timeline[second] += 1;
+        true
+    }
+
+    /// Times out what waited too long.
+    fn sweep(&mut self, now: Instant) {
+        let timeout = self.config.timeout;
+        for i in 0..self.conns.len() {
+            let conn = &self.conns[i];
+            if conn.stream.is_none() {
+                continue;
+            }
+            let waiting_since = match conn.in_flight.front() {
+                Some(sent) => Some(sent.sent),
+                None if !conn.connected => Some(conn.since),
+                None => None,
+            };
+            if waiting_since.is_some_and(|t| now.saturating_duration_since(t) >= timeout) {
+                if !conn.connected {
+                    let e = io::Error::from(io::ErrorKind::TimedOut);
+                    if let Some(mut stream) = self.conns[i].stream.take() {
+                        let _ = self.poll.registry().deregister(&mut stream);
+                    }
+                    self.connect_failed(i, &e, now);
+                } else {
+                    self.fail(i, FailureKind::TimedOut, now);
+                }
+            }
+        }
+    }
+
+    /// Opens again the connections whose backoff is over.
+    fn reopen(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        self.retry.retain(|&(at, i)| {
+            if at <= now {
+                due.push(i);
+                false
+            } else {
+                true
+            }
+        });
+        for i in due {
+            if !self.finished() {
+                self.open(i, now);
+            }
+        }
+    }
+
+    /// Adds what happened since the last call to the shared counters.
+    fn publish(&mut self) {
+        let failures: u64 = self.report.failures.values().sum();
+        let (responses_before, failures_before) = self.published;
+        self.progress
+            .responses
+            .fetch_add(self.report.responses - responses_before, Ordering::Relaxed);
+        self.progress
+            .failures
+            .fetch_add(failures - failures_before, Ordering::Relaxed);
+        self.published = (self.report.responses, failures);
+    }
+}

@@ -1,0 +1,459 @@
+//! The client as its user meets it, through the binary and the library, over
+//! real sockets on loopback: targets written as a URL, `[::1]` or a name with
+//! several addresses, flags with units, and the words of its errors.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::TestSite;
+use common::loopback::LoopbackServer;
+use twinserve::Backend;
+
+const BIN: &str = env!("CARGO_BIN_EXE_twinserve");
+
+fn client(args: &[&str]) -> Output {
+    Command::new(BIN).arg("client").args(args).output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A port nobody listens on: bound, noted, closed.
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn a_url_works_as_well_as_host_port_file() {
+    let site = TestSite::new();
+    let server = site.start(Backend::Raw);
+    let url = format!("http://{}/HelloWorld.html", server.local_addr());
+    let out = client(&[&url]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&out)
+            .matches("Response from server:\nHTTP/1.1 200 OK\n")
+            .count(),
+        10,
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn ipv6_in_brackets_as_serve_prints_it() {
+    let site = TestSite::new();
+    let Ok(server) = twinserve::spawn(Backend::Raw, {
+        let mut config = twinserve::Config::new(site.root());
+        config.addr = "[::1]:0".parse().unwrap();
+        config
+    }) else {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    };
+    let port = server.local_addr().port().to_string();
+    let out = client(&["[::1]", &port, "HelloWorld.html", "-t", "2"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("2 responses (200 ×2)"), "{out:?}");
+    let url = format!("http://[::1]:{port}/HelloWorld.html");
+    assert!(client(&[&url, "-t", "1"]).status.success());
+}
+
+/// A name with several addresses is tried address by address: one that
+/// refuses does not stop the client reaching the next.
+#[test]
+fn every_address_of_a_name_is_tried() {
+    let refused = free_port();
+    let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+    let good = listening.local_addr().unwrap();
+    let chosen =
+        twinserve::client::connect_any("both", &[refused, good], Duration::from_secs(1)).unwrap();
+    assert_eq!(chosen, good);
+    let err = twinserve::client::connect_any("nobody:1", &[refused], Duration::from_secs(1))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!("cannot connect to nobody:1: {refused}: connection refused")
+    );
+}
+
+#[test]
+fn duration_alone_runs_that_long_and_prints_only_the_summary() {
+    let site = TestSite::new();
+    let server = site.start(Backend::Raw);
+    let port = server.local_addr().port().to_string();
+    let out = client(&[
+        "127.0.0.1",
+        &port,
+        "HelloWorld.html",
+        "-d",
+        "300ms",
+        "-t",
+        "2",
+        "--keep-alive",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(!text.contains("Response from server"), "{text}");
+    let summary = text.lines().nth(1).unwrap_or_default();
+    let requests: u64 = summary.split(' ').next().unwrap().parse().unwrap();
+    // More than one round over the 50 default connections: the run went on.
+    assert!(requests > 100, "a 300 ms run sent only {requests}: {text}");
+}
+
+#[test]
+fn usage_errors_show_the_clients_usage() {
+    let out = client(&["localhost", "http", "/"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("PORT must be a number"), "{err}");
+    assert!(err.contains("twinserve client"), "{err}");
+    let out = client(&["https://127.0.0.1/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("https:// is not supported"));
+    let out = client(&["127.0.0.1", "1", "/", "-d", "2 parsecs"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_timeout_says_how_long_it_waited() {
+    // Accepts, reads the request, and never answers.
+    let server = LoopbackServer::per_connection(|mut stream| {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buf = [0; 1024];
+        let _ = stream.read(&mut buf);
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(b"");
+    });
+    let port = server.addr.port().to_string();
+    let out = client(&["127.0.0.1", &port, "/", "-t", "1", "--timeout", "200ms"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("timed out after 200 ms"), "{text}");
+    assert!(!text.contains("os error"), "{text}");
+}
+
+#[test]
+fn an_unresolvable_name_is_one_line() {
+    let out = client(&["http://no-such-host.invalid:8080/"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot resolve no-such-host.invalid: "),
+        "{err}"
+    );
+}
+
+// --- the load engine, against loopback servers that answer on purpose ---
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use twinserve::client::load::{self, LoadConfig, Progress};
+use twinserve::client::{ClientConfig, FailureKind, Report};
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+fn load_config(addr: SocketAddr) -> LoadConfig {
+    let request = twinserve::client::request_bytes(&ClientConfig {
+        keep_alive: true,
+        ..ClientConfig::new(addr, "/")
+    });
+    LoadConfig {
+        addr,
+        request,
+        connections: 4,
+        threads: 2,
+        pipeline: 1,
+        requests: Some(100),
+        duration: None,
+        warmup: Duration::ZERO,
+        rate: None,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn run(config: &LoadConfig) -> Report {
+    load::run(config, &Progress::default(), None).expect("the load runs")
+}
+
+/// Reads requests (heads without bodies) off a kept-alive connection and
+/// calls `answer` with how many have arrived so far; ends at EOF or after
+/// 2 s of silence, so the server's drop can join it.
+fn each_request(mut stream: TcpStream, mut answer: impl FnMut(&mut TcpStream, u64) -> bool) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0; 4096];
+    let mut seen = 0;
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.drain(..end + 4);
+            seen += 1;
+            if !answer(&mut stream, seen) {
+                return;
+            }
+        }
+    }
+}
+
+static COUNTED: AtomicU64 = AtomicU64::new(0);
+
+#[test]
+fn requests_is_exact_over_connections_threads_and_pipelines() {
+    let server = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| {
+            COUNTED.fetch_add(1, Ordering::SeqCst);
+            s.write_all(OK).is_ok()
+        })
+    });
+    for (connections, threads, pipeline) in [(1, 1, 1), (7, 3, 4), (5, 2, 16)] {
+        COUNTED.store(0, Ordering::SeqCst);
+        let config = LoadConfig {
+            connections,
+            threads,
+            pipeline,
+            requests: Some(1003),
+            ..load_config(server.addr)
+        };
+        let report = run(&config);
+        let case = format!("{connections} connections, {threads} threads, pipeline {pipeline}");
+        assert_eq!(report.attempts, 1003, "{case}");
+        assert_eq!(report.responses, 1003, "{case}");
+        assert_eq!(report.statuses.get(&200), Some(&1003), "{case}");
+        assert_eq!(report.body_bytes, 2 * 1003, "{case}");
+        assert_eq!(report.latency.len(), 1003, "{case}");
+        assert_eq!(report.timeline.iter().sum::<u64>(), 1003, "{case}");
+        assert_eq!(COUNTED.load(Ordering::SeqCst), 1003, "{case}");
+    }
+}
+
+/// A server that answers only once four requests are waiting: the run ends
+/// only if the client really keeps four in flight on its one connection.
+#[test]
+fn pipelining_keeps_requests_in_flight() {
+    let server = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, seen| {
+            if seen % 4 != 0 {
+                return true;
+            }
+            s.write_all(&OK.repeat(4)).is_ok()
+        })
+    });
+    let config = LoadConfig {
+        connections: 1,
+        threads: 1,
+        pipeline: 4,
+        requests: Some(40),
+        timeout: Duration::from_secs(3),
+        ..load_config(server.addr)
+    };
+    let report = run(&config);
+    assert_eq!(report.responses, 40, "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+}
+
+#[test]
+fn failures_are_counted_by_kind() {
+    // Nobody listening: every attempt refused, and a counted run still ends.
+    let report = run(&LoadConfig {
+        requests: Some(5),
+        connections: 2,
+        ..load_config(free_port())
+    });
+    assert_eq!(report.failures.get(&FailureKind::Refused), Some(&5));
+    assert_eq!((report.attempts, report.responses), (5, 0));
+
+    // Not HTTP at all.
+    let garbage = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| {
+            let _ = s.write_all(b"SSH-2.0-OpenSSH\r\n\r\n");
+            false
+        })
+    });
+    let report = run(&LoadConfig {
+        requests: Some(6),
+        ..load_config(garbage.addr)
+    });
+    assert_eq!(report.failures.get(&FailureKind::BadResponse), Some(&6));
+
+    // Closed after the head, before the body it promised.
+    let short = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+            false
+        })
+    });
+    let report = run(&LoadConfig {
+        requests: Some(6),
+        ..load_config(short.addr)
+    });
+    assert_eq!(report.failures.get(&FailureKind::Closed), Some(&6));
+
+    // Never answers: each request times out.
+    let silent = LoopbackServer::per_connection(|stream| each_request(stream, |_, _| true));
+    let report = run(&LoadConfig {
+        requests: Some(2),
+        connections: 2,
+        timeout: Duration::from_millis(200),
+        ..load_config(silent.addr)
+    });
+    assert_eq!(report.failures.get(&FailureKind::TimedOut), Some(&2));
+}
+
+static STALLED: AtomicU64 = AtomicU64::new(0);
+
+/// Open loop against a server that stalls one response: the requests due
+/// while it stalls wait behind it, which only the latency measured from
+/// their due time shows.
+#[test]
+fn open_loop_latency_is_corrected_for_a_stall() {
+    let server = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| {
+            if STALLED.fetch_add(1, Ordering::SeqCst) == 10 {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            s.write_all(OK).is_ok()
+        })
+    });
+    let config = LoadConfig {
+        connections: 1,
+        threads: 1,
+        rate: Some(200.0),
+        requests: Some(60),
+        ..load_config(server.addr)
+    };
+    let report = run(&config);
+    assert_eq!(report.responses, 60, "{:?}", report.failures);
+    let corrected = report.corrected.as_ref().expect("open loop corrects");
+    assert_eq!(corrected.len(), report.latency.len());
+    assert!(corrected.max() >= report.latency.max());
+    // Every request waits at least as long from its due time as from its send.
+    for q in [0.5, 0.9, 0.99] {
+        assert!(corrected.value_at_quantile(q) >= report.latency.value_at_quantile(q));
+    }
+    let schedule = report.schedule.expect("open loop keeps a schedule");
+    assert_eq!(schedule.scheduled, 60);
+    assert_eq!(schedule.backlog_at_end, 0);
+}
+
+#[test]
+fn fail_if_sets_the_exit_code_and_json_has_its_shape() {
+    let site = TestSite::new();
+    let server = site.start(Backend::Raw);
+    let url = format!("http://{}/HelloWorld.html", server.local_addr());
+    let held = client(&[&url, "-n", "200", "-c", "4", "--fail-if", "errors>0"]);
+    assert_eq!(held.status.code(), Some(0), "{held:?}");
+    assert!(
+        stdout(&held).contains("--fail-if errors>0: 0, held"),
+        "{held:?}"
+    );
+    let crossed = client(&[
+        &url,
+        "-n",
+        "50",
+        "--fail-if",
+        "errors>0",
+        "--fail-if",
+        "p50>=0ms",
+    ]);
+    assert_eq!(crossed.status.code(), Some(1), "{crossed:?}");
+    assert!(
+        stderr(&crossed).contains("--fail-if p50>=0ms"),
+        "{crossed:?}"
+    );
+
+    let out = client(&[&url, "-n", "300", "-c", "3", "-t", "2", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["mode"], "closed");
+    assert_eq!(json["target"], url.as_str());
+    assert_eq!(json["requests"], 300);
+    assert_eq!(json["responses"], 300);
+    assert_eq!(json["errors"], 0);
+    assert_eq!(json["statuses"]["200"], 300);
+    assert_eq!(json["settings"]["connections"], 3);
+    assert!(json["requests_per_s"].as_f64().unwrap() > 0.0);
+    assert!(json["bytes_per_s"].as_f64().unwrap() > 0.0);
+    for key in ["p50", "p90", "p99", "p99.9", "p99.99", "max", "min", "mean"] {
+        assert!(json["latency_ms"][key].is_f64(), "{key}: {json}");
+    }
+    assert!(json["corrected_latency_ms"].is_null());
+    let values = json["histogram"]["values"].as_array().unwrap();
+    let counted: u64 = values.iter().map(|v| v[1].as_u64().unwrap()).sum();
+    assert_eq!(counted, 300);
+    let timeline: u64 = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(timeline, 300);
+
+    // Few connections: the raw backend holds a worker for each connection
+    // that has yet to send a head, and an open loop leaves some idle.
+    let open = client(&[&url, "--rate", "400", "-n", "40", "-c", "4", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&open.stdout).unwrap();
+    assert_eq!(json["mode"], "open");
+    assert_eq!(json["errors"], 0, "{json}");
+    assert!(json["corrected_latency_ms"]["p99"].is_f64(), "{json}");
+    assert_eq!(json["schedule"]["scheduled"], 40);
+    assert!(json["schedule"]["max_behind_ms"].is_f64());
+}
+
+/// `--backend raw,hyper`: the same load against each, one table with ratios,
+/// and a page charting both.
+#[test]
+fn side_by_side_with_a_page_of_charts() {
+    let site = TestSite::new();
+    let root = site.root();
+    let page = site.dir.path().join("load.html");
+    let out = client(&[
+        "--backend",
+        "raw,hyper",
+        "--root",
+        root.to_str().unwrap(),
+        "HelloWorld.html",
+        "-n",
+        "200",
+        "-c",
+        "4",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("raw") && header.contains("hyper") && header.contains("hyper/raw"),
+        "{text}"
+    );
+    let responses = text.lines().find(|l| l.starts_with("responses")).unwrap();
+    assert!(
+        responses.contains("200.00") && responses.contains("1.00×"),
+        "{text}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<svg") && html.contains(">raw<") || html.contains("raw</td>"));
+    assert!(html.contains("hyper</td>"), "{html}");
+    assert!(!html.contains("<script"));
+}
