@@ -34,7 +34,8 @@ fn init_logging(quiet: bool, verbose: u8) {
         // Quiet keeps warnings, and what the program tells its user.
         (true, _) => format!("warn,{}=info", twinserve::STATUS),
         (false, 0) => "info".into(),
-        (false, 1) => "debug".into(),
+        // h2 and rustls log every frame and record at debug.
+        (false, 1) => "debug,h2=info,rustls=info".into(),
         (false, _) => "trace".into(),
     };
     let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
