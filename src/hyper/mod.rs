@@ -487,7 +487,8 @@ where
         why = h2::until_closing(activity, ctx.h2_bounds) => Some(why),
     };
     if why == Some(h2::Closing::TooManyCut) {
-        tracing::debug!("closing an HTTP/2 connection whose client reset too many streams");
+        // A rapid-reset flood: closed at once, not given time to send more.
+        return Err("closed: the client reset too many streams".into());
     }
     // GOAWAY: no new streams; the open ones finish, then hyper closes.
     conn.as_mut().graceful_shutdown();
