@@ -220,6 +220,11 @@ fn hyper_options(args: &ServeArgs) -> anyhow::Result<twinserve::HyperOptions> {
     if args.hsts.is_some() && !tls_on {
         usage_error("--hsts needs TLS: add --tls-cert/--tls-key or --self-signed".into());
     }
+    if args.http2_prior_knowledge && tls_on {
+        usage_error(
+            "--http2-prior-knowledge is for plain TCP; over TLS, ALPN chooses HTTP/2".into(),
+        );
+    }
     if args.http2_prior_knowledge && args.once {
         usage_error(
             "--once serves one request on one connection: not with --http2-prior-knowledge".into(),

@@ -523,8 +523,15 @@ fn have(tool: &str) -> bool {
 
 #[test]
 fn tls_flags_are_refused_where_they_cannot_work() {
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 7] = [
         &["--backend", "raw", "--self-signed"],
+        &[
+            "--backend",
+            "hyper",
+            "--self-signed",
+            "--http2-prior-knowledge",
+        ],
+        &["--backend", "hyper", "--once", "--http2-prior-knowledge"],
         &[
             "--backend",
             "raw",
