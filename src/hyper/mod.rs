@@ -71,8 +71,8 @@ pub struct Options {
 pub struct Http2Limits {
     /// Streams open at once on a connection (nginx's default is 128).
     pub max_concurrent_streams: u32,
-    /// A PING after this long without a frame from the client while streams
-    /// are open ...
+    /// A PING after this long without a frame from the client (an idle
+    /// connection closes sooner, after the idle timeout) ...
     pub keep_alive_interval: Duration,
     /// ... and the connection closes if it is not answered within this.
     pub keep_alive_timeout: Duration,
