@@ -462,6 +462,45 @@ fn shutdown_sends_goaway_and_lets_an_h2_download_finish() {
     server.shutdown().unwrap();
 }
 
+#[test]
+fn an_h2_body_is_left_unread_and_an_idle_connection_gets_goaway() {
+    let site = TestSite::new();
+    let server = start(&site, |c| {
+        c.hyper.http2_prior_knowledge = true;
+        c.limits.idle_timeout = Duration::from_millis(300);
+    });
+    let addr = server.local_addr();
+    runtime().block_on(async {
+        tokio::time::timeout(LIMIT, async {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+            let mut connection = tokio::spawn(connection);
+            // A POST whose body never ends: answered 405 all the same.
+            let request = http::Request::post(format!("http://{addr}/HelloWorld.html"))
+                .body(())
+                .unwrap();
+            std::future::poll_fn(|cx| client.poll_ready(cx))
+                .await
+                .unwrap();
+            let (response, mut body) = client.send_request(request, false).unwrap();
+            body.send_data(Bytes::from_static(b"never read"), false)
+                .unwrap();
+            assert_eq!(response.await.unwrap().status(), 405);
+            // The connection still serves, then closes by itself once idle.
+            let again = h2_request(&mut client, "GET", &format!("http://{addr}/"), &[])
+                .await
+                .unwrap();
+            assert_eq!(again.status, 200);
+            drop(body);
+            let ended = (&mut connection).await.unwrap();
+            assert!(ended.is_ok(), "closed with GOAWAY(NO_ERROR): {ended:?}");
+        })
+        .await
+        .expect("closed within the limit");
+    });
+    server.shutdown().unwrap();
+}
+
 /// A `twinserve serve` child on a free port with `args`; its address and the
 /// status lines it printed up to the one saying where it listens.
 struct Child {
