@@ -165,6 +165,96 @@ pub struct ServeArgs {
     /// Print each request head to stdout as it arrives.
     #[arg(long)]
     pub print_requests: bool,
+    // TLS and HTTP/2 (hyper backend only).
+    /// Serve HTTPS with this PEM certificate chain, leaf first (hyper only).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        help_heading = "TLS and HTTP/2 (hyper backend)"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "TLS and HTTP/2 (hyper backend)"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made at start for localhost, 127.0.0.1
+    /// and ::1; its SHA-256 fingerprint is printed.
+    #[arg(
+        long,
+        conflicts_with = "tls_cert",
+        help_heading = "TLS and HTTP/2 (hyper backend)"
+    )]
+    pub self_signed: bool,
+    /// On plain TCP, also speak HTTP/2 to clients that start with its preface (h2c).
+    #[arg(long, help_heading = "TLS and HTTP/2 (hyper backend)")]
+    pub http2_prior_knowledge: bool,
+    /// Send Strict-Transport-Security: max-age=SECONDS over TLS.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help_heading = "TLS and HTTP/2 (hyper backend)"
+    )]
+    pub hsts: Option<u64>,
+}
+
+/// `serve`'s TLS and HTTP/2 flags as [`twinserve::HyperOptions`]; a flag the
+/// raw backend cannot honour, or HSTS without TLS, is a usage error.
+fn hyper_options(args: &ServeArgs) -> anyhow::Result<twinserve::HyperOptions> {
+    let tls_flag = if args.tls_cert.is_some() {
+        Some("--tls-cert")
+    } else if args.self_signed {
+        Some("--self-signed")
+    } else if args.http2_prior_knowledge {
+        Some("--http2-prior-knowledge")
+    } else if args.hsts.is_some() {
+        Some("--hsts")
+    } else {
+        None
+    };
+    if let (Backend::Raw, Some(flag)) = (args.backend, tls_flag) {
+        usage_error(format!(
+            "{flag} needs --backend hyper: the raw backend speaks plain HTTP/1.1 only"
+        ));
+    }
+    let tls_on = args.tls_cert.is_some() || args.self_signed;
+    if args.hsts.is_some() && !tls_on {
+        usage_error("--hsts needs TLS: add --tls-cert/--tls-key or --self-signed".into());
+    }
+    if args.http2_prior_knowledge && tls_on {
+        usage_error(
+            "--http2-prior-knowledge is for plain TCP; over TLS, ALPN chooses HTTP/2".into(),
+        );
+    }
+    if args.http2_prior_knowledge && args.once {
+        usage_error(
+            "--once serves one request on one connection: not with --http2-prior-knowledge".into(),
+        );
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(twinserve::tls::Tls::from_pem_files(cert, key)?),
+        _ if args.self_signed => {
+            let tls = twinserve::tls::Tls::self_signed()?;
+            tracing::info!(
+                target: twinserve::STATUS,
+                "self-signed certificate for {}; SHA-256 fingerprint {}",
+                twinserve::tls::SELF_SIGNED_NAMES.join(", "),
+                tls.fingerprint
+            );
+            Some(tls)
+        }
+        _ => None,
+    };
+    Ok(twinserve::HyperOptions {
+        tls,
+        http2_prior_knowledge: args.http2_prior_knowledge,
+        hsts: args.hsts,
+        ..Default::default()
+    })
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +344,7 @@ fn config(root: PathBuf, addr: SocketAddr, threads: Option<u16>) -> Config {
 
 /// `twinserve serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let hyper = hyper_options(&args)?;
     let mut config = config(
         args.root,
         SocketAddr::new(args.host, args.port),
@@ -269,6 +360,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     config.once = args.once;
     config.print_requests = args.print_requests;
+    config.hyper = hyper;
     Ok(twinserve::serve::run(args.backend, config)?)
 }
 
@@ -481,12 +573,21 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
 
 /// Exits 2 with the client's usage, as a flag clap refused would.
 fn client_usage_error(message: String) -> ! {
+    subcommand_usage_error("client", message)
+}
+
+/// Exits 2 with `serve`'s usage, as a flag clap refused would.
+fn usage_error(message: String) -> ! {
+    subcommand_usage_error("serve", message)
+}
+
+fn subcommand_usage_error(name: &str, message: String) -> ! {
     let mut cli = Cli::command();
     cli.build();
-    let client = cli
-        .find_subcommand_mut("client")
-        .expect("the client subcommand is defined");
-    client
+    let subcommand = cli
+        .find_subcommand_mut(name)
+        .expect("every subcommand named here is defined");
+    subcommand
         .error(clap::error::ErrorKind::ValueValidation, message)
         .exit()
 }

@@ -130,6 +130,8 @@ pub struct Config {
     pub docroot: docroot::Options,
     /// What only the raw backend is told: its queue for a free worker.
     pub raw: raw::Options,
+    /// What only the hyper backend is told: TLS, HTTP/2, HSTS.
+    pub hyper: crate::HyperOptions,
     /// Answer every request with the request as this backend parsed it, as
     /// JSON (see [`docroot::Reply::introspection`]). For `compare` and tests
     /// only: `serve` never sets it.
@@ -149,6 +151,7 @@ impl Config {
             print_requests: false,
             docroot: docroot::Options::default(),
             raw: raw::Options::default(),
+            hyper: crate::HyperOptions::default(),
             introspect: false,
             limits: Limits::default(),
         }

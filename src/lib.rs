@@ -18,8 +18,10 @@ pub mod introspection;
 pub mod raw;
 pub mod serve;
 mod server;
+pub mod tls;
 
 pub use config::{Backend, Config, Limits, default_chunk_size, limits};
+pub use hyper::{Http2Limits, Options as HyperOptions};
 pub use server::{ServerHandle, Shutdown, StartError, Stopper, panics, spawn};
 
 /// The log target of what the program tells its user — where a server

@@ -32,9 +32,11 @@ fn main() -> ExitCode {
 fn init_logging(quiet: bool, verbose: u8) {
     let level = match (quiet, verbose) {
         // Quiet keeps warnings, and what the program tells its user.
-        (true, _) => format!("warn,{}=info", twinserve::STATUS),
-        (false, 0) => "info".into(),
-        (false, 1) => "debug".into(),
+        // rustls warns of each client's oddities (an IP address as SNI),
+        // which are not the server's to fix; h2 logs every frame at debug.
+        (true, _) => format!("warn,rustls=error,{}=info", twinserve::STATUS),
+        (false, 0) => "info,rustls=error".into(),
+        (false, 1) => "debug,h2=info,rustls=info".into(),
         (false, _) => "trace".into(),
     };
     let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

@@ -46,10 +46,15 @@ pub fn start(backend: Backend, config: Config) -> Result<ServerHandle, ServeErro
 pub fn run(backend: Backend, config: Config) -> Result<ExitCode, ServeError> {
     let root = config.root.display().to_string();
     let once = config.once;
+    let scheme = if config.hyper.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let handle = start(backend, config)?;
     tracing::info!(
         target: crate::STATUS,
-        "{backend} backend serving {root} on http://{}/{}",
+        "{backend} backend serving {root} on {scheme}://{}/{}",
         handle.local_addr(),
         if once {
             " for one request"

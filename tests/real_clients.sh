@@ -152,6 +152,32 @@ for backend in raw hyper; do
   say "$backend --once: chromium got the page, the stylesheet was refused, the server exited 0: ok"
 done
 
+# --- HTTPS and HTTP/2 (hyper only): Chromium over TLS, and the protocol it used ---
+# A self-signed certificate, which Chromium is told to accept; the page writes the
+# protocol of its own navigation into the DOM, which must say h2.
+cat >"$WORK/site/protocol.html" <<'HTML'
+<!DOCTYPE html><title>protocol</title><body><p id="p">none</p>
+<script>document.getElementById("p").textContent =
+  "protocol=" + performance.getEntriesByType("navigation")[0].nextHopProtocol;</script>
+HTML
+"$BIN" serve --backend hyper --self-signed --root "$WORK/site" --port 0 >"$WORK/server.out" 2>"$WORK/server.log" &
+SERVER_PID=$!
+PORT=''
+for _ in $(seq 100); do
+  PORT=$(sed -n 's#.*https://127\.0\.0\.1:\([0-9]*\)/.*#\1#p' "$WORK/server.log" | head -1)
+  [ -n "$PORT" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || fail "hyper --self-signed did not start: $(cat "$WORK/server.log")"
+  sleep 0.05
+done
+[ -n "$PORT" ] || fail "hyper --self-signed printed no address"
+grep -q 'SHA-256 fingerprint' "$WORK/server.log" || fail "--self-signed printed no fingerprint"
+chrome --ignore-certificate-errors --dump-dom "https://127.0.0.1:$PORT/protocol.html" >"$WORK/tls-dom"
+grep -q 'protocol=h2' "$WORK/tls-dom" || fail "chromium did not load the page over HTTP/2: $(cat "$WORK/tls-dom")"
+chrome --ignore-certificate-errors --dump-dom "https://127.0.0.1:$PORT/HelloWorld.html" >"$WORK/tls-dom2"
+grep -q '<h1>Hello, World!</h1>' "$WORK/tls-dom2" || fail "chromium over HTTPS: HelloWorld.html"
+stop
+say "hyper --self-signed: chromium loaded the site over HTTPS with HTTP/2: ok"
+
 # --- the HTML compare report, as a browser shows it ---
 "$BIN" -q compare --root site --format html --out "$WORK/report.html"
 chrome --dump-dom "file://$WORK/report.html" >"$WORK/report-dom"

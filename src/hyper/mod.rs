@@ -1,17 +1,20 @@
-//! The hyper backend: the same docroot behind hyper 1.x HTTP/1 connections on
-//! tokio — a multi-thread runtime with one worker per core by default
-//! (`--threads N` sets how many), and a current-thread runtime when there is
-//! only one. hyper parses and frames; this module sets its limits from the one
-//! [`Config`], turns a request into a docroot [`RequestView`] and the
-//! [`Reply`] into a `Response` whose file body streams.
+//! The hyper backend: the same docroot behind hyper 1.x connections on tokio —
+//! a multi-thread runtime with one worker per core by default (`--threads N`
+//! sets how many), and a current-thread runtime when there is only one. hyper
+//! parses and frames; this module sets its limits from the one [`Config`],
+//! turns a request into a docroot [`RequestView`] and the [`Reply`] into a
+//! `Response` whose file body streams.
 //!
-//! Only HTTP/1 (`http1::Builder`): hyper-util's auto builder would bring
-//! HTTP/2 along, which twinserve does not compare.
+//! Plain TCP speaks HTTP/1 (and, with `--http2-prior-knowledge`, HTTP/2 to a
+//! client whose first bytes are its preface); TLS ([`Options::tls`]) speaks
+//! what ALPN settled, `h2` or HTTP/1.1. TLS sits beneath the socket wrapper
+//! (`timed_io`), which sees plaintext.
 //!
-//! As in the raw backend, a request body is never read: the socket hands
-//! hyper one head at a time, and the service, which hyper calls as soon as a
-//! head is parsed, closes the read side to hyper when that request has a body
-//! (`timed_io`). The answer then says `connection: close`.
+//! As in the raw backend, an HTTP/1 request body is never read: the socket
+//! hands hyper one head at a time, and the service, which hyper calls as soon
+//! as a head is parsed, closes the read side to hyper when that request has a
+//! body (`timed_io`). The answer then says `connection: close`. An HTTP/2
+//! stream's body is left unread too; hyper resets it once answered.
 
 use std::io;
 use std::net::TcpListener;
@@ -21,28 +24,79 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ::hyper::body::Incoming;
-use ::hyper::server::conn::http1;
+use ::hyper::server::conn::{http1, http2};
 use ::hyper::service::service_fn;
 use ::hyper::{Request, Response};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 mod file_body;
+mod h2;
 mod timed_io;
 
 use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
+use crate::tls::Tls;
 use crate::{Backend, Config, Shutdown};
 use timed_io::{TimedStream, Wire};
 
 type ResponseBody = BoxBody<Bytes, io::Error>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// `http1::Builder::max_headers`'s default in hyper 1.x.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
+/// What only the hyper backend is told: TLS, HTTP/2 and HSTS.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Serve HTTPS with this certificate; `None`: plain TCP.
+    pub tls: Option<Tls>,
+    /// On plain TCP, also speak HTTP/2 to clients that open with its preface (h2c).
+    pub http2_prior_knowledge: bool,
+    /// `Strict-Transport-Security: max-age=N` on every answer over TLS.
+    pub hsts: Option<u64>,
+    pub http2: Http2Limits,
+}
+
+/// HTTP/2's own bounds. The header list size is [`crate::Limits::max_head_bytes`],
+/// an idle connection closes after [`crate::Limits::idle_timeout`], and one
+/// connection serves [`crate::Limits::max_requests_per_connection`] streams.
+#[derive(Debug, Clone)]
+pub struct Http2Limits {
+    /// Streams open at once on a connection (nginx's default is 128).
+    pub max_concurrent_streams: u32,
+    /// A PING after this long without a frame from the client (an idle
+    /// connection closes sooner, after the idle timeout) ...
+    pub keep_alive_interval: Duration,
+    /// ... and the connection closes if it is not answered within this.
+    pub keep_alive_timeout: Duration,
+    /// Streams a connection may cut short (reset by the client before the
+    /// answer was sent) before it is closed: the rapid-reset flood.
+    pub max_cut_streams: usize,
+    /// Streams reset by the client before hyper took them up (h2's own bound).
+    pub max_pending_accept_reset_streams: usize,
+    /// Streams the server resets for protocol errors before it sends GOAWAY.
+    pub max_local_error_reset_streams: usize,
+}
+
+impl Default for Http2Limits {
+    fn default() -> Self {
+        Http2Limits {
+            max_concurrent_streams: 128,
+            keep_alive_interval: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(20),
+            max_cut_streams: 200,
+            max_pending_accept_reset_streams: 20,
+            max_local_error_reset_streams: 100,
+        }
+    }
+}
 
 /// What every connection shares.
 struct Context {
@@ -51,6 +105,17 @@ struct Context {
     chunk_size: usize,
     print_requests: bool,
     introspect: bool,
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
+    h2_bounds: h2::Bounds,
+    tls: Option<TlsAcceptor>,
+    h2c: bool,
+    /// The `Strict-Transport-Security` value, with TLS only.
+    hsts: Option<http::HeaderValue>,
+    /// Time for a TLS handshake, or for an h2c client's first bytes.
+    handshake_timeout: Duration,
+    write_timeout: Duration,
+    read_timeout: Duration,
     /// `--once`: the listener, to stop listening the moment the one request
     /// is known, and who has it.
     once: Option<Once>,
@@ -130,12 +195,13 @@ async fn serve(
     listener: TcpListener,
     config: &Config,
     docroot: Arc<DocRoot>,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) -> io::Result<()> {
     let listener = Arc::new(tokio::net::TcpListener::from_std(listener)?);
     let limits = &config.limits;
-    let mut builder = http1::Builder::new();
-    builder
+    let options = &config.hyper;
+    let mut h1 = http1::Builder::new();
+    h1
         // Without a timer hyper applies no timeout at all.
         .timer(TokioTimer::new())
         // hyper's one timeout covers both the idle time before a request and
@@ -149,14 +215,50 @@ async fn serve(
     // Left unset at hyper's own default: only then does hyper keep its header
     // arrays uninitialised; set, it fills them on every request.
     if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
-        builder.max_headers(limits.max_headers);
+        h1.max_headers(limits.max_headers);
     }
+    let h2_limits = &options.http2;
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new())
+        .max_concurrent_streams(h2_limits.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(h2_limits.keep_alive_interval)
+        .keep_alive_timeout(h2_limits.keep_alive_timeout)
+        .max_pending_accept_reset_streams(h2_limits.max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(h2_limits.max_local_error_reset_streams);
+    // `--once` answers one request on one connection, which HTTP/2 would
+    // multiplex: its TLS offers HTTP/1.1 alone.
+    let tls = options.tls.as_ref().map(|tls| {
+        let tls = if config.once {
+            tls.http1_only()
+        } else {
+            tls.clone()
+        };
+        TlsAcceptor::from(tls.config)
+    });
+    let hsts = match (&tls, options.hsts) {
+        (Some(_), Some(secs)) => http::HeaderValue::try_from(format!("max-age={secs}")).ok(),
+        _ => None,
+    };
     let ctx = Arc::new(Context {
         docroot,
         max_requests_per_connection: limits.max_requests_per_connection,
         chunk_size: config.chunk_size_for(Backend::Hyper),
         print_requests: config.print_requests,
         introspect: config.introspect,
+        h1,
+        h2,
+        h2_bounds: h2::Bounds {
+            idle: limits.idle_timeout,
+            max_requests: limits.max_requests_per_connection,
+            max_cut: h2_limits.max_cut_streams,
+        },
+        tls,
+        h2c: options.http2_prior_knowledge && !config.once,
+        hsts,
+        handshake_timeout: limits.head_timeout,
+        write_timeout: limits.write_timeout,
+        read_timeout: limits.write_timeout.max(limits.head_timeout),
         once: config.once.then(|| Once {
             listener: Arc::clone(&listener),
             claimed_by: AtomicU64::new(0),
@@ -164,7 +266,6 @@ async fn serve(
             done: Notify::new(),
         }),
     });
-    let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let claimed = async {
         match &ctx.once {
@@ -173,12 +274,13 @@ async fn serve(
         }
     };
     tokio::pin!(claimed);
+    let mut stop = shutdown.clone();
     let mut next_id = 0u64;
 
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&permits).acquire_owned() => permit.map_err(io::Error::other)?,
-            () = shutdown.requested() => break,
+            () = stop.requested() => break,
             () = &mut claimed => break,
         };
         let stream = tokio::select! {
@@ -193,54 +295,19 @@ async fn serve(
                     continue;
                 }
             },
-            () = shutdown.requested() => break,
+            () = stop.requested() => break,
             () = &mut claimed => break,
         };
         next_id += 1;
         let id = next_id;
-        let peer = stream.peer_addr().ok();
-        // TCP_NODELAY came with the socket from the listener (`server::bind`).
-        // hyper has no write timeout, and no read timeout once a head is in:
-        // both come from wrapping the socket, which also keeps bodies unread.
-        let wire = Arc::new(Wire::default());
-        let stream = TimedStream::new(
-            stream,
-            limits.write_timeout.max(limits.head_timeout),
-            limits.write_timeout,
-            Arc::clone(&wire),
-        );
-        let conn_ctx = Arc::clone(&ctx);
-        let served = AtomicUsize::new(0);
-        // hyper calls this as soon as it has parsed a head, before it reads
-        // on: what must happen before any byte after the head is read
-        // (refusing a body, claiming `--once`'s request) happens here.
-        let service = service_fn(move |req: Request<Incoming>| {
-            let served = served.fetch_add(1, Ordering::Relaxed) + 1;
-            let has_body = !::hyper::body::Body::is_end_stream(req.body())
-                || req.headers().contains_key(http::header::TRANSFER_ENCODING);
-            if has_body {
-                wire.refuse_body();
-            }
-            let fragment = wire.had_fragment();
-            let the_one = conn_ctx.once.as_ref().is_none_or(|once| once.claim(id));
-            let ctx = Arc::clone(&conn_ctx);
-            async move {
-                if !the_one {
-                    return Err(NotTheOne);
-                }
-                let seen = Seen {
-                    served,
-                    has_body,
-                    fragment,
-                };
-                Ok(answer(req, &ctx, seen))
-            }
-        });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         let task_ctx = Arc::clone(&ctx);
+        let conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
-            match AssertUnwindSafe(connection).catch_unwind().await {
-                // A reset, a timeout, or a malformed request: only this connection ends.
+            let peer = stream.peer_addr().ok();
+            let served = connection(stream, id, Arc::clone(&task_ctx), conn_shutdown);
+            match AssertUnwindSafe(served).catch_unwind().await {
+                // A reset, a timeout, a failed handshake or a malformed
+                // request: only this connection ends.
                 Ok(Err(e)) => tracing::debug!(?peer, "connection ended: {e}"),
                 Ok(Ok(())) => {}
                 Err(_) => crate::server::note_panic(),
@@ -266,7 +333,11 @@ async fn serve(
             let _ = tokio::time::timeout(bound, once.done.notified()).await;
         }
         _ => {
-            if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+            // Each connection has seen the stop and is finishing (HTTP/1:
+            // its response in flight; HTTP/2: GOAWAY, then its open
+            // streams); all are done when every permit is back.
+            let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+            if tokio::time::timeout(limits.shutdown_grace, permits.acquire_many(all))
                 .await
                 .is_err()
             {
@@ -278,6 +349,150 @@ async fn serve(
         }
     }
     Ok(())
+}
+
+/// One accepted connection, from its TLS handshake (if any) to its end.
+async fn connection(
+    stream: TcpStream,
+    id: u64,
+    ctx: Arc<Context>,
+    mut shutdown: Shutdown,
+) -> Result<(), BoxError> {
+    let Some(acceptor) = &ctx.tls else {
+        let h2c = ctx.h2c
+            && tokio::select! {
+                looked = h2::sends_preface(&stream, ctx.handshake_timeout) => looked?,
+                () = shutdown.requested() => return Ok(()),
+            };
+        return if h2c {
+            serve_h2(stream, ctx, id, false, shutdown).await
+        } else {
+            serve_h1(stream, ctx, id, false, shutdown).await
+        };
+    };
+    // The handshake is bounded, so clients that never finish one (a slow
+    // handshake flood) each hold a connection slot for that long at most.
+    let handshake = tokio::time::timeout(ctx.handshake_timeout, acceptor.accept(stream));
+    let tls = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}").into()),
+            Err(_) => return Err("TLS handshake timed out".into()),
+        },
+        () = shutdown.requested() => return Ok(()),
+    };
+    if tls.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2) {
+        serve_h2(tls, ctx, id, true, shutdown).await
+    } else {
+        serve_h1(tls, ctx, id, true, shutdown).await
+    }
+}
+
+/// HTTP/1 on `io`: hyper's connection, with the service that sees each head
+/// before hyper reads on.
+async fn serve_h1<S>(
+    io: S,
+    ctx: Arc<Context>,
+    id: u64,
+    secure: bool,
+    mut shutdown: Shutdown,
+) -> Result<(), BoxError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // TCP_NODELAY came with the socket from the listener (`server::bind`).
+    // hyper has no write timeout, and no read timeout once a head is in:
+    // both come from wrapping the socket, which also keeps bodies unread.
+    let wire = Arc::new(Wire::default());
+    let stream = TimedStream::new(io, ctx.read_timeout, ctx.write_timeout, Arc::clone(&wire));
+    let conn_ctx = Arc::clone(&ctx);
+    let served = AtomicUsize::new(0);
+    // hyper calls this as soon as it has parsed a head, before it reads
+    // on: what must happen before any byte after the head is read
+    // (refusing a body, claiming `--once`'s request) happens here.
+    let service = service_fn(move |req: Request<Incoming>| {
+        let served = served.fetch_add(1, Ordering::Relaxed) + 1;
+        let has_body = !::hyper::body::Body::is_end_stream(req.body())
+            || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+        if has_body {
+            wire.refuse_body();
+        }
+        let fragment = wire.had_fragment();
+        let the_one = conn_ctx.once.as_ref().is_none_or(|once| once.claim(id));
+        let ctx = Arc::clone(&conn_ctx);
+        async move {
+            if !the_one {
+                return Err(NotTheOne);
+            }
+            let seen = Seen {
+                served,
+                has_body,
+                fragment,
+                secure,
+                h2: false,
+            };
+            Ok(answer(req, &ctx, seen))
+        }
+    });
+    let conn = ctx.h1.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        ended = conn.as_mut() => return Ok(ended?),
+        () = shutdown.requested() => {}
+    }
+    // Stopping: the response in flight finishes, then the connection closes.
+    conn.as_mut().graceful_shutdown();
+    Ok(conn.await?)
+}
+
+/// HTTP/2 on `io` (after the TLS handshake, or an h2c preface): hyper's
+/// connection, closed with GOAWAY when idle, at its request limit, after too
+/// many streams cut short, or at shutdown — open streams finish first.
+async fn serve_h2<S>(
+    io: S,
+    ctx: Arc<Context>,
+    id: u64,
+    secure: bool,
+    mut shutdown: Shutdown,
+) -> Result<(), BoxError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let stream = TimedStream::h2(io, ctx.write_timeout);
+    let (streams, activity) = h2::Streams::new(ctx.h2_bounds);
+    let conn_ctx = Arc::clone(&ctx);
+    let service = service_fn(move |req: Request<Incoming>| {
+        let guard = streams.start();
+        let the_one = conn_ctx.once.as_ref().is_none_or(|once| once.claim(id));
+        let ctx = Arc::clone(&conn_ctx);
+        async move {
+            if !the_one {
+                return Err(NotTheOne);
+            }
+            let seen = Seen {
+                served: 1,
+                has_body: false,
+                fragment: false,
+                secure,
+                h2: true,
+            };
+            Ok(answer(req, &ctx, seen).map(|body| h2::Tracked::new(body, guard)))
+        }
+    });
+    let conn = ctx.h2.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let why = tokio::select! {
+        ended = conn.as_mut() => return Ok(ended?),
+        () = shutdown.requested() => None,
+        why = h2::until_closing(activity, ctx.h2_bounds) => Some(why),
+    };
+    if why == Some(h2::Closing::TooManyCut) {
+        // A rapid-reset flood: closed at once, not given time to send more.
+        return Err("closed: the client reset too many streams".into());
+    }
+    // GOAWAY: no new streams; the open ones finish, then hyper closes.
+    conn.as_mut().graceful_shutdown();
+    Ok(conn.await?)
 }
 
 /// Whether `--once` has its request.
@@ -295,11 +510,25 @@ struct Seen {
     has_body: bool,
     /// Its request-target held a `#fragment`, which hyper cut off.
     fragment: bool,
+    /// It came over TLS.
+    secure: bool,
+    /// It came over HTTP/2, where the connection is not the answer's business.
+    h2: bool,
 }
 
 /// One request: the docroot decides, and the reply becomes a response.
 fn answer(req: Request<Incoming>, ctx: &Context, seen: Seen) -> Response<ResponseBody> {
     let mut response = decide(req, ctx, &seen);
+    if seen.secure
+        && let Some(hsts) = &ctx.hsts
+    {
+        response
+            .headers_mut()
+            .insert(http::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+    if seen.h2 {
+        return response;
+    }
     // hyper closes after a response that says `connection: close`: after a
     // body left unread (RFC 9112 §9.3: read it all, or close), and at the
     // connection's request limit.
@@ -315,7 +544,17 @@ fn answer(req: Request<Incoming>, ctx: &Context, seen: Seen) -> Response<Respons
 fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<ResponseBody> {
     // The body is never read: no method this server allows has one, and the
     // socket has already ended the read side to hyper (see the service).
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if seen.h2 {
+        // RFC 9113 §8.3.1: `:authority` stands in for Host, which docroot
+        // requires of every HTTP/1.1 request.
+        if let Some(authority) = parts.uri.authority()
+            && !parts.headers.contains_key(http::header::HOST)
+            && let Ok(host) = http::HeaderValue::from_str(authority.as_str())
+        {
+            parts.headers.insert(http::header::HOST, host);
+        }
+    }
     if ctx.print_requests {
         print_head(&parts);
     }
@@ -329,7 +568,8 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
     // Origin-form, nearly every request, is borrowed as it is; only the
     // absolute form is put back together.
     let mut target: std::borrow::Cow<'_, str> = match parts.uri.path_and_query() {
-        Some(origin) if parts.uri.scheme().is_none() => origin.as_str().into(),
+        // HTTP/2 carries the scheme and authority beside `:path`.
+        Some(origin) if parts.uri.scheme().is_none() || seen.h2 => origin.as_str().into(),
         _ => parts.uri.to_string().into(),
     };
     if seen.fragment {

@@ -20,6 +20,13 @@
 //! sends, bounded, so the kernel does not destroy the answer with a reset
 //! (RFC 9112 §9.6).
 //!
+//! **HTTP/2** ([`TimedStream::h2`]) gets the write timeout alone: its frames
+//! are not heads, an idle connection is closed by the connection task, and
+//! keep-alive pings find a peer that is gone.
+//!
+//! The socket under it may be TCP or TLS over TCP: the heads are cut in the
+//! plaintext, so TLS goes beneath this wrapper.
+//!
 //! **What hyper drops.** hyper cuts a `#fragment` from the request-target
 //! without a word, so the service could never refuse it; the request line
 //! passes through here, and whether it held a `#` is noted for the service
@@ -33,7 +40,6 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// After the answer to a request whose body was left unread, how long what
@@ -71,9 +77,12 @@ impl Wire {
 
 /// A socket whose reads and writes each fail once pending for their limit,
 /// and which hands hyper one head at a time.
-pub struct TimedStream {
-    inner: TcpStream,
-    read: Limit,
+pub struct TimedStream<S> {
+    inner: S,
+    /// `None` for HTTP/2, whose reads may wait as long as the peer answers pings.
+    read: Option<Limit>,
+    /// Whether reads are cut at the end of each HTTP/1 head.
+    cut_heads: bool,
     write: Limit,
     heads: Heads,
     wire: Arc<Wire>,
@@ -81,14 +90,29 @@ pub struct TimedStream {
     linger: Option<Linger>,
 }
 
-impl TimedStream {
-    pub fn new(inner: TcpStream, read: Duration, write: Duration, wire: Arc<Wire>) -> TimedStream {
+impl<S> TimedStream<S> {
+    /// For HTTP/1: reads and writes timed, heads handed over one at a time.
+    pub fn new(inner: S, read: Duration, write: Duration, wire: Arc<Wire>) -> TimedStream<S> {
         TimedStream {
             inner,
-            read: Limit::new(read),
+            read: Some(Limit::new(read)),
+            cut_heads: true,
             write: Limit::new(write),
             heads: Heads::default(),
             wire,
+            linger: None,
+        }
+    }
+
+    /// For HTTP/2: writes timed, reads passed through as they come.
+    pub fn h2(inner: S, write: Duration) -> TimedStream<S> {
+        TimedStream {
+            inner,
+            read: None,
+            cut_heads: false,
+            write: Limit::new(write),
+            heads: Heads::default(),
+            wire: Arc::default(),
             linger: None,
         }
     }
@@ -241,13 +265,20 @@ impl Limit {
     }
 }
 
-impl AsyncRead for TimedStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if !this.cut_heads {
+            let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+            return match &mut this.read {
+                Some(limit) => limit.check(cx, result),
+                None => result,
+            };
+        }
         if this.wire.body_refused() {
             // End of file for hyper: the body is the client's to keep.
             this.heads.held = Vec::new();
@@ -274,7 +305,10 @@ impl AsyncRead for TimedStream {
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
-        let result = this.read.check(cx, result);
+        let result = match &mut this.read {
+            Some(limit) => limit.check(cx, result),
+            None => result,
+        };
         if let Poll::Ready(Ok(())) = result {
             let fresh = &buf.filled()[before..];
             let take = cut(&mut this.heads.state, fresh);
@@ -291,7 +325,7 @@ impl AsyncRead for TimedStream {
     }
 }
 
-impl AsyncWrite for TimedStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

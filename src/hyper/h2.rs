@@ -1,0 +1,270 @@
+//! What an HTTP/2 connection needs beyond hyper's own settings: knowing when
+//! to close it (idle, at its request limit, after too many streams cut short
+//! — the rapid-reset flood of CVE-2023-44487), and telling an h2c
+//! prior-knowledge connection from an HTTP/1 one by its first bytes.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ::hyper::body::{Body, Frame, SizeHint};
+use bytes::Bytes;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::ResponseBody;
+
+/// The client connection preface of HTTP/2 (RFC 9113 §3.4).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The streams of one connection so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Activity {
+    /// Streams whose response is not yet fully handed to hyper.
+    pub open: usize,
+    /// Streams begun.
+    pub started: usize,
+    /// Streams that ended before their response did: reset by the client,
+    /// or refused.
+    pub cut: usize,
+}
+
+/// Why a connection is to be closed with GOAWAY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    Idle,
+    RequestLimit,
+    TooManyCut,
+}
+
+/// The bounds [`until_closing`] enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub idle: Duration,
+    pub max_requests: usize,
+    pub max_cut: usize,
+}
+
+/// Counts a connection's streams; each stream holds a [`StreamGuard`].
+/// Only the changes [`until_closing`] acts on wake the connection's task.
+#[derive(Clone)]
+pub struct Streams {
+    state: Arc<watch::Sender<Activity>>,
+    bounds: Bounds,
+}
+
+impl Streams {
+    pub fn new(bounds: Bounds) -> (Streams, watch::Receiver<Activity>) {
+        let (tx, rx) = watch::channel(Activity::default());
+        (
+            Streams {
+                state: Arc::new(tx),
+                bounds,
+            },
+            rx,
+        )
+    }
+
+    /// A stream begins.
+    pub fn start(&self) -> StreamGuard {
+        let max_requests = self.bounds.max_requests;
+        self.state.send_if_modified(|a| {
+            a.open += 1;
+            a.started += 1;
+            a.open == 1 || a.started == max_requests
+        });
+        StreamGuard {
+            streams: Arc::clone(&self.state),
+            max_cut: self.bounds.max_cut,
+            finished: false,
+        }
+    }
+}
+
+/// One stream, counted open until dropped; cut short unless its body ended.
+pub struct StreamGuard {
+    streams: Arc<watch::Sender<Activity>>,
+    max_cut: usize,
+    finished: bool,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let finished = self.finished;
+        let max_cut = self.max_cut;
+        self.streams.send_if_modified(|a| {
+            a.open -= 1;
+            if !finished {
+                a.cut += 1;
+            }
+            a.open == 0 || a.cut == max_cut + 1
+        });
+    }
+}
+
+/// Resolves when the connection should be closed; pending while it serves.
+pub async fn until_closing(mut activity: watch::Receiver<Activity>, bounds: Bounds) -> Closing {
+    loop {
+        let now = *activity.borrow_and_update();
+        if now.cut > bounds.max_cut {
+            return Closing::TooManyCut;
+        }
+        if now.started >= bounds.max_requests {
+            return Closing::RequestLimit;
+        }
+        if now.open == 0 {
+            match tokio::time::timeout(bounds.idle, activity.changed()).await {
+                Err(_) => return Closing::Idle,
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return std::future::pending().await,
+            }
+        }
+        if activity.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// A response body that marks its stream finished once it has ended.
+pub struct Tracked {
+    inner: ResponseBody,
+    guard: StreamGuard,
+}
+
+impl Tracked {
+    pub fn new(inner: ResponseBody, guard: StreamGuard) -> Tracked {
+        let mut tracked = Tracked { inner, guard };
+        tracked.note_end();
+        tracked
+    }
+
+    fn note_end(&mut self) {
+        if self.inner.is_end_stream() {
+            self.guard.finished = true;
+        }
+    }
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.guard.finished = true,
+            Poll::Ready(Some(Ok(_))) => this.note_end(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Whether the client's first bytes are HTTP/2's preface, waiting for them
+/// up to `limit`; `false` as soon as they differ from it (an HTTP/1 request)
+/// or the client closes. The bytes stay in the socket for the protocol.
+pub async fn sends_preface(stream: &TcpStream, limit: Duration) -> io::Result<bool> {
+    let look = async {
+        let mut buf = [0u8; PREFACE.len()];
+        loop {
+            stream.readable().await?;
+            let seen = stream.try_io(Interest::READABLE, || {
+                let (n, _) = rustix::net::recv(stream, &mut buf, rustix::net::RecvFlags::PEEK)?;
+                if n > 0 && n < PREFACE.len() && buf[..n] == PREFACE[..n] {
+                    // Part of the preface: wait for more, not for the same bytes.
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            });
+            match seen {
+                Ok(n) => return Ok(n == PREFACE.len() && buf == *PREFACE),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    tokio::time::timeout(limit, look)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request in time"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+
+    fn bounds() -> Bounds {
+        Bounds {
+            idle: Duration::from_secs(3600),
+            max_requests: 5,
+            max_cut: 2,
+        }
+    }
+
+    fn body(text: &'static str) -> ResponseBody {
+        Full::new(Bytes::from_static(text.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn streams_cut_short_past_the_bound_close_the_connection() {
+        let (streams, rx) = Streams::new(bounds());
+        let closing = tokio::spawn(until_closing(rx.clone(), bounds()));
+        // Ended bodies are not cut: an empty one at once, a full one once read.
+        drop(Tracked::new(
+            http_body_util::Empty::new()
+                .map_err(|never| match never {})
+                .boxed(),
+            streams.start(),
+        ));
+        let read = Tracked::new(body("x"), streams.start());
+        assert_eq!(read.collect().await.unwrap().to_bytes(), "x");
+        assert_eq!(rx.borrow().cut, 0);
+        for _ in 0..2 {
+            drop(Tracked::new(body("never sent"), streams.start()));
+        }
+        assert_eq!(rx.borrow().cut, 2);
+        assert!(!closing.is_finished());
+        drop(streams.start());
+        assert_eq!(closing.await.unwrap(), Closing::TooManyCut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_request_limit_and_idleness_close_the_connection() {
+        let (streams, rx) = Streams::new(bounds());
+        let closing = tokio::spawn(until_closing(rx, bounds()));
+        let guards: Vec<_> = (0..5).map(|_| streams.start()).collect();
+        assert_eq!(closing.await.unwrap(), Closing::RequestLimit);
+        drop(guards);
+
+        let idle = Bounds {
+            idle: Duration::from_millis(50),
+            ..bounds()
+        };
+        let (streams, rx) = Streams::new(idle);
+        let open = streams.start();
+        let closing = tokio::spawn(until_closing(rx, idle));
+        // Not idle while a stream is open, however long it takes (the
+        // clock is paused: the sleep only moves it on).
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(!closing.is_finished());
+        drop(open);
+        assert_eq!(closing.await.unwrap(), Closing::Idle);
+    }
+}
