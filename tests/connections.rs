@@ -318,6 +318,34 @@ fn limits_answer_414_and_431() {
         };
         let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
         assert_eq!(status(long_target), Some(414), "{backend}");
+        // Past the whole head's limit too, and sent in pieces: still 414, not
+        // the 431 of a head too large (hyper's own answer, left to itself).
+        let longer_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(70_000));
+        assert_eq!(status(longer_target), Some(414), "{backend}");
+        let mut split = connect(server.local_addr());
+        split.write_all(b"GET /").unwrap();
+        for _ in 0..10 {
+            split.write_all(&[b'a'; 1000]).unwrap();
+            split.flush().unwrap();
+        }
+        let mut answer = Vec::new();
+        let _ = split.read_to_end(&mut answer);
+        assert_eq!(
+            parse_responses(&answer, false).first().map(|r| r.status),
+            Some(414),
+            "{backend}: {}",
+            answer.escape_ascii()
+        );
+        // A request line just within the limit is served.
+        let at_limit = format!("GET /{} HTTP/1.1", "a".repeat(8192 - 14));
+        assert_eq!(at_limit.len(), 8192);
+        assert_eq!(
+            status(format!(
+                "{at_limit}\r\nHost: a\r\nConnection: close\r\n\r\n"
+            )),
+            Some(404),
+            "{backend}"
+        );
         let big_header = format!(
             "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
             "b".repeat(70_000)

@@ -116,6 +116,8 @@ struct Context {
     handshake_timeout: Duration,
     write_timeout: Duration,
     read_timeout: Duration,
+    /// Longer request lines get 414 (see `timed_io`).
+    max_request_line: usize,
     /// `--once`: the listener, to stop listening the moment the one request
     /// is known, and who has it.
     once: Option<Once>,
@@ -259,6 +261,7 @@ async fn serve(
         handshake_timeout: limits.head_timeout,
         write_timeout: limits.write_timeout,
         read_timeout: limits.write_timeout.max(limits.head_timeout),
+        max_request_line: limits.max_request_line,
         once: config.once.then(|| Once {
             listener: Arc::clone(&listener),
             claimed_by: AtomicU64::new(0),
@@ -404,7 +407,13 @@ where
     // hyper has no write timeout, and no read timeout once a head is in:
     // both come from wrapping the socket, which also keeps bodies unread.
     let wire = Arc::new(Wire::default());
-    let stream = TimedStream::new(io, ctx.read_timeout, ctx.write_timeout, Arc::clone(&wire));
+    let stream = TimedStream::new(
+        io,
+        ctx.read_timeout,
+        ctx.write_timeout,
+        Arc::clone(&wire),
+        ctx.max_request_line,
+    );
     let conn_ctx = Arc::clone(&ctx);
     let served = AtomicUsize::new(0);
     // hyper calls this as soon as it has parsed a head, before it reads
@@ -414,7 +423,9 @@ where
         let served = served.fetch_add(1, Ordering::Relaxed) + 1;
         let has_body = !::hyper::body::Body::is_end_stream(req.body())
             || req.headers().contains_key(http::header::TRANSFER_ENCODING);
-        if has_body {
+        // A request line cut at the limit is refused and, like a body, left unread.
+        let uri_too_long = wire.uri_too_long();
+        if has_body || uri_too_long {
             wire.refuse_body();
         }
         let fragment = wire.had_fragment();
@@ -426,8 +437,9 @@ where
             }
             let seen = Seen {
                 served,
-                has_body,
+                has_body: has_body || uri_too_long,
                 fragment,
+                uri_too_long,
                 secure,
                 h2: false,
             };
@@ -472,6 +484,7 @@ where
             let seen = Seen {
                 served: 1,
                 has_body: false,
+                uri_too_long: false,
                 fragment: false,
                 secure,
                 h2: true,
@@ -510,6 +523,8 @@ struct Seen {
     has_body: bool,
     /// Its request-target held a `#fragment`, which hyper cut off.
     fragment: bool,
+    /// Its request line passed the limit and was cut (`timed_io`): 414.
+    uri_too_long: bool,
     /// It came over TLS.
     secure: bool,
     /// It came over HTTP/2, where the connection is not the answer's business.
@@ -554,6 +569,10 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
         {
             parts.headers.insert(http::header::HOST, host);
         }
+    }
+    if seen.uri_too_long {
+        let reply = Reply::status(http::StatusCode::URI_TOO_LONG).answering(parts.method.as_str());
+        return into_response(reply, ctx.chunk_size);
     }
     if ctx.print_requests {
         print_head(&parts);

@@ -27,6 +27,13 @@
 //! The socket under it may be TCP or TLS over TCP: the heads are cut in the
 //! plaintext, so TLS goes beneath this wrapper.
 //!
+//! **A request line too long.** hyper would read a request-target of any
+//! length up to its head limit and then answer 431, which says the fields
+//! are too large; RFC 9112 §3 asks for 414. So a request line that passes
+//! the limit is cut there and ended here (` HTTP/1.1` and a blank line), the
+//! rest never handed over, and the service, told of it
+//! ([`Wire::uri_too_long`]), answers 414 and closes.
+//!
 //! **What hyper drops.** hyper cuts a `#fragment` from the request-target
 //! without a word, so the service could never refuse it; the request line
 //! passes through here, and whether it held a `#` is noted for the service
@@ -57,6 +64,7 @@ const LINGER_BYTES: usize = 1024 * 1024;
 pub struct Wire {
     body_refused: AtomicBool,
     fragment: AtomicBool,
+    uri_too_long: AtomicBool,
 }
 
 impl Wire {
@@ -73,7 +81,17 @@ impl Wire {
     pub fn had_fragment(&self) -> bool {
         self.fragment.load(Ordering::Relaxed)
     }
+
+    /// Whether the request line of the head just parsed was longer than the
+    /// limit, and cut (see the module documentation).
+    pub fn uri_too_long(&self) -> bool {
+        self.uri_too_long.load(Ordering::Relaxed)
+    }
 }
+
+/// What ends a request line cut at the limit, so that hyper has a head to
+/// hand the service, which refuses it.
+const CUT_LINE_END: &[u8] = b" HTTP/1.1\r\n\r\n";
 
 /// A socket whose reads and writes each fail once pending for their limit,
 /// and which hands hyper one head at a time.
@@ -83,6 +101,8 @@ pub struct TimedStream<S> {
     read: Option<Limit>,
     /// Whether reads are cut at the end of each HTTP/1 head.
     cut_heads: bool,
+    /// The longest request line handed over whole.
+    max_request_line: usize,
     write: Limit,
     heads: Heads,
     wire: Arc<Wire>,
@@ -91,12 +111,20 @@ pub struct TimedStream<S> {
 }
 
 impl<S> TimedStream<S> {
-    /// For HTTP/1: reads and writes timed, heads handed over one at a time.
-    pub fn new(inner: S, read: Duration, write: Duration, wire: Arc<Wire>) -> TimedStream<S> {
+    /// For HTTP/1: reads and writes timed, heads handed over one at a time,
+    /// request lines longer than `max_request_line` cut.
+    pub fn new(
+        inner: S,
+        read: Duration,
+        write: Duration,
+        wire: Arc<Wire>,
+        max_request_line: usize,
+    ) -> TimedStream<S> {
         TimedStream {
             inner,
             read: Some(Limit::new(read)),
             cut_heads: true,
+            max_request_line,
             write: Limit::new(write),
             heads: Heads::default(),
             wire,
@@ -110,6 +138,7 @@ impl<S> TimedStream<S> {
             inner,
             read: None,
             cut_heads: false,
+            max_request_line: usize::MAX,
             write: Limit::new(write),
             heads: Heads::default(),
             wire: Arc::default(),
@@ -129,39 +158,54 @@ struct Heads {
     /// The line ends seen just before: 0 none, 1 after an LF, 2 after LF CR.
     state: u8,
     line: RequestLine,
+    /// What is left to hand over of [`CUT_LINE_END`] after a cut request line.
+    ending: Option<&'static [u8]>,
 }
 
-/// The request line of a head, as it passes: leading empty lines skipped, and
-/// whether a `#` came after the method.
+/// The request line of a head, as it passes: leading empty lines skipped,
+/// whether a `#` came after the method, and how long it is so far.
 #[derive(Default)]
 struct RequestLine {
     started: bool,
     after_method: bool,
     done: bool,
     hash: bool,
+    len: usize,
 }
 
 impl RequestLine {
     /// Takes note of `bytes`, about to be handed over, with the search for a
     /// head's end at `state` after them; when they end a head, tells `wire`
-    /// what its request line held and starts afresh.
-    fn hand_over(&mut self, bytes: &[u8], state: u8, wire: &Wire) {
-        self.note(bytes);
+    /// what its request line held and starts afresh. Returns how many of them
+    /// to hand over when the request line runs past `limit` in them: then
+    /// `wire` is told, and the line is to be cut there.
+    fn hand_over(&mut self, bytes: &[u8], state: u8, wire: &Wire, limit: usize) -> Option<usize> {
+        if let Some(keep) = self.note(bytes, limit) {
+            wire.fragment.store(self.hash, Ordering::Relaxed);
+            wire.uri_too_long.store(true, Ordering::Relaxed);
+            return Some(keep);
+        }
         // Only the end of a head leaves the search at rest after an LF.
         if bytes.last() == Some(&b'\n') && state == 0 {
             wire.fragment.store(self.hash, Ordering::Relaxed);
             *self = RequestLine::default();
         }
+        None
     }
 
-    fn note(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+    /// Returns where in `bytes` the request line passes `limit` (a CR before
+    /// its LF not counted), if it does.
+    fn note(&mut self, bytes: &[u8], limit: usize) -> Option<usize> {
+        for (i, &b) in bytes.iter().enumerate() {
             if self.done {
-                return;
+                return None;
             }
             match b {
-                b'\r' | b'\n' if !self.started => {}
-                b'\n' => self.done = true,
+                b'\r' | b'\n' if !self.started => continue,
+                b'\n' => {
+                    self.done = true;
+                    continue;
+                }
                 b' ' => {
                     self.started = true;
                     self.after_method = true;
@@ -169,7 +213,12 @@ impl RequestLine {
                 b'#' if self.after_method => self.hash = true,
                 _ => self.started = true,
             }
+            self.len += 1;
+            if self.len > limit.saturating_add(1) {
+                return Some(i);
+            }
         }
+        None
     }
 }
 
@@ -279,12 +328,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
                 None => result,
             };
         }
-        if this.wire.body_refused() {
-            // End of file for hyper: the body is the client's to keep.
+        if let Some(ending) = this.heads.ending {
+            // The end of a request line cut at the limit, as much as fits.
+            let n = ending.len().min(buf.remaining());
+            buf.put_slice(&ending[..n]);
+            this.heads.ending = (n < ending.len()).then(|| &ending[n..]);
+            return Poll::Ready(Ok(()));
+        }
+        if this.wire.body_refused() || this.wire.uri_too_long() {
+            // End of file for hyper: the body, or the rest of a line too long,
+            // is the client's to keep.
             this.heads.held = Vec::new();
             this.heads.start = 0;
             return Poll::Ready(Ok(()));
         }
+        let limit = this.max_request_line;
         let heads = &mut this.heads;
         if heads.start < heads.held.len() {
             // What arrived after a head: the next head, or a body that the
@@ -292,14 +350,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
             let pending = &heads.held[heads.start..];
             let room = pending.len().min(buf.remaining());
             let take = cut(&mut heads.state, &pending[..room]);
-            buf.put_slice(&pending[..take]);
-            heads
+            let cut_at = heads
                 .line
-                .hand_over(&pending[..take], heads.state, &this.wire);
+                .hand_over(&pending[..take], heads.state, &this.wire, limit);
+            buf.put_slice(&pending[..cut_at.unwrap_or(take)]);
             heads.start += take;
-            if heads.start == heads.held.len() {
+            if heads.start == heads.held.len() || cut_at.is_some() {
                 heads.held.clear();
                 heads.start = 0;
+            }
+            if cut_at.is_some() {
+                heads.end_cut_line(buf);
             }
             return Poll::Ready(Ok(()));
         }
@@ -313,15 +374,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
             let fresh = &buf.filled()[before..];
             let take = cut(&mut this.heads.state, fresh);
             let heads = &mut this.heads;
-            heads
+            let cut_at = heads
                 .line
-                .hand_over(&fresh[..take], heads.state, &this.wire);
-            if take < fresh.len() {
+                .hand_over(&fresh[..take], heads.state, &this.wire, limit);
+            if let Some(keep) = cut_at {
+                buf.set_filled(before + keep);
+                heads.end_cut_line(buf);
+            } else if take < fresh.len() {
                 this.heads.held.extend_from_slice(&fresh[take..]);
                 buf.set_filled(before + take);
             }
         }
         result
+    }
+}
+
+impl Heads {
+    /// Ends a request line cut at the limit: what fits of [`CUT_LINE_END`]
+    /// now, the rest at the next read.
+    fn end_cut_line(&mut self, buf: &mut ReadBuf<'_>) {
+        let n = CUT_LINE_END.len().min(buf.remaining());
+        buf.put_slice(&CUT_LINE_END[..n]);
+        self.ending = (n < CUT_LINE_END.len()).then(|| &CUT_LINE_END[n..]);
     }
 }
 
