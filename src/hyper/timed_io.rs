@@ -515,7 +515,7 @@ mod tests {
             let mut rest = bytes;
             while !rest.is_empty() {
                 let take = cut(&mut state, rest);
-                line.hand_over(&rest[..take], state, &wire);
+                line.hand_over(&rest[..take], state, &wire, usize::MAX);
                 rest = &rest[take..];
             }
         };
