@@ -759,6 +759,14 @@ fn run_textbook(case: &Case, fixture: &Fixture) -> Outcome {
             (End::Closed | End::Reset, Some(local)) => ledger.settled_fate(local, FATE_BOUND),
             _ => None,
         };
+        // A refusal can come between the listener's close and the ledger's
+        // word that the server stopped: wait for that word, briefly.
+        if outcome.end == End::Refused {
+            let until = std::time::Instant::now() + FATE_BOUND;
+            while !ledger.stopped() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         let never_accepted = outcome.responses.is_empty()
             && fate.is_none()
             && matches!(outcome.end, End::Closed | End::Reset | End::Refused)
