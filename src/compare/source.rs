@@ -29,6 +29,7 @@ pub struct Source {
 /// Every `.rs` file under `src/raw` and `src/docroot`, in path order. A test
 /// compares this list with the folders, so a new file cannot be forgotten.
 pub const SOURCES: &[Source] = sources![
+    "docroot/added.rs",
     "docroot/beneath.rs",
     "docroot/cache.rs",
     "docroot/conditional.rs",

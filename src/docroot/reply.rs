@@ -133,6 +133,15 @@ impl Reply {
         self
     }
 
+    /// Bytes of body to send (0 for HEAD and for replies without one).
+    pub fn body_len(&self) -> u64 {
+        match &self.body {
+            Body::Empty => 0,
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+
     /// The value of `Content-Length`, which every reply carries.
     pub fn content_length(&self) -> u64 {
         self.headers
