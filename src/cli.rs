@@ -460,6 +460,7 @@ fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), Str
         .ok_or("expected 'Name: value', e.g. 'X-Robots-Tag: noindex'")?;
     let name = http::HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| format!("{:?} is not a valid header name", name.trim()))?;
+    twinserve::docroot::check_added_header(&name)?;
     let value = http::HeaderValue::from_str(value.trim())
         .map_err(|_| format!("{:?} is not a valid header value", value.trim()))?;
     Ok((name, value))
