@@ -1,13 +1,14 @@
 //! The access log (`--access-log`): one line per response in Common, Combined
 //! or JSON format, the same from both backends, and the `-v` line with the
-//! same fields. Workers only append to a shared buffer; a thread of its own
-//! writes it out, so a slow disk or a blocked stdout never holds a request.
+//! same fields. Each worker appends to a buffer of its own; a thread of the
+//! log's own writes them out, so a slow disk or a blocked stdout never holds
+//! a request, and workers never wait on each other.
 
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -139,7 +140,7 @@ impl Exchange {
     }
 }
 
-/// A writer thread fed through a shared buffer.
+/// A writer thread that collects the lines workers leave in buffers of their own.
 #[derive(Debug)]
 pub struct AccessLog {
     format: Format,
@@ -148,21 +149,32 @@ pub struct AccessLog {
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// One thread's lines, waiting for the writer. Each worker thread appends to
+/// its own, so workers never wait on one another; only the writer, a few
+/// times a second, takes the lock beside the owner.
+type Slot = Arc<Mutex<Vec<u8>>>;
+
 #[derive(Debug, Default)]
 struct Shared {
-    pending: Mutex<Vec<u8>>,
+    /// Tells logs apart in a thread's list of slots (tests run several).
+    id: u64,
+    slots: Mutex<Vec<Slot>>,
+    stop: Mutex<bool>,
     wake: Condvar,
-    stop: AtomicBool,
     dropped: AtomicU64,
+    next_seq: AtomicU64,
+    /// Bytes in all slots together, bounded by [`MAX_PENDING`].
+    pending_bytes: AtomicUsize,
 }
 
-/// Lines wait at most this long before they are written and flushed.
+/// Lines wait at most about this long before they are written and flushed.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
-/// Past this many bytes waiting, the writer is woken at once ...
-const WAKE_AT: usize = 64 * 1024;
-/// ... and past this many, lines are dropped (and counted) rather than
-/// letting a stalled destination grow the server's memory without bound.
-const MAX_PENDING: usize = 16 * 1024 * 1024;
+/// Past this many bytes waiting in all slots, lines are dropped (and
+/// counted) rather than letting a stalled destination grow the server's
+/// memory without bound.
+const MAX_PENDING: usize = 32 * 1024 * 1024;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 impl AccessLog {
     /// Opens the destination and starts the writer thread.
@@ -176,7 +188,10 @@ impl AccessLog {
                     .open(path)?,
             ),
         };
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            ..Shared::default()
+        });
         let thread_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("twinserve-access-log".into())
@@ -192,7 +207,11 @@ impl AccessLog {
     /// Writes out every line so far and stops the writer; lines recorded
     /// later are not written. The server calls this once it has stopped.
     pub fn close(&self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
+        *self
+            .shared
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
         self.shared.wake.notify_one();
         let writer = self
             .writer
@@ -204,22 +223,44 @@ impl AccessLog {
         }
     }
 
+    /// Appends `line` to this thread's slot, made on the thread's first line.
     fn push(&self, line: &[u8]) {
-        let mut pending = self
+        thread_local! {
+            static SLOTS: RefCell<Vec<(u64, Slot)>> = const { RefCell::new(Vec::new()) };
+        }
+        let slot = SLOTS.with(|slots| {
+            let mut slots = slots.borrow_mut();
+            if let Some((_, slot)) = slots.iter().find(|(id, _)| *id == self.shared.id) {
+                return Arc::clone(slot);
+            }
+            let slot = Slot::default();
+            lock(&self.shared.slots).push(Arc::clone(&slot));
+            slots.push((self.shared.id, Arc::clone(&slot)));
+            slot
+        });
+        let waiting = self
             .shared
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if pending.len() + line.len() > MAX_PENDING {
+            .pending_bytes
+            .fetch_add(line.len() + 16, Ordering::Relaxed);
+        if waiting > MAX_PENDING {
+            self.shared
+                .pending_bytes
+                .fetch_sub(line.len() + 16, Ordering::Relaxed);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let before = pending.len();
+        let mut pending = lock(&slot);
+        // Numbered, so the writer can put the threads' lines back in the
+        // order they were recorded in.
+        let seq = self.shared.next_seq.fetch_add(1, Ordering::Relaxed);
+        pending.extend_from_slice(&seq.to_le_bytes());
+        pending.extend_from_slice(&(line.len() as u64).to_le_bytes());
         pending.extend_from_slice(line);
-        if before < WAKE_AT && pending.len() >= WAKE_AT {
-            self.shared.wake.notify_one();
-        }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Drop for AccessLog {
@@ -228,32 +269,62 @@ impl Drop for AccessLog {
     }
 }
 
-/// The writer thread: every [`FLUSH_EVERY`] (or sooner when much is
-/// waiting) it takes what is pending and writes it out, until stopped.
+/// The writer thread: every [`FLUSH_EVERY`] it takes what each thread's
+/// slot holds and writes it out in the order recorded, until stopped, and
+/// then once more.
 fn write_out(shared: &Shared, out: &mut dyn Write) {
-    let mut spare = Vec::new();
+    let mut taken: Vec<Vec<u8>> = Vec::new();
+    let mut lines: Vec<(u64, usize, usize, usize)> = Vec::new();
+    let mut batch = Vec::new();
     loop {
-        let stopping;
-        {
-            let mut pending = shared
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if pending.len() < WAKE_AT && !shared.stop.load(Ordering::SeqCst) {
-                pending = shared
+        let stopping = {
+            let stop = lock(&shared.stop);
+            let stop = if *stop {
+                stop
+            } else {
+                shared
                     .wake
-                    .wait_timeout(pending, FLUSH_EVERY)
+                    .wait_timeout(stop, FLUSH_EVERY)
                     .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                    .0
+            };
+            *stop
+        };
+        let slots: Vec<Slot> = {
+            let mut slots = lock(&shared.slots);
+            let all = slots.clone();
+            // A slot whose thread has ended is emptied this once more, then let go.
+            slots.retain(|slot| Arc::strong_count(slot) > 2);
+            all
+        };
+        taken.resize_with(slots.len(), Vec::new);
+        lines.clear();
+        for (index, slot) in slots.iter().enumerate() {
+            taken[index].clear();
+            std::mem::swap(&mut *lock(slot), &mut taken[index]);
+            let buffer = &taken[index];
+            shared
+                .pending_bytes
+                .fetch_sub(buffer.len(), Ordering::Relaxed);
+            let mut at = 0;
+            while at + 16 <= buffer.len() {
+                let number = |from: usize| {
+                    u64::from_le_bytes(buffer[from..from + 8].try_into().unwrap_or_default())
+                };
+                let (seq, len) = (number(at), number(at + 8) as usize);
+                lines.push((seq, index, at + 16, at + 16 + len));
+                at += 16 + len;
             }
-            stopping = shared.stop.load(Ordering::SeqCst);
-            std::mem::swap(&mut *pending, &mut spare);
         }
-        if !spare.is_empty() {
-            if let Err(e) = out.write_all(&spare).and_then(|()| out.flush()) {
-                tracing::warn!("access log: cannot write: {e}");
-            }
-            spare.clear();
+        lines.sort_unstable_by_key(|&(seq, ..)| seq);
+        batch.clear();
+        for &(_, index, start, end) in &lines {
+            batch.extend_from_slice(&taken[index][start..end]);
+        }
+        if !batch.is_empty()
+            && let Err(e) = out.write_all(&batch).and_then(|()| out.flush())
+        {
+            tracing::warn!("access log: cannot write: {e}");
         }
         let dropped = shared.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
@@ -571,6 +642,85 @@ mod tests {
 
     fn ip4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
         IpAddr::from([a, b, c, d])
+    }
+
+    fn log_to(path: &std::path::Path) -> AccessLog {
+        AccessLog::open(&Settings {
+            destination: Destination::File(path.to_path_buf()),
+            format: Format::Common,
+            trusted_proxies: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    fn record_get(log: &AccessLog, target: &str) {
+        let headers = HeaderMap::new();
+        let req = RequestView {
+            method: "GET",
+            target,
+            version: Version::Http11,
+            headers: &headers,
+        };
+        let exchange = Exchange {
+            peer: Some(SocketAddr::from(([127, 0, 0, 1], 9))),
+            status: 200,
+            bytes: 1,
+            started: Instant::now(),
+        };
+        record(Some(log), &req, &exchange);
+    }
+
+    #[test]
+    fn lines_from_many_threads_come_out_whole_in_order_and_all_at_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let log = Arc::new(log_to(&path));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for i in 0..2000 {
+                        record_get(&log, &format!("/{t}/{i}"));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        record_get(&log, "/last");
+        log.close();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 8 * 2000 + 1);
+        assert!(
+            text.lines()
+                .last()
+                .unwrap()
+                .contains("\"GET /last HTTP/1.1\" 200 1")
+        );
+        // Each thread's lines in the order it recorded them.
+        for t in 0..8 {
+            let prefix = format!("\"GET /{t}/");
+            let numbers: Vec<usize> = text
+                .lines()
+                .filter_map(|l| l.split(&prefix).nth(1))
+                .map(|rest| rest.split(' ').next().unwrap().parse().unwrap())
+                .collect();
+            assert_eq!(numbers, (0..2000).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_line_is_written_out_without_waiting_for_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let log = log_to(&path);
+        record_get(&log, "/soon");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !std::fs::read_to_string(&path).unwrap().contains("/soon") {
+            assert!(Instant::now() < deadline, "not written within 5 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]
