@@ -158,6 +158,11 @@ pub struct ServeArgs {
     /// Never send file.br / file.gz / file.zst in place of file, whatever the client accepts.
     #[arg(long, env = "TWINSERVE_NO_PRECOMPRESSED")]
     pub no_precompressed: bool,
+    /// Compress text files (HTML, CSS, JS, JSON, SVG ...) of 1 KiB to 8 MiB
+    /// with brotli, zstd or gzip, as the client prefers, when no precompressed
+    /// file fits; each compressed once and kept (32 MiB in all).
+    #[arg(long, env = "TWINSERVE_COMPRESS")]
+    pub compress: bool,
     /// List the files of a folder that has no index.html (otherwise 404).
     #[arg(long, env = "TWINSERVE_LIST_DIRS")]
     pub list_dirs: bool,
@@ -421,6 +426,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 format: args.log_format,
                 trusted_proxies: args.trust_proxy,
             }),
+        compress: args.compress,
     };
     config.limits.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace);
     config.once = args.once;

@@ -382,3 +382,106 @@ fn both_backends_log_the_same_lines() {
     assert_eq!(first["user_agent"], "test/1.0 (\"q\")");
     assert_eq!(first["client"], "127.0.0.1");
 }
+
+fn decode(coding: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match coding {
+        "br" => brotli::BrotliDecompress(&mut &body[..], &mut out).unwrap(),
+        "zstd" => out = zstd::stream::decode_all(body).unwrap(),
+        "gzip" => {
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut out).unwrap();
+        }
+        other => panic!("{other}"),
+    }
+    out
+}
+
+#[test]
+fn compression_on_the_fly_by_q_value_never_for_ranges() {
+    let site = TestSite::new();
+    let page: String = (0..2000)
+        .map(|i| format!("<p>line {i} of a page</p>\n"))
+        .collect();
+    std::fs::write(site.root().join("page.html"), &page).unwrap();
+    std::fs::write(site.root().join("tiny.css"), "p{}").unwrap();
+    site.big_file("photo.png", 50_000);
+    std::fs::write(site.root().join("pre.txt"), page.repeat(2)).unwrap();
+    std::fs::write(site.root().join("pre.txt.zst"), b"precompressed zstd").unwrap();
+    for backend in BACKENDS {
+        let server = site.start_with(backend, |c| c.docroot.compress = true);
+        let addr = server.local_addr();
+        let plain = request(addr, "GET", "/page.html", "");
+        assert_eq!(plain.body, page.as_bytes());
+        assert_eq!(plain.header("content-encoding"), None);
+        assert_eq!(plain.header("vary"), Some("accept-encoding"), "{backend}");
+        let mut etags = vec![plain.header("etag").unwrap().to_string()];
+        for (accept, coding) in [
+            ("br", "br"),
+            ("zstd", "zstd"),
+            ("gzip", "gzip"),
+            ("gzip;q=1, br;q=0.5", "gzip"),
+            ("br;q=0, zstd, gzip", "zstd"),
+            ("*", "br"),
+        ] {
+            let got = request(
+                addr,
+                "GET",
+                "/page.html",
+                &format!("Accept-Encoding: {accept}\r\n"),
+            );
+            assert_eq!(got.status, 200);
+            assert_eq!(
+                got.header("content-encoding"),
+                Some(coding),
+                "{backend} {accept}"
+            );
+            assert_eq!(got.header("vary"), Some("accept-encoding"));
+            assert!(got.body.len() < page.len() / 4, "{backend} {coding}");
+            assert_eq!(
+                decode(coding, &got.body),
+                page.as_bytes(),
+                "{backend} {coding}"
+            );
+            let etag = got.header("etag").unwrap().to_string();
+            assert!(etag.starts_with('"') && etag.ends_with(&format!("-{coding}\"")));
+            if !etags.contains(&etag) {
+                etags.push(etag.clone());
+            }
+            // Its own validator revalidates it, and HEAD says the same length.
+            let again = request(
+                addr,
+                "GET",
+                "/page.html",
+                &format!("Accept-Encoding: {accept}\r\nIf-None-Match: {etag}\r\n"),
+            );
+            assert_eq!(again.status, 304);
+            let head = request(
+                addr,
+                "HEAD",
+                "/page.html",
+                &format!("Accept-Encoding: {accept}\r\n"),
+            );
+            assert_eq!(head.header("content-length"), got.header("content-length"));
+        }
+        assert_eq!(etags.len(), 4, "one ETag per encoding: {etags:?}");
+        // A range is of the file itself.
+        let range = request(
+            addr,
+            "GET",
+            "/page.html",
+            "Accept-Encoding: br\r\nRange: bytes=0-9\r\n",
+        );
+        assert_eq!(range.status, 206);
+        assert_eq!(range.header("content-encoding"), None);
+        assert_eq!(range.body, &page.as_bytes()[..10]);
+        // Too small, or not text: as it is.
+        for target in ["/tiny.css", "/photo.png"] {
+            let got = request(addr, "GET", target, "Accept-Encoding: br\r\n");
+            assert_eq!(got.header("content-encoding"), None, "{backend} {target}");
+        }
+        // A precompressed .zst is sent as it is.
+        let pre = request(addr, "GET", "/pre.txt", "Accept-Encoding: zstd\r\n");
+        assert_eq!(pre.header("content-encoding"), Some("zstd"));
+        assert_eq!(pre.body, b"precompressed zstd");
+    }
+}

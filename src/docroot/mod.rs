@@ -16,6 +16,7 @@
 mod added;
 mod beneath;
 mod cache;
+mod compress;
 mod conditional;
 mod encoding;
 mod listing;
@@ -103,6 +104,8 @@ pub struct Options {
     pub fallback: Option<Fallback>,
     /// One line per response, written off the request path.
     pub access_log: Option<crate::access_log::Settings>,
+    /// Compress text files on the fly when no precompressed file fits.
+    pub compress: bool,
 }
 
 /// Five minutes: a browser reuses a page within a visit without asking, yet
@@ -122,6 +125,7 @@ impl Default for Options {
             cors: None,
             fallback: None,
             access_log: None,
+            compress: false,
         }
     }
 }
@@ -172,6 +176,8 @@ pub struct DocRoot {
     /// `Options::fallback`'s file, checked at open.
     fallback: Option<(PathBuf, bool)>,
     access_log: Option<crate::access_log::AccessLog>,
+    /// Bodies compressed on the fly (`Options::compress`).
+    compressed: compress::Compressed,
 }
 
 impl DocRoot {
@@ -232,6 +238,7 @@ impl DocRoot {
             added,
             fallback,
             access_log,
+            compressed: compress::Compressed::default(),
         })
     }
 
@@ -324,9 +331,11 @@ impl DocRoot {
                 // folders the cache watches alone decide what the key names.
                 let key = found.direct.then_some(key.as_str());
                 let representation = self.select_variant(req, key, &relative, found, &beneath);
-                self.serve(req, representation)
+                self.serve(req, self.compressed(req, representation))
             }
-            Ok(Resolved::Cached(representation)) => self.serve(req, representation),
+            Ok(Resolved::Cached(representation)) => {
+                self.serve(req, self.compressed(req, representation))
+            }
             Ok(Resolved::Listing {
                 dir,
                 relative,
@@ -396,6 +405,39 @@ impl DocRoot {
                     }
                 }
             }
+        }
+    }
+
+    /// With `--compress`, a text file sent as is becomes the encoding the
+    /// client prefers, from the cache or compressed now. Never for a request
+    /// with `Range`: ranges are of the file as it is (RFC 9110 §14.1.2 lets
+    /// them apply to an encoding, which no client could rely on).
+    fn compressed<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        mut rep: Representation,
+    ) -> Representation {
+        if !self.options.compress
+            || rep.coding.is_some()
+            || !(compress::MIN_LEN..=compress::MAX_LEN).contains(&rep.len)
+            || !compress::compressible(rep.content_type())
+        {
+            return rep;
+        }
+        rep.vary_on_encoding();
+        if req.headers.values(&header::RANGE).next().is_some() {
+            return rep;
+        }
+        let Some(coding) = encoding::choose(req.headers, compress::CODINGS) else {
+            return rep;
+        };
+        let etag = rep.etag.as_bytes().to_vec();
+        match self
+            .compressed
+            .get_or_make(&etag, coding, || rep.read_all())
+        {
+            Some(body) => rep.encoded(coding, body),
+            None => rep,
         }
     }
 
@@ -740,6 +782,38 @@ mod tests {
                 out
             }
         }
+    }
+
+    #[test]
+    fn a_file_is_compressed_once_per_coding_until_it_changes() {
+        let (dir, _) = site();
+        let path = dir.path().join("root/page.html");
+        std::fs::write(&path, "<p>text</p>\n".repeat(500)).unwrap();
+        let docroot = with_options(&dir, |o| o.compress = true);
+        let ask = |coding: &'static [u8]| {
+            let headers = Fields(vec![("Host", b"x"), ("Accept-Encoding", coding)]);
+            docroot.respond(&RequestView {
+                method: "GET",
+                target: "/page.html",
+                version: Version::Http11,
+                headers: &headers,
+            })
+        };
+        for _ in 0..5 {
+            assert_eq!(ask(b"br").headers[header::CONTENT_ENCODING], "br");
+            assert_eq!(ask(b"gzip").headers[header::CONTENT_ENCODING], "gzip");
+        }
+        assert_eq!(docroot.compressed.made(), 2);
+        // A new version of the file is a new ETag, so compressed anew.
+        std::fs::write(&path, "<p>changed</p>\n".repeat(500)).unwrap();
+        let fresh = ask(b"br");
+        assert_eq!(
+            compress::encode("br", &"<p>changed</p>\n".repeat(500).into_bytes())
+                .unwrap()
+                .len() as u64,
+            fresh.content_length()
+        );
+        assert_eq!(docroot.compressed.made(), 3);
     }
 
     #[test]
