@@ -228,16 +228,6 @@ impl AccessLog {
         thread_local! {
             static SLOTS: RefCell<Vec<(u64, Slot)>> = const { RefCell::new(Vec::new()) };
         }
-        let slot = SLOTS.with(|slots| {
-            let mut slots = slots.borrow_mut();
-            if let Some((_, slot)) = slots.iter().find(|(id, _)| *id == self.shared.id) {
-                return Arc::clone(slot);
-            }
-            let slot = Slot::default();
-            lock(&self.shared.slots).push(Arc::clone(&slot));
-            slots.push((self.shared.id, Arc::clone(&slot)));
-            slot
-        });
         let waiting = self
             .shared
             .pending_bytes
@@ -249,13 +239,25 @@ impl AccessLog {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let mut pending = lock(&slot);
-        // Numbered, so the writer can put the threads' lines back in the
-        // order they were recorded in.
-        let seq = self.shared.next_seq.fetch_add(1, Ordering::Relaxed);
-        pending.extend_from_slice(&seq.to_le_bytes());
-        pending.extend_from_slice(&(line.len() as u64).to_le_bytes());
-        pending.extend_from_slice(line);
+        SLOTS.with(|slots| {
+            let mut slots = slots.borrow_mut();
+            let index = match slots.iter().position(|(id, _)| *id == self.shared.id) {
+                Some(index) => index,
+                None => {
+                    let slot = Slot::default();
+                    lock(&self.shared.slots).push(Arc::clone(&slot));
+                    slots.push((self.shared.id, slot));
+                    slots.len() - 1
+                }
+            };
+            let mut pending = lock(&slots[index].1);
+            // Numbered, so the writer can put the threads' lines back in the
+            // order they were recorded in.
+            let seq = self.shared.next_seq.fetch_add(1, Ordering::Relaxed);
+            pending.extend_from_slice(&seq.to_le_bytes());
+            pending.extend_from_slice(&(line.len() as u64).to_le_bytes());
+            pending.extend_from_slice(line);
+        });
     }
 }
 
@@ -451,7 +453,7 @@ fn format_line<H: HeaderSource + ?Sized>(
                 None => line.push(b'-'),
             }
             line.extend_from_slice(b" - - [");
-            push_clf_time(line, now);
+            push_time(line, now, false);
             line.extend_from_slice(b"] \"");
             push_quoted(line, req.method.as_bytes());
             line.push(b' ');
@@ -472,7 +474,7 @@ fn format_line<H: HeaderSource + ?Sized>(
         }
         Format::Json => {
             line.extend_from_slice(b"{\"time\":\"");
-            push_iso_time(line, now);
+            push_time(line, now, true);
             line.extend_from_slice(b"\",\"client\":");
             match client {
                 Some(ip) => {
@@ -527,6 +529,26 @@ fn push_quoted(line: &mut Vec<u8>, bytes: &[u8]) {
 fn push_json(line: &mut Vec<u8>, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     let _ = serde_json::to_writer(&mut *line, &*text);
+}
+
+/// The time in the format's form, formatted once a second per thread.
+fn push_time(line: &mut Vec<u8>, secs: u64, iso: bool) {
+    thread_local! {
+        static TIME: RefCell<(u64, Vec<u8>, Vec<u8>)> =
+            const { RefCell::new((u64::MAX, Vec::new(), Vec::new())) };
+    }
+    TIME.with(|time| {
+        let mut time = time.borrow_mut();
+        if time.0 != secs {
+            let (_, clf, iso) = &mut *time;
+            clf.clear();
+            push_clf_time(clf, secs);
+            iso.clear();
+            push_iso_time(iso, secs);
+            time.0 = secs;
+        }
+        line.extend_from_slice(if iso { &time.2 } else { &time.1 });
+    });
 }
 
 /// `10/Oct/2000:13:55:36 +0000` for `secs` since the epoch (UTC).
