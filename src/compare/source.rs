@@ -32,6 +32,7 @@ pub const SOURCES: &[Source] = sources![
     "docroot/added.rs",
     "docroot/beneath.rs",
     "docroot/cache.rs",
+    "docroot/compress.rs",
     "docroot/conditional.rs",
     "docroot/encoding.rs",
     "docroot/listing.rs",
