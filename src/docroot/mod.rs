@@ -273,8 +273,7 @@ impl DocRoot {
     /// Decides the whole answer to one request.
     pub fn respond<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
         let mut reply = self.decide(req);
-        // A page written here has no validators; a file always has an ETag.
-        let generated = !reply.headers.contains_key(header::ETAG);
+        let generated = reply.generated;
         self.added
             .apply(&mut reply, req.method, req.headers, generated);
         reply.answering(req.method)

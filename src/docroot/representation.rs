@@ -203,6 +203,7 @@ impl Representation {
             status,
             headers,
             body,
+            generated: false,
         }
     }
 
@@ -226,6 +227,7 @@ impl Representation {
             status: StatusCode::NOT_MODIFIED,
             headers,
             body: Body::Empty,
+            generated: false,
         }
     }
 }
