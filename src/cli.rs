@@ -216,6 +216,7 @@ pub struct ServeArgs {
     /// Serve HTTPS with this PEM certificate chain, leaf first (hyper only).
     #[arg(
         long,
+        env = "TWINSERVE_TLS_CERT",
         value_name = "FILE",
         requires = "tls_key",
         help_heading = "TLS and HTTP/2 (hyper backend)"
@@ -224,6 +225,7 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(
         long,
+        env = "TWINSERVE_TLS_KEY",
         value_name = "FILE",
         requires = "tls_cert",
         help_heading = "TLS and HTTP/2 (hyper backend)"
@@ -233,16 +235,22 @@ pub struct ServeArgs {
     /// and ::1; its SHA-256 fingerprint is printed.
     #[arg(
         long,
+        env = "TWINSERVE_SELF_SIGNED",
         conflicts_with = "tls_cert",
         help_heading = "TLS and HTTP/2 (hyper backend)"
     )]
     pub self_signed: bool,
     /// On plain TCP, also speak HTTP/2 to clients that start with its preface (h2c).
-    #[arg(long, help_heading = "TLS and HTTP/2 (hyper backend)")]
+    #[arg(
+        long,
+        env = "TWINSERVE_HTTP2_PRIOR_KNOWLEDGE",
+        help_heading = "TLS and HTTP/2 (hyper backend)"
+    )]
     pub http2_prior_knowledge: bool,
     /// Send Strict-Transport-Security: max-age=SECONDS over TLS.
     #[arg(
         long,
+        env = "TWINSERVE_HSTS",
         value_name = "SECONDS",
         help_heading = "TLS and HTTP/2 (hyper backend)"
     )]
@@ -721,6 +729,26 @@ fn subcommand_usage_error(name: &str, message: String) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_serve_flag_has_its_environment_variable() {
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").unwrap();
+        for arg in serve.get_arguments() {
+            let Some(long) = arg.get_long() else {
+                continue; // DIR, the positional folder
+            };
+            if arg.is_global_set() || ["help", "verbose", "quiet"].contains(&long) {
+                continue;
+            }
+            let expected = format!("TWINSERVE_{}", long.to_uppercase().replace('-', "_"));
+            assert_eq!(
+                arg.get_env().and_then(|e| e.to_str()),
+                Some(expected.as_str()),
+                "--{long}"
+            );
+        }
+    }
 
     #[test]
     fn definitions_are_consistent() {
