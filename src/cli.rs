@@ -124,51 +124,99 @@ fn parse_target(text: &str) -> Result<(String, String, u16), String> {
     Ok((name.to_string(), host.to_string(), port))
 }
 
+/// `serve`'s flags. Each can also come from the environment as
+/// `TWINSERVE_<FLAG>` (`--list-dirs` from `TWINSERVE_LIST_DIRS=true`), the way
+/// containers are configured; a flag on the command line wins.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The folder to serve [default: ./site]; the same as --root DIR.
+    #[arg(value_name = "DIR", conflicts_with = "root")]
+    pub dir: Option<PathBuf>,
     /// Which HTTP implementation answers.
-    #[arg(long, value_enum, default_value_t = Backend::Raw)]
+    #[arg(long, env = "TWINSERVE_BACKEND", value_enum, default_value_t = Backend::Raw)]
     pub backend: Backend,
-    /// The folder to serve.
-    #[arg(long, default_value = "site")]
-    pub root: PathBuf,
-    /// Address to listen on. Anything but loopback exposes the folder to the network.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: IpAddr,
+    /// The folder to serve [default: ./site].
+    #[arg(long, env = "TWINSERVE_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Address or host name to listen on: 127.0.0.1, ::1, localhost, or ::
+    /// (every address, IPv4 too where the OS allows). Anything but loopback
+    /// exposes the folder to the network.
+    #[arg(long, env = "TWINSERVE_HOST", default_value = "127.0.0.1")]
+    pub host: String,
     /// Port to listen on (0: any free port, printed at start).
-    #[arg(long, default_value_t = 12000)]
+    #[arg(long, env = "TWINSERVE_PORT", default_value_t = 12000)]
     pub port: u16,
     /// Worker threads [default: raw 128, hyper one per core].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "TWINSERVE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Bytes per read/write when sending a file [default: raw 64 KiB, hyper 256 KiB].
-    #[arg(long, value_parser = parse_chunk_size)]
+    #[arg(long, env = "TWINSERVE_CHUNK_SIZE", value_parser = parse_chunk_size)]
     pub chunk_size: Option<NonZeroUsize>,
     /// Cache-Control sent with files (200, 206, 304).
-    #[arg(long, value_name = "VALUE", default_value = twinserve::docroot::DEFAULT_CACHE_CONTROL)]
+    #[arg(long, env = "TWINSERVE_CACHE_CONTROL", value_name = "VALUE", default_value = twinserve::docroot::DEFAULT_CACHE_CONTROL)]
     pub cache_control: String,
-    /// Never send file.br / file.gz in place of file, whatever the client accepts.
-    #[arg(long)]
+    /// Never send file.br / file.gz / file.zst in place of file, whatever the client accepts.
+    #[arg(long, env = "TWINSERVE_NO_PRECOMPRESSED")]
     pub no_precompressed: bool,
+    /// Compress text files (HTML, CSS, JS, JSON, SVG ...) of 1 KiB to 8 MiB
+    /// with brotli, zstd or gzip, as the client prefers, when no precompressed
+    /// file fits; each compressed once and kept (32 MiB in all).
+    #[arg(long, env = "TWINSERVE_COMPRESS")]
+    pub compress: bool,
     /// List the files of a folder that has no index.html (otherwise 404).
-    #[arg(long)]
+    #[arg(long, env = "TWINSERVE_LIST_DIRS")]
     pub list_dirs: bool,
     /// Serve files and folders whose names start with a dot (.git, .env).
-    #[arg(long)]
+    #[arg(long, env = "TWINSERVE_SERVE_HIDDEN")]
     pub serve_hidden: bool,
     /// Follow symlinks that lead out of the root (`..` in a request is refused regardless).
-    #[arg(long)]
+    #[arg(long, env = "TWINSERVE_FOLLOW_SYMLINKS")]
     pub follow_symlinks: bool,
+    /// Add this field to every response (repeatable; TWINSERVE_HEADER takes
+    /// several, one per line).
+    #[arg(long = "header", env = "TWINSERVE_HEADER", value_name = "NAME: VALUE", value_delimiter = '\n', value_parser = parse_header)]
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Add Referrer-Policy and X-Frame-Options to every response, and a
+    /// Content-Security-Policy that allows nothing to the pages the server
+    /// writes itself (listings, error pages).
+    #[arg(long, env = "TWINSERVE_SECURITY_HEADERS")]
+    pub security_headers: bool,
+    /// Let pages from ORIGIN (or `*`: any) fetch these files: answers carry
+    /// Access-Control-Allow-Origin, and preflight OPTIONS requests are answered.
+    #[arg(long, env = "TWINSERVE_CORS", value_name = "ORIGIN|*", value_parser = parse_cors)]
+    pub cors: Option<twinserve::docroot::Cors>,
+    /// Answer a GET or HEAD for a missing path with FILE (inside the root) and
+    /// 200, as a single-page app needs; paths with an extension still get 404.
+    #[arg(long, env = "TWINSERVE_FALLBACK", value_name = "FILE")]
+    pub fallback: Option<String>,
+    /// With --fallback: paths with an extension (/missing.js) get FILE too.
+    #[arg(long, env = "TWINSERVE_FALLBACK_ALL", requires = "fallback")]
+    pub fallback_all: bool,
+    /// Write one line per response to FILE (appended), or to stdout with `-`.
+    #[arg(long, env = "TWINSERVE_ACCESS_LOG", value_name = "-|FILE")]
+    pub access_log: Option<PathBuf>,
+    /// The access log's line format.
+    #[arg(long, env = "TWINSERVE_LOG_FORMAT", value_enum, default_value_t = twinserve::access_log::Format::Combined)]
+    pub log_format: twinserve::access_log::Format,
+    /// Log the client from X-Forwarded-For when the peer is in CIDR (a
+    /// proxy of yours); repeatable, TWINSERVE_TRUST_PROXY takes a comma list.
+    #[arg(long, env = "TWINSERVE_TRUST_PROXY", value_name = "CIDR", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trust_proxy: Vec<twinserve::access_log::Cidr>,
+    /// Seconds responses in flight may take to finish after Ctrl-C / SIGTERM;
+    /// past it they are cut, and the exit code is 1.
+    #[arg(long, env = "TWINSERVE_SHUTDOWN_GRACE", value_name = "SECS", default_value = "10", value_parser = parse_grace)]
+    pub shutdown_grace: f64,
     /// Serve one request on one connection, then close the listener and exit.
-    #[arg(long)]
+    #[arg(long, env = "TWINSERVE_ONCE")]
     pub once: bool,
     /// Print each request head to stdout as it arrives.
-    #[arg(long)]
+    #[arg(long, env = "TWINSERVE_PRINT_REQUESTS")]
     pub print_requests: bool,
     // TLS and HTTP/2 (hyper backend only).
     /// Serve HTTPS with this PEM certificate chain, leaf first (hyper only).
     #[arg(
         long,
+        env = "TWINSERVE_TLS_CERT",
         value_name = "FILE",
         requires = "tls_key",
         help_heading = "TLS and HTTP/2 (hyper backend)"
@@ -177,6 +225,7 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(
         long,
+        env = "TWINSERVE_TLS_KEY",
         value_name = "FILE",
         requires = "tls_cert",
         help_heading = "TLS and HTTP/2 (hyper backend)"
@@ -186,16 +235,22 @@ pub struct ServeArgs {
     /// and ::1; its SHA-256 fingerprint is printed.
     #[arg(
         long,
+        env = "TWINSERVE_SELF_SIGNED",
         conflicts_with = "tls_cert",
         help_heading = "TLS and HTTP/2 (hyper backend)"
     )]
     pub self_signed: bool,
     /// On plain TCP, also speak HTTP/2 to clients that start with its preface (h2c).
-    #[arg(long, help_heading = "TLS and HTTP/2 (hyper backend)")]
+    #[arg(
+        long,
+        env = "TWINSERVE_HTTP2_PRIOR_KNOWLEDGE",
+        help_heading = "TLS and HTTP/2 (hyper backend)"
+    )]
     pub http2_prior_knowledge: bool,
     /// Send Strict-Transport-Security: max-age=SECONDS over TLS.
     #[arg(
         long,
+        env = "TWINSERVE_HSTS",
         value_name = "SECONDS",
         help_heading = "TLS and HTTP/2 (hyper backend)"
     )]
@@ -345,11 +400,15 @@ fn config(root: PathBuf, addr: SocketAddr, threads: Option<u16>) -> Config {
 /// `twinserve serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let hyper = hyper_options(&args)?;
-    let mut config = config(
-        args.root,
-        SocketAddr::new(args.host, args.port),
-        args.threads,
-    );
+    let addr = match resolve_host(&args.host, args.port) {
+        Ok(addr) => addr,
+        Err(message) => usage_error(message),
+    };
+    let (root, root_given) = match (args.dir, args.root) {
+        (Some(root), _) | (None, Some(root)) => (root, true),
+        (None, None) => (PathBuf::from("site"), false),
+    };
+    let mut config = config(root, addr, args.threads);
     config.chunk_size = args.chunk_size;
     config.docroot = twinserve::docroot::Options {
         cache_control: args.cache_control,
@@ -357,11 +416,85 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         list_dirs: args.list_dirs,
         serve_hidden: args.serve_hidden,
         follow_symlinks: args.follow_symlinks,
+        headers: args.headers,
+        security_headers: args.security_headers,
+        cors: args.cors,
+        fallback: args.fallback.map(|file| twinserve::docroot::Fallback {
+            file,
+            all: args.fallback_all,
+        }),
+        access_log: args
+            .access_log
+            .map(|destination| twinserve::access_log::Settings {
+                destination: if destination.as_os_str() == "-" {
+                    twinserve::access_log::Destination::Stdout
+                } else {
+                    twinserve::access_log::Destination::File(destination)
+                },
+                format: args.log_format,
+                trusted_proxies: args.trust_proxy,
+            }),
+        compress: args.compress,
     };
+    config.limits.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace);
     config.once = args.once;
     config.print_requests = args.print_requests;
     config.hyper = hyper;
-    Ok(twinserve::serve::run(args.backend, config)?)
+    let root = if root_given {
+        twinserve::serve::Root::Given
+    } else {
+        twinserve::serve::Root::Default
+    };
+    Ok(twinserve::serve::run(args.backend, config, root)?)
+}
+
+/// `--host`: an IP address (`::1`, `[::1]`, `0.0.0.0`) or a name, which is
+/// looked up and its first address taken (`localhost`: what the system lists first).
+fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    use std::net::ToSocketAddrs;
+    let found = (bare, port).to_socket_addrs().map_err(|e| {
+        format!("--host {host:?} is neither an IP address nor a name this system can look up ({e})")
+    })?;
+    found
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("--host {host:?} has no address"))
+}
+
+fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or("expected 'Name: value', e.g. 'X-Robots-Tag: noindex'")?;
+    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("{:?} is not a valid header name", name.trim()))?;
+    twinserve::docroot::check_added_header(&name)?;
+    let value = http::HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("{:?} is not a valid header value", value.trim()))?;
+    Ok((name, value))
+}
+
+fn parse_cors(text: &str) -> Result<twinserve::docroot::Cors, String> {
+    twinserve::docroot::Cors::parse(text)
+}
+
+fn parse_cidr(text: &str) -> Result<twinserve::access_log::Cidr, String> {
+    text.trim().parse()
+}
+
+fn parse_grace(text: &str) -> Result<f64, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if secs.is_finite() && (0.0..=86_400.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err("must be a number of seconds from 0 to 86400".into())
+    }
 }
 
 /// `twinserve client`: with `--backend`, starts that backend here (the client
@@ -463,6 +596,7 @@ fn start_backend(
     let handle = twinserve::serve::start(
         backend,
         config(args.root.clone(), loopback, args.server_threads),
+        twinserve::serve::Root::Given,
     )?;
     let addr = handle.local_addr();
     tracing::info!(target: twinserve::STATUS, "started the {backend} backend on http://{addr}/");
@@ -597,6 +731,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_serve_flag_has_its_environment_variable() {
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").unwrap();
+        for arg in serve.get_arguments() {
+            let Some(long) = arg.get_long() else {
+                continue; // DIR, the positional folder
+            };
+            if arg.is_global_set() || ["help", "verbose", "quiet"].contains(&long) {
+                continue;
+            }
+            let expected = format!("TWINSERVE_{}", long.to_uppercase().replace('-', "_"));
+            assert_eq!(
+                arg.get_env().and_then(|e| e.to_str()),
+                Some(expected.as_str()),
+                "--{long}"
+            );
+        }
+    }
+
+    #[test]
     fn definitions_are_consistent() {
         Cli::command().debug_assert();
     }
@@ -607,7 +761,7 @@ mod tests {
         let Command::Serve(args) = cli.command else {
             panic!("serve")
         };
-        assert!(args.host.is_loopback());
+        assert_eq!(args.host, "127.0.0.1");
         assert_eq!(args.port, 12000);
         assert!(!args.list_dirs && !args.serve_hidden && !args.follow_symlinks);
     }

@@ -8,6 +8,7 @@
 //! returns a [`ServerHandle`]; `serve`, `client --backend`, `compare` and the
 //! tests all start servers through it.
 
+pub mod access_log;
 pub mod client;
 pub mod compare;
 mod config;

@@ -2,6 +2,7 @@
 //! where it listens, and stop it cleanly on Ctrl-C / SIGTERM (a second signal
 //! exits at once). [`start`] is the same start for `client --backend`.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -14,48 +15,64 @@ use crate::{Backend, Config, ServerHandle, StartError};
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// Not a `#[source]`: the hint ends the line, and the cause is already in it.
-    #[error("{0}{hint}", hint = flag_hint(.0))]
-    Start(StartError),
+    #[error("{0}{hint}", hint = flag_hint(.0, *.1))]
+    Start(StartError, Root),
     #[error("cannot install signal handlers")]
     Signals(#[source] std::io::Error),
     #[error("server failed")]
     Failed(#[source] std::io::Error),
 }
 
+/// How the folder served was named, which decides the advice when it is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// Nothing was said: `./site`, the project's own folder.
+    Default,
+    /// `serve DIR` or `--root DIR`: the user knows which folder they meant.
+    Given,
+}
+
 /// The flag to change for each way a start can fail.
-fn flag_hint(e: &StartError) -> &'static str {
+fn flag_hint(e: &StartError, root: Root) -> &'static str {
     match e {
         StartError::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
             " (another server is using it; stop it or pass --port)"
         }
         StartError::Bind { .. } => " (pass --host and --port for another address)",
         StartError::Root(RootError::Option { .. }) => " (check --cache-control)",
-        StartError::Root(_) => " (run from the project folder or pass --root DIR)",
+        StartError::Root(RootError::AccessLog { .. }) => " (check --access-log)",
+        StartError::Root(RootError::Fallback { .. }) => " (check --fallback)",
+        StartError::Root(_) if root == Root::Given => "",
+        StartError::Root(_) => {
+            " (there is no ./site here to serve by default; name the folder: twinserve serve DIR)"
+        }
         StartError::Start { .. } => "",
     }
 }
 
 /// Starts `backend` through [`crate::spawn`], with an error that names the
 /// flag to change when it cannot.
-pub fn start(backend: Backend, config: Config) -> Result<ServerHandle, ServeError> {
-    crate::spawn(backend, config).map_err(ServeError::Start)
+pub fn start(backend: Backend, config: Config, root: Root) -> Result<ServerHandle, ServeError> {
+    crate::spawn(backend, config).map_err(|e| ServeError::Start(e, root))
 }
 
 /// Serves until a signal stops the server (or, with `config.once`, until one
-/// connection has been served).
-pub fn run(backend: Backend, config: Config) -> Result<ExitCode, ServeError> {
-    let root = config.root.display().to_string();
+/// connection has been served). Exits 1 when responses in flight had to be
+/// cut at the end of the shutdown grace.
+pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, ServeError> {
+    let folder = config.root.display().to_string();
     let once = config.once;
     let scheme = if config.hyper.tls.is_some() {
         "https"
     } else {
         "http"
     };
-    let handle = start(backend, config)?;
+    let cuts_before = crate::server::cuts();
+    let handle = start(backend, config, root)?;
     tracing::info!(
         target: crate::STATUS,
-        "{backend} backend serving {root} on {scheme}://{}/{}",
-        handle.local_addr(),
+        "{backend} backend serving {folder} on {}{}",
+        browsable_url(scheme, handle.local_addr()),
         if once {
             " for one request"
         } else {
@@ -78,5 +95,23 @@ pub fn run(backend: Backend, config: Config) -> Result<ExitCode, ServeError> {
     });
     handle.wait().map_err(ServeError::Failed)?;
     signal_handle.close();
+    if crate::server::cuts() > cuts_before {
+        tracing::error!("stopped with responses cut short at the end of --shutdown-grace");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A URL a browser accepts for `addr` (IPv6 in brackets); for an address
+/// that means "every address", the loopback one of its family, with the
+/// address listened on beside it.
+pub fn browsable_url(scheme: &str, addr: SocketAddr) -> String {
+    if !addr.ip().is_unspecified() {
+        return format!("{scheme}://{addr}/");
+    }
+    let local = match addr {
+        SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+        SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+    };
+    format!("{scheme}://{local}/ (every address: {addr})")
 }

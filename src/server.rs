@@ -63,6 +63,19 @@ pub(crate) fn note_panic() {
     tracing::error!("a connection handler panicked; only its connection was lost");
 }
 
+static CUTS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many times, in this process, a server has had to cut responses still
+/// in flight at the end of its shutdown grace; `serve` exits 1 when it did.
+pub fn cuts() -> usize {
+    CUTS.load(Ordering::SeqCst)
+}
+
+/// Called by a backend that closes connections with responses unfinished.
+pub(crate) fn note_cut() {
+    CUTS.fetch_add(1, Ordering::SeqCst);
+}
+
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -83,6 +96,8 @@ pub enum StartError {
 /// A running server. Dropping it stops the server and joins its threads.
 pub struct ServerHandle {
     addr: SocketAddr,
+    /// Kept to write out its access log once the backend has stopped.
+    docroot: Arc<DocRoot>,
     stopper: Stopper,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -110,12 +125,17 @@ impl ServerHandle {
     }
 
     fn join(&mut self) -> std::io::Result<()> {
-        match self.thread.take() {
+        let result = match self.thread.take() {
             Some(thread) => thread
                 .join()
                 .unwrap_or_else(|_| Err(std::io::Error::other("server thread panicked"))),
             None => Ok(()),
+        };
+        // Every response has been logged by now: nothing is lost at exit.
+        if let Some(log) = self.docroot.access_log() {
+            log.close();
         }
+        result
     }
 }
 
@@ -143,6 +163,11 @@ fn bind(addr: SocketAddr, limits: &Limits) -> std::io::Result<TcpListener> {
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        // `::` means every address, IPv4 ones too (as `::ffff:a.b.c.d`),
+        // where the OS allows it; where it does not, IPv6 alone.
+        let _ = socket.set_only_v6(false);
+    }
     socket.set_tcp_nodelay(true)?;
     socket.set_read_timeout(Some(limits.idle_timeout))?;
     socket.set_write_timeout(Some(limits.write_timeout))?;
@@ -171,15 +196,17 @@ pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartErro
         Backend::Raw => Some(raw::wake_accept),
         Backend::Hyper => None,
     };
+    let backend_docroot = Arc::clone(&docroot);
     let thread = std::thread::Builder::new()
         .name(format!("twinserve-{backend}"))
         .spawn(move || match backend {
-            Backend::Raw => raw::run(listener, &config, docroot, shutdown),
-            Backend::Hyper => hyper::run(listener, &config, docroot, shutdown),
+            Backend::Raw => raw::run(listener, &config, backend_docroot, shutdown),
+            Backend::Hyper => hyper::run(listener, &config, backend_docroot, shutdown),
         })
         .map_err(start_err)?;
     Ok(ServerHandle {
         addr,
+        docroot,
         stopper: Stopper {
             tx: Arc::new(tx),
             wake,

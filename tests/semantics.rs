@@ -341,10 +341,7 @@ fn directory_listings_are_opt_in_and_safe() {
             Some("text/html; charset=utf-8")
         );
         let html = String::from_utf8(page.body).unwrap();
-        assert!(
-            html.contains("href=\"./b%20c%2Etxt\">b c.txt</a>"),
-            "{html}"
-        );
+        assert!(html.contains("href=\"./b%20c.txt\">b c.txt</a>"), "{html}");
         assert!(
             html.contains("&lt;x&gt;.html") && !html.contains("<x>"),
             "{html}"

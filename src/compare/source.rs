@@ -29,8 +29,10 @@ pub struct Source {
 /// Every `.rs` file under `src/raw` and `src/docroot`, in path order. A test
 /// compares this list with the folders, so a new file cannot be forgotten.
 pub const SOURCES: &[Source] = sources![
+    "docroot/added.rs",
     "docroot/beneath.rs",
     "docroot/cache.rs",
+    "docroot/compress.rs",
     "docroot/conditional.rs",
     "docroot/encoding.rs",
     "docroot/listing.rs",

@@ -1,14 +1,14 @@
 //! Content negotiation for precompressed files (RFC 9110 §12.5.3): reads
 //! `Accept-Encoding` with its q-values and picks the best of the encodings a
-//! file has beside it (`file.br`, `file.gz`), or none.
+//! file has beside it (`file.br`, `file.zst`, `file.gz`), or none.
 
 use http::header;
 
 use super::request::HeaderSource;
 
 /// A precompressed sibling: its coding name and file suffix, best first
-/// (brotli is smaller than gzip for the same text).
-pub(super) const VARIANTS: &[(&str, &str)] = &[("br", "br"), ("gzip", "gz")];
+/// (brotli, then zstd, are smaller than gzip for the same text).
+pub(super) const VARIANTS: &[(&str, &str)] = &[("br", "br"), ("zstd", "zst"), ("gzip", "gz")];
 
 /// The coding to send among `available` (names from [`VARIANTS`]), or `None`
 /// for the file itself. A coding with q=0 is refused, and so is one whose

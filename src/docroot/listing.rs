@@ -1,8 +1,8 @@
 //! The directory listing (with `Options::list_dirs`): the entries of a folder
 //! that has no `index.html`, each looked at as a request for it would be, and
-//! the HTML page of them, sorted by name, every name escaped for HTML and
-//! every link percent-encoded, so no file name can inject markup or point
-//! elsewhere.
+//! the HTML page of them, sorted by name, every name shown decoded and
+//! escaped for HTML, and every link percent-encoded where a URL needs it, so
+//! no file name can inject markup or point elsewhere.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use percent_encoding::{NON_ALPHANUMERIC, percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
 use super::beneath::Beneath;
 use crate::html::escape as html_escape;
@@ -58,12 +58,36 @@ pub(super) fn entries(
     Ok(entries)
 }
 
+/// What a name must have encoded to stay one relative path segment inside a
+/// quoted `href`: controls, space, non-ASCII (by `percent_encode`'s rule), the
+/// URL delimiters `/ ? #`, `%` itself, and what RFC 3986 leaves out of a
+/// path (`"`, `<`, `>`, `[`, `\`, `]`, `^`, backquote, `{`, `|`, `}`). Letters, digits and `-._~!$&'()*+,;=:@` stay as
+/// they are; the leading `./` keeps a `:` from reading as a scheme.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
 /// The page for a folder's visible `entries` (from [`entries`]), shown at
 /// `url_path` (its request path, ending in `/`).
 pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let title = html_escape(url_path);
+    // The path as its names read, not as the request spelled it (`%20`).
+    let title = html_escape(&percent_decode_str(url_path).decode_utf8_lossy());
     let mut html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
          <title>Index of {title}</title>\n\
@@ -76,9 +100,9 @@ pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
         html.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
     }
     for entry in &entries {
-        // Encode every byte that is not alphanumeric: the href stays a single
-        // relative path segment whatever the name holds (`?`, `#`, `:`, `"`).
-        let mut href = percent_encode(&entry.name, NON_ALPHANUMERIC).to_string();
+        // The href stays a single relative path segment whatever the name
+        // holds; `&` and `'` are escaped for HTML below, not for the URL.
+        let mut href = html_escape(&percent_encode(&entry.name, SEGMENT).to_string());
         let mut shown = html_escape(&String::from_utf8_lossy(&entry.name));
         if entry.is_dir {
             href.push('/');

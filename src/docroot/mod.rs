@@ -13,8 +13,10 @@
 //! (`conditional`, `range`, `encoding`), the folder listed (`listing`) and
 //! the reply built (`reply`).
 
+mod added;
 mod beneath;
 mod cache;
+mod compress;
 mod conditional;
 mod encoding;
 mod listing;
@@ -32,9 +34,11 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderValue};
 
+pub use added::{Cors, check_added_header};
 pub use reply::{Body, Reply};
 pub use request::{HeaderSource, RequestView, Version};
 
+use added::Added;
 use beneath::{Beneath, Found, Links, Root};
 use cache::{Candidate, FileCache, Identity};
 use conditional::Precondition;
@@ -53,6 +57,22 @@ pub enum RootError {
     NotADirectory { path: PathBuf },
     #[error("{what} {value:?} is not a valid header value")]
     Option { what: &'static str, value: String },
+    #[error("{0}")]
+    Header(String),
+    #[error("fallback {file:?}: {why}")]
+    Fallback { file: String, why: String },
+    #[error("access log {path}: {source}")]
+    AccessLog { path: PathBuf, source: io::Error },
+}
+
+/// `--fallback`: what a GET or HEAD for a missing path gets instead of 404.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    /// A file inside the root, as a path below it (`index.html`).
+    pub file: String,
+    /// Paths that look like a file's (`/app.js`, with an extension) get it
+    /// too; otherwise they keep their 404.
+    pub all: bool,
 }
 
 /// The methods this server knows but does not allow on static files.
@@ -74,6 +94,18 @@ pub struct Options {
     pub serve_hidden: bool,
     /// Follow symlinks that lead out of the root (refused by default).
     pub follow_symlinks: bool,
+    /// Fields added to every answer (`--header`), replacing any of the same name.
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
+    /// Referrer-Policy, X-Frame-Options, and a CSP on pages the server writes.
+    pub security_headers: bool,
+    /// Cross-origin reads allowed, and preflights answered.
+    pub cors: Option<Cors>,
+    /// A file for missing paths (a single-page app's `index.html`).
+    pub fallback: Option<Fallback>,
+    /// One line per response, written off the request path.
+    pub access_log: Option<crate::access_log::Settings>,
+    /// Compress text files on the fly when no precompressed file fits.
+    pub compress: bool,
 }
 
 /// Five minutes: a browser reuses a page within a visit without asking, yet
@@ -88,7 +120,36 @@ impl Default for Options {
             list_dirs: false,
             serve_hidden: false,
             follow_symlinks: false,
+            headers: Vec::new(),
+            security_headers: false,
+            cors: None,
+            fallback: None,
+            access_log: None,
+            compress: false,
         }
+    }
+}
+
+/// `--fallback FILE` as a path below the root, which must name a regular
+/// file there now (it is opened again for every request that needs it).
+fn check_fallback(root: &Root, file: &str) -> Result<PathBuf, RootError> {
+    let bad = |why: &str| RootError::Fallback {
+        file: file.to_string(),
+        why: why.to_string(),
+    };
+    let relative = PathBuf::from(file.trim_start_matches('/'));
+    let plain = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if relative.as_os_str().is_empty() || !plain {
+        return Err(bad(
+            "give a file below the root, such as index.html, without ..",
+        ));
+    }
+    match open_regular(&root.now(), &relative) {
+        Ok(Some(_)) => Ok(relative),
+        Ok(None) => Err(bad("not a regular file")),
+        Err(e) => Err(bad(&format!("not found inside the root ({e})"))),
     }
 }
 
@@ -111,6 +172,12 @@ pub struct DocRoot {
     /// configured request-line limit, which the raw parser also enforces while
     /// reading; for hyper this is the only check at that length.
     max_target_len: usize,
+    added: Added,
+    /// `Options::fallback`'s file, checked at open.
+    fallback: Option<(PathBuf, bool)>,
+    access_log: Option<crate::access_log::AccessLog>,
+    /// Bodies compressed on the fly (`Options::compress`).
+    compressed: compress::Compressed,
 }
 
 impl DocRoot {
@@ -142,6 +209,25 @@ impl DocRoot {
                     value: options.cache_control.clone(),
                 }
             })?;
+        let added = Added::new(
+            &options.headers,
+            options.security_headers,
+            options.cors.as_ref(),
+        )
+        .map_err(RootError::Header)?;
+        let fallback = match &options.fallback {
+            Some(fallback) => Some((check_fallback(&root_dir, &fallback.file)?, fallback.all)),
+            None => None,
+        };
+        let access_log = match &options.access_log {
+            Some(settings) => Some(crate::access_log::AccessLog::open(settings).map_err(
+                |source| RootError::AccessLog {
+                    path: settings.destination.path(),
+                    source,
+                },
+            )?),
+            None => None,
+        };
         Ok(DocRoot {
             root: absolute,
             root_dir,
@@ -149,7 +235,27 @@ impl DocRoot {
             cache_control,
             cache: FileCache::default(),
             max_target_len: DEFAULT_MAX_TARGET_LEN,
+            added,
+            fallback,
+            access_log,
+            compressed: compress::Compressed::default(),
         })
+    }
+
+    /// The access log, when there is one.
+    pub fn access_log(&self) -> Option<&crate::access_log::AccessLog> {
+        self.access_log.as_ref()
+    }
+
+    /// Records one answered request: a line in the access log, if there is
+    /// one, and with `-v` the same fields in the server's own log. Both
+    /// backends call this when a response has been written (or given up on).
+    pub fn log_exchange<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        exchange: &crate::access_log::Exchange,
+    ) {
+        crate::access_log::record(self.access_log.as_ref(), req, exchange);
     }
 
     /// The root's path as given, made absolute: it names the folder served
@@ -166,7 +272,11 @@ impl DocRoot {
 
     /// Decides the whole answer to one request.
     pub fn respond<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
-        self.decide(req).answering(req.method)
+        let mut reply = self.decide(req);
+        let generated = reply.generated;
+        self.added
+            .apply(&mut reply, req.method, req.headers, generated);
+        reply.answering(req.method)
     }
 
     fn decide<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
@@ -220,9 +330,11 @@ impl DocRoot {
                 // folders the cache watches alone decide what the key names.
                 let key = found.direct.then_some(key.as_str());
                 let representation = self.select_variant(req, key, &relative, found, &beneath);
-                self.serve(req, representation)
+                self.serve(req, self.compressed(req, representation))
             }
-            Ok(Resolved::Cached(representation)) => self.serve(req, representation),
+            Ok(Resolved::Cached(representation)) => {
+                self.serve(req, self.compressed(req, representation))
+            }
             Ok(Resolved::Listing {
                 dir,
                 relative,
@@ -235,7 +347,10 @@ impl DocRoot {
                 }
                 reply
             }
-            Ok(Resolved::Refused(Refusal::NotFound)) => self.not_found(),
+            Ok(Resolved::Refused(Refusal::NotFound)) => match self.fallback(req, path) {
+                Some(reply) => reply,
+                None => self.not_found(),
+            },
             Ok(Resolved::Refused(refusal)) => Reply::refused(refusal),
         }
     }
@@ -289,6 +404,39 @@ impl DocRoot {
                     }
                 }
             }
+        }
+    }
+
+    /// With `--compress`, a text file sent as is becomes the encoding the
+    /// client prefers, from the cache or compressed now. Never for a request
+    /// with `Range`: ranges are of the file as it is (RFC 9110 §14.1.2 lets
+    /// them apply to an encoding, which no client could rely on).
+    fn compressed<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        mut rep: Representation,
+    ) -> Representation {
+        if !self.options.compress
+            || rep.coding.is_some()
+            || !(compress::MIN_LEN..=compress::MAX_LEN).contains(&rep.len)
+            || !compress::compressible(rep.content_type())
+        {
+            return rep;
+        }
+        rep.vary_on_encoding();
+        if req.headers.values(&header::RANGE).next().is_some() {
+            return rep;
+        }
+        let Some(coding) = encoding::choose(req.headers, compress::CODINGS) else {
+            return rep;
+        };
+        let etag = rep.etag.as_bytes().to_vec();
+        match self
+            .compressed
+            .get_or_make(&etag, coding, || rep.read_all())
+        {
+            Some(body) => rep.encoded(coding, body),
+            None => rep,
         }
     }
 
@@ -367,6 +515,27 @@ impl DocRoot {
             .insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
         reply.body = Body::Bytes(Bytes::from(html));
         reply
+    }
+
+    /// `--fallback`'s file for a missing `path`, as a 200 with its own
+    /// validators (preconditions and ranges apply as to any file); `None`
+    /// when there is no fallback, or the path looks like a file's and only
+    /// `--fallback-all` would send it.
+    fn fallback<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        path: &str,
+    ) -> Option<Reply> {
+        let (file, all) = self.fallback.as_ref()?;
+        let last = path.rsplit('/').next().unwrap_or("");
+        if !all && (last.contains('.') || last.contains("%2E") || last.contains("%2e")) {
+            return None;
+        }
+        let found = open_regular(&self.root_dir.now(), file).ok()??;
+        let representation = Representation::of_file(file, found.file, &found.meta)
+            .into_memory()
+            .finish(&self.cache_control);
+        Some(self.serve(req, representation))
     }
 
     /// 404 with the root's own `404.html` when it has one.
@@ -615,6 +784,38 @@ mod tests {
     }
 
     #[test]
+    fn a_file_is_compressed_once_per_coding_until_it_changes() {
+        let (dir, _) = site();
+        let path = dir.path().join("root/page.html");
+        std::fs::write(&path, "<p>text</p>\n".repeat(500)).unwrap();
+        let docroot = with_options(&dir, |o| o.compress = true);
+        let ask = |coding: &'static [u8]| {
+            let headers = Fields(vec![("Host", b"x"), ("Accept-Encoding", coding)]);
+            docroot.respond(&RequestView {
+                method: "GET",
+                target: "/page.html",
+                version: Version::Http11,
+                headers: &headers,
+            })
+        };
+        for _ in 0..5 {
+            assert_eq!(ask(b"br").headers[header::CONTENT_ENCODING], "br");
+            assert_eq!(ask(b"gzip").headers[header::CONTENT_ENCODING], "gzip");
+        }
+        assert_eq!(docroot.compressed.made(), 2);
+        // A new version of the file is a new ETag, so compressed anew.
+        std::fs::write(&path, "<p>changed</p>\n".repeat(500)).unwrap();
+        let fresh = ask(b"br");
+        assert_eq!(
+            compress::encode("br", &"<p>changed</p>\n".repeat(500).into_bytes())
+                .unwrap()
+                .len() as u64,
+            fresh.content_length()
+        );
+        assert_eq!(docroot.compressed.made(), 3);
+    }
+
+    #[test]
     fn a_listing_shows_what_can_be_fetched_and_nothing_else() {
         let (dir, _) = site();
         let root = dir.path().join("root");
@@ -641,7 +842,7 @@ mod tests {
         let html = String::from_utf8(body(&reply)).unwrap();
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;a?#.html"));
-        assert!(html.contains("href=\"./%3Cscript%3Ea%3F%23%2Ehtml\""));
+        assert!(html.contains("href=\"./%3Cscript%3Ea%3F%23.html\""));
         assert!(html.contains("href=\"./sub/\">sub/</a>"));
         assert!(html.contains("<td class=\"n\">5</td>"));
         assert!(html.contains("link-in"), "a link inside is listed: {html}");

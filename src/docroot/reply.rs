@@ -15,6 +15,9 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Body,
+    /// A page the server wrote itself (a status page, a listing), not one
+    /// of the site's: only these get `--security-headers`' CSP.
+    pub(super) generated: bool,
 }
 
 /// A reply's content. `Content-Length` is always in the reply's headers, even
@@ -64,6 +67,7 @@ impl Reply {
             status,
             headers,
             body: Body::Bytes(Bytes::from(page)),
+            generated: true,
         }
     }
 
@@ -83,6 +87,7 @@ impl Reply {
             status: StatusCode::OK,
             headers,
             body: Body::Bytes(Bytes::from(json)),
+            generated: false,
         }
     }
 
@@ -94,6 +99,7 @@ impl Reply {
             status: StatusCode::NO_CONTENT,
             headers,
             body: Body::Empty,
+            generated: false,
         }
     }
 
@@ -131,6 +137,15 @@ impl Reply {
     pub fn without_body(mut self) -> Reply {
         self.body = Body::Empty;
         self
+    }
+
+    /// Bytes of body to send (0 for HEAD and for replies without one).
+    pub fn body_len(&self) -> u64 {
+        match &self.body {
+            Body::Empty => 0,
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File { len, .. } => *len,
+        }
     }
 
     /// The value of `Content-Length`, which every reply carries.

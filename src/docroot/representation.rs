@@ -101,6 +101,57 @@ impl Representation {
         self
     }
 
+    /// Its `Content-Type` value.
+    pub(super) fn content_type(&self) -> &[u8] {
+        self.fields
+            .get(header::CONTENT_TYPE)
+            .map_or(&[][..], HeaderValue::as_bytes)
+    }
+
+    /// The whole body in memory: the bytes it holds, or the file read
+    /// (positioned reads, so the file stays usable); `None` if that fails.
+    pub(super) fn read_all(&self) -> Option<Bytes> {
+        match &self.content {
+            Content::Bytes(bytes) => Some(bytes.clone()),
+            Content::File(file) => {
+                let mut data = vec![0; usize::try_from(self.len).ok()?];
+                std::os::unix::fs::FileExt::read_exact_at(file, &mut data, 0).ok()?;
+                Some(Bytes::from(data))
+            }
+        }
+    }
+
+    /// Answers vary on `Accept-Encoding` (another coding may be sent).
+    pub(super) fn vary_on_encoding(&mut self) {
+        self.has_variants = true;
+        self.fields
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+
+    /// The same resource in `coding`, with `body` its encoded bytes and an
+    /// ETag of its own (RFC 9110 §8.8.3: each representation its own
+    /// strong validator), `"tag"` becoming `"tag-br"`.
+    pub(super) fn encoded(&self, coding: &'static str, body: Bytes) -> Representation {
+        let tag = self.etag.as_bytes();
+        let inner = tag.strip_suffix(b"\"").unwrap_or(tag);
+        let etag = HeaderValue::from_bytes(&[inner, b"-", coding.as_bytes(), b"\""].concat())
+            .unwrap_or_else(|_| self.etag.clone());
+        let mut fields = self.fields.clone();
+        fields.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        fields.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        fields.insert(header::ETAG, etag.clone());
+        fields.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        Representation {
+            len: body.len() as u64,
+            modified: self.modified,
+            etag,
+            fields,
+            content: Content::Bytes(body),
+            coding: Some(coding),
+            has_variants: true,
+        }
+    }
+
     /// Bytes held in memory: the body, the struct and every prepared field
     /// (its name, value and the map's own bookkeeping for it).
     pub(super) fn footprint(&self) -> u64 {
@@ -152,6 +203,7 @@ impl Representation {
             status,
             headers,
             body,
+            generated: false,
         }
     }
 
@@ -175,6 +227,7 @@ impl Representation {
             status: StatusCode::NOT_MODIFIED,
             headers,
             body: Body::Empty,
+            generated: false,
         }
     }
 }

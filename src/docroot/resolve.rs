@@ -151,7 +151,10 @@ impl Lookup<'_> {
                         beneath,
                     }
                 }
-                Index::Absent => Resolved::Refused(Refusal::NotFound),
+                Index::Absent => {
+                    tell_no_index(path, self.list_dirs);
+                    Resolved::Refused(Refusal::NotFound)
+                }
                 Index::Refused(refused) => Resolved::Refused(refused),
             });
         }
@@ -166,6 +169,22 @@ impl Lookup<'_> {
             found,
             beneath,
         })
+    }
+}
+
+/// Says why a folder got 404: the first time at info level, for the user
+/// who wonders why their folder is "not found", every time at debug level.
+fn tell_no_index(path: &str, list_dirs: bool) {
+    static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let hint = if list_dirs {
+        "it changed while being listed"
+    } else {
+        "--list-dirs would list its files instead"
+    };
+    if !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!("404 for {path}: the folder has no index.html ({hint})");
+    } else {
+        tracing::debug!("404 for {path}: the folder has no index.html ({hint})");
     }
 }
 

@@ -308,6 +308,8 @@ async fn serve(
         tokio::spawn(async move {
             let peer = stream.peer_addr().ok();
             let served = connection(stream, id, Arc::clone(&task_ctx), conn_shutdown);
+            // The access log's client address, for every request of this connection.
+            let served = crate::access_log::PEER.scope(peer, served);
             match AssertUnwindSafe(served).catch_unwind().await {
                 // A reset, a timeout, a failed handshake or a malformed
                 // request: only this connection ends.
@@ -348,6 +350,7 @@ async fn serve(
                     "responses still in flight after {:?}; closing them",
                     limits.shutdown_grace
                 );
+                crate::server::note_cut();
             }
         }
     }
@@ -442,6 +445,11 @@ where
                 uri_too_long,
                 secure,
                 h2: false,
+                peer: crate::access_log::PEER
+                    .try_with(|peer| *peer)
+                    .ok()
+                    .flatten(),
+                started: std::time::Instant::now(),
             };
             Ok(answer(req, &ctx, seen))
         }
@@ -488,6 +496,11 @@ where
                 fragment: false,
                 secure,
                 h2: true,
+                peer: crate::access_log::PEER
+                    .try_with(|peer| *peer)
+                    .ok()
+                    .flatten(),
+                started: std::time::Instant::now(),
             };
             Ok(answer(req, &ctx, seen).map(|body| h2::Tracked::new(body, guard)))
         }
@@ -529,6 +542,9 @@ struct Seen {
     secure: bool,
     /// It came over HTTP/2, where the connection is not the answer's business.
     h2: bool,
+    /// For the access log.
+    peer: Option<std::net::SocketAddr>,
+    started: std::time::Instant,
 }
 
 /// One request: the docroot decides, and the reply becomes a response.
@@ -604,7 +620,7 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
             Reply::status(http::StatusCode::NOT_IMPLEMENTED).answering(parts.method.as_str());
         return into_response(reply, ctx.chunk_size);
     }
-    let reply = ctx.docroot.respond(&RequestView {
+    let view = RequestView {
         method: parts.method.as_str(),
         target: &target,
         version: if parts.version == http::Version::HTTP_10 {
@@ -613,7 +629,11 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
             Version::Http11
         },
         headers: &parts.headers,
-    });
+    };
+    let reply = ctx.docroot.respond(&view);
+    // The access log and `-v`: one call, the same as the raw backend's.
+    let exchange = crate::access_log::Exchange::new(seen.peer, &reply, seen.started);
+    ctx.docroot.log_exchange(&view, &exchange);
     into_response(reply, ctx.chunk_size)
 }
 

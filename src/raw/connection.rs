@@ -187,14 +187,12 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         *served += 1;
         let client_closes = !request::keeps_alive(head);
         let persistence = persistence(head, framing, client_closes, *served, ctx);
+        let started = std::time::Instant::now();
         let reply = answer(head, framing, ctx);
-        tracing::debug!(
-            ?peer,
-            method = head.method,
-            target = head.target,
-            status = reply.status.as_u16()
-        );
-        if let Err(e) = write_reply(&mut &*stream, reply, persistence, out, sender) {
+        let exchange = crate::access_log::Exchange::new(Some(peer), &reply, started);
+        let written = write_reply(&mut &*stream, reply, persistence, out, sender);
+        ctx.docroot.log_exchange(&request_view(head), &exchange);
+        if let Err(e) = written {
             // A client that resets or stops reading ends here, not in a panic.
             tracing::debug!(?peer, "write failed: {e}");
             return Next::Close(closing::Ending::Closed);
@@ -236,12 +234,17 @@ fn answer(head: &Head<'_>, framing: BodyFraming, ctx: &Context) -> Reply {
     if ctx.introspect {
         return Reply::introspection(describe(head, framing));
     }
-    ctx.docroot.respond(&RequestView {
+    ctx.docroot.respond(&request_view(head))
+}
+
+/// The head as docroot reads it.
+fn request_view<'h, 'b>(head: &'h Head<'b>) -> RequestView<'h, [request::Header<'b>]> {
+    RequestView {
         method: head.method,
         target: head.target,
         version: head.version,
         headers: head.headers.as_slice(),
-    })
+    }
 }
 
 /// The request as this parser understood it, for `compare`.
