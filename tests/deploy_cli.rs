@@ -291,7 +291,12 @@ fn a_response_cut_at_the_end_of_the_grace_exits_1() {
     let site = TestSite::new();
     site.big_file("big.bin", 64 << 20);
     let root = site.root();
-    for (backend, grace, expected) in [("hyper", "0.3", Some(1)), ("hyper", "10", Some(0))] {
+    for (backend, grace, expected) in [
+        ("hyper", "0.3", Some(1)),
+        ("hyper", "10", Some(0)),
+        ("raw", "0.3", Some(1)),
+        ("raw", "10", Some(0)),
+    ] {
         let server = Server::start(
             &[
                 "serve",

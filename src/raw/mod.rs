@@ -222,6 +222,7 @@ pub(crate) fn run(
     };
     if !pool.drain(Instant::now() + grace) {
         tracing::warn!("responses still in flight after {grace:?}; closing them");
+        crate::server::note_cut();
         open.shutdown_all(SocketShutdown::Both);
     }
     drop(pool);
