@@ -457,3 +457,45 @@ fn side_by_side_with_a_page_of_charts() {
     assert!(html.contains("hyper</td>"), "{html}");
     assert!(!html.contains("<script"));
 }
+
+/// Answers requests on a connection until the third, which it answers with
+/// `Connection: close` and then closes cleanly (write side first, then the
+/// rest read and dropped, so no reset loses the answer).
+fn close_after_three(stream: TcpStream) {
+    each_request(stream, |s, seen| {
+        if seen < 3 {
+            return s.write_all(OK).is_ok();
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut sink = [0; 4096];
+        while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+        false
+    })
+}
+
+/// Requests pipelined behind a response that announces the close were never
+/// answered: they go again on a new connection, so `requests` stays exact
+/// and nothing counts as an error.
+#[test]
+fn requests_behind_a_close_are_sent_again() {
+    let server = LoopbackServer::per_connection(close_after_three);
+    for rate in [None, Some(2000.0)] {
+        let config = LoadConfig {
+            connections: 2,
+            threads: 1,
+            pipeline: 8,
+            requests: Some(50),
+            rate,
+            ..load_config(server.addr)
+        };
+        let report = run(&config);
+        assert!(
+            report.failures.is_empty(),
+            "{rate:?}: {:?}",
+            report.failures
+        );
+        assert_eq!((report.attempts, report.responses), (50, 50), "{rate:?}");
+        assert_eq!(report.unfinished, 0, "{rate:?}");
+    }
+}

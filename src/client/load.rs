@@ -96,6 +96,9 @@ struct Worker<'a> {
     budget: Option<u64>,
     /// Open loop: due times not yet sent.
     queue: VecDeque<Instant>,
+    /// Requests sent on a connection that announced its close before
+    /// answering them: sent again first, already charged to the budget.
+    resend: VecDeque<Sent>,
     next_due: Instant,
     interval: Duration,
     /// Open loop: measured requests still to schedule.
@@ -211,6 +214,7 @@ impl<'a> Worker<'a> {
             retry: Vec::new(),
             budget,
             queue: VecDeque::new(),
+            resend: VecDeque::new(),
             next_due,
             interval,
             to_schedule: schedule.and(budget),
@@ -307,6 +311,7 @@ impl<'a> Worker<'a> {
         for conn in &self.conns {
             unfinished += conn.in_flight.iter().filter(|s| s.measured).count() as u64;
         }
+        unfinished += self.resend.iter().filter(|s| s.measured).count() as u64;
         self.report.unfinished = unfinished;
         if let Some(schedule) = &mut self.report.schedule {
             schedule.backlog_at_end = self
@@ -338,7 +343,7 @@ impl<'a> Worker<'a> {
         } else {
             budget == 0
         };
-        nothing_left && self.flying == 0
+        nothing_left && self.resend.is_empty() && self.flying == 0
     }
 
     /// Open loop: sets the timer for the next due time (relative, in
@@ -411,9 +416,11 @@ impl<'a> Worker<'a> {
                 self.conns[i].listed = false;
                 continue;
             }
-            let due = if self.open_loop() {
+            let (due, fresh) = if let Some(again) = self.resend.pop_front() {
+                (again.due, false)
+            } else if self.open_loop() {
                 match self.queue.pop_front() {
-                    Some(due) => due,
+                    Some(due) => (due, true),
                     None => break,
                 }
             } else {
@@ -424,10 +431,10 @@ impl<'a> Worker<'a> {
                         None => {}
                     }
                 }
-                now
+                (now, true)
             };
             let measured = due >= self.measure_from;
-            if measured {
+            if measured && fresh {
                 self.report.attempts += 1;
                 if let Some(schedule) = &mut self.report.schedule {
                     schedule.max_behind =
@@ -633,7 +640,7 @@ impl<'a> Worker<'a> {
                             return;
                         }
                         if closes {
-                            return self.closed_by_server(i, now);
+                            return self.close_announced(i, now);
                         }
                     }
                     Ok((used, None)) => {
@@ -663,6 +670,22 @@ impl<'a> Worker<'a> {
                 return;
             }
         }
+    }
+
+    /// The server said it closes after the response just read: what is still
+    /// in flight was never answered, so it goes again on a new connection.
+    fn close_announced(&mut self, i: usize, now: Instant) {
+        let conn = &mut self.conns[i];
+        if let Some(mut stream) = conn.stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        conn.connected = false;
+        self.flying -= conn.in_flight.len();
+        self.resend.extend(conn.in_flight.drain(..));
+        if self.finished() || self.measure_until.is_some_and(|end| now >= end) {
+            return;
+        }
+        self.open(i, now);
     }
 
     /// The server closed: a body that ran to the close ends here; requests
