@@ -499,3 +499,34 @@ fn requests_behind_a_close_are_sent_again() {
         assert_eq!(report.unfinished, 0, "{rate:?}");
     }
 }
+
+/// A rate far past what any server answers: the schedule falls behind by
+/// millions of requests, which the run keeps as a count, and it still ends
+/// when its duration is up (the bound is generous: this checks that it
+/// stops, not how fast anything goes).
+#[test]
+fn an_open_loop_far_behind_ends_on_time() {
+    let server = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| s.write_all(OK).is_ok())
+    });
+    let config = LoadConfig {
+        connections: 2,
+        threads: 2,
+        rate: Some(1e8),
+        requests: None,
+        duration: Some(Duration::from_millis(500)),
+        timeout: Duration::from_secs(1),
+        ..load_config(server.addr)
+    };
+    let began = std::time::Instant::now();
+    let report = run(&config);
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(1), "a 500 ms run took {took:?}");
+    assert!(report.elapsed <= Duration::from_millis(500));
+    let schedule = report.schedule.expect("open loop keeps a schedule");
+    assert!(schedule.scheduled > 10_000_000, "{schedule:?}");
+    assert!(
+        schedule.backlog_at_end + report.attempts >= schedule.scheduled,
+        "{schedule:?} {report:?}"
+    );
+}

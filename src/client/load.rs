@@ -94,15 +94,11 @@ struct Worker<'a> {
     retry: Vec<(Instant, usize)>,
     /// Measured requests this thread may still start; `None`: no limit.
     budget: Option<u64>,
-    /// Open loop: due times not yet sent.
-    queue: VecDeque<Instant>,
+    /// Open loop: the schedule, and how far sending has got through it.
+    plan: Option<Plan>,
     /// Requests sent on a connection that announced its close before
     /// answering them: sent again first, already charged to the budget.
     resend: VecDeque<Sent>,
-    next_due: Instant,
-    interval: Duration,
-    /// Open loop: measured requests still to schedule.
-    to_schedule: Option<u64>,
     measure_from: Instant,
     measure_until: Option<Instant>,
     report: Report,
@@ -116,6 +112,78 @@ struct Worker<'a> {
     flying: usize,
     /// Connections given requests since their last flush.
     touched: Vec<usize>,
+}
+
+/// An open loop's schedule, kept as counts so a backlog of millions costs
+/// nothing: request `k` falls due at `start + k × interval`.
+#[derive(Debug)]
+struct Plan {
+    start: Instant,
+    interval_ns: f64,
+    /// Requests due so far (numbered `0..due`).
+    due: u64,
+    /// Requests sent or charged so far; `due - taken` wait to be sent.
+    taken: u64,
+    /// The first request due after the warmup.
+    first_measured: u64,
+    /// No request numbered this or later; `None`: until the time is up.
+    end: Option<u64>,
+}
+
+impl Plan {
+    fn new(interval: Duration, start: Instant, measure_from: Instant, budget: Option<u64>) -> Plan {
+        let interval_ns = (interval.as_nanos() as f64).max(1.0);
+        let warmup = measure_from.saturating_duration_since(start).as_nanos() as f64;
+        let first_measured = (warmup / interval_ns).ceil() as u64;
+        Plan {
+            start,
+            interval_ns,
+            due: 0,
+            taken: 0,
+            first_measured,
+            end: budget.map(|b| first_measured.saturating_add(b)),
+        }
+    }
+
+    fn due_at(&self, k: u64) -> Instant {
+        self.start + Duration::from_nanos((k as f64 * self.interval_ns) as u64)
+    }
+
+    /// Brings `due` up to `now`; returns how many measured requests fell due.
+    fn catch_up(&mut self, now: Instant) -> u64 {
+        if now < self.start {
+            return 0;
+        }
+        let since = now.duration_since(self.start).as_nanos() as f64;
+        let mut due = (since / self.interval_ns) as u64 + 1;
+        if let Some(end) = self.end {
+            due = due.min(end);
+        }
+        let before = self.due;
+        self.due = self.due.max(due);
+        self.due.saturating_sub(before.max(self.first_measured))
+    }
+
+    /// The oldest request due and not sent: when it was due, and whether it
+    /// is measured.
+    fn take(&mut self) -> Option<(Instant, bool)> {
+        if self.taken >= self.due {
+            return None;
+        }
+        let k = self.taken;
+        self.taken += 1;
+        Some((self.due_at(k), k >= self.first_measured))
+    }
+
+    /// Every request the schedule will ever have is due.
+    fn complete(&self) -> bool {
+        self.end == Some(self.due)
+    }
+
+    /// Measured requests due and not sent.
+    fn backlog(&self) -> u64 {
+        self.due.saturating_sub(self.taken.max(self.first_measured))
+    }
 }
 
 /// The open loop's timer; connections are numbered from 0.
@@ -203,7 +271,6 @@ impl<'a> Worker<'a> {
             report.corrected = Some(Report::histogram());
             report.schedule = Some(Schedule::default());
         }
-        let (interval, next_due) = schedule.unwrap_or((Duration::ZERO, now));
         let mut worker = Worker {
             config,
             progress,
@@ -213,11 +280,9 @@ impl<'a> Worker<'a> {
             idle: Vec::with_capacity(conns),
             retry: Vec::new(),
             budget,
-            queue: VecDeque::new(),
+            plan: schedule
+                .map(|(interval, start)| Plan::new(interval, start, measure_from, budget)),
             resend: VecDeque::new(),
-            next_due,
-            interval,
-            to_schedule: schedule.and(budget),
             measure_from,
             measure_until: config.duration.map(|d| measure_from + d),
             report,
@@ -255,10 +320,6 @@ impl<'a> Worker<'a> {
             worker.open(i, now);
         }
         Ok(worker)
-    }
-
-    fn open_loop(&self) -> bool {
-        self.config.rate.is_some()
     }
 
     fn run(mut self) -> io::Result<Report> {
@@ -314,14 +375,11 @@ impl<'a> Worker<'a> {
         unfinished += self.resend.iter().filter(|s| s.measured).count() as u64;
         self.report.unfinished = unfinished;
         if let Some(schedule) = &mut self.report.schedule {
-            schedule.backlog_at_end = self
-                .queue
-                .iter()
-                .filter(|&&d| d >= self.measure_from)
-                .count() as u64;
+            let plan = self.plan.as_ref().expect("open loop has a plan");
+            schedule.backlog_at_end = plan.backlog();
             // Requests still due but never sent are late by the time the run ended.
-            if let Some(&oldest) = self.queue.front() {
-                let lag = end.saturating_duration_since(oldest);
+            if plan.taken < plan.due {
+                let lag = end.saturating_duration_since(plan.due_at(plan.taken));
                 schedule.max_behind = schedule.max_behind.max(lag);
             }
         }
@@ -338,8 +396,8 @@ impl<'a> Worker<'a> {
         let Some(budget) = self.budget else {
             return false;
         };
-        let nothing_left = if self.open_loop() {
-            self.to_schedule == Some(0) && self.queue.is_empty()
+        let nothing_left = if let Some(plan) = &self.plan {
+            plan.complete() && plan.taken == plan.due
         } else {
             budget == 0
         };
@@ -349,14 +407,14 @@ impl<'a> Worker<'a> {
     /// Open loop: sets the timer for the next due time (relative, in
     /// nanoseconds); it is edge-triggered, so it need not be read.
     fn arm_timer(&mut self, now: Instant) -> io::Result<()> {
-        let Some(timer) = &self.timer else {
+        let (Some(timer), Some(plan)) = (&self.timer, &self.plan) else {
             return Ok(());
         };
-        let until = if self.to_schedule == Some(0) {
+        let until = if plan.complete() {
             Duration::ZERO
         } else {
-            // Zero would disarm it; anything due now was queued already.
-            self.next_due
+            // Zero would disarm it; anything due now was counted already.
+            plan.due_at(plan.due)
                 .saturating_duration_since(now)
                 .max(Duration::from_nanos(1))
         };
@@ -384,24 +442,15 @@ impl<'a> Worker<'a> {
         wait
     }
 
-    /// Open loop: puts every request now due in the queue.
+    /// Open loop: counts every request now due.
     fn schedule(&mut self, now: Instant) {
-        if !self.open_loop() {
+        let Some(plan) = &mut self.plan else {
             return;
-        }
-        while self.next_due <= now && self.to_schedule != Some(0) {
-            let due = self.next_due;
-            // Requests due in the warmup count against nothing.
-            if due >= self.measure_from {
-                if let Some(n) = &mut self.to_schedule {
-                    *n -= 1;
-                }
-                if let Some(s) = &mut self.report.schedule {
-                    s.scheduled += 1;
-                }
-            }
-            self.queue.push_back(due);
-            self.next_due += self.interval;
+        };
+        // Requests due in the warmup count against nothing.
+        let measured = plan.catch_up(now);
+        if let Some(s) = &mut self.report.schedule {
+            s.scheduled += measured;
         }
     }
 
@@ -416,24 +465,24 @@ impl<'a> Worker<'a> {
                 self.conns[i].listed = false;
                 continue;
             }
-            let (due, fresh) = if let Some(again) = self.resend.pop_front() {
-                (again.due, false)
-            } else if self.open_loop() {
-                match self.queue.pop_front() {
-                    Some(due) => (due, true),
+            let (due, measured, fresh) = if let Some(again) = self.resend.pop_front() {
+                (again.due, again.measured, false)
+            } else if let Some(plan) = &mut self.plan {
+                match plan.take() {
+                    Some((due, measured)) => (due, measured, true),
                     None => break,
                 }
             } else {
-                if now >= self.measure_from {
+                let measured = now >= self.measure_from;
+                if measured {
                     match &mut self.budget {
                         Some(0) => break,
                         Some(n) => *n -= 1,
                         None => {}
                     }
                 }
-                (now, true)
+                (now, measured, true)
             };
-            let measured = due >= self.measure_from;
             if measured && fresh {
                 self.report.attempts += 1;
                 if let Some(schedule) = &mut self.report.schedule {
@@ -488,8 +537,8 @@ impl<'a> Worker<'a> {
     fn connect_failed(&mut self, i: usize, e: &io::Error, now: Instant) {
         self.conns[i].stream = None;
         self.conns[i].connected = false;
-        let charged = if self.open_loop() {
-            self.queue.pop_front().map(|due| due >= self.measure_from)
+        let charged = if let Some(plan) = &mut self.plan {
+            plan.take().map(|(_, measured)| measured)
         } else if now >= self.measure_from {
             match &mut self.budget {
                 Some(0) => None,
