@@ -530,3 +530,28 @@ fn an_open_loop_far_behind_ends_on_time() {
         "{schedule:?} {report:?}"
     );
 }
+
+/// Bytes read in the warmup stay out of the figures, as its responses do:
+/// bytes/s divides by the measured time only.
+#[test]
+fn warmup_bytes_are_not_counted() {
+    let server = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| s.write_all(OK).is_ok())
+    });
+    let config = LoadConfig {
+        connections: 1,
+        threads: 1,
+        requests: Some(50),
+        warmup: Duration::from_millis(200),
+        ..load_config(server.addr)
+    };
+    let report = run(&config);
+    assert_eq!(report.responses, 50);
+    let size = OK.len() as u64;
+    // At most one warmup response can straddle the start of the measured run.
+    assert!(
+        (50 * size..=51 * size).contains(&report.bytes_read),
+        "{} bytes read for 50 responses of {size}",
+        report.bytes_read
+    );
+}

@@ -663,7 +663,9 @@ impl<'a> Worker<'a> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return self.fail(i, FailureKind::of_io(&e), now),
             };
-            self.report.bytes_read += n as u64;
+            if now >= self.measure_from {
+                self.report.bytes_read += n as u64;
+            }
             // A short read took all there was; more will come as a new edge
             // (edge-triggered epoll), unless the close already came with it.
             let drained = !to_end && n < self.scratch.len();

@@ -127,7 +127,7 @@ pub struct Report {
     pub elapsed: Duration,
     /// Latency of answered requests, in microseconds, from when each was sent.
     pub latency: Histogram<u64>,
-    /// Bytes received in all: heads, bodies and framing.
+    /// Bytes received in the measured run: heads, bodies and framing.
     pub bytes_read: u64,
     /// Open loop: latency from when each request was due, in microseconds
     /// (corrected for coordinated omission).
