@@ -555,3 +555,40 @@ fn warmup_bytes_are_not_counted() {
         report.bytes_read
     );
 }
+
+/// 103 Early Hints before each answer is no answer itself; a response
+/// nobody asked for is a `bad response`, not dropped unseen.
+#[test]
+fn interim_responses_are_skipped_and_unasked_ones_counted() {
+    let hints = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| {
+            let early = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+            s.write_all(early).is_ok() && s.write_all(OK).is_ok()
+        })
+    });
+    let report = run(&LoadConfig {
+        pipeline: 4,
+        ..load_config(hints.addr)
+    });
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        report.statuses.get(&200),
+        Some(&100),
+        "{:?}",
+        report.statuses
+    );
+
+    // Two answers to every request, in one write so they arrive together.
+    let twice = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| s.write_all(&OK.repeat(2)).is_ok())
+    });
+    let report = run(&LoadConfig {
+        connections: 1,
+        threads: 1,
+        requests: Some(5),
+        ..load_config(twice.addr)
+    });
+    assert_eq!(report.responses, 5);
+    let unasked = report.failures.get(&FailureKind::BadResponse).copied();
+    assert!(unasked.is_some_and(|n| n >= 1), "{:?}", report.failures);
+}

@@ -757,7 +757,15 @@ impl<'a> Worker<'a> {
     fn answered(&mut self, i: usize, summary: &ResponseSummary, now: Instant) -> bool {
         let conn = &mut self.conns[i];
         let Some(sent) = conn.in_flight.pop_front() else {
-            // An answer nobody asked for: the server is out of step.
+            // An answer nobody asked for: the server is out of step, which
+            // is an error of its own even with nothing else in flight.
+            if now >= self.measure_from {
+                *self
+                    .report
+                    .failures
+                    .entry(FailureKind::BadResponse)
+                    .or_default() += 1;
+            }
             self.fail(i, FailureKind::BadResponse, now);
             return false;
         };

@@ -237,8 +237,9 @@ impl Report {
             .iter()
             .map(|(status, n)| format!("{status} ×{n}"))
             .collect();
-        // Requests cut off by the end of a timed run neither failed nor answered.
-        let failed = self.attempts - self.responses - self.unfinished;
+        // Not attempts less responses: an answer nobody asked for is a
+        // failure too, and requests cut off by the end of a timed run are not.
+        let failed: u64 = self.failures.values().sum();
         let kinds: Vec<String> = self
             .failures
             .iter()
