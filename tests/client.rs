@@ -592,3 +592,32 @@ fn interim_responses_are_skipped_and_unasked_ones_counted() {
     let unasked = report.failures.get(&FailureKind::BadResponse).copied();
     assert!(unasked.is_some_and(|n| n >= 1), "{:?}", report.failures);
 }
+
+static PER_CONNECTION: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+/// Three connections over two threads: each thread gets requests in
+/// proportion to its connections, so no connection carries half the run.
+#[test]
+fn requests_follow_connections_across_threads() {
+    let server = LoopbackServer::per_connection(|stream| {
+        let mut count = 0;
+        each_request(stream, |s, seen| {
+            count = seen;
+            s.write_all(OK).is_ok()
+        });
+        PER_CONNECTION.lock().unwrap().push(count);
+    });
+    let report = run(&LoadConfig {
+        connections: 3,
+        threads: 2,
+        requests: Some(901),
+        ..load_config(server.addr)
+    });
+    assert_eq!(report.responses, 901);
+    drop(server);
+    let counts = PER_CONNECTION.lock().unwrap().clone();
+    assert_eq!(counts.iter().sum::<u64>(), 901, "{counts:?}");
+    // The thread with one connection sends its whole share on it: a third
+    // of the requests, where an even split by thread would give it 450.
+    assert!(counts.contains(&301), "{counts:?}");
+}

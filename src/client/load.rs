@@ -206,15 +206,19 @@ pub fn run(
     let results: Vec<io::Result<Report>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|i| {
-                let share = |total: u64| {
-                    total / threads as u64 + u64::from((i as u64) < total % threads as u64)
-                };
-                let conns = share(connections as u64) as usize;
-                let budget = config.requests.map(share);
+                let (before, conns) = connection_share(connections, threads, i);
+                // Requests and rate follow connections, so every connection
+                // carries the same load whichever thread it is on.
+                let budget = config.requests.map(|total| {
+                    let upto =
+                        |n: usize| (u128::from(total) * n as u128 / connections as u128) as u64;
+                    upto(before + conns) - upto(before)
+                });
                 // Each thread sends at its share of the rate, offset so the
                 // threads' schedules interleave evenly.
                 let schedule = config.rate.map(|rate| {
-                    let interval = Duration::from_secs_f64(threads as f64 / rate);
+                    let rate = rate * conns as f64 / connections as f64;
+                    let interval = Duration::from_secs_f64(1.0 / rate);
                     let offset = interval.mul_f64(i as f64 / threads as f64);
                     (interval, started + offset)
                 });
@@ -253,6 +257,13 @@ pub fn run(
         report.elapsed = report.elapsed.min(d);
     }
     Ok(report)
+}
+
+/// Thread `i`'s connections: how many the threads before it hold, and how
+/// many it holds; the first threads take one more when they do not divide.
+fn connection_share(connections: usize, threads: usize, i: usize) -> (usize, usize) {
+    let (each, extra) = (connections / threads, connections % threads);
+    (i * each + i.min(extra), each + usize::from(i < extra))
 }
 
 impl<'a> Worker<'a> {
