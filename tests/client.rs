@@ -621,3 +621,44 @@ fn requests_follow_connections_across_threads() {
     // of the requests, where an even split by thread would give it 450.
     assert!(counts.contains(&301), "{counts:?}");
 }
+
+/// The soft open-file limit is raised to the hard one; connections that
+/// cannot fit under the hard one are refused before the run, in one line.
+#[test]
+fn connections_past_the_open_file_limit_are_refused_up_front() {
+    let server = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, _| s.write_all(OK).is_ok())
+    });
+    let url = format!("http://{}/", server.addr);
+    let limited = |ulimit: &str, connections: &str| {
+        let script =
+            format!("ulimit {ulimit} && exec \"$0\" client \"$1\" -c {connections} -n 300 -t 2");
+        Command::new("sh")
+            .args(["-c", &script, BIN, &url])
+            .output()
+            .unwrap()
+    };
+    let out = limited("-n 64", "200");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot hold 200 connections: the open-file limit is 64"),
+        "{err}"
+    );
+    let hard = Command::new("sh")
+        .args(["-c", "ulimit -Hn"])
+        .output()
+        .unwrap();
+    let hard: u64 = stdout(&hard).trim().parse().unwrap_or(u64::MAX);
+    if hard < 200 {
+        eprintln!("skipped the raise: the hard open-file limit is {hard}");
+        return;
+    }
+    let out = limited("-S -n 64", "100");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains("300 responses (200 ×300), 0 failures"),
+        "{out:?}"
+    );
+}

@@ -205,6 +205,7 @@ fn write_html(
 /// Runs the load engine, with a live progress line on stderr when it is a
 /// terminal (and responses are not being printed).
 pub fn measure(config: &LoadConfig, print_responses: bool) -> Result<Report, ClientError> {
+    super::load::make_room(config.connections, config.threads)?;
     let progress = Progress::default();
     let done = AtomicBool::new(false);
     let print = |summary: &ResponseSummary| {

@@ -15,7 +15,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::{FailureKind, Report, ResponseParser, ResponseSummary, Schedule};
+use super::{ClientError, FailureKind, Report, ResponseParser, ResponseSummary, Schedule};
 
 /// What to load and how.
 #[derive(Debug, Clone)]
@@ -77,6 +77,8 @@ struct Conn {
     pending: Vec<u8>,
     parser: ResponseParser,
     in_flight: VecDeque<Sent>,
+    /// Connects failed in a row, for the backoff before the next.
+    failed_connects: u32,
     /// In the idle list already.
     listed: bool,
 }
@@ -189,9 +191,38 @@ impl Plan {
 /// The open loop's timer; connections are numbered from 0.
 const TIMER: Token = Token(usize::MAX);
 
-/// Backoff before opening a connection again after a connect failed, so a
-/// server that is down is not hammered in a tight loop.
+/// First backoff before opening a connection again after a connect failed,
+/// so a server that is down is not hammered in a tight loop.
 const RETRY_AFTER: Duration = Duration::from_millis(20);
+
+/// Descriptors a run needs beside its connections: stdio, the progress
+/// line's terminal, and slack for what the process holds already.
+const SPARE_FILES: u64 = 32;
+
+/// Raises the soft open-file limit to the hard one, then refuses a run whose
+/// connections (and each thread's epoll and timer) would not fit under it.
+pub fn make_room(connections: usize, threads: usize) -> Result<(), ClientError> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit = raised;
+        }
+    }
+    let threads = threads.clamp(1, connections.max(1));
+    let needed = connections as u64 + 2 * threads as u64 + SPARE_FILES;
+    match limit.current {
+        Some(current) if needed > current => Err(ClientError::TooManyConnections {
+            connections,
+            limit: current,
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// Runs the load and returns what it measured, merged over the threads.
 pub fn run(
@@ -248,9 +279,25 @@ pub fn run(
             })
             .collect()
     });
+    // A thread that could not run (out of descriptors for its epoll, say)
+    // loses only its own share: what the others measured stands.
     let mut report = Report::empty();
+    let mut first_error = None;
+    let mut ran = 0;
     for result in results {
-        report.merge(result?);
+        match result {
+            Ok(theirs) => {
+                report.merge(theirs);
+                ran += 1;
+            }
+            Err(e) => {
+                tracing::warn!("a load thread stopped: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let (0, Some(e)) = (ran, first_error) {
+        return Err(e);
     }
     report.elapsed = Instant::now().saturating_duration_since(measure_from);
     if let Some(d) = config.duration {
@@ -326,6 +373,7 @@ impl<'a> Worker<'a> {
                 pending: Vec::new(),
                 parser: ResponseParser::new(false),
                 in_flight: VecDeque::new(),
+                failed_connects: 0,
                 listed: false,
             });
             worker.open(i, now);
@@ -349,9 +397,18 @@ impl<'a> Worker<'a> {
             }
             self.schedule(now);
             self.dispatch(now);
-            self.arm_timer(now)?;
             let wait = self.wait(now);
-            self.poll.poll(&mut events, Some(wait))?;
+            // Failing here ends this thread's run early, not its results.
+            if let Err(e) = self
+                .arm_timer(now)
+                .and_then(|()| self.poll.poll(&mut events, Some(wait)))
+            {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::warn!("a load thread stopped early: {e}");
+                break;
+            }
             let now = Instant::now();
             for event in events.iter() {
                 if event.token() == TIMER {
@@ -570,7 +627,12 @@ impl<'a> Worker<'a> {
                 .entry(FailureKind::of_io(e))
                 .or_default() += 1;
         }
-        self.retry.push((now + RETRY_AFTER, i));
+        // Doubling up to 32 times the first wait: out of descriptors or
+        // refused, a storm of reconnects would only make it worse.
+        let conn = &mut self.conns[i];
+        let backoff = RETRY_AFTER * (1 << conn.failed_connects.min(5));
+        conn.failed_connects += 1;
+        self.retry.push((now + backoff, i));
     }
 
     /// Drops connection `i`, counting what was in flight on it as failed
@@ -612,6 +674,7 @@ impl<'a> Worker<'a> {
                 Ok(_) => {
                     let _ = stream.set_nodelay(true);
                     self.conns[i].connected = true;
+                    self.conns[i].failed_connects = 0;
                     self.mark_idle(i);
                 }
                 // Still connecting: this was a spurious wakeup.

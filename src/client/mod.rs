@@ -74,6 +74,8 @@ pub enum FailureKind {
     /// The server closed the connection before a complete response.
     Closed,
     BadResponse,
+    /// The client ran out of file descriptors (EMFILE, ENFILE).
+    TooManyFiles,
     Other,
 }
 
@@ -85,12 +87,16 @@ impl FailureKind {
             FailureKind::TimedOut => "timed out",
             FailureKind::Closed => "closed",
             FailureKind::BadResponse => "bad response",
+            FailureKind::TooManyFiles => "too many open files",
             FailureKind::Other => "other",
         }
     }
 
     pub(crate) fn of_io(e: &io::Error) -> FailureKind {
         use io::ErrorKind as K;
+        if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+            return FailureKind::TooManyFiles;
+        }
         match e.kind() {
             K::ConnectionRefused => FailureKind::Refused,
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => FailureKind::Reset,
@@ -314,6 +320,11 @@ pub enum ClientError {
     Resolve { host: String, cause: String },
     #[error("cannot connect to {target}: {cause}")]
     Unreachable { target: String, cause: String },
+    #[error(
+        "cannot hold {connections} connections: the open-file limit is {limit} \
+         (raise it with `ulimit -n`)"
+    )]
+    TooManyConnections { connections: usize, limit: u64 },
     #[error("cannot start client threads: {0}")]
     Threads(io::Error),
     #[error("cannot write {}: {cause}", path.display())]
@@ -541,5 +552,14 @@ mod tests {
         config.keep_alive = true;
         let text = String::from_utf8(request_bytes(&config)).unwrap();
         assert!(!text.contains("Connection"));
+    }
+
+    #[test]
+    fn out_of_descriptors_is_its_own_kind() {
+        for errno in [libc::EMFILE, libc::ENFILE] {
+            let e = io::Error::from_raw_os_error(errno);
+            assert_eq!(FailureKind::of_io(&e), FailureKind::TooManyFiles);
+        }
+        assert_eq!(FailureKind::TooManyFiles.name(), "too many open files");
     }
 }
