@@ -662,3 +662,34 @@ fn connections_past_the_open_file_limit_are_refused_up_front() {
         "{out:?}"
     );
 }
+
+/// Requests the time cut off are reported and can fail the run.
+#[test]
+fn unfinished_requests_can_fail_the_run() {
+    let silent = LoopbackServer::per_connection(|stream| each_request(stream, |_, _| true));
+    let url = format!("http://{}/", silent.addr);
+    let out = client(&[
+        &url,
+        "-c",
+        "2",
+        "-t",
+        "1",
+        "-d",
+        "200ms",
+        "--fail-if",
+        "unfinished>0",
+        "--fail-if",
+        "backlog>0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.contains(", 2 unfinished;") || text.contains(", 2 unfinished\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--fail-if unfinished>0: 2, crossed"),
+        "{text}"
+    );
+    assert!(text.contains("--fail-if backlog>0: 0, held"), "{text}");
+}

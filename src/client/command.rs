@@ -291,12 +291,6 @@ fn text_of(
         report.bytes_read as f64 / 1e6,
         report.bytes_read as f64 / secs / 1e6
     ));
-    if report.unfinished > 0 {
-        text.push_str(&format!(
-            "; {} still in flight at the end",
-            report.unfinished
-        ));
-    }
     text.push('\n');
     text.push_str(&report.latency_table());
     for c in checked {

@@ -158,6 +158,11 @@ pub struct Schedule {
 }
 
 impl Report {
+    /// Open loop: measured requests due but never sent; 0 in closed loop.
+    pub fn backlog(&self) -> u64 {
+        self.schedule.map_or(0, |s| s.backlog_at_end)
+    }
+
     pub fn all_answered(&self) -> bool {
         self.attempts > 0 && self.responses == self.attempts
     }
@@ -177,6 +182,7 @@ impl Report {
             "responses": self.responses,
             "errors": errors,
             "unfinished": self.unfinished,
+            "backlog": self.backlog(),
             "statuses": self.statuses.iter().map(|(s, n)| (s.to_string(), *n)).collect::<BTreeMap<_, _>>(),
             "failures": self.failures.iter().map(|(k, n)| (k.name(), *n)).collect::<BTreeMap<_, _>>(),
             "body_bytes": self.body_bytes,
@@ -215,14 +221,15 @@ impl Report {
             out.push_str(&format!("{:>9.2}\n", h.max() as f64 / 1000.0));
         };
         if self.responses == 0 {
-            return "no responses, so no latency\n".into();
-        }
-        match &self.corrected {
-            Some(corrected) => {
-                row("  from due (corrected)", corrected);
-                row("  from sent", &self.latency);
+            out = "no responses, so no latency\n".into();
+        } else {
+            match &self.corrected {
+                Some(corrected) => {
+                    row("  from due (corrected)", corrected);
+                    row("  from sent", &self.latency);
+                }
+                None => row("", &self.latency),
             }
-            None => row("", &self.latency),
         }
         if let Some(s) = self.schedule {
             out.push_str(&format!(
@@ -264,13 +271,25 @@ impl Report {
         if !kinds.is_empty() {
             line.push_str(&format!(" ({})", kinds.join(", ")));
         }
+        if self.unfinished > 0 {
+            line.push_str(&format!(", {} unfinished", self.unfinished));
+        }
+        if self.backlog() > 0 {
+            line.push_str(&format!(", {} due but never sent", self.backlog()));
+        }
         if self.responses > 0 {
+            // Open loop: the corrected figures, the ones --fail-if checks.
+            let (name, h) = match &self.corrected {
+                Some(corrected) => ("corrected latency", corrected),
+                None => ("latency", &self.latency),
+            };
+            let ms = |us: u64| us as f64 / 1000.0;
             line.push_str(&format!(
-                "; {:.0} req/s, latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                "; {:.0} req/s, {name} p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                 self.responses as f64 / secs.max(1e-9),
-                self.percentile_ms(0.5),
-                self.percentile_ms(0.99),
-                self.latency.max() as f64 / 1000.0,
+                ms(h.value_at_quantile(0.5)),
+                ms(h.value_at_quantile(0.99)),
+                ms(h.max()),
             ));
         }
         line
@@ -552,6 +571,45 @@ mod tests {
         config.keep_alive = true;
         let text = String::from_utf8(request_bytes(&config)).unwrap();
         assert!(!text.contains("Connection"));
+    }
+
+    /// An open loop's summary gives the corrected latency, and a run that
+    /// got no answer still says how its schedule went.
+    #[test]
+    fn open_loop_summary_and_schedule() {
+        let mut report = Report::empty();
+        report.attempts = 3;
+        report.responses = 2;
+        report.unfinished = 1;
+        report.elapsed = Duration::from_secs(1);
+        report.latency.record(1_000).unwrap();
+        report.latency.record(1_000).unwrap();
+        let mut corrected = Report::histogram();
+        corrected.record(250_000).unwrap();
+        corrected.record(250_000).unwrap();
+        report.corrected = Some(corrected);
+        report.schedule = Some(Schedule {
+            scheduled: 10,
+            max_behind: Duration::from_millis(300),
+            backlog_at_end: 7,
+        });
+        let line = report.summary();
+        assert!(line.contains("corrected latency p50 250."), "{line}");
+        assert!(
+            line.contains("1 unfinished, 7 due but never sent"),
+            "{line}"
+        );
+        let json = report.to_json();
+        assert_eq!(
+            (json["unfinished"].as_u64(), json["backlog"].as_u64()),
+            (Some(1), Some(7))
+        );
+        report.responses = 0;
+        report.latency.reset();
+        report.corrected = Some(Report::histogram());
+        let table = report.latency_table();
+        assert!(table.contains("no responses"), "{table}");
+        assert!(table.contains("schedule: 10 due"), "{table}");
     }
 
     #[test]
