@@ -459,6 +459,11 @@ impl<'a> Worker<'a> {
         Ok(self.report)
     }
 
+    /// The measured run's time is up.
+    fn past_end(&self, now: Instant) -> bool {
+        self.measure_until.is_some_and(|end| now >= end)
+    }
+
     /// Every measured request sent and answered (or failed), when bounded by count.
     fn finished(&self) -> bool {
         let Some(budget) = self.budget else {
@@ -645,7 +650,9 @@ impl<'a> Worker<'a> {
         conn.connected = false;
         self.flying -= conn.in_flight.len();
         let lost = conn.in_flight.drain(..).filter(|s| s.measured).count() as u64;
-        if lost > 0 {
+        if self.past_end(now) {
+            self.report.unfinished += lost;
+        } else if lost > 0 {
             *self.report.failures.entry(kind).or_default() += lost;
         }
         if self.finished() || self.measure_until.is_some_and(|end| now >= end) {
@@ -737,7 +744,7 @@ impl<'a> Worker<'a> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return self.fail(i, FailureKind::of_io(&e), now),
             };
-            if now >= self.measure_from {
+            if now >= self.measure_from && !self.past_end(now) {
                 self.report.bytes_read += n as u64;
             }
             // A short read took all there was; more will come as a new edge
@@ -851,6 +858,12 @@ impl<'a> Worker<'a> {
         if !sent.measured {
             return true;
         }
+        // Past the end the run's time is up: an answer then is counted as
+        // unfinished, as if the run had stopped on time.
+        if self.past_end(now) {
+            self.report.unfinished += 1;
+            return true;
+        }
         let report = &mut self.report;
         report.responses += 1;
         report.body_bytes += summary.body_len;
@@ -929,5 +942,50 @@ impl<'a> Worker<'a> {
             .failures
             .fetch_add(failures - failures_before, Ordering::Relaxed);
         self.published = (self.report.responses, failures);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer read after the run's end is not counted as a response
+    /// (the time reported stops at the end) but as unfinished.
+    #[test]
+    fn answers_after_the_end_are_unfinished() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = LoadConfig {
+            addr: listener.local_addr().unwrap(),
+            request: b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            connections: 1,
+            threads: 1,
+            pipeline: 2,
+            requests: None,
+            duration: Some(Duration::from_secs(1)),
+            warmup: Duration::ZERO,
+            rate: None,
+            timeout: Duration::from_secs(1),
+        };
+        let progress = Progress::default();
+        let start = Instant::now();
+        let mut worker = Worker::new(&config, &progress, None, 1, None, None, start).unwrap();
+        let summary = ResponseSummary {
+            status_line: "HTTP/1.1 200 OK".into(),
+            status: 200,
+            body_len: 0,
+            closes: false,
+        };
+        for _ in 0..2 {
+            worker.conns[0].in_flight.push_back(Sent {
+                due: start,
+                sent: start,
+                measured: true,
+            });
+            worker.flying += 1;
+        }
+        assert!(worker.answered(0, &summary, start + Duration::from_millis(999)));
+        assert!(worker.answered(0, &summary, start + Duration::from_millis(1001)));
+        assert_eq!((worker.report.responses, worker.report.unfinished), (1, 1));
+        assert_eq!(worker.report.timeline, [1]);
     }
 }
