@@ -401,7 +401,7 @@ fn is_load(args: &ClientArgs) -> bool {
 fn reachable(target: &Target, timeout: Duration) -> anyhow::Result<SocketAddr> {
     let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
     Ok(twinserve::client::connect_any(
-        &format!("{}:{}", target.host, target.port),
+        &target.authority(),
         &addrs,
         timeout,
     )?)

@@ -129,6 +129,9 @@ fn usage_errors_show_the_clients_usage() {
     assert!(stderr(&out).contains("https:// is not supported"));
     let out = client(&["127.0.0.1", "1", "/", "-d", "2 parsecs"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = client(&["127.0.0.1", "1", "/", "--rate", "1e9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("at most 1e8"), "{out:?}");
 }
 
 #[test]
