@@ -558,8 +558,12 @@ fn warmup_bytes_are_not_counted() {
         warmup: Duration::from_millis(200),
         ..load_config(server.addr)
     };
-    let report = run(&config);
+    let progress = Progress::default();
+    let report = load::run(&config, &progress, None).expect("the load runs");
     assert_eq!(report.responses, 50);
+    // The progress line has the warmup's answers to show while it lasts.
+    assert!(progress.warmup_responses.load(Ordering::Relaxed) > 0);
+    assert_eq!(progress.responses.load(Ordering::Relaxed), 50);
     let size = OK.len() as u64;
     // At most one warmup response can straddle the start of the measured run.
     assert!(

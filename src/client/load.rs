@@ -46,6 +46,8 @@ pub struct Progress {
     pub failures: AtomicU64,
     /// Set by the threads once the warmup is over.
     pub measuring: AtomicBool,
+    /// Responses in the warmup, outside `responses`.
+    pub warmup_responses: AtomicU64,
 }
 
 /// How much an event says to read.
@@ -107,6 +109,8 @@ struct Worker<'a> {
     scratch: Vec<u8>,
     statuses: Vec<u64>,
     published: (u64, u64),
+    /// Responses to warmup requests, and how many of them were published.
+    warmup_answered: (u64, u64),
     /// Open loop: wakes the loop when the next request falls due, to the
     /// microsecond, where epoll's own timeout only counts milliseconds.
     timer: Option<OwnedFd>,
@@ -347,6 +351,7 @@ impl<'a> Worker<'a> {
             scratch: vec![0; 64 * 1024],
             statuses: vec![0; 1000],
             published: (0, 0),
+            warmup_answered: (0, 0),
             timer: None,
             flying: 0,
             touched: Vec::new(),
@@ -856,6 +861,7 @@ impl<'a> Worker<'a> {
             print(summary);
         }
         if !sent.measured {
+            self.warmup_answered.0 += 1;
             return true;
         }
         // Past the end the run's time is up: an answer then is counted as
@@ -942,6 +948,11 @@ impl<'a> Worker<'a> {
             .failures
             .fetch_add(failures - failures_before, Ordering::Relaxed);
         self.published = (self.report.responses, failures);
+        let (warmup, published) = self.warmup_answered;
+        self.progress
+            .warmup_responses
+            .fetch_add(warmup - published, Ordering::Relaxed);
+        self.warmup_answered.1 = warmup;
     }
 }
 
