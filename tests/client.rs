@@ -487,20 +487,39 @@ fn close_after_three(stream: TcpStream) {
     })
 }
 
-/// Requests pipelined behind a response that announces the close were never
-/// answered: they go again on a new connection, so `requests` stays exact
-/// and nothing counts as an error.
+/// Answers the first request on a connection with a body that runs to the
+/// close, then closes cleanly.
+fn body_to_the_close(stream: TcpStream) {
+    each_request(stream, |s, _| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\nok");
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut sink = [0; 4096];
+        while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+        false
+    })
+}
+
+/// Requests pipelined behind a response that announces the close (by its
+/// field, or by a body that runs to the close) were never answered: they go
+/// again on a new connection, so `requests` stays exact and nothing counts
+/// as an error.
 #[test]
 fn requests_behind_a_close_are_sent_again() {
     let server = LoopbackServer::per_connection(close_after_three);
-    for rate in [None, Some(2000.0)] {
+    let to_the_close = LoopbackServer::per_connection(body_to_the_close);
+    let runs = [
+        (server.addr, None),
+        (server.addr, Some(2000.0)),
+        (to_the_close.addr, None),
+    ];
+    for (addr, rate) in runs {
         let config = LoadConfig {
             connections: 2,
             threads: 1,
             pipeline: 8,
             requests: Some(50),
             rate,
-            ..load_config(server.addr)
+            ..load_config(addr)
         };
         let report = run(&config);
         assert!(

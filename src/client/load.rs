@@ -831,8 +831,12 @@ impl<'a> Worker<'a> {
         let conn = &mut self.conns[i];
         if !conn.parser.is_idle()
             && let Ok(response) = conn.parser.end_of_stream()
-            && !self.answered(i, &response.summary, now)
         {
+            // A body delimited by the close announced it: what was asked
+            // behind it goes again, as after `Connection: close`.
+            if self.answered(i, &response.summary, now) {
+                self.close_announced(i, now);
+            }
             return;
         }
         self.fail(i, FailureKind::Closed, now);
