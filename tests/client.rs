@@ -555,6 +555,12 @@ fn an_open_loop_far_behind_ends_on_time() {
     let took = began.elapsed();
     assert!(took < Duration::from_secs(1), "a 500 ms run took {took:?}");
     assert!(report.elapsed <= Duration::from_millis(500));
+    let errors: u64 = report.failures.values().sum();
+    assert_eq!(
+        report.attempts,
+        report.responses + errors + report.unfinished,
+        "every request sent is answered, failed or unfinished"
+    );
     let schedule = report.schedule.expect("open loop keeps a schedule");
     assert!(schedule.scheduled > 10_000_000, "{schedule:?}");
     assert!(

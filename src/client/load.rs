@@ -440,13 +440,17 @@ impl<'a> Worker<'a> {
             }
         }
         self.publish();
-        let end = Instant::now();
-        let mut unfinished = 0;
+        self.tally(Instant::now());
+        Ok(self.report)
+    }
+
+    /// Adds to the report what the end of the run left: requests unanswered
+    /// (on top of those answered too late, counted already), the backlog.
+    fn tally(&mut self, end: Instant) {
         for conn in &self.conns {
-            unfinished += conn.in_flight.iter().filter(|s| s.measured).count() as u64;
+            self.report.unfinished += conn.in_flight.iter().filter(|s| s.measured).count() as u64;
         }
-        unfinished += self.resend.iter().filter(|s| s.measured).count() as u64;
-        self.report.unfinished = unfinished;
+        self.report.unfinished += self.resend.iter().filter(|s| s.measured).count() as u64;
         if let Some(schedule) = &mut self.report.schedule {
             let plan = self.plan.as_ref().expect("open loop has a plan");
             schedule.backlog_at_end = plan.backlog();
@@ -461,7 +465,6 @@ impl<'a> Worker<'a> {
                 *self.report.statuses.entry(status as u16).or_default() += n;
             }
         }
-        Ok(self.report)
     }
 
     /// The measured run's time is up.
@@ -990,7 +993,7 @@ mod tests {
             body_len: 0,
             closes: false,
         };
-        for _ in 0..2 {
+        for _ in 0..3 {
             worker.conns[0].in_flight.push_back(Sent {
                 due: start,
                 sent: start,
@@ -1002,5 +1005,9 @@ mod tests {
         assert!(worker.answered(0, &summary, start + Duration::from_millis(1001)));
         assert_eq!((worker.report.responses, worker.report.unfinished), (1, 1));
         assert_eq!(worker.report.timeline, [1]);
+        // The one never answered joins the one answered too late.
+        worker.tally(start + Duration::from_millis(1002));
+        assert_eq!((worker.report.responses, worker.report.unfinished), (1, 2));
+        assert_eq!(worker.report.statuses.get(&200), Some(&1));
     }
 }
