@@ -353,7 +353,7 @@ pub struct ClientArgs {
     #[arg(long, value_name = "TIME", value_parser = twinserve::client::parse_duration)]
     pub warmup: Option<Duration>,
     /// Exit 1 when this holds after the run: p99>20ms, errors>0, rps<1000,
-    /// error_rate>1%, max>1s (repeatable).
+    /// error_rate>1%, max>1s, unfinished>0, backlog>0 (repeatable).
     #[arg(long, value_name = "CONDITION", value_parser = twinserve::client::Threshold::parse)]
     pub fail_if: Vec<twinserve::client::Threshold>,
     /// Seed run: reuse one connection per thread (a load run always does).
@@ -377,7 +377,7 @@ pub struct ClientArgs {
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e8 => Ok(rate),
-        _ => Err("must be a number of requests per second above 0".into()),
+        _ => Err("must be a number of requests per second above 0 and at most 1e8".into()),
     }
 }
 
@@ -627,7 +627,7 @@ fn is_load(args: &ClientArgs) -> bool {
 fn reachable(target: &Target, timeout: Duration) -> anyhow::Result<SocketAddr> {
     let addrs = twinserve::client::resolve_all(&target.host, target.port)?;
     Ok(twinserve::client::connect_any(
-        &format!("{}:{}", target.host, target.port),
+        &target.authority(),
         &addrs,
         timeout,
     )?)

@@ -205,6 +205,7 @@ fn write_html(
 /// Runs the load engine, with a live progress line on stderr when it is a
 /// terminal (and responses are not being printed).
 pub fn measure(config: &LoadConfig, print_responses: bool) -> Result<Report, ClientError> {
+    super::load::make_room(config.connections, config.threads)?;
     let progress = Progress::default();
     let done = AtomicBool::new(false);
     let print = |summary: &ResponseSummary| {
@@ -290,12 +291,6 @@ fn text_of(
         report.bytes_read as f64 / 1e6,
         report.bytes_read as f64 / secs / 1e6
     ));
-    if report.unfinished > 0 {
-        text.push_str(&format!(
-            "; {} still in flight at the end",
-            report.unfinished
-        ));
-    }
     text.push('\n');
     text.push_str(&report.latency_table());
     for c in checked {
@@ -312,18 +307,20 @@ fn progress_line(config: &LoadConfig, progress: &Progress, done: &AtomicBool) {
     let mut last = (Instant::now(), 0u64);
     while !done.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
-        let responses = progress.responses.load(Ordering::Relaxed);
+        // In the warmup its own responses show the load going, since the
+        // measured count has not begun.
+        let warming = !config.warmup.is_zero() && !progress.measuring.load(Ordering::Relaxed);
+        let responses = if warming {
+            progress.warmup_responses.load(Ordering::Relaxed)
+        } else {
+            progress.responses.load(Ordering::Relaxed)
+        };
         let failures = progress.failures.load(Ordering::Relaxed);
         let now = Instant::now();
-        let rate = (responses - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+        let rate =
+            responses.saturating_sub(last.1) as f64 / now.duration_since(last.0).as_secs_f64();
         last = (now, responses);
-        let phase = if progress.measuring.load(Ordering::Relaxed) {
-            ""
-        } else if !config.warmup.is_zero() {
-            " (warmup)"
-        } else {
-            ""
-        };
+        let phase = if warming { " (warmup)" } else { "" };
         bar.set_message(format!(
             "{:>6.1} s{phase}  {rate:>9.0} req/s  {responses} responses  {failures} errors",
             started.elapsed().as_secs_f64()

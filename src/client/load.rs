@@ -15,7 +15,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::{FailureKind, Report, ResponseParser, ResponseSummary, Schedule};
+use super::{ClientError, FailureKind, Report, ResponseParser, ResponseSummary, Schedule};
 
 /// What to load and how.
 #[derive(Debug, Clone)]
@@ -46,6 +46,8 @@ pub struct Progress {
     pub failures: AtomicU64,
     /// Set by the threads once the warmup is over.
     pub measuring: AtomicBool,
+    /// Responses in the warmup, outside `responses`.
+    pub warmup_responses: AtomicU64,
 }
 
 /// How much an event says to read.
@@ -77,6 +79,8 @@ struct Conn {
     pending: Vec<u8>,
     parser: ResponseParser,
     in_flight: VecDeque<Sent>,
+    /// Connects failed in a row, for the backoff before the next.
+    failed_connects: u32,
     /// In the idle list already.
     listed: bool,
 }
@@ -94,18 +98,19 @@ struct Worker<'a> {
     retry: Vec<(Instant, usize)>,
     /// Measured requests this thread may still start; `None`: no limit.
     budget: Option<u64>,
-    /// Open loop: due times not yet sent.
-    queue: VecDeque<Instant>,
-    next_due: Instant,
-    interval: Duration,
-    /// Open loop: measured requests still to schedule.
-    to_schedule: Option<u64>,
+    /// Open loop: the schedule, and how far sending has got through it.
+    plan: Option<Plan>,
+    /// Requests sent on a connection that announced its close before
+    /// answering them: sent again first, already charged to the budget.
+    resend: VecDeque<Sent>,
     measure_from: Instant,
     measure_until: Option<Instant>,
     report: Report,
     scratch: Vec<u8>,
     statuses: Vec<u64>,
     published: (u64, u64),
+    /// Responses to warmup requests, and how many of them were published.
+    warmup_answered: (u64, u64),
     /// Open loop: wakes the loop when the next request falls due, to the
     /// microsecond, where epoll's own timeout only counts milliseconds.
     timer: Option<OwnedFd>,
@@ -115,12 +120,113 @@ struct Worker<'a> {
     touched: Vec<usize>,
 }
 
+/// An open loop's schedule, kept as counts so a backlog of millions costs
+/// nothing: request `k` falls due at `start + k × interval`.
+#[derive(Debug)]
+struct Plan {
+    start: Instant,
+    interval_ns: f64,
+    /// Requests due so far (numbered `0..due`).
+    due: u64,
+    /// Requests sent or charged so far; `due - taken` wait to be sent.
+    taken: u64,
+    /// The first request due after the warmup.
+    first_measured: u64,
+    /// No request numbered this or later; `None`: until the time is up.
+    end: Option<u64>,
+}
+
+impl Plan {
+    fn new(interval: Duration, start: Instant, measure_from: Instant, budget: Option<u64>) -> Plan {
+        let interval_ns = (interval.as_nanos() as f64).max(1.0);
+        let warmup = measure_from.saturating_duration_since(start).as_nanos() as f64;
+        let first_measured = (warmup / interval_ns).ceil() as u64;
+        Plan {
+            start,
+            interval_ns,
+            due: 0,
+            taken: 0,
+            first_measured,
+            end: budget.map(|b| first_measured.saturating_add(b)),
+        }
+    }
+
+    fn due_at(&self, k: u64) -> Instant {
+        self.start + Duration::from_nanos((k as f64 * self.interval_ns) as u64)
+    }
+
+    /// Brings `due` up to `now`; returns how many measured requests fell due.
+    fn catch_up(&mut self, now: Instant) -> u64 {
+        if now < self.start {
+            return 0;
+        }
+        let since = now.duration_since(self.start).as_nanos() as f64;
+        let mut due = (since / self.interval_ns) as u64 + 1;
+        if let Some(end) = self.end {
+            due = due.min(end);
+        }
+        let before = self.due;
+        self.due = self.due.max(due);
+        self.due.saturating_sub(before.max(self.first_measured))
+    }
+
+    /// The oldest request due and not sent: when it was due, and whether it
+    /// is measured.
+    fn take(&mut self) -> Option<(Instant, bool)> {
+        if self.taken >= self.due {
+            return None;
+        }
+        let k = self.taken;
+        self.taken += 1;
+        Some((self.due_at(k), k >= self.first_measured))
+    }
+
+    /// Every request the schedule will ever have is due.
+    fn complete(&self) -> bool {
+        self.end == Some(self.due)
+    }
+
+    /// Measured requests due and not sent.
+    fn backlog(&self) -> u64 {
+        self.due.saturating_sub(self.taken.max(self.first_measured))
+    }
+}
+
 /// The open loop's timer; connections are numbered from 0.
 const TIMER: Token = Token(usize::MAX);
 
-/// Backoff before opening a connection again after a connect failed, so a
-/// server that is down is not hammered in a tight loop.
+/// First backoff before opening a connection again after a connect failed,
+/// so a server that is down is not hammered in a tight loop.
 const RETRY_AFTER: Duration = Duration::from_millis(20);
+
+/// Descriptors a run needs beside its connections: stdio, the progress
+/// line's terminal, and slack for what the process holds already.
+const SPARE_FILES: u64 = 32;
+
+/// Raises the soft open-file limit to the hard one, then refuses a run whose
+/// connections (and each thread's epoll and timer) would not fit under it.
+pub fn make_room(connections: usize, threads: usize) -> Result<(), ClientError> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            limit = raised;
+        }
+    }
+    let threads = threads.clamp(1, connections.max(1));
+    let needed = connections as u64 + 2 * threads as u64 + SPARE_FILES;
+    match limit.current {
+        Some(current) if needed > current => Err(ClientError::TooManyConnections {
+            connections,
+            limit: current,
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// Runs the load and returns what it measured, merged over the threads.
 pub fn run(
@@ -135,15 +241,19 @@ pub fn run(
     let results: Vec<io::Result<Report>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|i| {
-                let share = |total: u64| {
-                    total / threads as u64 + u64::from((i as u64) < total % threads as u64)
-                };
-                let conns = share(connections as u64) as usize;
-                let budget = config.requests.map(share);
+                let (before, conns) = connection_share(connections, threads, i);
+                // Requests and rate follow connections, so every connection
+                // carries the same load whichever thread it is on.
+                let budget = config.requests.map(|total| {
+                    let upto =
+                        |n: usize| (u128::from(total) * n as u128 / connections as u128) as u64;
+                    upto(before + conns) - upto(before)
+                });
                 // Each thread sends at its share of the rate, offset so the
                 // threads' schedules interleave evenly.
                 let schedule = config.rate.map(|rate| {
-                    let interval = Duration::from_secs_f64(threads as f64 / rate);
+                    let rate = rate * conns as f64 / connections as f64;
+                    let interval = Duration::from_secs_f64(1.0 / rate);
                     let offset = interval.mul_f64(i as f64 / threads as f64);
                     (interval, started + offset)
                 });
@@ -173,15 +283,38 @@ pub fn run(
             })
             .collect()
     });
+    // A thread that could not run (out of descriptors for its epoll, say)
+    // loses only its own share: what the others measured stands.
     let mut report = Report::empty();
+    let mut first_error = None;
+    let mut ran = 0;
     for result in results {
-        report.merge(result?);
+        match result {
+            Ok(theirs) => {
+                report.merge(theirs);
+                ran += 1;
+            }
+            Err(e) => {
+                tracing::warn!("a load thread stopped: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let (0, Some(e)) = (ran, first_error) {
+        return Err(e);
     }
     report.elapsed = Instant::now().saturating_duration_since(measure_from);
     if let Some(d) = config.duration {
         report.elapsed = report.elapsed.min(d);
     }
     Ok(report)
+}
+
+/// Thread `i`'s connections: how many the threads before it hold, and how
+/// many it holds; the first threads take one more when they do not divide.
+fn connection_share(connections: usize, threads: usize, i: usize) -> (usize, usize) {
+    let (each, extra) = (connections / threads, connections % threads);
+    (i * each + i.min(extra), each + usize::from(i < extra))
 }
 
 impl<'a> Worker<'a> {
@@ -200,7 +333,6 @@ impl<'a> Worker<'a> {
             report.corrected = Some(Report::histogram());
             report.schedule = Some(Schedule::default());
         }
-        let (interval, next_due) = schedule.unwrap_or((Duration::ZERO, now));
         let mut worker = Worker {
             config,
             progress,
@@ -210,16 +342,16 @@ impl<'a> Worker<'a> {
             idle: Vec::with_capacity(conns),
             retry: Vec::new(),
             budget,
-            queue: VecDeque::new(),
-            next_due,
-            interval,
-            to_schedule: schedule.and(budget),
+            plan: schedule
+                .map(|(interval, start)| Plan::new(interval, start, measure_from, budget)),
+            resend: VecDeque::new(),
             measure_from,
             measure_until: config.duration.map(|d| measure_from + d),
             report,
             scratch: vec![0; 64 * 1024],
             statuses: vec![0; 1000],
             published: (0, 0),
+            warmup_answered: (0, 0),
             timer: None,
             flying: 0,
             touched: Vec::new(),
@@ -246,15 +378,12 @@ impl<'a> Worker<'a> {
                 pending: Vec::new(),
                 parser: ResponseParser::new(false),
                 in_flight: VecDeque::new(),
+                failed_connects: 0,
                 listed: false,
             });
             worker.open(i, now);
         }
         Ok(worker)
-    }
-
-    fn open_loop(&self) -> bool {
-        self.config.rate.is_some()
     }
 
     fn run(mut self) -> io::Result<Report> {
@@ -273,9 +402,18 @@ impl<'a> Worker<'a> {
             }
             self.schedule(now);
             self.dispatch(now);
-            self.arm_timer(now)?;
             let wait = self.wait(now);
-            self.poll.poll(&mut events, Some(wait))?;
+            // Failing here ends this thread's run early, not its results.
+            if let Err(e) = self
+                .arm_timer(now)
+                .and_then(|()| self.poll.poll(&mut events, Some(wait)))
+            {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::warn!("a load thread stopped early: {e}");
+                break;
+            }
             let now = Instant::now();
             for event in events.iter() {
                 if event.token() == TIMER {
@@ -302,21 +440,23 @@ impl<'a> Worker<'a> {
             }
         }
         self.publish();
-        let end = Instant::now();
-        let mut unfinished = 0;
+        self.tally(Instant::now());
+        Ok(self.report)
+    }
+
+    /// Adds to the report what the end of the run left: requests unanswered
+    /// (on top of those answered too late, counted already), the backlog.
+    fn tally(&mut self, end: Instant) {
         for conn in &self.conns {
-            unfinished += conn.in_flight.iter().filter(|s| s.measured).count() as u64;
+            self.report.unfinished += conn.in_flight.iter().filter(|s| s.measured).count() as u64;
         }
-        self.report.unfinished = unfinished;
+        self.report.unfinished += self.resend.iter().filter(|s| s.measured).count() as u64;
         if let Some(schedule) = &mut self.report.schedule {
-            schedule.backlog_at_end = self
-                .queue
-                .iter()
-                .filter(|&&d| d >= self.measure_from)
-                .count() as u64;
+            let plan = self.plan.as_ref().expect("open loop has a plan");
+            schedule.backlog_at_end = plan.backlog();
             // Requests still due but never sent are late by the time the run ended.
-            if let Some(&oldest) = self.queue.front() {
-                let lag = end.saturating_duration_since(oldest);
+            if plan.taken < plan.due {
+                let lag = end.saturating_duration_since(plan.due_at(plan.taken));
                 schedule.max_behind = schedule.max_behind.max(lag);
             }
         }
@@ -325,7 +465,11 @@ impl<'a> Worker<'a> {
                 *self.report.statuses.entry(status as u16).or_default() += n;
             }
         }
-        Ok(self.report)
+    }
+
+    /// The measured run's time is up.
+    fn past_end(&self, now: Instant) -> bool {
+        self.measure_until.is_some_and(|end| now >= end)
     }
 
     /// Every measured request sent and answered (or failed), when bounded by count.
@@ -333,25 +477,25 @@ impl<'a> Worker<'a> {
         let Some(budget) = self.budget else {
             return false;
         };
-        let nothing_left = if self.open_loop() {
-            self.to_schedule == Some(0) && self.queue.is_empty()
+        let nothing_left = if let Some(plan) = &self.plan {
+            plan.complete() && plan.taken == plan.due
         } else {
             budget == 0
         };
-        nothing_left && self.flying == 0
+        nothing_left && self.resend.is_empty() && self.flying == 0
     }
 
     /// Open loop: sets the timer for the next due time (relative, in
     /// nanoseconds); it is edge-triggered, so it need not be read.
     fn arm_timer(&mut self, now: Instant) -> io::Result<()> {
-        let Some(timer) = &self.timer else {
+        let (Some(timer), Some(plan)) = (&self.timer, &self.plan) else {
             return Ok(());
         };
-        let until = if self.to_schedule == Some(0) {
+        let until = if plan.complete() {
             Duration::ZERO
         } else {
-            // Zero would disarm it; anything due now was queued already.
-            self.next_due
+            // Zero would disarm it; anything due now was counted already.
+            plan.due_at(plan.due)
                 .saturating_duration_since(now)
                 .max(Duration::from_nanos(1))
         };
@@ -379,24 +523,15 @@ impl<'a> Worker<'a> {
         wait
     }
 
-    /// Open loop: puts every request now due in the queue.
+    /// Open loop: counts every request now due.
     fn schedule(&mut self, now: Instant) {
-        if !self.open_loop() {
+        let Some(plan) = &mut self.plan else {
             return;
-        }
-        while self.next_due <= now && self.to_schedule != Some(0) {
-            let due = self.next_due;
-            // Requests due in the warmup count against nothing.
-            if due >= self.measure_from {
-                if let Some(n) = &mut self.to_schedule {
-                    *n -= 1;
-                }
-                if let Some(s) = &mut self.report.schedule {
-                    s.scheduled += 1;
-                }
-            }
-            self.queue.push_back(due);
-            self.next_due += self.interval;
+        };
+        // Requests due in the warmup count against nothing.
+        let measured = plan.catch_up(now);
+        if let Some(s) = &mut self.report.schedule {
+            s.scheduled += measured;
         }
     }
 
@@ -411,23 +546,25 @@ impl<'a> Worker<'a> {
                 self.conns[i].listed = false;
                 continue;
             }
-            let due = if self.open_loop() {
-                match self.queue.pop_front() {
-                    Some(due) => due,
+            let (due, measured, fresh) = if let Some(again) = self.resend.pop_front() {
+                (again.due, again.measured, false)
+            } else if let Some(plan) = &mut self.plan {
+                match plan.take() {
+                    Some((due, measured)) => (due, measured, true),
                     None => break,
                 }
             } else {
-                if now >= self.measure_from {
+                let measured = now >= self.measure_from;
+                if measured {
                     match &mut self.budget {
                         Some(0) => break,
                         Some(n) => *n -= 1,
                         None => {}
                     }
                 }
-                now
+                (now, measured, true)
             };
-            let measured = due >= self.measure_from;
-            if measured {
+            if measured && fresh {
                 self.report.attempts += 1;
                 if let Some(schedule) = &mut self.report.schedule {
                     schedule.max_behind =
@@ -481,8 +618,8 @@ impl<'a> Worker<'a> {
     fn connect_failed(&mut self, i: usize, e: &io::Error, now: Instant) {
         self.conns[i].stream = None;
         self.conns[i].connected = false;
-        let charged = if self.open_loop() {
-            self.queue.pop_front().map(|due| due >= self.measure_from)
+        let charged = if let Some(plan) = &mut self.plan {
+            plan.take().map(|(_, measured)| measured)
         } else if now >= self.measure_from {
             match &mut self.budget {
                 Some(0) => None,
@@ -503,7 +640,12 @@ impl<'a> Worker<'a> {
                 .entry(FailureKind::of_io(e))
                 .or_default() += 1;
         }
-        self.retry.push((now + RETRY_AFTER, i));
+        // Doubling up to 32 times the first wait: out of descriptors or
+        // refused, a storm of reconnects would only make it worse.
+        let conn = &mut self.conns[i];
+        let backoff = RETRY_AFTER * (1 << conn.failed_connects.min(5));
+        conn.failed_connects += 1;
+        self.retry.push((now + backoff, i));
     }
 
     /// Drops connection `i`, counting what was in flight on it as failed
@@ -516,7 +658,9 @@ impl<'a> Worker<'a> {
         conn.connected = false;
         self.flying -= conn.in_flight.len();
         let lost = conn.in_flight.drain(..).filter(|s| s.measured).count() as u64;
-        if lost > 0 {
+        if self.past_end(now) {
+            self.report.unfinished += lost;
+        } else if lost > 0 {
             *self.report.failures.entry(kind).or_default() += lost;
         }
         if self.finished() || self.measure_until.is_some_and(|end| now >= end) {
@@ -545,6 +689,7 @@ impl<'a> Worker<'a> {
                 Ok(_) => {
                     let _ = stream.set_nodelay(true);
                     self.conns[i].connected = true;
+                    self.conns[i].failed_connects = 0;
                     self.mark_idle(i);
                 }
                 // Still connecting: this was a spurious wakeup.
@@ -607,7 +752,9 @@ impl<'a> Worker<'a> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return self.fail(i, FailureKind::of_io(&e), now),
             };
-            self.report.bytes_read += n as u64;
+            if now >= self.measure_from && !self.past_end(now) {
+                self.report.bytes_read += n as u64;
+            }
             // A short read took all there was; more will come as a new edge
             // (edge-triggered epoll), unless the close already came with it.
             let drained = !to_end && n < self.scratch.len();
@@ -633,7 +780,7 @@ impl<'a> Worker<'a> {
                             return;
                         }
                         if closes {
-                            return self.closed_by_server(i, now);
+                            return self.close_announced(i, now);
                         }
                     }
                     Ok((used, None)) => {
@@ -665,14 +812,34 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// The server said it closes after the response just read: what is still
+    /// in flight was never answered, so it goes again on a new connection.
+    fn close_announced(&mut self, i: usize, now: Instant) {
+        let conn = &mut self.conns[i];
+        if let Some(mut stream) = conn.stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        conn.connected = false;
+        self.flying -= conn.in_flight.len();
+        self.resend.extend(conn.in_flight.drain(..));
+        if self.finished() || self.measure_until.is_some_and(|end| now >= end) {
+            return;
+        }
+        self.open(i, now);
+    }
+
     /// The server closed: a body that ran to the close ends here; requests
     /// still waiting were lost with the connection.
     fn closed_by_server(&mut self, i: usize, now: Instant) {
         let conn = &mut self.conns[i];
         if !conn.parser.is_idle()
             && let Ok(response) = conn.parser.end_of_stream()
-            && !self.answered(i, &response.summary, now)
         {
+            // A body delimited by the close announced it: what was asked
+            // behind it goes again, as after `Connection: close`.
+            if self.answered(i, &response.summary, now) {
+                self.close_announced(i, now);
+            }
             return;
         }
         self.fail(i, FailureKind::Closed, now);
@@ -683,7 +850,15 @@ impl<'a> Worker<'a> {
     fn answered(&mut self, i: usize, summary: &ResponseSummary, now: Instant) -> bool {
         let conn = &mut self.conns[i];
         let Some(sent) = conn.in_flight.pop_front() else {
-            // An answer nobody asked for: the server is out of step.
+            // An answer nobody asked for: the server is out of step, which
+            // is an error of its own even with nothing else in flight.
+            if now >= self.measure_from {
+                *self
+                    .report
+                    .failures
+                    .entry(FailureKind::BadResponse)
+                    .or_default() += 1;
+            }
             self.fail(i, FailureKind::BadResponse, now);
             return false;
         };
@@ -693,6 +868,13 @@ impl<'a> Worker<'a> {
             print(summary);
         }
         if !sent.measured {
+            self.warmup_answered.0 += 1;
+            return true;
+        }
+        // Past the end the run's time is up: an answer then is counted as
+        // unfinished, as if the run had stopped on time.
+        if self.past_end(now) {
+            self.report.unfinished += 1;
             return true;
         }
         let report = &mut self.report;
@@ -773,5 +955,59 @@ impl<'a> Worker<'a> {
             .failures
             .fetch_add(failures - failures_before, Ordering::Relaxed);
         self.published = (self.report.responses, failures);
+        let (warmup, published) = self.warmup_answered;
+        self.progress
+            .warmup_responses
+            .fetch_add(warmup - published, Ordering::Relaxed);
+        self.warmup_answered.1 = warmup;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer read after the run's end is not counted as a response
+    /// (the time reported stops at the end) but as unfinished.
+    #[test]
+    fn answers_after_the_end_are_unfinished() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = LoadConfig {
+            addr: listener.local_addr().unwrap(),
+            request: b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            connections: 1,
+            threads: 1,
+            pipeline: 2,
+            requests: None,
+            duration: Some(Duration::from_secs(1)),
+            warmup: Duration::ZERO,
+            rate: None,
+            timeout: Duration::from_secs(1),
+        };
+        let progress = Progress::default();
+        let start = Instant::now();
+        let mut worker = Worker::new(&config, &progress, None, 1, None, None, start).unwrap();
+        let summary = ResponseSummary {
+            status_line: "HTTP/1.1 200 OK".into(),
+            status: 200,
+            body_len: 0,
+            closes: false,
+        };
+        for _ in 0..3 {
+            worker.conns[0].in_flight.push_back(Sent {
+                due: start,
+                sent: start,
+                measured: true,
+            });
+            worker.flying += 1;
+        }
+        assert!(worker.answered(0, &summary, start + Duration::from_millis(999)));
+        assert!(worker.answered(0, &summary, start + Duration::from_millis(1001)));
+        assert_eq!((worker.report.responses, worker.report.unfinished), (1, 1));
+        assert_eq!(worker.report.timeline, [1]);
+        // The one never answered joins the one answered too late.
+        worker.tally(start + Duration::from_millis(1002));
+        assert_eq!((worker.report.responses, worker.report.unfinished), (1, 2));
+        assert_eq!(worker.report.statuses.get(&200), Some(&1));
     }
 }

@@ -74,6 +74,8 @@ pub enum FailureKind {
     /// The server closed the connection before a complete response.
     Closed,
     BadResponse,
+    /// The client ran out of file descriptors (EMFILE, ENFILE).
+    TooManyFiles,
     Other,
 }
 
@@ -85,12 +87,16 @@ impl FailureKind {
             FailureKind::TimedOut => "timed out",
             FailureKind::Closed => "closed",
             FailureKind::BadResponse => "bad response",
+            FailureKind::TooManyFiles => "too many open files",
             FailureKind::Other => "other",
         }
     }
 
     pub(crate) fn of_io(e: &io::Error) -> FailureKind {
         use io::ErrorKind as K;
+        if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+            return FailureKind::TooManyFiles;
+        }
         match e.kind() {
             K::ConnectionRefused => FailureKind::Refused,
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => FailureKind::Reset,
@@ -127,7 +133,7 @@ pub struct Report {
     pub elapsed: Duration,
     /// Latency of answered requests, in microseconds, from when each was sent.
     pub latency: Histogram<u64>,
-    /// Bytes received in all: heads, bodies and framing.
+    /// Bytes received in the measured run: heads, bodies and framing.
     pub bytes_read: u64,
     /// Open loop: latency from when each request was due, in microseconds
     /// (corrected for coordinated omission).
@@ -152,6 +158,11 @@ pub struct Schedule {
 }
 
 impl Report {
+    /// Open loop: measured requests due but never sent; 0 in closed loop.
+    pub fn backlog(&self) -> u64 {
+        self.schedule.map_or(0, |s| s.backlog_at_end)
+    }
+
     pub fn all_answered(&self) -> bool {
         self.attempts > 0 && self.responses == self.attempts
     }
@@ -171,6 +182,7 @@ impl Report {
             "responses": self.responses,
             "errors": errors,
             "unfinished": self.unfinished,
+            "backlog": self.backlog(),
             "statuses": self.statuses.iter().map(|(s, n)| (s.to_string(), *n)).collect::<BTreeMap<_, _>>(),
             "failures": self.failures.iter().map(|(k, n)| (k.name(), *n)).collect::<BTreeMap<_, _>>(),
             "body_bytes": self.body_bytes,
@@ -209,14 +221,15 @@ impl Report {
             out.push_str(&format!("{:>9.2}\n", h.max() as f64 / 1000.0));
         };
         if self.responses == 0 {
-            return "no responses, so no latency\n".into();
-        }
-        match &self.corrected {
-            Some(corrected) => {
-                row("  from due (corrected)", corrected);
-                row("  from sent", &self.latency);
+            out = "no responses, so no latency\n".into();
+        } else {
+            match &self.corrected {
+                Some(corrected) => {
+                    row("  from due (corrected)", corrected);
+                    row("  from sent", &self.latency);
+                }
+                None => row("", &self.latency),
             }
-            None => row("", &self.latency),
         }
         if let Some(s) = self.schedule {
             out.push_str(&format!(
@@ -237,8 +250,9 @@ impl Report {
             .iter()
             .map(|(status, n)| format!("{status} ×{n}"))
             .collect();
-        // Requests cut off by the end of a timed run neither failed nor answered.
-        let failed = self.attempts - self.responses - self.unfinished;
+        // Not attempts less responses: an answer nobody asked for is a
+        // failure too, and requests cut off by the end of a timed run are not.
+        let failed: u64 = self.failures.values().sum();
         let kinds: Vec<String> = self
             .failures
             .iter()
@@ -257,13 +271,25 @@ impl Report {
         if !kinds.is_empty() {
             line.push_str(&format!(" ({})", kinds.join(", ")));
         }
+        if self.unfinished > 0 {
+            line.push_str(&format!(", {} unfinished", self.unfinished));
+        }
+        if self.backlog() > 0 {
+            line.push_str(&format!(", {} due but never sent", self.backlog()));
+        }
         if self.responses > 0 {
+            // Open loop: the corrected figures, the ones --fail-if checks.
+            let (name, h) = match &self.corrected {
+                Some(corrected) => ("corrected latency", corrected),
+                None => ("latency", &self.latency),
+            };
+            let ms = |us: u64| us as f64 / 1000.0;
             line.push_str(&format!(
-                "; {:.0} req/s, latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                "; {:.0} req/s, {name} p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                 self.responses as f64 / secs.max(1e-9),
-                self.percentile_ms(0.5),
-                self.percentile_ms(0.99),
-                self.latency.max() as f64 / 1000.0,
+                ms(h.value_at_quantile(0.5)),
+                ms(h.value_at_quantile(0.99)),
+                ms(h.max()),
             ));
         }
         line
@@ -313,6 +339,11 @@ pub enum ClientError {
     Resolve { host: String, cause: String },
     #[error("cannot connect to {target}: {cause}")]
     Unreachable { target: String, cause: String },
+    #[error(
+        "cannot hold {connections} connections: the open-file limit is {limit} \
+         (raise it with `ulimit -n`)"
+    )]
+    TooManyConnections { connections: usize, limit: u64 },
     #[error("cannot start client threads: {0}")]
     Threads(io::Error),
     #[error("cannot write {}: {cause}", path.display())]
@@ -540,5 +571,53 @@ mod tests {
         config.keep_alive = true;
         let text = String::from_utf8(request_bytes(&config)).unwrap();
         assert!(!text.contains("Connection"));
+    }
+
+    /// An open loop's summary gives the corrected latency, and a run that
+    /// got no answer still says how its schedule went.
+    #[test]
+    fn open_loop_summary_and_schedule() {
+        let mut report = Report::empty();
+        report.attempts = 3;
+        report.responses = 2;
+        report.unfinished = 1;
+        report.elapsed = Duration::from_secs(1);
+        report.latency.record(1_000).unwrap();
+        report.latency.record(1_000).unwrap();
+        let mut corrected = Report::histogram();
+        corrected.record(250_000).unwrap();
+        corrected.record(250_000).unwrap();
+        report.corrected = Some(corrected);
+        report.schedule = Some(Schedule {
+            scheduled: 10,
+            max_behind: Duration::from_millis(300),
+            backlog_at_end: 7,
+        });
+        let line = report.summary();
+        assert!(line.contains("corrected latency p50 250."), "{line}");
+        assert!(
+            line.contains("1 unfinished, 7 due but never sent"),
+            "{line}"
+        );
+        let json = report.to_json();
+        assert_eq!(
+            (json["unfinished"].as_u64(), json["backlog"].as_u64()),
+            (Some(1), Some(7))
+        );
+        report.responses = 0;
+        report.latency.reset();
+        report.corrected = Some(Report::histogram());
+        let table = report.latency_table();
+        assert!(table.contains("no responses"), "{table}");
+        assert!(table.contains("schedule: 10 due"), "{table}");
+    }
+
+    #[test]
+    fn out_of_descriptors_is_its_own_kind() {
+        for errno in [libc::EMFILE, libc::ENFILE] {
+            let e = io::Error::from_raw_os_error(errno);
+            assert_eq!(FailureKind::of_io(&e), FailureKind::TooManyFiles);
+        }
+        assert_eq!(FailureKind::TooManyFiles.name(), "too many open files");
     }
 }

@@ -4,7 +4,8 @@
 //! and compare's runner both read responses through it; tests keep their own
 //! oracle on purpose.
 //!
-//! Framing, in the RFC's order: no body for a response to HEAD or for 1xx,
+//! Interim 1xx responses (but 101) are skipped (RFC 9110 §15.2). Framing, in
+//! the RFC's order: no body for a response to HEAD or for 1xx,
 //! 204 and 304; chunked when the last transfer coding is `chunked`; to the
 //! close when another coding is last; `Content-Length` (digits only, every
 //! value the same); else to the close.
@@ -191,6 +192,13 @@ impl ResponseParser {
                     match parsed.parse(rest) {
                         Ok(httparse::Status::Complete(len)) => {
                             let status = parsed.code.ok_or_else(|| malformed("no status code"))?;
+                            // RFC 9110 §15.2: an interim response (103 Early Hints,
+                            // 100 Continue) comes before the final one to the same
+                            // request; 101 is final, the connection's last.
+                            if (100..200).contains(&status) && status != 101 {
+                                used += len;
+                                continue;
+                            }
                             let framing = framing(method, status, parsed.headers)?;
                             let mut response =
                                 head_response(&rest[..len], status, parsed.headers, self.keep);
@@ -521,11 +529,38 @@ HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\nrest of it";
         ));
     }
 
+    /// Interim responses are skipped, whole or fed a byte at a time: the
+    /// final response is the answer.
+    #[test]
+    fn interim_responses_come_before_the_answer() {
+        let bytes = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n\
+HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\
+HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let got = read_all(bytes, "GET");
+        let statuses: Vec<u16> = got.iter().map(|r| r.as_ref().unwrap().status).collect();
+        assert_eq!(statuses, [200, 404]);
+        assert_eq!(got[0].as_ref().unwrap().body_len, 2);
+        let mut parser = ResponseParser::new(false);
+        let mut pending = Vec::new();
+        let mut finals = Vec::new();
+        for &b in &bytes[..] {
+            pending.push(b);
+            let (used, done) = parser.advance("GET", &pending).unwrap();
+            pending.drain(..used);
+            finals.extend(done.map(|r| r.summary.status));
+        }
+        assert_eq!(finals, [200, 404]);
+    }
+
     #[test]
     fn no_body_after_head_1xx_204_and_304() {
         let bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
         assert_eq!(read_all(bytes, "HEAD").len(), 2);
-        for status in ["100 Continue", "204 No Content", "304 Not Modified"] {
+        for status in [
+            "101 Switching Protocols",
+            "204 No Content",
+            "304 Not Modified",
+        ] {
             let head = format!(
                 "HTTP/1.1 {status}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
             );

@@ -83,13 +83,22 @@ impl Target {
         })
     }
 
-    /// The `Host` field: the name as given, IPv6 in brackets, the port unless 80.
-    pub fn host_header(&self) -> String {
-        let host = if self.host.contains(':') {
+    /// `host:port` as a user writes it in messages: IPv6 in brackets.
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.bracketed(), self.port)
+    }
+
+    fn bracketed(&self) -> String {
+        if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
-        };
+        }
+    }
+
+    /// The `Host` field: the name as given, IPv6 in brackets, the port unless 80.
+    pub fn host_header(&self) -> String {
+        let host = self.bracketed();
         if self.port == 80 {
             host
         } else {
@@ -254,6 +263,9 @@ mod tests {
         assert!(Target::from_url("127.0.0.1:80").is_err());
         let t = Target::from_parts("[::1]", "12000", "f").unwrap();
         assert_eq!(t.host, "::1");
+        // Messages name it as it was written: brackets kept, the port always.
+        assert_eq!(t.authority(), "[::1]:12000");
+        assert_eq!(Target::from_url("http://h/").unwrap().authority(), "h:80");
         assert!(Target::from_parts("h", "http", "f").is_err());
     }
 

@@ -26,6 +26,10 @@ enum Metric {
     /// Failed requests as a percentage of all attempts.
     ErrorRate,
     Rps,
+    /// Requests still in flight when the time was up, a count.
+    Unfinished,
+    /// Open loop: requests due but never sent, a count.
+    Backlog,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +52,8 @@ pub struct Checked {
 impl Threshold {
     /// `METRIC OP VALUE`: METRIC one of p50, p90, p99, p99.9, p99.99, pNN,
     /// max, mean (latency; VALUE with us, ms or s, ms when bare), errors,
-    /// error_rate (VALUE in %), rps; OP one of `>`, `>=`, `<`, `<=`.
+    /// error_rate (VALUE in %), rps, unfinished, backlog; OP one of `>`,
+    /// `>=`, `<`, `<=`.
     pub fn parse(text: &str) -> Result<Threshold, String> {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let at = compact.find(['>', '<']).ok_or_else(|| {
@@ -67,6 +72,8 @@ impl Threshold {
             "errors" => Metric::Errors,
             "error_rate" => Metric::ErrorRate,
             "rps" => Metric::Rps,
+            "unfinished" => Metric::Unfinished,
+            "backlog" => Metric::Backlog,
             p if p.starts_with('p') => {
                 let q: f64 = p[1..].parse().map_err(|_| {
                     format!("{text:?}: {name:?} is not a percentile like p99 or p99.9")
@@ -78,14 +85,14 @@ impl Threshold {
             }
             _ => {
                 return Err(format!(
-                    "{text:?}: unknown metric {name:?}; use p50, p99, p99.9, max, mean, errors, error_rate or rps"
+                    "{text:?}: unknown metric {name:?}; use p50, p99, p99.9, max, mean, errors, error_rate, rps, unfinished or backlog"
                 ));
             }
         };
         let limit = match metric {
             Metric::Quantile(_) | Metric::MaxMs | Metric::MeanMs => milliseconds(value),
             Metric::ErrorRate => number(value.strip_suffix('%').unwrap_or(value)),
-            Metric::Errors | Metric::Rps => number(value),
+            Metric::Errors | Metric::Rps | Metric::Unfinished | Metric::Backlog => number(value),
         }
         .map_err(|e| format!("{text:?}: {e}"))?;
         Ok(Threshold {
@@ -114,6 +121,8 @@ impl Threshold {
                 100.0 * failed / (report.attempts.max(1) as f64)
             }
             Metric::Rps => report.responses as f64 / report.elapsed.as_secs_f64().max(1e-9),
+            Metric::Unfinished => report.unfinished as f64,
+            Metric::Backlog => report.backlog() as f64,
         };
         let crossed = match self.op {
             Op::Gt => value > self.limit,
@@ -135,7 +144,7 @@ impl fmt::Display for Checked {
             Metric::Quantile(_) | Metric::MaxMs | Metric::MeanMs => " ms",
             Metric::ErrorRate => " %",
             Metric::Rps => " req/s",
-            Metric::Errors => "",
+            Metric::Errors | Metric::Unfinished | Metric::Backlog => "",
         };
         write!(
             f,
@@ -154,18 +163,25 @@ fn number(text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{text:?} is not a number"))
 }
 
+/// A number, as [`number`] reads it (`1e3` too), then a unit of us, ms or
+/// s; ms when bare.
 fn milliseconds(text: &str) -> Result<f64, String> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (n, unit) = text.split_at(split);
-    let scale = match unit {
-        "us" | "µs" => 0.001,
-        "" | "ms" => 1.0,
-        "s" => 1000.0,
-        _ => return Err(format!("unknown unit {unit:?}; use us, ms or s")),
-    };
-    Ok(number(n)? * scale)
+    let units = [("us", 0.001), ("µs", 0.001), ("ms", 1.0), ("s", 1000.0)];
+    let (n, scale) = units
+        .iter()
+        .find_map(|&(unit, scale)| text.strip_suffix(unit).map(|n| (n, scale)))
+        .unwrap_or((text, 1.0));
+    match number(n) {
+        Ok(n) => Ok(n * scale),
+        Err(_) if n.ends_with(|c: char| c.is_ascii_alphabetic()) => {
+            let split = n.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(0);
+            Err(format!(
+                "unknown unit {:?}; use us, ms or s",
+                &text[split..]
+            ))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +215,18 @@ mod tests {
         assert!(crossed("error_rate>20%"));
         assert!(crossed("rps<10"));
         assert!(!crossed("p50>2500us"));
+        assert!(!crossed("unfinished>0") && !crossed("backlog>0"));
+        // An exponent reads the same for latency as for a count.
+        assert!(crossed("p99>1e1") && !crossed("p99>4e1ms"));
+        assert!(crossed("rps<1e1"));
+        let mut late = report();
+        late.unfinished = 2;
+        late.schedule = Some(crate::client::Schedule {
+            backlog_at_end: 5,
+            ..Default::default()
+        });
+        let crossed = |t: &str| Threshold::parse(t).unwrap().check(&late).crossed;
+        assert!(crossed("unfinished>0") && crossed("backlog>=5") && !crossed("backlog>5"));
         for bad in [
             "p99",
             "p99>",
