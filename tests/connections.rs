@@ -336,6 +336,22 @@ fn limits_answer_414_and_431() {
             "{backend}: {}",
             answer.escape_ascii()
         );
+        // Just over the limit, wherever the excess falls (target or version),
+        // with CRLF or a bare LF, and a method alone past it: 414 on both.
+        for over in [1, 2, 5, 9, 10, 30] {
+            for end in ["\r\n", "\n"] {
+                let line = format!("GET /{} HTTP/1.1", "a".repeat(8192 - 14 + over));
+                assert_eq!(
+                    status(format!(
+                        "{line}{end}Host: a{end}Connection: close{end}{end}"
+                    )),
+                    Some(414),
+                    "{backend}: {over} over, {end:?}"
+                );
+            }
+        }
+        let long_method = format!("{} / HTTP/1.1\r\nHost: a\r\n\r\n", "G".repeat(9000));
+        assert_eq!(status(long_method), Some(414), "{backend}: a long method");
         // A request line just within the limit is served.
         let at_limit = format!("GET /{} HTTP/1.1", "a".repeat(8192 - 14));
         assert_eq!(at_limit.len(), 8192);

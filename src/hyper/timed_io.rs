@@ -29,10 +29,12 @@
 //!
 //! **A request line too long.** hyper would read a request-target of any
 //! length up to its head limit and then answer 431, which says the fields
-//! are too large; RFC 9112 §3 asks for 414. So a request line that passes
-//! the limit is cut there and ended here (` HTTP/1.1` and a blank line), the
-//! rest never handed over, and the service, told of it
-//! ([`Wire::uri_too_long`]), answers 414 and closes.
+//! are too large; RFC 9112 §3 asks for 414. So a request line whose method
+//! or target passes the limit is cut there and ended here (` HTTP/1.1` and a
+//! blank line; ` / HTTP/1.1` after a method alone), the rest never handed
+//! over; one that passes it only in its version is handed over whole. Either
+//! way the service, told of it ([`Wire::uri_too_long`]), answers 414 and
+//! closes, as the raw parser does for any line over the limit.
 //!
 //! **What hyper drops.** hyper cuts a `#fragment` from the request-target
 //! without a word, so the service could never refuse it; the request line
@@ -89,9 +91,16 @@ impl Wire {
     }
 }
 
-/// What ends a request line cut at the limit, so that hyper has a head to
-/// hand the service, which refuses it.
-const CUT_LINE_END: &[u8] = b" HTTP/1.1\r\n\r\n";
+/// What ends a request line cut at the limit in its target, so that hyper
+/// has a head to hand the service, which refuses it; and what ends one cut
+/// in its method.
+const CUT_TARGET_END: &[u8] = b" HTTP/1.1\r\n\r\n";
+const CUT_METHOD_END: &[u8] = b" / HTTP/1.1\r\n\r\n";
+
+/// Past the limit in its version, a request line is still handed over whole
+/// (a version is 8 bytes), unless it runs on this much longer: then it is no
+/// version, and cut.
+const VERSION_ROOM: usize = 16;
 
 /// A socket whose reads and writes each fail once pending for their limit,
 /// and which hands hyper one head at a time.
@@ -158,12 +167,14 @@ struct Heads {
     /// The line ends seen just before: 0 none, 1 after an LF, 2 after LF CR.
     state: u8,
     line: RequestLine,
-    /// What is left to hand over of [`CUT_LINE_END`] after a cut request line.
+    /// What is left to hand over of the end of a cut request line.
     ending: Option<&'static [u8]>,
 }
 
 /// The request line of a head, as it passes: leading empty lines skipped,
-/// whether a `#` came after the method, and how long it is so far.
+/// whether a `#` came after the method, how long it is so far (CRs not
+/// counted: the raw parser does not count the one before the LF, and refuses
+/// any other) and how many spaces it has had.
 #[derive(Default)]
 struct RequestLine {
     started: bool,
@@ -171,30 +182,47 @@ struct RequestLine {
     done: bool,
     hash: bool,
     len: usize,
+    spaces: u8,
+    /// Past the limit in its version: handed over whole, and refused.
+    too_long: bool,
 }
 
 impl RequestLine {
     /// Takes note of `bytes`, about to be handed over, with the search for a
     /// head's end at `state` after them; when they end a head, tells `wire`
     /// what its request line held and starts afresh. Returns how many of them
-    /// to hand over when the request line runs past `limit` in them: then
-    /// `wire` is told, and the line is to be cut there.
-    fn hand_over(&mut self, bytes: &[u8], state: u8, wire: &Wire, limit: usize) -> Option<usize> {
+    /// to hand over, and what to end the line with, when the request line
+    /// runs past `limit` in its method or target: then `wire` is told, and
+    /// the line is cut there.
+    fn hand_over(
+        &mut self,
+        bytes: &[u8],
+        state: u8,
+        wire: &Wire,
+        limit: usize,
+    ) -> Option<(usize, &'static [u8])> {
         if let Some(keep) = self.note(bytes, limit) {
             wire.fragment.store(self.hash, Ordering::Relaxed);
             wire.uri_too_long.store(true, Ordering::Relaxed);
-            return Some(keep);
+            let ending = if self.spaces == 0 {
+                CUT_METHOD_END
+            } else {
+                CUT_TARGET_END
+            };
+            return Some((keep, ending));
         }
         // Only the end of a head leaves the search at rest after an LF.
         if bytes.last() == Some(&b'\n') && state == 0 {
             wire.fragment.store(self.hash, Ordering::Relaxed);
+            if self.too_long {
+                wire.uri_too_long.store(true, Ordering::Relaxed);
+            }
             *self = RequestLine::default();
         }
         None
     }
 
-    /// Returns where in `bytes` the request line passes `limit` (a CR before
-    /// its LF not counted), if it does.
+    /// Returns where in `bytes` the request line is to be cut, if it is.
     fn note(&mut self, bytes: &[u8], limit: usize) -> Option<usize> {
         for (i, &b) in bytes.iter().enumerate() {
             if self.done {
@@ -206,16 +234,21 @@ impl RequestLine {
                     self.done = true;
                     continue;
                 }
+                b'\r' => continue,
                 b' ' => {
                     self.started = true;
                     self.after_method = true;
+                    self.spaces = self.spaces.saturating_add(1);
                 }
                 b'#' if self.after_method => self.hash = true,
                 _ => self.started = true,
             }
             self.len += 1;
-            if self.len > limit.saturating_add(1) {
-                return Some(i);
+            if self.len > limit {
+                if self.spaces < 2 || self.len > limit.saturating_add(VERSION_ROOM) {
+                    return Some(i);
+                }
+                self.too_long = true;
             }
         }
         None
@@ -353,14 +386,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
             let cut_at = heads
                 .line
                 .hand_over(&pending[..take], heads.state, &this.wire, limit);
-            buf.put_slice(&pending[..cut_at.unwrap_or(take)]);
+            buf.put_slice(&pending[..cut_at.map_or(take, |(keep, _)| keep)]);
             heads.start += take;
             if heads.start == heads.held.len() || cut_at.is_some() {
                 heads.held.clear();
                 heads.start = 0;
             }
-            if cut_at.is_some() {
-                heads.end_cut_line(buf);
+            if let Some((_, ending)) = cut_at {
+                heads.end_cut_line(buf, ending);
             }
             return Poll::Ready(Ok(()));
         }
@@ -377,9 +410,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
             let cut_at = heads
                 .line
                 .hand_over(&fresh[..take], heads.state, &this.wire, limit);
-            if let Some(keep) = cut_at {
+            if let Some((keep, ending)) = cut_at {
                 buf.set_filled(before + keep);
-                heads.end_cut_line(buf);
+                heads.end_cut_line(buf, ending);
             } else if take < fresh.len() {
                 this.heads.held.extend_from_slice(&fresh[take..]);
                 buf.set_filled(before + take);
@@ -390,12 +423,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
 }
 
 impl Heads {
-    /// Ends a request line cut at the limit: what fits of [`CUT_LINE_END`]
-    /// now, the rest at the next read.
-    fn end_cut_line(&mut self, buf: &mut ReadBuf<'_>) {
-        let n = CUT_LINE_END.len().min(buf.remaining());
-        buf.put_slice(&CUT_LINE_END[..n]);
-        self.ending = (n < CUT_LINE_END.len()).then(|| &CUT_LINE_END[n..]);
+    /// Ends a request line cut at the limit with `ending`: what fits now,
+    /// the rest at the next read.
+    fn end_cut_line(&mut self, buf: &mut ReadBuf<'_>, ending: &'static [u8]) {
+        let n = ending.len().min(buf.remaining());
+        buf.put_slice(&ending[..n]);
+        self.ending = (n < ending.len()).then(|| &ending[n..]);
     }
 }
 
