@@ -236,7 +236,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "TWINSERVE_SELF_SIGNED",
-        conflicts_with = "tls_cert",
+        conflicts_with_all = ["tls_cert", "tls_key"],
         help_heading = "TLS and HTTP/2 (hyper backend)"
     )]
     pub self_signed: bool,

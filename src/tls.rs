@@ -24,21 +24,21 @@ pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// Why TLS could not be set up; each message names the file or step.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read the certificate chain in {path}: {source}")]
+    #[error("cannot read the certificate chain in {path}")]
     Certs {
         path: PathBuf,
         source: rustls_pki_types::pem::Error,
     },
     #[error("{path} holds no certificate (expected PEM \"BEGIN CERTIFICATE\" blocks)")]
     NoCerts { path: PathBuf },
-    #[error("cannot read the private key in {path}: {source}")]
+    #[error("cannot read the private key in {path}")]
     Key {
         path: PathBuf,
         source: rustls_pki_types::pem::Error,
     },
-    #[error("the certificate and key cannot be used together: {0}")]
+    #[error("the certificate and key cannot be used together")]
     Rustls(#[from] rustls::Error),
-    #[error("cannot make a self-signed certificate: {0}")]
+    #[error("cannot make a self-signed certificate")]
     Generate(#[from] rcgen::Error),
 }
 

@@ -254,6 +254,7 @@ async fn serve(
             idle: limits.idle_timeout,
             max_requests: limits.max_requests_per_connection,
             max_cut: h2_limits.max_cut_streams,
+            stall: limits.write_timeout,
         },
         tls,
         h2c: options.http2_prior_knowledge && !config.once,
@@ -466,8 +467,9 @@ where
 }
 
 /// HTTP/2 on `io` (after the TLS handshake, or an h2c preface): hyper's
-/// connection, closed with GOAWAY when idle, at its request limit, after too
-/// many streams cut short, or at shutdown — open streams finish first.
+/// connection, closed with GOAWAY when idle, at its request limit, or at
+/// shutdown — open streams finish first; dropped at once after too many
+/// streams cut short, or when open streams send nothing for the write timeout.
 async fn serve_h2<S>(
     io: S,
     ctx: Arc<Context>,
@@ -480,6 +482,7 @@ where
 {
     let stream = TimedStream::h2(io, ctx.write_timeout);
     let (streams, activity) = h2::Streams::new(ctx.h2_bounds);
+    let progress = streams.progress();
     let conn_ctx = Arc::clone(&ctx);
     let service = service_fn(move |req: Request<Incoming>| {
         let guard = streams.start();
@@ -510,15 +513,30 @@ where
     let why = tokio::select! {
         ended = conn.as_mut() => return Ok(ended?),
         () = shutdown.requested() => None,
-        why = h2::until_closing(activity, ctx.h2_bounds) => Some(why),
+        why = h2::until_closing(activity, progress.clone(), ctx.h2_bounds) => Some(why),
     };
-    if why == Some(h2::Closing::TooManyCut) {
+    // Returning drops the connection: its socket closes and hyper's stream
+    // tasks end, releasing their files.
+    match why {
         // A rapid-reset flood: closed at once, not given time to send more.
-        return Err("closed: the client reset too many streams".into());
+        Some(h2::Closing::TooManyCut) => {
+            return Err("closed: the client reset too many streams".into());
+        }
+        Some(h2::Closing::Stalled) => return Err(stalled(ctx.h2_bounds.stall)),
+        _ => {}
     }
-    // GOAWAY: no new streams; the open ones finish, then hyper closes.
+    // GOAWAY: no new streams; the open ones finish, then hyper closes —
+    // unless they stop making progress.
     conn.as_mut().graceful_shutdown();
-    Ok(conn.await?)
+    progress.stamp();
+    tokio::select! {
+        ended = conn.as_mut() => Ok(ended?),
+        () = progress.until_stalled(ctx.h2_bounds.stall) => Err(stalled(ctx.h2_bounds.stall)),
+    }
+}
+
+fn stalled(bound: Duration) -> BoxError {
+    format!("closed: no stream sent data for {bound:?}").into()
 }
 
 /// Whether `--once` has its request.
@@ -578,12 +596,26 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
     let (mut parts, body) = req.into_parts();
     if seen.h2 {
         // RFC 9113 §8.3.1: `:authority` stands in for Host, which docroot
-        // requires of every HTTP/1.1 request.
-        if let Some(authority) = parts.uri.authority()
-            && !parts.headers.contains_key(http::header::HOST)
-            && let Ok(host) = http::HeaderValue::from_str(authority.as_str())
-        {
-            parts.headers.insert(http::header::HOST, host);
+        // requires (an http or https request MUST carry one or the other);
+        // a Host naming another entity than `:authority` is malformed.
+        if let Some(authority) = parts.uri.authority() {
+            match parts.headers.get(http::header::HOST) {
+                None => {
+                    if let Ok(host) = http::HeaderValue::from_str(authority.as_str()) {
+                        parts.headers.insert(http::header::HOST, host);
+                    }
+                }
+                Some(host)
+                    if !host
+                        .as_bytes()
+                        .eq_ignore_ascii_case(authority.as_str().as_bytes()) =>
+                {
+                    let reply = Reply::status(http::StatusCode::BAD_REQUEST)
+                        .answering(parts.method.as_str());
+                    return into_response(reply, ctx.chunk_size);
+                }
+                Some(_) => {}
+            }
         }
     }
     if seen.uri_too_long {
