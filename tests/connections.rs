@@ -470,7 +470,9 @@ fn raw_keeps_time_while_the_queue_is_full() {
     let server = site.start_with(Backend::Raw, |c| {
         c.threads = common::threads(1);
         c.raw.queue = 1;
-        c.limits.head_timeout = Duration::from_millis(500);
+        // Long enough for the heads completed below to finish in time on a
+        // loaded machine; the partial one must still miss it.
+        c.limits.head_timeout = Duration::from_secs(2);
         c.limits.idle_timeout = Duration::from_millis(500);
     });
     let addr = server.local_addr();
@@ -489,6 +491,9 @@ fn raw_keeps_time_while_the_queue_is_full() {
     let mut partial = connect(addr);
     partial.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap();
     let mut idle = connect(addr);
+    for s in completing.iter().chain([&partial, &idle]) {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
     // Whole heads on arrival fill the queue, then get 503 from the accept
     // loop; a 503 also shows every connection above has been accepted and,
     // its head not whole, parked.
