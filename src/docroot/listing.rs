@@ -12,9 +12,10 @@ use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
+use percent_encoding::{percent_decode_str, percent_encode};
 
 use super::beneath::Beneath;
+use super::resolve::SEGMENT_ESCAPES;
 use crate::html::escape as html_escape;
 
 /// One row of the listing, from the entry's own descriptor.
@@ -58,29 +59,6 @@ pub(super) fn entries(
     Ok(entries)
 }
 
-/// What a name must have encoded to stay one relative path segment inside a
-/// quoted `href`: controls, space, non-ASCII (by `percent_encode`'s rule), the
-/// URL delimiters `/ ? #`, `%` itself, and what RFC 3986 leaves out of a
-/// path (`"`, `<`, `>`, `[`, `\`, `]`, `^`, backquote, `{`, `|`, `}`). Letters, digits and `-._~!$&'()*+,;=:@` stay as
-/// they are; the leading `./` keeps a `:` from reading as a scheme.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
 /// The page for a folder's visible `entries` (from [`entries`]), shown at
 /// `url_path` (its request path, ending in `/`).
 pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
@@ -102,7 +80,7 @@ pub(super) fn page(url_path: &str, mut entries: Vec<Entry>) -> String {
     for entry in &entries {
         // The href stays a single relative path segment whatever the name
         // holds; `&` and `'` are escaped for HTML below, not for the URL.
-        let mut href = html_escape(&percent_encode(&entry.name, SEGMENT).to_string());
+        let mut href = html_escape(&percent_encode(&entry.name, SEGMENT_ESCAPES).to_string());
         let mut shown = html_escape(&String::from_utf8_lossy(&entry.name));
         if entry.is_dir {
             href.push('/');

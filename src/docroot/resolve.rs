@@ -17,10 +17,11 @@ use super::cache::FileCache;
 use super::reply::Refusal;
 use super::representation::Representation;
 
-/// Bytes escaped when a decoded path segment is written back into `Location`.
-/// Everything that is not a pchar (RFC 3986 §3.3) is encoded, so no segment can
-/// become a separator, a query, a scheme or an authority.
-const SEGMENT_ESCAPES: &AsciiSet = &CONTROLS
+/// Bytes escaped when a decoded path segment is written back into a URL
+/// (`Location`, a listing's links). Everything that is not a pchar (RFC 3986
+/// §3.3) is encoded, so no segment can become a separator, a query, a scheme
+/// or an authority; letters, digits and `-._~!$&'()*+,;=:@` stay as they are.
+pub(super) const SEGMENT_ESCAPES: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
