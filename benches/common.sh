@@ -23,6 +23,30 @@ server.errorlog = "$1/lighttpd.log"
 CONF
 }
 
+# nginx_config DIR ROOT PORT [HTTP_LINES] [LISTEN_FLAGS] [SERVER_LINES] — writes DIR/nginx.conf:
+# one worker in the foreground, no access log, ROOT served on 127.0.0.1:PORT. HTTP_LINES go
+# into the http block (sendfile, keep-alive limits), LISTEN_FLAGS after the port
+# ("ssl http2"), SERVER_LINES into the server block (certificates).
+nginx_config() {
+  mkdir -p "$1"
+  cat >"$1/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log error;
+worker_rlimit_nofile 16384;
+events { worker_connections 4096; }
+http {
+  types { text/html html; text/css css; image/svg+xml svg; image/png png;
+          application/octet-stream bin; }
+  charset utf-8;
+  access_log off;
+  ${4:-}
+  server { listen 127.0.0.1:$3 ${5:-}; root $2; ${6:-} }
+}
+CONF
+}
+
 # wait_for URL [TRIES] — polls every 0.1 s until URL answers (default 100 tries, each
 # bounded to 10 s, so a server that accepts and never answers cannot hang the caller).
 wait_for() {

@@ -127,25 +127,7 @@ CONF
 }
 
 write_nginx_conf() {
-  mkdir -p "$WORK/nginx"
-  cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log error;
-worker_rlimit_nofile 16384;
-events { worker_connections 4096; }
-http {
-  types { text/html html; text/css css; image/svg+xml svg; image/png png;
-          application/octet-stream bin; }
-  charset utf-8;
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT; root $ROOT; }
-}
-CONF
+  nginx_config "$WORK/nginx" "$ROOT" "$PORT" "sendfile on; tcp_nopush on; keepalive_requests 1000000;"
 }
 
 # start_server NAME: starts it pinned to SERVER_CPU, sets SERVER_PID, waits

@@ -74,26 +74,10 @@ trap 'exit 130' INT TERM
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 
 write_nginx_conf() { # $1: "ssl http2" or ""
-  mkdir -p "$WORK/nginx"
   local tls=''
   [ -n "$1" ] && tls="ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;"
-  cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log error;
-worker_rlimit_nofile 16384;
-events { worker_connections 4096; }
-http {
-  types { text/html html; text/css css; image/svg+xml svg; image/png png; }
-  charset utf-8;
-  access_log off;
-  sendfile off;
-  keepalive_requests 1000;
-  server { listen 127.0.0.1:$PORT $1; root $ROOT; $tls }
-}
-CONF
+  nginx_config "$WORK/nginx" "$ROOT" "$PORT" "sendfile off; keepalive_requests 1000;" "$1" "$tls"
 }
 
 # start SERVER TLS — SERVER nginx|hyper, TLS yes|no; waits until it answers.
