@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared by the benchmark scripts (sourced, not run): installing what they need, the
-# lighttpd they measure against, and waiting for a server to answer.
+# lighttpd and nginx they measure against, and waiting for a server to answer.
 
 # need COMMAND:PACKAGE... — installs each Debian PACKAGE whose COMMAND is missing.
 need() {
