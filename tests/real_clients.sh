@@ -6,7 +6,8 @@
 #   tests/real_clients.sh [--screenshots DIR]
 #
 # With --screenshots, also writes PNGs of the site, of a terminal running the exercise
-# walkthrough, and of the HTML compare report into DIR (the README's pictures).
+# walkthrough, of the HTML compare report and of the client's load page into DIR (the
+# README's pictures).
 # Every failure stops the script with a message and a non-zero exit code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -273,8 +274,18 @@ grep -q 'twinserve compare: the lesson' "$WORK/report-dom" || fail "chromium cou
 grep -q 'class="matrix"' "$WORK/report-dom" || fail "the lesson page has no attack-class matrix"
 say "chromium renders the HTML compare report (the lesson page): ok"
 
+# --- the load client's side-by-side page, as a browser shows it ---
+"$BIN" -q client --backend raw,hyper --root site HelloWorld.html -c 8 -n 4000 --html "$WORK/load.html" >"$WORK/load.out" \
+  || fail "client --backend raw,hyper --html: $(cat "$WORK/load.out")"
+chrome --dump-dom "file://$WORK/load.html" >"$WORK/load-dom"
+# Two runs: a latency curve and a requests/s line each.
+[ "$(grep -o '<polyline' "$WORK/load-dom" | wc -l)" -ge 4 ] || fail "the load page has no curves for both runs"
+grep -q '>raw<' "$WORK/load-dom" && grep -q '>hyper<' "$WORK/load-dom" || fail "the load page does not name both runs"
+say "chromium renders the client's side-by-side load page: ok"
+
 if [ -n "$SHOTS" ]; then
   chrome --window-size=1280,900 --screenshot="$SHOTS/compare-report.png" "file://$WORK/report.html" >/dev/null
+  chrome --window-size=900,1100 --screenshot="$SHOTS/client-load.png" "file://$WORK/load.html" >/dev/null
   # The exercise walkthrough in a terminal: the transcript of real commands, drawn as one.
   {
     echo '$ twinserve serve --once --print-requests &'
