@@ -13,6 +13,7 @@
 //! lingers here too, while what its client still sends is drained.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::TrySendError;
@@ -45,12 +46,35 @@ pub struct Parking {
 
 #[derive(Default)]
 struct State {
-    parked: HashMap<u64, Parked>,
+    parked: HashMap<u64, Parked, BuildHasherDefault<IdHasher>>,
     /// No parked connection's idle time ends before this.
     next_expiry: Option<Instant>,
     /// When the poller's current wait ends by itself (`None`: only on an event).
     poller_wakes: Option<Instant>,
     closed: bool,
+}
+
+/// Hashes the registration ids that key the parked map: the server counts
+/// them out itself, so no client can choose them, and SipHash's defence
+/// against chosen keys would cost every request for nothing.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        // Fibonacci hashing: consecutive ids spread over every bit.
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 struct Parked {
