@@ -288,7 +288,11 @@ impl DocRoot {
         self.respond_as(req, true)
     }
 
-    fn respond_as<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>, prepared: bool) -> Reply {
+    fn respond_as<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        prepared: bool,
+    ) -> Reply {
         // Added fields are per request, so they need the map.
         let prepared = prepared && self.added.adds_nothing();
         let mut reply = self.decide(req, prepared);

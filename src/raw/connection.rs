@@ -98,7 +98,7 @@ impl Connection {
 
     /// A head that did not finish in time: answers 408 without waiting and
     /// closes (see [`closing::refuse_late`]).
-    pub(super) fn refuse_late(self) {
+    pub(super) fn refuse_late(&self) {
         tracing::debug!(peer = ?self.peer, "request head timed out");
         closing::refuse_late(&self.stream, self.reader.pending());
     }
@@ -107,10 +107,10 @@ impl Connection {
 /// What a worker hands back when its turn with a connection ends.
 pub enum Turn {
     /// No whole head is left: wait in parking for the next one.
-    Park(Connection),
+    Park(Box<Connection>),
     /// Answered and half-closed: drain what the client still sends in
     /// parking, then close.
-    Linger(Connection),
+    Linger(Box<Connection>),
     /// Closed.
     Done,
 }
@@ -121,7 +121,7 @@ pub enum Turn {
 /// without holding the worker. A worker never waits for a client to send: a
 /// silent or slow client costs a socket and a small buffer, not a thread.
 /// Every error ends only this connection: it is logged at debug level.
-pub fn serve(mut conn: Connection, ctx: &Context) -> Turn {
+pub fn serve(mut conn: Box<Connection>, ctx: &Context) -> Turn {
     // The buffer response heads are written into is the worker's, not the
     // connection's: it is allocated once per thread, not once per turn.
     thread_local! {

@@ -78,7 +78,7 @@ impl Hasher for IdHasher {
 }
 
 struct Parked {
-    conn: Connection,
+    conn: Box<Connection>,
     deadline: Instant,
 }
 
@@ -95,7 +95,7 @@ impl Parking {
     /// workers), or until the head timeout of a head that has begun, else the
     /// idle time from now, has passed (closed). After [`Parking::close`],
     /// closes it at once.
-    pub fn park(&self, conn: Connection) {
+    pub fn park(&self, conn: Box<Connection>) {
         let deadline = conn
             .head_deadline()
             .unwrap_or_else(|| Instant::now() + self.limits.idle_timeout);
@@ -104,11 +104,11 @@ impl Parking {
 
     /// Holds `conn`, answered and half-closed, while what its client still
     /// sends is drained, up to `closing::LINGER_TIME`; then closes it.
-    pub fn linger(&self, conn: Connection) {
+    pub fn linger(&self, conn: Box<Connection>) {
         self.park_until(conn, Instant::now() + closing::LINGER_TIME);
     }
 
-    fn park_until(&self, mut conn: Connection, deadline: Instant) {
+    fn park_until(&self, mut conn: Box<Connection>, deadline: Instant) {
         let stream = Arc::clone(conn.stream());
         let id = conn.registration.id;
         let again = std::mem::replace(&mut conn.parked_before, true);
@@ -144,7 +144,7 @@ impl Parking {
     /// The poller: until [`Parking::close`], gathers what each readable
     /// connection sent, sends those with a whole head to the workers, and ends
     /// those whose time is up. Nothing here waits but the wait for events.
-    pub fn run(&self, workers: Submitter<Connection>) {
+    pub fn run(&self, workers: Submitter<Box<Connection>>) {
         // If the poller dies, parking must not go on taking connections no one watches.
         let _close_on_exit = CloseOnExit(self);
         // Woken connections wait for the poller while it waits for the CPU.
@@ -269,7 +269,7 @@ pub fn gather(conn: &mut Connection, limits: &Limits) -> Gathered {
 
 /// Moves the backlog into the workers' queue, oldest first, while it has room.
 /// Returns false once the workers are gone.
-fn queue_up(workers: &Submitter<Connection>, backlog: &mut VecDeque<Connection>) -> bool {
+fn queue_up(workers: &Submitter<Box<Connection>>, backlog: &mut VecDeque<Box<Connection>>) -> bool {
     while let Some(conn) = backlog.pop_front() {
         match workers.try_send(conn) {
             Ok(()) => {}
@@ -285,7 +285,7 @@ fn queue_up(workers: &Submitter<Connection>, backlog: &mut VecDeque<Connection>)
 
 /// A connection whose time in parking is up: a head that has begun gets its
 /// 408; an idle or lingering connection is simply closed.
-fn end(conn: Connection) {
+fn end(conn: Box<Connection>) {
     if conn.lingering.is_none() && conn.head_deadline().is_some() {
         conn.refuse_late();
     }
