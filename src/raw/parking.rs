@@ -197,7 +197,7 @@ impl Parking {
             };
             // Outside the lock: a close may take a moment, parking must not.
             for (_, Parked { conn, .. }) in expired.drain(..) {
-                end(conn);
+                end(&conn);
             }
             if !queue_up(&workers, &mut backlog) {
                 return;
@@ -221,7 +221,7 @@ impl Parking {
                         let deadline = conn.head_deadline().unwrap_or(deadline);
                         if deadline <= now {
                             // Bytes that came just as its time ran out do not save it.
-                            end(conn);
+                            end(&conn);
                         } else {
                             self.park_until(conn, deadline);
                         }
@@ -285,7 +285,7 @@ fn queue_up(workers: &Submitter<Box<Connection>>, backlog: &mut VecDeque<Box<Con
 
 /// A connection whose time in parking is up: a head that has begun gets its
 /// 408; an idle or lingering connection is simply closed.
-fn end(conn: Box<Connection>) {
+fn end(conn: &Connection) {
     if conn.lingering.is_none() && conn.head_deadline().is_some() {
         conn.refuse_late();
     }
