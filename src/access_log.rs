@@ -340,6 +340,11 @@ fn write_out(shared: &Shared, out: &mut dyn Write) {
     }
 }
 
+/// Whether [`record`] writes anything with `log`: a line, or a `-v` line.
+pub fn records(log: Option<&AccessLog>) -> bool {
+    log.is_some() || tracing::enabled!(tracing::Level::DEBUG)
+}
+
 /// Records one exchange: the access-log line, and the `-v` line.
 pub fn record<H: HeaderSource + ?Sized>(
     log: Option<&AccessLog>,

@@ -106,6 +106,11 @@ impl Added {
         })
     }
 
+    /// Whether [`Added::apply`] leaves every reply as it is.
+    pub(super) fn adds_nothing(&self) -> bool {
+        self.headers.is_empty() && !self.security && self.cors.is_none()
+    }
+
     /// Adds the fields to `reply`, the answer to a request with `method`
     /// and `fields`. `generated` marks a page the server wrote (a listing,
     /// an error page), which gets the restrictive CSP.

@@ -370,9 +370,10 @@ impl FileCache {
         candidate: &Candidate<'_>,
         representation: &Representation,
     ) {
-        let Some(copy) = representation.clone_cached() else {
+        let Some(mut copy) = representation.clone_cached() else {
             return;
         };
+        copy.render();
         let cost = candidate.key.len() as u64 + ENTRY_OVERHEAD + copy.footprint();
         if cost > MAX_BYTES {
             return;

@@ -35,7 +35,7 @@ use http::StatusCode;
 use http::header::{self, HeaderValue};
 
 pub use added::{Cors, check_added_header};
-pub use reply::{Body, Reply};
+pub use reply::{Body, Prepared, Reply};
 pub use request::{HeaderSource, RequestView, Version};
 
 use added::Added;
@@ -258,6 +258,12 @@ impl DocRoot {
         crate::access_log::record(self.access_log.as_ref(), req, exchange);
     }
 
+    /// Whether [`DocRoot::log_exchange`] records anything: when it does
+    /// not, a backend need not time its exchanges.
+    pub fn logs_exchanges(&self) -> bool {
+        crate::access_log::records(self.access_log.as_ref())
+    }
+
     /// The root's path as given, made absolute: it names the folder served
     /// at each request, whatever its symlinks lead to by then.
     pub fn root(&self) -> &Path {
@@ -272,14 +278,31 @@ impl DocRoot {
 
     /// Decides the whole answer to one request.
     pub fn respond<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
-        let mut reply = self.decide(req);
+        self.respond_as(req, false)
+    }
+
+    /// [`DocRoot::respond`] for a writer of HTTP/1.1 that can send fields
+    /// already in wire form: a whole cached file may then come with its fields
+    /// [`Reply::prepared`] (rendered once, when it was kept) and `headers` empty.
+    pub fn respond_prepared<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
+        self.respond_as(req, true)
+    }
+
+    fn respond_as<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+        prepared: bool,
+    ) -> Reply {
+        // Added fields are per request, so they need the map.
+        let prepared = prepared && self.added.adds_nothing();
+        let mut reply = self.decide(req, prepared);
         let generated = reply.generated;
         self.added
             .apply(&mut reply, req.method, req.headers, generated);
         reply.answering(req.method)
     }
 
-    fn decide<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>) -> Reply {
+    fn decide<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>, prepared: bool) -> Reply {
         if req.target.len() > self.max_target_len {
             return Reply::status(StatusCode::URI_TOO_LONG);
         }
@@ -330,10 +353,10 @@ impl DocRoot {
                 // folders the cache watches alone decide what the key names.
                 let key = found.direct.then_some(key.as_str());
                 let representation = self.select_variant(req, key, &relative, found, &beneath);
-                self.serve(req, self.compressed(req, representation))
+                self.serve(req, self.compressed(req, representation), false)
             }
             Ok(Resolved::Cached(representation)) => {
-                self.serve(req, self.compressed(req, representation))
+                self.serve(req, self.compressed(req, representation), prepared)
             }
             Ok(Resolved::Listing {
                 dir,
@@ -356,11 +379,13 @@ impl DocRoot {
     }
 
     /// A file found: check the preconditions, then send it whole, a range of
-    /// it, or one of 304 / 412 / 416.
+    /// it, or one of 304 / 412 / 416. With `prepared`, a whole file's fields
+    /// may come in wire form (see [`DocRoot::respond_prepared`]).
     fn serve<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
         rep: Representation,
+        prepared: bool,
     ) -> Reply {
         let validators = conditional::Validators {
             // Always ASCII: `etag_of` formatted it.
@@ -385,6 +410,7 @@ impl DocRoot {
                     _ => RangeDecision::Full,
                 };
                 match decision {
+                    RangeDecision::Full if prepared => rep.reply_prepared(),
                     RangeDecision::Full => rep.reply(StatusCode::OK, 0, total),
                     RangeDecision::Part { start, len } => {
                         let mut reply = rep.reply(StatusCode::PARTIAL_CONTENT, start, len);
@@ -535,7 +561,7 @@ impl DocRoot {
         let representation = Representation::of_file(file, found.file, &found.meta)
             .into_memory()
             .finish(&self.cache_control);
-        Some(self.serve(req, representation))
+        Some(self.serve(req, representation, false))
     }
 
     /// 404 with the root's own `404.html` when it has one.

@@ -18,6 +18,20 @@ pub struct Reply {
     /// A page the server wrote itself (a status page, a listing), not one
     /// of the site's: only these get `--security-headers`' CSP.
     pub(super) generated: bool,
+    /// Only from [`super::DocRoot::respond_prepared`]: the fields as
+    /// HTTP/1.1 lines, rendered once per cached file; `headers` is then empty.
+    pub(super) prepared: Option<Prepared>,
+}
+
+/// A reply's fields in wire form (see [`Reply::prepared`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The `Date` value, which comes first.
+    pub date: HeaderValue,
+    /// Every other field, in order, each as `name: value\r\n`.
+    pub fields: bytes::Bytes,
+    /// The `Content-Length` among them.
+    pub(super) content_length: u64,
 }
 
 /// A reply's content. `Content-Length` is always in the reply's headers, even
@@ -68,6 +82,7 @@ impl Reply {
             headers,
             body: Body::Bytes(Bytes::from(page)),
             generated: true,
+            prepared: None,
         }
     }
 
@@ -88,6 +103,7 @@ impl Reply {
             headers,
             body: Body::Bytes(Bytes::from(json)),
             generated: false,
+            prepared: None,
         }
     }
 
@@ -100,6 +116,7 @@ impl Reply {
             headers,
             body: Body::Empty,
             generated: false,
+            prepared: None,
         }
     }
 
@@ -148,8 +165,17 @@ impl Reply {
         }
     }
 
+    /// The fields already in wire form, when the reply was made so (then
+    /// `headers` is empty): a writer sends these instead of `headers`.
+    pub fn prepared(&self) -> Option<&Prepared> {
+        self.prepared.as_ref()
+    }
+
     /// The value of `Content-Length`, which every reply carries.
     pub fn content_length(&self) -> u64 {
+        if let Some(prepared) = &self.prepared {
+            return prepared.content_length;
+        }
         self.headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())

@@ -6,6 +6,7 @@ use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 
 use super::cache;
-use super::reply::{Body, Reply, base_headers, date_now, header_value};
+use super::reply::{Body, Prepared, Reply, base_headers, date_now, header_value};
 
 /// What a file answer is made of: the bytes (an open file, or a small file
 /// already in memory) and everything the headers and preconditions need.
@@ -27,7 +28,11 @@ pub(super) struct Representation {
     /// than per reply, in the order they are sent; a reply only puts in the
     /// current `Date`. Cloning the finished map costs a cached hit less than
     /// building it did (`benches/parser.rs`; figures in docs/benchmarks.md).
-    fields: HeaderMap,
+    /// Shared with the cache's copy: a hit clones the map only if it needs one.
+    fields: Arc<HeaderMap>,
+    /// The same fields but `Date` in wire form, for [`Representation::reply_prepared`];
+    /// rendered for the cache's copy, and dropped whenever `fields` changes.
+    rendered: Option<Bytes>,
     content: Content,
     /// The precompressed coding sent, if any.
     pub(super) coding: Option<&'static str>,
@@ -59,7 +64,8 @@ impl Representation {
             len: meta.len(),
             modified,
             etag,
-            fields,
+            fields: Arc::new(fields),
+            rendered: None,
             content: Content::File(file),
             coding: None,
             has_variants: false,
@@ -69,7 +75,8 @@ impl Representation {
     /// Adds the validators and the fields that depend on the coding chosen,
     /// the variants found and the docroot's `Cache-Control`.
     pub(super) fn finish(mut self, cache_control: &HeaderValue) -> Representation {
-        let fields = &mut self.fields;
+        self.rendered = None;
+        let fields = Arc::make_mut(&mut self.fields);
         fields.insert(header::ETAG, self.etag.clone());
         if let Some(modified) = self.modified {
             let value = header_value(httpdate::fmt_http_date(modified));
@@ -124,7 +131,8 @@ impl Representation {
     /// Answers vary on `Accept-Encoding` (another coding may be sent).
     pub(super) fn vary_on_encoding(&mut self) {
         self.has_variants = true;
-        self.fields
+        self.rendered = None;
+        Arc::make_mut(&mut self.fields)
             .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
 
@@ -136,7 +144,7 @@ impl Representation {
         let inner = tag.strip_suffix(b"\"").unwrap_or(tag);
         let etag = HeaderValue::from_bytes(&[inner, b"-", coding.as_bytes(), b"\""].concat())
             .unwrap_or_else(|_| self.etag.clone());
-        let mut fields = self.fields.clone();
+        let mut fields = HeaderMap::clone(&self.fields);
         fields.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         fields.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
         fields.insert(header::ETAG, etag.clone());
@@ -145,7 +153,8 @@ impl Representation {
             len: body.len() as u64,
             modified: self.modified,
             etag,
-            fields,
+            fields: Arc::new(fields),
+            rendered: None,
             content: Content::Bytes(body),
             coding: Some(coding),
             has_variants: true,
@@ -165,7 +174,23 @@ impl Representation {
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + PER_FIELD)
             .sum();
-        (std::mem::size_of::<Representation>() + body + fields + self.etag.len()) as u64
+        let rendered = self.rendered.as_ref().map_or(0, Bytes::len);
+        (std::mem::size_of::<Representation>() + body + fields + rendered + self.etag.len()) as u64
+    }
+
+    /// Renders the fields for [`Representation::reply_prepared`], in the order
+    /// and form a writer of HTTP/1.1 sends them, `Date` left out.
+    pub(super) fn render(&mut self) {
+        let mut lines = Vec::with_capacity(256);
+        for (name, value) in self.fields.iter() {
+            if name != header::DATE {
+                lines.extend_from_slice(name.as_str().as_bytes());
+                lines.extend_from_slice(b": ");
+                lines.extend_from_slice(value.as_bytes());
+                lines.extend_from_slice(b"\r\n");
+            }
+        }
+        self.rendered = Some(Bytes::from(lines));
     }
 
     /// A copy for the cache: only of what is in memory.
@@ -177,7 +202,8 @@ impl Representation {
             len: self.len,
             modified: self.modified,
             etag: self.etag.clone(),
-            fields: self.fields.clone(),
+            fields: Arc::clone(&self.fields),
+            rendered: self.rendered.clone(),
             content: Content::Bytes(bytes.clone()),
             coding: self.coding,
             has_variants: self.has_variants,
@@ -186,7 +212,7 @@ impl Representation {
 
     /// A reply with `len` bytes of this representation from `offset` on.
     pub(super) fn reply(self, status: StatusCode, offset: u64, len: u64) -> Reply {
-        let mut headers = self.fields;
+        let mut headers = Arc::unwrap_or_clone(self.fields);
         // In place: the fields keep their order.
         headers.insert(header::DATE, date_now());
         if len != self.len {
@@ -204,6 +230,27 @@ impl Representation {
             headers,
             body,
             generated: false,
+            prepared: None,
+        }
+    }
+
+    /// A `200` with the whole representation, its fields as rendered (see
+    /// [`Reply::prepared`]) when they are, else as [`Representation::reply`] makes them.
+    pub(super) fn reply_prepared(self) -> Reply {
+        let (Some(fields), Content::Bytes(bytes)) = (&self.rendered, &self.content) else {
+            let len = self.len;
+            return self.reply(StatusCode::OK, 0, len);
+        };
+        Reply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Body::Bytes(bytes.clone()),
+            generated: false,
+            prepared: Some(Prepared {
+                date: date_now(),
+                fields: fields.clone(),
+                content_length: self.len,
+            }),
         }
     }
 
@@ -228,6 +275,7 @@ impl Representation {
             headers,
             body: Body::Empty,
             generated: false,
+            prepared: None,
         }
     }
 }
@@ -277,7 +325,7 @@ mod tests {
             .finish(&HeaderValue::from_static("no-cache"));
         // As if the file had been read long ago.
         let old = HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT");
-        rep.fields.insert(header::DATE, old.clone());
+        Arc::make_mut(&mut rep.fields).insert(header::DATE, old.clone());
         let names = |reply: &Reply| {
             let names = reply.headers.keys().map(|n| n.as_str().to_owned());
             names.collect::<Vec<_>>()

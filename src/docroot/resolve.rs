@@ -219,11 +219,15 @@ fn index_decision(opened: io::Result<Option<Found>>) -> Index {
 /// Whether `path` is written exactly as [`cache_key`] would write it: no
 /// escapes, no empty segment, and only bytes that need no escaping.
 fn is_normal_form(path: &str) -> bool {
+    // One pass, `//` included: a substring search costs more than a short path.
+    let mut previous = 0;
     path.starts_with('/')
-        && !path.contains("//")
         && path.bytes().all(|b| {
-            matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'.' | b'_'
+            let ok = matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'.' | b'_'
                 | b'~' | b'!' | b'$' | b'&' | b'\'' | b'('..=b',' | b';' | b'=' | b':' | b'@')
+                && !(b == b'/' && previous == b'/');
+            previous = b;
+            ok
         })
 }
 

@@ -7,15 +7,18 @@
 //! A request with a body is answered and the connection closed (see
 //! `request::framing`), so its body can never be read as a request.
 
+use std::cell::Cell;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::closing;
 use super::reader::{Gathered, HeadBudget, HeadReader};
 use super::request::{self, BodyFraming, Head};
 use super::response::{ChunkedSender, Persistence, write_reply};
 use crate::Limits;
+use crate::access_log::Exchange;
 use crate::docroot::{DocRoot, Reply, RequestView, Version};
 
 /// What every connection of a raw server shares.
@@ -42,8 +45,6 @@ pub struct Connection {
     stream: Arc<TcpStream>,
     reader: HeadReader,
     peer: SocketAddr,
-    /// The buffer a response head is written into.
-    out: Vec<u8>,
     sender: ChunkedSender,
     served: usize,
     /// Whether the socket is in the parking set already.
@@ -66,7 +67,6 @@ impl Connection {
             stream,
             reader: HeadReader::new(Arc::clone(&ctx.head_budget)),
             peer,
-            out: Vec::new(),
             sender: ChunkedSender::new(ctx.chunk_size),
             served: 0,
             parked_before: false,
@@ -98,7 +98,7 @@ impl Connection {
 
     /// A head that did not finish in time: answers 408 without waiting and
     /// closes (see [`closing::refuse_late`]).
-    pub(super) fn refuse_late(self) {
+    pub(super) fn refuse_late(&self) {
         tracing::debug!(peer = ?self.peer, "request head timed out");
         closing::refuse_late(&self.stream, self.reader.pending());
     }
@@ -107,10 +107,10 @@ impl Connection {
 /// What a worker hands back when its turn with a connection ends.
 pub enum Turn {
     /// No whole head is left: wait in parking for the next one.
-    Park(Connection),
+    Park(Box<Connection>),
     /// Answered and half-closed: drain what the client still sends in
     /// parking, then close.
-    Linger(Connection),
+    Linger(Box<Connection>),
     /// Closed.
     Done,
 }
@@ -121,12 +121,22 @@ pub enum Turn {
 /// without holding the worker. A worker never waits for a client to send: a
 /// silent or slow client costs a socket and a small buffer, not a thread.
 /// Every error ends only this connection: it is logged at debug level.
-pub fn serve(mut conn: Connection, ctx: &Context) -> Turn {
-    let next = serve_turn(&mut conn, ctx);
+pub fn serve(mut conn: Box<Connection>, ctx: &Context) -> Turn {
+    // The buffer response heads are written into is the worker's, not the
+    // connection's: it is allocated once per thread, not once per turn.
+    thread_local! {
+        static OUT: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
+    let mut out = OUT.take();
+    let next = serve_turn(&mut conn, ctx, &mut out);
+    // One that grew for a large body is not kept.
+    if out.capacity() <= KEPT_OUT {
+        out.clear();
+        OUT.set(out);
+    }
     // A waiting connection keeps no buffers it can do without: a thousand
     // idle clients then cost a thousand sockets, not a thousand heads and file pieces.
     conn.reader.release();
-    conn.out = Vec::new();
     conn.sender.release();
     match next {
         Next::Park => Turn::Park(conn),
@@ -138,18 +148,20 @@ pub fn serve(mut conn: Connection, ctx: &Context) -> Turn {
     }
 }
 
+/// The most a worker keeps of its response-head buffer between turns.
+const KEPT_OUT: usize = 4 * 1024;
+
 enum Next {
     Park,
     Close(closing::Ending),
 }
 
 /// One turn: answer each whole head that has arrived.
-fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
+fn serve_turn(conn: &mut Connection, ctx: &Context, out: &mut Vec<u8>) -> Next {
     let Connection {
         stream,
         reader,
         peer,
-        out,
         sender,
         served,
         registration,
@@ -187,11 +199,14 @@ fn serve_turn(conn: &mut Connection, ctx: &Context) -> Next {
         *served += 1;
         let client_closes = !request::keeps_alive(head);
         let persistence = persistence(head, framing, client_closes, *served, ctx);
-        let started = std::time::Instant::now();
+        // Timed only when it is logged: a clock read per request otherwise for nothing.
+        let started = ctx.docroot.logs_exchanges().then(Instant::now);
         let reply = answer(head, framing, ctx);
-        let exchange = crate::access_log::Exchange::new(Some(peer), &reply, started);
+        let exchange = started.map(|at| Exchange::new(Some(peer), &reply, at));
         let written = write_reply(&mut &*stream, reply, persistence, out, sender);
-        ctx.docroot.log_exchange(&request_view(head), &exchange);
+        if let Some(exchange) = exchange {
+            ctx.docroot.log_exchange(&request_view(head), &exchange);
+        }
         if let Err(e) = written {
             // A client that resets or stops reading ends here, not in a panic.
             tracing::debug!(?peer, "write failed: {e}");
@@ -234,7 +249,7 @@ fn answer(head: &Head<'_>, framing: BodyFraming, ctx: &Context) -> Reply {
     if ctx.introspect {
         return Reply::introspection(describe(head, framing));
     }
-    ctx.docroot.respond(&request_view(head))
+    ctx.docroot.respond_prepared(&request_view(head))
 }
 
 /// The head as docroot reads it.

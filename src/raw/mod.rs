@@ -144,7 +144,7 @@ pub(crate) fn run(
     let mut pool = WorkerPool::new(
         config.threads_for(Backend::Raw),
         config.raw.queue,
-        move |conn: Connection| match connection::serve(conn, &handler_ctx) {
+        move |conn: Box<Connection>| match connection::serve(conn, &handler_ctx) {
             Turn::Park(conn) => handler_parking.park(conn),
             Turn::Linger(conn) => handler_parking.linger(conn),
             Turn::Done => {}
@@ -187,7 +187,14 @@ pub(crate) fn run(
             }
         };
         let stream = Arc::new(stream);
-        let mut conn = Connection::new(Arc::clone(&stream), peer, open.register(&stream), &ctx);
+        // Boxed: it moves between the accept loop, parking and the workers at
+        // every request, and a pointer moves for less than the whole of it.
+        let mut conn = Box::new(Connection::new(
+            Arc::clone(&stream),
+            peer,
+            open.register(&stream),
+            &ctx,
+        ));
         // The head is often there already; if not, it is gathered without a worker.
         match parking::gather(&mut conn, &config.limits) {
             Gathered::Ready => {

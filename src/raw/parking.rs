@@ -13,6 +13,7 @@
 //! lingers here too, while what its client still sends is drained.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::TrySendError;
@@ -45,7 +46,7 @@ pub struct Parking {
 
 #[derive(Default)]
 struct State {
-    parked: HashMap<u64, Parked>,
+    parked: HashMap<u64, Parked, BuildHasherDefault<IdHasher>>,
     /// No parked connection's idle time ends before this.
     next_expiry: Option<Instant>,
     /// When the poller's current wait ends by itself (`None`: only on an event).
@@ -53,8 +54,31 @@ struct State {
     closed: bool,
 }
 
+/// Hashes the registration ids that key the parked map: the server counts
+/// them out itself, so no client can choose them, and SipHash's defence
+/// against chosen keys would cost every request for nothing.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        // Fibonacci hashing: consecutive ids spread over every bit.
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 struct Parked {
-    conn: Connection,
+    conn: Box<Connection>,
     deadline: Instant,
 }
 
@@ -71,7 +95,7 @@ impl Parking {
     /// workers), or until the head timeout of a head that has begun, else the
     /// idle time from now, has passed (closed). After [`Parking::close`],
     /// closes it at once.
-    pub fn park(&self, conn: Connection) {
+    pub fn park(&self, conn: Box<Connection>) {
         let deadline = conn
             .head_deadline()
             .unwrap_or_else(|| Instant::now() + self.limits.idle_timeout);
@@ -80,11 +104,11 @@ impl Parking {
 
     /// Holds `conn`, answered and half-closed, while what its client still
     /// sends is drained, up to `closing::LINGER_TIME`; then closes it.
-    pub fn linger(&self, conn: Connection) {
+    pub fn linger(&self, conn: Box<Connection>) {
         self.park_until(conn, Instant::now() + closing::LINGER_TIME);
     }
 
-    fn park_until(&self, mut conn: Connection, deadline: Instant) {
+    fn park_until(&self, mut conn: Box<Connection>, deadline: Instant) {
         let stream = Arc::clone(conn.stream());
         let id = conn.registration.id;
         let again = std::mem::replace(&mut conn.parked_before, true);
@@ -120,7 +144,7 @@ impl Parking {
     /// The poller: until [`Parking::close`], gathers what each readable
     /// connection sent, sends those with a whole head to the workers, and ends
     /// those whose time is up. Nothing here waits but the wait for events.
-    pub fn run(&self, workers: Submitter<Connection>) {
+    pub fn run(&self, workers: Submitter<Box<Connection>>) {
         // If the poller dies, parking must not go on taking connections no one watches.
         let _close_on_exit = CloseOnExit(self);
         // Woken connections wait for the poller while it waits for the CPU.
@@ -173,7 +197,7 @@ impl Parking {
             };
             // Outside the lock: a close may take a moment, parking must not.
             for (_, Parked { conn, .. }) in expired.drain(..) {
-                end(conn);
+                end(&conn);
             }
             if !queue_up(&workers, &mut backlog) {
                 return;
@@ -197,7 +221,7 @@ impl Parking {
                         let deadline = conn.head_deadline().unwrap_or(deadline);
                         if deadline <= now {
                             // Bytes that came just as its time ran out do not save it.
-                            end(conn);
+                            end(&conn);
                         } else {
                             self.park_until(conn, deadline);
                         }
@@ -245,7 +269,7 @@ pub fn gather(conn: &mut Connection, limits: &Limits) -> Gathered {
 
 /// Moves the backlog into the workers' queue, oldest first, while it has room.
 /// Returns false once the workers are gone.
-fn queue_up(workers: &Submitter<Connection>, backlog: &mut VecDeque<Connection>) -> bool {
+fn queue_up(workers: &Submitter<Box<Connection>>, backlog: &mut VecDeque<Box<Connection>>) -> bool {
     while let Some(conn) = backlog.pop_front() {
         match workers.try_send(conn) {
             Ok(()) => {}
@@ -261,7 +285,7 @@ fn queue_up(workers: &Submitter<Connection>, backlog: &mut VecDeque<Connection>)
 
 /// A connection whose time in parking is up: a head that has begun gets its
 /// 408; an idle or lingering connection is simply closed.
-fn end(conn: Connection) {
+fn end(conn: &Connection) {
     if conn.lingering.is_none() && conn.head_deadline().is_some() {
         conn.refuse_late();
     }

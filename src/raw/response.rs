@@ -37,6 +37,12 @@ pub fn write_reply(
     head.push(b' ');
     head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
+    if let Some(prepared) = reply.prepared() {
+        head.extend_from_slice(b"date: ");
+        head.extend_from_slice(prepared.date.as_bytes());
+        head.extend_from_slice(b"\r\n");
+        head.extend_from_slice(&prepared.fields);
+    }
     for (name, value) in &reply.headers {
         head.extend_from_slice(name.as_str().as_bytes());
         head.extend_from_slice(b": ");
