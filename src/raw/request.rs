@@ -239,14 +239,20 @@ fn all_value_bytes(bytes: &[u8]) -> bool {
     let mut words = bytes.chunks_exact(8);
     for word in &mut words {
         let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        // A high bit per byte below 0x20, and per byte equal to 0x7F.
-        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        let del = (w ^ (ONES * 0x7F)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7F)) & HIGHS;
-        if (below_space | del) != 0 && !word.iter().all(|&b| is_value_byte(b)) {
+        if has_control_byte(w) && !word.iter().all(|&b| is_value_byte(b)) {
             return false;
         }
     }
     words.remainder().iter().all(|&b| is_value_byte(b))
+}
+
+/// Whether any of the eight bytes of `w` is a control byte: below SP, or DEL.
+/// Every byte that is not a field-value byte is one, and so are HTAB, CR, LF.
+fn has_control_byte(w: u64) -> bool {
+    // A high bit per byte below 0x20, and per byte equal to 0x7F.
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    let del = (w ^ (ONES * 0x7F)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7F)) & HIGHS;
+    (below_space | del) != 0
 }
 
 /// Where the first LF in `bytes` is, eight bytes at a time.
@@ -341,6 +347,16 @@ pub fn parse_head<'b>(buf: &'b [u8], limits: &HeadLimits) -> Result<Head<'b>, Pa
 
     let mut headers = Vec::with_capacity(16);
     loop {
+        if let Some((header, after)) = clean_field_line(buf, pos) {
+            if headers.len() == limits.max_headers {
+                return Err(ParseError::TooManyHeaders);
+            }
+            headers.push(header);
+            pos = after;
+            continue;
+        }
+        // The blank line that ends the head, and every line that breaks a
+        // rule or has not fully arrived: the slow path names what it is.
         let Some((line, after)) = next_line(buf, pos) else {
             return Err(ParseError::Incomplete);
         };
@@ -469,6 +485,57 @@ fn parse_field_line(line: &[u8]) -> Result<Header<'_>, ParseError> {
     }
     let name = std::str::from_utf8(&line[..colon]).map_err(|_| ParseError::InvalidFieldName)?;
     Ok(Header { name, value })
+}
+
+/// The fast path for a field line, reading each byte once: it answers only
+/// for a whole line that breaks no rule, exactly as [`next_line`] and
+/// [`parse_field_line`] would, and `None` for everything else (a blank line,
+/// a broken rule, a line not yet ended), which the slow path then looks at.
+fn clean_field_line(buf: &[u8], pos: usize) -> Option<(Header<'_>, usize)> {
+    let rest = &buf[pos..];
+    // `name ":"`, the name all tchar and not empty; obs-fold fails here too,
+    // since SP and HTAB are not tchar.
+    let colon = rest.iter().position(|&b| !is_tchar(b))?;
+    if colon == 0 || rest[colon] != b':' {
+        return None;
+    }
+    let mut at = colon + 1;
+    while matches!(rest.get(at), Some(b' ' | b'\t')) {
+        at += 1;
+    }
+    let value_start = at;
+    // The value runs to the line end: whole words with no control byte are
+    // all value bytes; any other byte is looked at on its own.
+    let (value_end, after) = loop {
+        while let Some(word) = rest.get(at..at + 8) {
+            if has_control_byte(u64::from_le_bytes(word.try_into().ok()?)) {
+                break;
+            }
+            at += 8;
+        }
+        match *rest.get(at)? {
+            b'\n' => break (at, at + 1),
+            b'\r' if rest.get(at + 1) == Some(&b'\n') => break (at, at + 2),
+            b if is_value_byte(b) => at += 1,
+            _ => return None,
+        }
+    };
+    let value = trim_ows(&rest[value_start..value_end]);
+    Some((
+        Header {
+            name: tchar_str(&rest[..colon]),
+            value,
+        },
+        pos + after,
+    ))
+}
+
+/// Bytes already checked to be tchar, as a `str`, without checking them a
+/// second time as UTF-8: that check would cost more than the field's parse.
+fn tchar_str(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.iter().all(|&b| is_tchar(b)));
+    // SAFETY: every tchar is ASCII, and ASCII bytes are valid UTF-8.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
 /// The rule a field line broke when its name does not run up to a colon.
@@ -790,6 +857,26 @@ mod tests {
                 bytes.iter().all(|&b| is_value_byte(b))
             );
             proptest::prop_assert_eq!(find_lf(&bytes), bytes.iter().position(|&b| b == b'\n'));
+        }
+
+        /// The fast path for a field line agrees with the slow one wherever
+        /// it answers: same field, same end of line.
+        #[test]
+        fn clean_field_line_agrees_with_the_slow_path(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"X"[..], b"Host", b":", b" ", b"\t", b"\r", b"\n", b"\r\n",
+                    b"value ", b"a,b;q=0.9", b"\x00", b"\x7f", b"\xc3\xa9", b"(", b"12345678",
+                ]),
+                0..12,
+            ),
+        ) {
+            let bytes = pieces.concat();
+            if let Some((header, after)) = clean_field_line(&bytes, 0) {
+                let (line, slow_after) = next_line(&bytes, 0).expect("a whole line");
+                proptest::prop_assert_eq!(parse_field_line(line), Ok(header));
+                proptest::prop_assert_eq!(after, slow_after);
+            }
         }
 
         /// What lets the reader parse each head once: a head found whole never
