@@ -110,12 +110,6 @@ impl Cidr {
     }
 }
 
-tokio::task_local! {
-    /// The hyper backend's peer address for the connection a task serves,
-    /// read where its requests are answered.
-    pub(crate) static PEER: Option<SocketAddr>;
-}
-
 /// What a backend knows of one exchange beside the request.
 #[derive(Debug, Clone, Copy)]
 pub struct Exchange {
@@ -340,13 +334,18 @@ fn write_out(shared: &Shared, out: &mut dyn Write) {
     }
 }
 
+/// Whether `-v` (debug logging here) wants a line for every exchange.
+pub(crate) fn verbose() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
 /// Records one exchange: the access-log line, and the `-v` line.
 pub fn record<H: HeaderSource + ?Sized>(
     log: Option<&AccessLog>,
     req: &RequestView<'_, H>,
     exchange: &Exchange,
 ) {
-    let verbose = tracing::enabled!(tracing::Level::DEBUG);
+    let verbose = verbose();
     if log.is_none() && !verbose {
         return;
     }
