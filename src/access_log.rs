@@ -110,12 +110,6 @@ impl Cidr {
     }
 }
 
-tokio::task_local! {
-    /// The hyper backend's peer address for the connection a task serves,
-    /// read where its requests are answered.
-    pub(crate) static PEER: Option<SocketAddr>;
-}
-
 /// What a backend knows of one exchange beside the request.
 #[derive(Debug, Clone, Copy)]
 pub struct Exchange {
@@ -340,9 +334,14 @@ fn write_out(shared: &Shared, out: &mut dyn Write) {
     }
 }
 
+/// Whether `-v` (debug logging here) wants a line for every exchange.
+fn verbose() -> bool {
+    tracing::enabled!(tracing::Level::DEBUG)
+}
+
 /// Whether [`record`] writes anything with `log`: a line, or a `-v` line.
 pub fn records(log: Option<&AccessLog>) -> bool {
-    log.is_some() || tracing::enabled!(tracing::Level::DEBUG)
+    log.is_some() || verbose()
 }
 
 /// Records one exchange: the access-log line, and the `-v` line.
@@ -351,7 +350,7 @@ pub fn record<H: HeaderSource + ?Sized>(
     req: &RequestView<'_, H>,
     exchange: &Exchange,
 ) {
-    let verbose = tracing::enabled!(tracing::Level::DEBUG);
+    let verbose = verbose();
     if log.is_none() && !verbose {
         return;
     }

@@ -1,6 +1,7 @@
-//! A file (or a range of one) as a hyper response body: read in large pieces
-//! into a recycled buffer, on the async worker itself when the pages are
-//! already in memory and on the blocking pool only when they are not.
+//! Response bodies: [`ResponseBody`], what every answer carries, and
+//! [`FileBody`], a file (or a range of one) read in large pieces into a
+//! recycled buffer, on the async worker itself when the pages are already
+//! in memory and on the blocking pool only when they are not.
 //!
 //! `preadv2` with `RWF_NOWAIT` returns what the page cache holds and fails
 //! with `EAGAIN` rather than wait for the disk, so a hot file — what a static
@@ -18,6 +19,56 @@ use ::hyper::body::{Body, Frame, SizeHint};
 use bytes::{Bytes, BytesMut};
 use rustix::io::{Errno, ReadWriteFlags};
 use tokio::task::JoinHandle;
+
+/// A docroot reply's body as hyper sends it: one type rather than a boxed
+/// one, so an answer costs no allocation or indirection for its body.
+pub enum ResponseBody {
+    /// Held in memory (a cached small file, a built-in page); `None` once
+    /// sent, or from the start when empty.
+    Bytes(Option<Bytes>),
+    File(FileBody),
+}
+
+impl ResponseBody {
+    pub fn empty() -> ResponseBody {
+        ResponseBody::Bytes(None)
+    }
+
+    pub fn bytes(bytes: Bytes) -> ResponseBody {
+        ResponseBody::Bytes((!bytes.is_empty()).then_some(bytes))
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match self.get_mut() {
+            ResponseBody::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            ResponseBody::File(file) => Pin::new(file).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::Bytes(bytes) => bytes.is_none(),
+            ResponseBody::File(file) => file.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Bytes(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            ResponseBody::File(file) => file.size_hint(),
+        }
+    }
+}
 
 pub struct FileBody {
     file: Arc<File>,
@@ -144,6 +195,22 @@ mod tests {
         std::io::Write::write_all(&mut named, content).unwrap();
         let file = File::open(named.path()).unwrap();
         (named, file)
+    }
+
+    #[tokio::test]
+    async fn bytes_bodies_send_their_bytes_once_and_say_their_length() {
+        let mut body = ResponseBody::bytes(Bytes::from_static(b"hello"));
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert!(!body.is_end_stream());
+        let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(frame, "hello");
+        assert!(body.is_end_stream());
+        assert!(body.frame().await.is_none());
+        for mut empty in [ResponseBody::empty(), ResponseBody::bytes(Bytes::new())] {
+            assert!(empty.is_end_stream());
+            assert_eq!(empty.size_hint().exact(), Some(0));
+            assert!(empty.frame().await.is_none());
+        }
     }
 
     #[tokio::test]

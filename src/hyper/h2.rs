@@ -293,7 +293,7 @@ pub async fn sends_preface(stream: &TcpStream, limit: Duration) -> io::Result<bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::{BodyExt, Full};
+    use http_body_util::BodyExt;
 
     fn bounds() -> Bounds {
         Bounds {
@@ -305,9 +305,7 @@ mod tests {
     }
 
     fn body(text: &'static str) -> ResponseBody {
-        Full::new(Bytes::from_static(text.as_bytes()))
-            .map_err(|never| match never {})
-            .boxed()
+        ResponseBody::bytes(Bytes::from_static(text.as_bytes()))
     }
 
     #[tokio::test(start_paused = true)]
@@ -315,11 +313,7 @@ mod tests {
         let (streams, rx) = Streams::new(bounds());
         let closing = tokio::spawn(until_closing(rx.clone(), streams.progress(), bounds()));
         // Ended bodies are not cut, once read, empty or not.
-        let empty = || {
-            http_body_util::Empty::new()
-                .map_err(|never| match never {})
-                .boxed()
-        };
+        let empty = ResponseBody::empty;
         let read = Tracked::new(empty(), streams.start());
         assert!(!read.is_end_stream());
         assert!(read.collect().await.unwrap().to_bytes().is_empty());

@@ -17,7 +17,7 @@
 //! stream's body is left unread too; hyper resets it once answered.
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,10 +27,7 @@ use ::hyper::body::Incoming;
 use ::hyper::server::conn::{http1, http2};
 use ::hyper::service::service_fn;
 use ::hyper::{Request, Response};
-use bytes::Bytes;
 use futures_util::FutureExt;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -44,9 +41,8 @@ mod timed_io;
 use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
 use crate::tls::Tls;
 use crate::{Backend, Config, Shutdown};
+use file_body::ResponseBody;
 use timed_io::{TimedStream, Wire};
-
-type ResponseBody = BoxBody<Bytes, io::Error>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// `http1::Builder::max_headers`'s default in hyper 1.x.
@@ -114,8 +110,9 @@ struct Context {
     hsts: Option<http::HeaderValue>,
     /// Time for a TLS handshake, or for an h2c client's first bytes.
     handshake_timeout: Duration,
+    /// Time for an HTTP/1 head, the idle wait before it included (`timed_io`).
+    head_timeout: Duration,
     write_timeout: Duration,
-    read_timeout: Duration,
     /// Longer request lines get 414 (see `timed_io`).
     max_request_line: usize,
     /// `--once`: the listener, to stop listening the moment the one request
@@ -203,13 +200,14 @@ async fn serve(
     let limits = &config.limits;
     let options = &config.hyper;
     let mut h1 = http1::Builder::new();
-    h1
-        // Without a timer hyper applies no timeout at all.
-        .timer(TokioTimer::new())
-        // hyper's one timeout covers both the idle time before a request and
-        // the time to receive its head; raw has two (see Limits).
-        .header_read_timeout(limits.head_timeout)
-        // A client that half-closes after its request still gets an answer.
+    // No timer: hyper's head timeout would cost a timer made and dropped per
+    // request. The socket wrapper keeps one per connection instead, covering
+    // both the idle time before a request and the time to receive its head
+    // (raw has two timeouts there; see Limits).
+    h1.header_read_timeout(None)
+        // A client that half-closes after its request still gets an answer;
+        // and hyper does not read while it answers, so every read is a
+        // head's, which the socket wrapper's head timeout relies on.
         .half_close(true)
         // max_buf_size alone is a soft cap; this is the same hard limit as raw's.
         .max_header_size(limits.max_head_bytes)
@@ -260,8 +258,8 @@ async fn serve(
         h2c: options.http2_prior_knowledge && !config.once,
         hsts,
         handshake_timeout: limits.head_timeout,
+        head_timeout: limits.head_timeout,
         write_timeout: limits.write_timeout,
-        read_timeout: limits.write_timeout.max(limits.head_timeout),
         max_request_line: limits.max_request_line,
         once: config.once.then(|| Once {
             listener: Arc::clone(&listener),
@@ -308,9 +306,7 @@ async fn serve(
         let conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
             let peer = stream.peer_addr().ok();
-            let served = connection(stream, id, Arc::clone(&task_ctx), conn_shutdown);
-            // The access log's client address, for every request of this connection.
-            let served = crate::access_log::PEER.scope(peer, served);
+            let served = connection(stream, peer, id, Arc::clone(&task_ctx), conn_shutdown);
             match AssertUnwindSafe(served).catch_unwind().await {
                 // A reset, a timeout, a failed handshake or a malformed
                 // request: only this connection ends.
@@ -359,23 +355,55 @@ async fn serve(
 }
 
 /// One accepted connection, from its TLS handshake (if any) to its end.
+/// Only plain HTTP/1 is served in this future itself; the other ways are
+/// boxed, so the task each connection lives in is no larger than plain
+/// HTTP/1 needs.
 async fn connection(
     stream: TcpStream,
+    peer: Option<SocketAddr>,
+    id: u64,
+    ctx: Arc<Context>,
+    shutdown: Shutdown,
+) -> Result<(), BoxError> {
+    if ctx.tls.is_some() {
+        Box::pin(secure_connection(stream, peer, id, ctx, shutdown)).await
+    } else if ctx.h2c {
+        Box::pin(h2c_connection(stream, peer, id, ctx, shutdown)).await
+    } else {
+        serve_h1(stream, peer, ctx, id, false, shutdown).await
+    }
+}
+
+/// Plain TCP with `--http2-prior-knowledge`: HTTP/2 when the client's first
+/// bytes are its preface, HTTP/1 otherwise.
+async fn h2c_connection(
+    stream: TcpStream,
+    peer: Option<SocketAddr>,
+    id: u64,
+    ctx: Arc<Context>,
+    mut shutdown: Shutdown,
+) -> Result<(), BoxError> {
+    let h2c = tokio::select! {
+        looked = h2::sends_preface(&stream, ctx.handshake_timeout) => looked?,
+        () = shutdown.requested() => return Ok(()),
+    };
+    if h2c {
+        serve_h2(stream, peer, ctx, id, false, shutdown).await
+    } else {
+        serve_h1(stream, peer, ctx, id, false, shutdown).await
+    }
+}
+
+/// TLS: the handshake, then what ALPN settled.
+async fn secure_connection(
+    stream: TcpStream,
+    peer: Option<SocketAddr>,
     id: u64,
     ctx: Arc<Context>,
     mut shutdown: Shutdown,
 ) -> Result<(), BoxError> {
     let Some(acceptor) = &ctx.tls else {
-        let h2c = ctx.h2c
-            && tokio::select! {
-                looked = h2::sends_preface(&stream, ctx.handshake_timeout) => looked?,
-                () = shutdown.requested() => return Ok(()),
-            };
-        return if h2c {
-            serve_h2(stream, ctx, id, false, shutdown).await
-        } else {
-            serve_h1(stream, ctx, id, false, shutdown).await
-        };
+        return Err("a TLS connection without a TLS configuration".into());
     };
     // The handshake is bounded, so clients that never finish one (a slow
     // handshake flood) each hold a connection slot for that long at most.
@@ -389,9 +417,9 @@ async fn connection(
         () = shutdown.requested() => return Ok(()),
     };
     if tls.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2) {
-        serve_h2(tls, ctx, id, true, shutdown).await
+        serve_h2(tls, peer, ctx, id, true, shutdown).await
     } else {
-        serve_h1(tls, ctx, id, true, shutdown).await
+        serve_h1(tls, peer, ctx, id, true, shutdown).await
     }
 }
 
@@ -399,6 +427,7 @@ async fn connection(
 /// before hyper reads on.
 async fn serve_h1<S>(
     io: S,
+    peer: Option<SocketAddr>,
     ctx: Arc<Context>,
     id: u64,
     secure: bool,
@@ -413,7 +442,7 @@ where
     let wire = Arc::new(Wire::default());
     let stream = TimedStream::new(
         io,
-        ctx.read_timeout,
+        ctx.head_timeout,
         ctx.write_timeout,
         Arc::clone(&wire),
         ctx.max_request_line,
@@ -422,7 +451,8 @@ where
     let served = AtomicUsize::new(0);
     // hyper calls this as soon as it has parsed a head, before it reads
     // on: what must happen before any byte after the head is read
-    // (refusing a body, claiming `--once`'s request) happens here.
+    // (refusing a body, claiming `--once`'s request) happens here. The
+    // answer is decided here too, so the future hyper awaits is a ready one.
     let service = service_fn(move |req: Request<Incoming>| {
         let served = served.fetch_add(1, Ordering::Relaxed) + 1;
         let has_body = !::hyper::body::Body::is_end_stream(req.body())
@@ -434,11 +464,7 @@ where
         }
         let fragment = wire.had_fragment();
         let the_one = conn_ctx.once.as_ref().is_none_or(|once| once.claim(id));
-        let ctx = Arc::clone(&conn_ctx);
-        async move {
-            if !the_one {
-                return Err(NotTheOne);
-            }
+        std::future::ready(if the_one {
             let seen = Seen {
                 served,
                 has_body: has_body || uri_too_long,
@@ -446,14 +472,12 @@ where
                 uri_too_long,
                 secure,
                 h2: false,
-                peer: crate::access_log::PEER
-                    .try_with(|peer| *peer)
-                    .ok()
-                    .flatten(),
-                started: std::time::Instant::now(),
+                peer,
             };
-            Ok(answer(req, &ctx, seen))
-        }
+            Ok(answer(req, &conn_ctx, seen))
+        } else {
+            Err(NotTheOne)
+        })
     });
     let conn = ctx.h1.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
@@ -472,6 +496,7 @@ where
 /// streams cut short, or when open streams send nothing for the write timeout.
 async fn serve_h2<S>(
     io: S,
+    peer: Option<SocketAddr>,
     ctx: Arc<Context>,
     id: u64,
     secure: bool,
@@ -499,11 +524,7 @@ where
                 fragment: false,
                 secure,
                 h2: true,
-                peer: crate::access_log::PEER
-                    .try_with(|peer| *peer)
-                    .ok()
-                    .flatten(),
-                started: std::time::Instant::now(),
+                peer,
             };
             Ok(answer(req, &ctx, seen).map(|body| h2::Tracked::new(body, guard)))
         }
@@ -561,8 +582,7 @@ struct Seen {
     /// It came over HTTP/2, where the connection is not the answer's business.
     h2: bool,
     /// For the access log.
-    peer: Option<std::net::SocketAddr>,
-    started: std::time::Instant,
+    peer: Option<SocketAddr>,
 }
 
 /// One request: the docroot decides, and the reply becomes a response.
@@ -662,10 +682,15 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
         },
         headers: &parts.headers,
     };
+    // The clock is read only when a line will be written: the access log,
+    // or `-v` (the raw backend's same call decides at once when neither is on).
+    let started = ctx.docroot.logs_exchanges().then(std::time::Instant::now);
     let reply = ctx.docroot.respond(&view);
-    // The access log and `-v`: one call, the same as the raw backend's.
-    let exchange = crate::access_log::Exchange::new(seen.peer, &reply, seen.started);
-    ctx.docroot.log_exchange(&view, &exchange);
+    if let Some(started) = started {
+        // The access log and `-v`: one call, the same as the raw backend's.
+        let exchange = crate::access_log::Exchange::new(seen.peer, &reply, started);
+        ctx.docroot.log_exchange(&view, &exchange);
+    }
     into_response(reply, ctx.chunk_size)
 }
 
@@ -685,10 +710,10 @@ fn has_unknown_coding(headers: &http::HeaderMap) -> bool {
 /// than falling back to chunked transfer-coding.
 fn into_response(reply: Reply, chunk_size: usize) -> Response<ResponseBody> {
     let body = match reply.body {
-        Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
-        Body::Bytes(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
+        Body::Empty => ResponseBody::empty(),
+        Body::Bytes(bytes) => ResponseBody::bytes(bytes),
         Body::File { file, offset, len } => {
-            file_body::FileBody::new(file, offset, len, chunk_size).boxed()
+            ResponseBody::File(file_body::FileBody::new(file, offset, len, chunk_size))
         }
     };
     let mut response = Response::new(body);

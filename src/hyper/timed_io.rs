@@ -1,12 +1,18 @@
 //! The socket as hyper sees it: with the timeouts hyper lacks, handing hyper
 //! one request head at a time, and never a byte of a request body.
 //!
-//! **Timeouts.** hyper has none on writing, and none on reading once a head
-//! is in. A read or write that stays pending past its limit fails with
-//! `TimedOut`, which ends the connection. A finished operation only disarms
-//! its timer, and arming keeps a deadline that is still nearly a whole limit
-//! away: moving a tokio timer earlier than the runtime's next wake-up costs
-//! system calls to wake its driver.
+//! **Timeouts.** hyper has none on writing, and its own head timeout costs
+//! a timer set up and torn down per request; both are kept here instead. A
+//! write that stays pending past its limit, and an HTTP/1 head (the idle
+//! wait before it included) that is not all in within the head timeout of
+//! the first read that had to wait for it, fail with `TimedOut`, which ends
+//! the connection without an answer. hyper reads only heads (its half-close
+//! setting keeps it from reading while it answers, and bodies are never
+//! read), so every HTTP/1 read here is part of a head. A finished operation
+//! only disarms its timer, and arming keeps a deadline that is still nearly
+//! a whole limit away: moving a tokio timer costs a trip through the
+//! runtime's timer wheel. A timer kept that way, when it fires before the
+//! operation's own deadline, is moved on to it.
 //!
 //! **Bodies are never read** — the rule the raw backend follows. Each read
 //! hands hyper bytes up to the first place a head can end (a blank line) and
@@ -106,7 +112,8 @@ const VERSION_ROOM: usize = 16;
 /// and which hands hyper one head at a time.
 pub struct TimedStream<S> {
     inner: S,
-    /// `None` for HTTP/2, whose reads may wait as long as the peer answers pings.
+    /// The head timeout; `None` for HTTP/2, whose reads may wait as long as
+    /// the peer answers pings. Disarmed only when a head has been handed over.
     read: Option<Limit>,
     /// Whether reads are cut at the end of each HTTP/1 head.
     cut_heads: bool,
@@ -120,18 +127,19 @@ pub struct TimedStream<S> {
 }
 
 impl<S> TimedStream<S> {
-    /// For HTTP/1: reads and writes timed, heads handed over one at a time,
-    /// request lines longer than `max_request_line` cut.
+    /// For HTTP/1: each head given `head` from the first read that waits
+    /// for it, writes timed, heads handed over one at a time, request lines
+    /// longer than `max_request_line` cut.
     pub fn new(
         inner: S,
-        read: Duration,
+        head: Duration,
         write: Duration,
         wire: Arc<Wire>,
         max_request_line: usize,
     ) -> TimedStream<S> {
         TimedStream {
             inner,
-            read: Some(Limit::new(read)),
+            read: Some(Limit::new(head)),
             cut_heads: true,
             max_request_line,
             write: Limit::new(write),
@@ -211,8 +219,7 @@ impl RequestLine {
             };
             return Some((keep, ending));
         }
-        // Only the end of a head leaves the search at rest after an LF.
-        if bytes.last() == Some(&b'\n') && state == 0 {
+        if ends_head(bytes, state) {
             wire.fragment.store(self.hash, Ordering::Relaxed);
             if self.too_long {
                 wire.uri_too_long.store(true, Ordering::Relaxed);
@@ -224,6 +231,25 @@ impl RequestLine {
 
     /// Returns where in `bytes` the request line is to be cut, if it is.
     fn note(&mut self, bytes: &[u8], limit: usize) -> Option<usize> {
+        if self.done {
+            return None;
+        }
+        // The usual case, a whole line well within the limit, found without
+        // a step per byte: its length and spaces then no longer matter.
+        if !self.started
+            && let Some(lf) = memchr::memchr(b'\n', bytes)
+            && lf <= limit
+            && !matches!(bytes[0], b'\r' | b'\n')
+        {
+            let line = &bytes[..lf];
+            self.started = true;
+            self.done = true;
+            if let Some(space) = memchr::memchr(b' ', line) {
+                self.after_method = true;
+                self.hash = memchr::memchr(b'#', &line[space..]).is_some();
+            }
+            return None;
+        }
         for (i, &b) in bytes.iter().enumerate() {
             if self.done {
                 return None;
@@ -255,6 +281,12 @@ impl RequestLine {
     }
 }
 
+/// Whether `bytes`, just cut with the search for a head's end left at
+/// `state`, end a head: only that leaves the search at rest after an LF.
+fn ends_head(bytes: &[u8], state: u8) -> bool {
+    bytes.last() == Some(&b'\n') && state == 0
+}
+
 /// How many of `bytes` to hand over: up to and including the first LF that
 /// ends an empty line (`LF LF` or `LF CR LF`), or all of them; `state` carries
 /// the line ends seen across reads. A head cannot end earlier than that, so a
@@ -272,7 +304,7 @@ fn cut(state: &mut u8, bytes: &[u8]) -> usize {
             (1, b'\r') => *state = 2,
             (0, _) => {
                 // Nothing pending: skip to the next LF.
-                match bytes[i..].iter().position(|&b| b == b'\n') {
+                match memchr::memchr(b'\n', &bytes[i..]) {
                     Some(lf) => {
                         i += lf;
                         continue;
@@ -296,11 +328,13 @@ struct Linger {
 /// How long one kind of operation may stay pending.
 struct Limit {
     limit: Duration,
-    /// Moving a timer costs a trip through tokio's timer wheel, so a deadline
+    /// Moving a timer costs a trip through tokio's timer wheel, so a timer
     /// set for an earlier wait is kept when it is at most this much short.
     slack: Duration,
-    timer: Pin<Box<Sleep>>,
-    armed: bool,
+    /// Made when first needed: most connections never wait on a write.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// The pending operation's own deadline, while it is armed.
+    deadline: Option<Instant>,
 }
 
 impl Limit {
@@ -308,39 +342,61 @@ impl Limit {
         Limit {
             limit,
             slack: limit / 16,
-            timer: Box::pin(tokio::time::sleep(limit)),
-            armed: false,
+            timer: None,
+            deadline: None,
         }
     }
 
     /// The operation is pending: is its time up?
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.armed {
-            let deadline = Instant::now() + self.limit;
-            if self.timer.is_elapsed() || self.timer.deadline() + self.slack < deadline {
-                self.timer.as_mut().reset(deadline);
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| Instant::now() + self.limit);
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if timer.is_elapsed() || timer.deadline() + self.slack < deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                timer
             }
-            self.armed = true;
+            None => self
+                .timer
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            if timer.deadline() >= deadline {
+                self.deadline = None;
+                return true;
+            }
+            // A timer kept from an earlier wait: on to this one's deadline.
+            timer.as_mut().reset(deadline);
         }
-        if self.timer.as_mut().poll(cx).is_ready() {
-            self.armed = false;
-            return true;
-        }
-        false
     }
 
-    /// Passes `result` on, failing a pending operation whose time is up.
+    /// Done waiting: the next wait has a deadline of its own.
+    fn disarm(&mut self) {
+        self.deadline = None;
+    }
+
+    /// Passes `result` on, failing a pending operation whose time is up;
+    /// a finished one disarms the limit when `finished` says so.
     fn check<T>(
         &mut self,
         cx: &mut Context<'_>,
         result: Poll<io::Result<T>>,
+        finished: bool,
     ) -> Poll<io::Result<T>> {
         match result {
             Poll::Pending if self.expired(cx) => Poll::Ready(Err(io::ErrorKind::TimedOut.into())),
             Poll::Pending => Poll::Pending,
             done => {
                 // Left where it is: see the module documentation.
-                self.armed = false;
+                if finished {
+                    self.disarm();
+                }
                 done
             }
         }
@@ -357,7 +413,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
         if !this.cut_heads {
             let result = Pin::new(&mut this.inner).poll_read(cx, buf);
             return match &mut this.read {
-                Some(limit) => limit.check(cx, result),
+                Some(limit) => limit.check(cx, result, true),
                 None => result,
             };
         }
@@ -383,6 +439,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
             let pending = &heads.held[heads.start..];
             let room = pending.len().min(buf.remaining());
             let take = cut(&mut heads.state, &pending[..room]);
+            if ends_head(&pending[..take], heads.state)
+                && let Some(read) = &mut this.read
+            {
+                read.disarm();
+            }
             let cut_at = heads
                 .line
                 .hand_over(&pending[..take], heads.state, &this.wire, limit);
@@ -400,12 +461,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         let result = match &mut this.read {
-            Some(limit) => limit.check(cx, result),
+            // The head's time runs on until the head is all handed over.
+            Some(limit) => limit.check(cx, result, false),
             None => result,
         };
         if let Poll::Ready(Ok(())) = result {
             let fresh = &buf.filled()[before..];
             let take = cut(&mut this.heads.state, fresh);
+            if ends_head(&fresh[..take], this.heads.state)
+                && let Some(read) = &mut this.read
+            {
+                read.disarm();
+            }
             let heads = &mut this.heads;
             let cut_at = heads
                 .line
@@ -440,7 +507,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.write.check(cx, result)
+        this.write.check(cx, result, true)
     }
 
     fn poll_write_vectored(
@@ -450,7 +517,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.write.check(cx, result)
+        this.write.check(cx, result, true)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -460,7 +527,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TimedStream<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_flush(cx);
-        this.write.check(cx, result)
+        this.write.check(cx, result, true)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
