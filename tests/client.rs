@@ -871,10 +871,16 @@ fn no_keepalive_on_the_command_line() {
     assert!(out.status.success(), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(json["settings"]["keep_alive"], false, "{json}");
-    assert_eq!((json["responses"].as_u64(), json["errors"].as_u64()), (Some(40), Some(0)));
+    assert_eq!(
+        (json["responses"].as_u64(), json["errors"].as_u64()),
+        (Some(40), Some(0))
+    );
     let text = stdout(&client(&[&url, "-n", "10", "--no-keepalive"]));
     assert!(text.contains("a new connection per request"), "{text}");
-    assert!(text.contains("10 responses (200 ×10), 0 failures"), "{text}");
+    assert!(
+        text.contains("10 responses (200 ×10), 0 failures"),
+        "{text}"
+    );
     let clash = client(&[&url, "-n", "10", "--no-keepalive", "--pipeline", "2"]);
     assert_eq!(clash.status.code(), Some(2), "{clash:?}");
 }

@@ -694,27 +694,47 @@ fn the_load_run_has_a_row_per_backend() {
     let columns: Vec<&str> = load.iter().map(|l| l["column"].as_str().unwrap()).collect();
     assert_eq!(columns, ["raw", "hyper"], "{json}");
     for l in load {
-        assert_eq!((l["requests"].as_u64(), l["responses"].as_u64()), (Some(21), Some(21)), "{l}");
+        assert_eq!(
+            (l["requests"].as_u64(), l["responses"].as_u64()),
+            (Some(21), Some(21)),
+            "{l}"
+        );
         assert_eq!(l["failures"], serde_json::json!({}), "{l}");
         assert!(l["req_per_s"].as_f64().unwrap() > 0.0, "{l}");
-        assert!(l["max_ms"].as_f64().unwrap() >= l["p50_ms"].as_f64().unwrap(), "{l}");
+        assert!(
+            l["max_ms"].as_f64().unwrap() >= l["p50_ms"].as_f64().unwrap(),
+            "{l}"
+        );
     }
 
     let kept = Command::new(env!("CARGO_BIN_EXE_twinserve"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["compare", "--case", "baseline-get", "--format", "markdown"])
-        .args(["--load", "--threads", "2", "--requests", "5", "--keep-alive"])
+        .args([
+            "--load",
+            "--threads",
+            "2",
+            "--requests",
+            "5",
+            "--keep-alive",
+        ])
         .output()
         .unwrap();
     assert!(kept.status.success(), "{kept:?}");
     let text = String::from_utf8_lossy(&kept.stdout);
-    assert!(text.contains("| server | requests | responses | req/s |"), "{text}");
+    assert!(
+        text.contains("| server | requests | responses | req/s |"),
+        "{text}"
+    );
     for server in ["raw", "hyper"] {
         let row = text
             .lines()
             .find(|l| l.starts_with(&format!("| {server} | ")))
             .unwrap_or_else(|| panic!("no {server} row: {text}"));
-        assert!(row.starts_with(&format!("| {server} | 10 | 10 | ")), "{row}");
+        assert!(
+            row.starts_with(&format!("| {server} | 10 | 10 | ")),
+            "{row}"
+        );
         assert!(row.ends_with("| none |"), "{row}");
     }
     assert!(!text.contains("| textbook | 10"), "{text}");
