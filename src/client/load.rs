@@ -907,7 +907,8 @@ impl<'a> Worker<'a> {
     }
 
     /// The server closed: a body that ran to the close ends here; requests
-    /// still waiting were lost with the connection.
+    /// still waiting were lost with the connection, or go again when
+    /// [`Worker::dropped`] says they may.
     fn closed_by_server(&mut self, i: usize, now: Instant) {
         let conn = &mut self.conns[i];
         if conn.parser.is_idle() {
