@@ -3,9 +3,11 @@
 # same lighttpd (pinned to CPU 0, the tool to CPU 1) with CONNS keep-alive connections for
 # SECONDS, ROUNDS times in alternating order. Prints one TSV row per tool and round
 # (requests/s, p50 and p99 in ms, CPU time per request in µs, errors), then the medians,
-# each tool's ratio to wrk, and its errors over all rounds.
+# each tool's ratio to wrk, and its errors over all rounds. With `close` as the fourth
+# argument every request gets a connection of its own instead (twinserve --no-keepalive,
+# oha --disable-keepalive, wrk sending `Connection: close`, ab without -k).
 #
-#   benches/clients.sh [SECONDS per run, default 8] [ROUNDS, default 2] [CONNS, default 64]
+#   benches/clients.sh [SECONDS per run, default 8] [ROUNDS, default 2] [CONNS, default 64] [keepalive|close]
 #
 # With CONNS above 1000 it raises `ulimit -n` and lighttpd's connection limits, and runs
 # only twinserve and wrk (ab cannot hold that many). Needs lighttpd, wrk, ab
@@ -16,6 +18,12 @@ cd "$(dirname "$0")/.."
 DUR=${1:-8}
 ROUNDS=${2:-2}
 CONNS=${3:-64}
+MODE=${4:-keepalive}
+case $MODE in
+  keepalive) TS_FLAGS=() OHA_FLAGS=() WRK_FLAGS=() AB_FLAGS=(-k) ;;
+  close) TS_FLAGS=(--no-keepalive) OHA_FLAGS=(--disable-keepalive) WRK_FLAGS=(-H "Connection: close") AB_FLAGS=() ;;
+  *) echo "the fourth argument is keepalive or close, not $MODE" >&2; exit 2 ;;
+esac
 source benches/common.sh
 need lighttpd:lighttpd wrk:wrk ab:apache2-utils taskset:util-linux curl:curl
 cargo build --release --quiet
@@ -53,20 +61,20 @@ PY
 # Each prints "rps p50_ms p99_ms requests errors".
 ms() { awk '{v=$1; if (v ~ /us$/) v=v/1000; else if (v ~ /ms$/) v=v+0; else if (v ~ /s$/) v=v*1000; print v}'; }
 run_twinserve() {
-  cpu taskset -c 1 "$BIN" client "$URL" -c "$CONNS" -t 1 -d "${DUR}s" --json |
+  cpu taskset -c 1 "$BIN" client "$URL" -c "$CONNS" -t 1 -d "${DUR}s" "${TS_FLAGS[@]}" --json |
     python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_ms"]; print(r["requests_per_s"], l["p50"], l["p99"], r["responses"], r["errors"])'
 }
 run_oha() {
-  cpu taskset -c 1 oha --no-tui --output-format json -c "$CONNS" -z "${DUR}s" "$URL" |
+  cpu taskset -c 1 oha --no-tui --output-format json -c "$CONNS" -z "${DUR}s" "${OHA_FLAGS[@]}" "$URL" |
     python3 -c 'import json,sys; r=json.load(sys.stdin); p=r["latencyPercentiles"]; s=r["summary"]; print(s["requestsPerSec"], p["p50"]*1000, p["p99"]*1000, sum(r["statusCodeDistribution"].values()), sum(r["errorDistribution"].values()))'
 }
 run_wrk() {
-  local out; out=$(cpu taskset -c 1 wrk --latency -t1 -c"$CONNS" -d"${DUR}s" "$URL")
+  local out; out=$(cpu taskset -c 1 wrk --latency -t1 -c"$CONNS" -d"${DUR}s" "${WRK_FLAGS[@]}" "$URL")
   echo "$(awk '/Requests\/sec/{print $2}' <<<"$out") $(awk '/^ +50%/{print $2}' <<<"$out" | ms) $(awk '/^ +99%/{print $2}' <<<"$out" | ms) $(awk '/requests in/{print $1}' <<<"$out") $(awk -F'[ ,]+' '/Socket errors/{print $5+$7+$9+$11; f=1} END{if(!f) print 0}' <<<"$out")"
 }
 run_ab() {
   # ab stops at -n or -t, whichever comes first; -t alone caps -n at 50,000.
-  local out; out=$(cpu taskset -c 1 ab -q -k -c "$CONNS" -t "$DUR" -n 100000000 "$URL" 2>&1)
+  local out; out=$(cpu taskset -c 1 ab -q "${AB_FLAGS[@]}" -c "$CONNS" -t "$DUR" -n 100000000 "$URL" 2>&1)
   echo "$(awk '/Requests per second/{print $4}' <<<"$out") $(awk '/^ +50%/{print $2}' <<<"$out") $(awk '/^ +99%/{print $2}' <<<"$out") $(awk '/Complete requests/{print $3}' <<<"$out") $(awk '/Failed requests/{print $3}' <<<"$out")"
 }
 

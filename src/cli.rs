@@ -87,13 +87,14 @@ pub struct CompareArgs {
     /// Also run the client's load against every server, side by side.
     #[arg(long)]
     pub load: bool,
-    /// --load: client threads.
+    /// --load: connections at once, each request after the one before.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub threads: u32,
-    /// --load: requests per thread.
+    /// --load: requests for each of --threads (threads × requests in all).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub requests: u64,
-    /// --load: reuse one connection per thread.
+    /// --load: keep connections open between requests [default: a new
+    /// connection per request, its connect counted in the latency].
     #[arg(long)]
     pub keep_alive: bool,
     /// --load: the file requested.
@@ -356,9 +357,13 @@ pub struct ClientArgs {
     /// error_rate>1%, max>1s, unfinished>0, backlog>0 (repeatable).
     #[arg(long, value_name = "CONDITION", value_parser = twinserve::client::Threshold::parse)]
     pub fail_if: Vec<twinserve::client::Threshold>,
-    /// Seed run: reuse one connection per thread (a load run always does).
+    /// Seed run: leave `Connection: close` out of each request.
     #[arg(long)]
     pub keep_alive: bool,
+    /// Load run: a new connection for every request, asking the server to
+    /// close it (`Connection: close`); its connect counts in the latency.
+    #[arg(long, conflicts_with_all = ["pipeline", "keep_alive"])]
+    pub no_keepalive: bool,
     /// Time allowed to connect, and for each response.
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = twinserve::client::parse_duration)]
     pub timeout: Duration,
@@ -541,10 +546,8 @@ pub fn client(args: ClientArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             host: Some(target.host_header()),
             path: target.path.clone(),
             threads: args.threads.unwrap_or(10) as usize,
-            requests: 1,
             keep_alive: args.keep_alive,
             timeout: args.timeout,
-            duration: None,
         };
         let output = twinserve::client::command::Output {
             quiet,
@@ -620,6 +623,7 @@ fn is_load(args: &ClientArgs) -> bool {
         || args.warmup.is_some()
         || !args.fail_if.is_empty()
         || args.html.is_some()
+        || args.no_keepalive
         || args.backend.len() > 1
 }
 
@@ -638,7 +642,7 @@ fn load_config(args: &ClientArgs, addr: SocketAddr, target: &Target) -> LoadConf
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let request = twinserve::client::request_bytes(&ClientConfig {
         host: Some(target.host_header()),
-        keep_alive: true,
+        keep_alive: !args.no_keepalive,
         ..ClientConfig::new(addr, target.path.clone())
     });
     // No bound given: five seconds side by side, else one request per connection.
@@ -662,6 +666,7 @@ fn load_config(args: &ClientArgs, addr: SocketAddr, target: &Target) -> LoadConf
         warmup: args.warmup.unwrap_or_default(),
         rate: args.rate,
         timeout: args.timeout,
+        keep_alive: !args.no_keepalive,
     }
 }
 

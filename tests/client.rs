@@ -188,6 +188,16 @@ fn load_config(addr: SocketAddr) -> LoadConfig {
         warmup: Duration::ZERO,
         rate: None,
         timeout: Duration::from_secs(5),
+        keep_alive: true,
+    }
+}
+
+/// [`load_config`] with a new connection per request, as `--no-keepalive`.
+fn fresh_config(addr: SocketAddr) -> LoadConfig {
+    LoadConfig {
+        request: twinserve::client::request_bytes(&ClientConfig::new(addr, "/")),
+        keep_alive: false,
+        ..load_config(addr)
     }
 }
 
@@ -734,4 +744,143 @@ fn unfinished_requests_can_fail_the_run() {
         "{text}"
     );
     assert!(text.contains("--fail-if backlog>0: 0, held"), "{text}");
+}
+
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+static REUSED: AtomicU64 = AtomicU64::new(0);
+
+/// Without keep-alive every request has a connection of its own, even when
+/// the server would keep it open: connections accepted equal requests, none
+/// carries a second, and the client closing them is no error.
+#[test]
+fn no_keepalive_opens_a_connection_per_request() {
+    let server = LoopbackServer::per_connection(|stream| {
+        ACCEPTED.fetch_add(1, Ordering::SeqCst);
+        each_request(stream, |s, seen| {
+            if seen > 1 {
+                REUSED.fetch_add(1, Ordering::SeqCst);
+            }
+            s.write_all(OK).is_ok()
+        })
+    });
+    for (connections, threads, rate) in [(1, 1, None), (3, 2, None), (3, 2, Some(2000.0))] {
+        ACCEPTED.store(0, Ordering::SeqCst);
+        let report = run(&LoadConfig {
+            connections,
+            threads,
+            rate,
+            requests: Some(30),
+            ..fresh_config(server.addr)
+        });
+        let case = format!("{connections} connections, {threads} threads, rate {rate:?}");
+        assert!(report.failures.is_empty(), "{case}: {:?}", report.failures);
+        assert_eq!((report.attempts, report.responses), (30, 30), "{case}");
+        assert_eq!(report.latency.len(), 30, "{case}");
+        assert_eq!(ACCEPTED.load(Ordering::SeqCst), 30, "{case}");
+    }
+    drop(server);
+    assert_eq!(REUSED.load(Ordering::SeqCst), 0);
+
+    // Nobody listening: each request's connect is its one failed attempt.
+    let (_held, refused) = refusing_port();
+    let report = run(&LoadConfig {
+        connections: 2,
+        requests: Some(5),
+        ..fresh_config(refused)
+    });
+    assert_eq!(report.failures.get(&FailureKind::Refused), Some(&5));
+    assert_eq!((report.attempts, report.responses), (5, 0));
+}
+
+/// Answers one request per connection without saying it will close, then
+/// closes as soon as the next request arrives, unanswered: what a server
+/// closing idle connections does to a request already on its way.
+fn one_answer_then_close(stream: TcpStream) {
+    each_request(stream, |s, seen| seen == 1 && s.write_all(OK).is_ok());
+}
+
+/// Answers one request per connection without saying so, then closes at once.
+fn answer_and_close(stream: TcpStream) {
+    each_request(stream, |s, _| {
+        let _ = s.write_all(OK);
+        false
+    });
+}
+
+/// A server that closes after each response unasked: with keep-alive the
+/// request sent on the closed connection goes again on a new one (RFC 9112
+/// §9.3.1; nothing of its answer had come), without keep-alive each request
+/// has its own connection anyway; in both, no error and `requests` exact.
+#[test]
+fn a_server_closing_after_each_response_is_no_error() {
+    let stale = LoopbackServer::per_connection(one_answer_then_close);
+    let prompt = LoopbackServer::per_connection(answer_and_close);
+    for addr in [stale.addr, prompt.addr] {
+        for keep_alive in [true, false] {
+            let base = if keep_alive {
+                load_config(addr)
+            } else {
+                fresh_config(addr)
+            };
+            let report = run(&LoadConfig {
+                connections: 2,
+                threads: 1,
+                requests: Some(40),
+                ..base
+            });
+            let case = format!("{addr}, keep-alive {keep_alive}");
+            assert!(report.failures.is_empty(), "{case}: {:?}", report.failures);
+            assert_eq!((report.attempts, report.responses), (40, 40), "{case}");
+            assert_eq!(report.unfinished, 0, "{case}");
+        }
+    }
+}
+
+/// A connection that dies mid-response, or before a first answer, is still
+/// an error: only a request nothing had come back for on a connection that
+/// had answered before is sent again.
+#[test]
+fn a_close_mid_response_is_still_an_error() {
+    let cut = LoopbackServer::per_connection(|stream| {
+        each_request(stream, |s, seen| {
+            if seen == 1 {
+                return s.write_all(OK).is_ok();
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+            false
+        })
+    });
+    let report = run(&LoadConfig {
+        connections: 1,
+        threads: 1,
+        requests: Some(10),
+        ..load_config(cut.addr)
+    });
+    assert_eq!(report.responses, 5, "{report:?}");
+    assert_eq!(report.failures.get(&FailureKind::Closed), Some(&5));
+}
+
+/// `--no-keepalive` on the command line: the settings say so in the JSON,
+/// every request is answered, and it refuses a pipeline it cannot keep.
+#[test]
+fn no_keepalive_on_the_command_line() {
+    let site = TestSite::new();
+    let server = site.start(Backend::Raw);
+    let url = format!("http://{}/HelloWorld.html", server.local_addr());
+    let out = client(&[&url, "-n", "40", "-c", "4", "--no-keepalive", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(json["settings"]["keep_alive"], false, "{json}");
+    assert_eq!(
+        (json["responses"].as_u64(), json["errors"].as_u64()),
+        (Some(40), Some(0))
+    );
+    let text = stdout(&client(&[&url, "-n", "10", "--no-keepalive"]));
+    assert!(text.contains("a new connection per request"), "{text}");
+    assert!(
+        text.contains("10 responses (200 ×10), 0 failures"),
+        "{text}"
+    );
+    let clash = client(&[&url, "-n", "10", "--no-keepalive", "--pipeline", "2"]);
+    assert_eq!(clash.status.code(), Some(2), "{clash:?}");
 }

@@ -660,3 +660,82 @@ fn a_student_server_is_graded_worst_mistake_first() {
     assert!(xml.contains("<failure type=\"leak\""), "{xml}");
     assert!(!xml.contains("name=\"raw\""), "{xml}");
 }
+
+/// `compare --load` on the load engine: a connection per request by
+/// default, kept alive with `--keep-alive`; either way a row per measured
+/// server (the textbook server is a lesson, not measured) with every
+/// request answered, in the JSON and in the Markdown table.
+#[test]
+fn the_load_run_has_a_row_per_backend() {
+    let out = tempfile::tempdir().unwrap();
+    let options = compare::Options {
+        cases: project("compare"),
+        root: project("site"),
+        case: Some("baseline-get".into()),
+        format: compare::Format::Json,
+        out: Some(out.path().join("report.json")),
+        check: false,
+        targets: Vec::new(),
+        load: Some(compare::LoadSettings {
+            path: "HelloWorld.html".into(),
+            threads: 3,
+            requests: 7,
+            keep_alive: false,
+        }),
+        fixture: None,
+    };
+    assert_eq!(
+        compare::run(&options).unwrap(),
+        std::process::ExitCode::SUCCESS
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let load = json["load"].as_array().expect("a load array");
+    let columns: Vec<&str> = load.iter().map(|l| l["column"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["raw", "hyper"], "{json}");
+    for l in load {
+        assert_eq!(
+            (l["requests"].as_u64(), l["responses"].as_u64()),
+            (Some(21), Some(21)),
+            "{l}"
+        );
+        assert_eq!(l["failures"], serde_json::json!({}), "{l}");
+        assert!(l["req_per_s"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(
+            l["max_ms"].as_f64().unwrap() >= l["p50_ms"].as_f64().unwrap(),
+            "{l}"
+        );
+    }
+
+    let kept = Command::new(env!("CARGO_BIN_EXE_twinserve"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["compare", "--case", "baseline-get", "--format", "markdown"])
+        .args([
+            "--load",
+            "--threads",
+            "2",
+            "--requests",
+            "5",
+            "--keep-alive",
+        ])
+        .output()
+        .unwrap();
+    assert!(kept.status.success(), "{kept:?}");
+    let text = String::from_utf8_lossy(&kept.stdout);
+    assert!(
+        text.contains("| server | requests | responses | req/s |"),
+        "{text}"
+    );
+    for server in ["raw", "hyper"] {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| {server} | ")))
+            .unwrap_or_else(|| panic!("no {server} row: {text}"));
+        assert!(
+            row.starts_with(&format!("| {server} | 10 | 10 | ")),
+            "{row}"
+        );
+        assert!(row.ends_with("| none |"), "{row}");
+    }
+    assert!(!text.contains("| textbook | 10"), "{text}");
+}

@@ -27,7 +27,7 @@ pub struct Output {
 pub fn run(config: &ClientConfig, output: Output) -> Result<ExitCode, ClientError> {
     // JSON owns stdout: no per-response lines beside it.
     let quiet = output.quiet || output.json;
-    let total = (config.threads as u64).saturating_mul(config.requests as u64);
+    let total = config.threads as u64;
     // Per-response lines and a bar would fight over the terminal: the bar only when quiet.
     let bar = progress_bar(if quiet { total } else { 0 }, "requests");
     if !quiet {
@@ -247,6 +247,7 @@ fn json_of(
         "warmup_s": config.warmup.as_secs_f64(),
         "rate": config.rate,
         "timeout_s": config.timeout.as_secs_f64(),
+        "keep_alive": config.keep_alive,
     });
     json["thresholds"] = checked
         .iter()
@@ -266,8 +267,13 @@ fn text_of(
         Some(rate) => format!("open loop at {rate} req/s"),
         None => "closed loop".into(),
     };
+    let reuse = if config.keep_alive {
+        format!("pipeline {}", config.pipeline)
+    } else {
+        "a new connection per request".into()
+    };
     let mut text = format!(
-        "{}: {} connections on {} thread{}, {mode}, pipeline {}{}\n",
+        "{}: {} connections on {} thread{}, {mode}, {reuse}{}\n",
         run.url,
         config.connections,
         config.threads.min(config.connections),
@@ -276,7 +282,6 @@ fn text_of(
         } else {
             "s"
         },
-        config.pipeline,
         if config.warmup.is_zero() {
             String::new()
         } else {

@@ -2,7 +2,8 @@
 //! threads, each thread one epoll loop (through mio), responses read by the
 //! one [`ResponseParser`]. Closed loop keeps `pipeline` requests in flight on
 //! every connection; open loop (`rate`) sends on a fixed schedule and times
-//! each response from its scheduled send as well as its actual one.
+//! each response from its scheduled send as well as its actual one. Without
+//! keep-alive each request opens its own connection, timed from the connect.
 
 use std::collections::VecDeque;
 use std::io::{self, Read as _, Write};
@@ -37,6 +38,10 @@ pub struct LoadConfig {
     pub rate: Option<f64>,
     /// Limit on connecting and on waiting for each response.
     pub timeout: Duration,
+    /// Reuse each connection; false: a new connection per request (the
+    /// request should then say `Connection: close`), `pipeline` taken as 1,
+    /// and each latency counted from the start of its connect.
+    pub keep_alive: bool,
 }
 
 /// Counters the threads add to as they go, for a live progress line.
@@ -81,6 +86,10 @@ struct Conn {
     in_flight: VecDeque<Sent>,
     /// Connects failed in a row, for the backoff before the next.
     failed_connects: u32,
+    /// Waiting out that backoff, in the retry list.
+    backing_off: bool,
+    /// Responses read on the connection open now.
+    answered: u64,
     /// In the idle list already.
     listed: bool,
 }
@@ -379,9 +388,16 @@ impl<'a> Worker<'a> {
                 parser: ResponseParser::new(false),
                 in_flight: VecDeque::new(),
                 failed_connects: 0,
+                backing_off: false,
+                answered: 0,
                 listed: false,
             });
-            worker.open(i, now);
+            // Without keep-alive a connection opens only for a request.
+            if config.keep_alive {
+                worker.open(i, now);
+            } else {
+                worker.mark_idle(i);
+            }
         }
         Ok(worker)
     }
@@ -540,8 +556,7 @@ impl<'a> Worker<'a> {
     /// due. Each connection then writes its share at once.
     fn dispatch(&mut self, now: Instant) {
         while let Some(&i) = self.idle.last() {
-            let conn = &self.conns[i];
-            if !conn.connected || conn.in_flight.len() >= self.config.pipeline {
+            if !self.ready(i) {
                 self.idle.pop();
                 self.conns[i].listed = false;
                 continue;
@@ -571,17 +586,29 @@ impl<'a> Worker<'a> {
                         schedule.max_behind.max(now.saturating_duration_since(due));
                 }
             }
+            let sent = Sent {
+                due,
+                sent: now,
+                measured,
+            };
+            self.flying += 1;
+            if !self.config.keep_alive {
+                // Its own connection, written once connected: the connect is
+                // part of the request's time.
+                self.conns[i].in_flight.push_back(sent);
+                self.open(i, now);
+                let conn = &mut self.conns[i];
+                if conn.stream.is_some() {
+                    conn.out.extend_from_slice(&self.config.request);
+                }
+                continue;
+            }
             let conn = &mut self.conns[i];
             if conn.out.is_empty() {
                 self.touched.push(i);
             }
             conn.out.extend_from_slice(&self.config.request);
-            conn.in_flight.push_back(Sent {
-                due,
-                sent: now,
-                measured,
-            });
-            self.flying += 1;
+            conn.in_flight.push_back(sent);
         }
         while let Some(i) = self.touched.pop() {
             self.flush(i, now);
@@ -596,6 +623,7 @@ impl<'a> Worker<'a> {
         conn.out_at = 0;
         conn.pending.clear();
         conn.parser = ResponseParser::new(false);
+        conn.answered = 0;
         match TcpStream::connect(self.config.addr) {
             Ok(mut stream) => {
                 let interest = Interest::READABLE | Interest::WRITABLE;
@@ -614,11 +642,15 @@ impl<'a> Worker<'a> {
 
     /// A connection that never opened: one failed attempt, charged to the
     /// budget (or, in open loop, to the queue) so a count-bounded run against
-    /// a dead server still ends.
+    /// a dead server still ends. Without keep-alive the request it was
+    /// opened for is that attempt, charged when it was given out.
     fn connect_failed(&mut self, i: usize, e: &io::Error, now: Instant) {
         self.conns[i].stream = None;
         self.conns[i].connected = false;
-        let charged = if let Some(plan) = &mut self.plan {
+        let charged = if !self.config.keep_alive {
+            self.lose(i, FailureKind::of_io(e), now);
+            None
+        } else if let Some(plan) = &mut self.plan {
             plan.take().map(|(_, measured)| measured)
         } else if now >= self.measure_from {
             match &mut self.budget {
@@ -645,6 +677,7 @@ impl<'a> Worker<'a> {
         let conn = &mut self.conns[i];
         let backoff = RETRY_AFTER * (1 << conn.failed_connects.min(5));
         conn.failed_connects += 1;
+        conn.backing_off = true;
         self.retry.push((now + backoff, i));
     }
 
@@ -656,6 +689,17 @@ impl<'a> Worker<'a> {
             let _ = self.poll.registry().deregister(&mut stream);
         }
         conn.connected = false;
+        self.lose(i, kind, now);
+        if self.finished() || self.measure_until.is_some_and(|end| now >= end) {
+            return;
+        }
+        self.reconnect(i, now);
+    }
+
+    /// Counts what was in flight on connection `i` as failed with `kind`
+    /// (unfinished once the run's time is up).
+    fn lose(&mut self, i: usize, kind: FailureKind, now: Instant) {
+        let conn = &mut self.conns[i];
         self.flying -= conn.in_flight.len();
         let lost = conn.in_flight.drain(..).filter(|s| s.measured).count() as u64;
         if self.past_end(now) {
@@ -663,10 +707,32 @@ impl<'a> Worker<'a> {
         } else if lost > 0 {
             *self.report.failures.entry(kind).or_default() += lost;
         }
-        if self.finished() || self.measure_until.is_some_and(|end| now >= end) {
-            return;
+    }
+
+    /// The server ended connection `i` before anything of the next response
+    /// came. On a connection that answered before, it may have closed it as
+    /// done while those requests were on their way: RFC 9112 §9.3.1 lets a
+    /// client send them again (GET is idempotent), as after a close it
+    /// announced. On a new connection, or mid-response, they failed.
+    fn dropped(&mut self, i: usize, kind: FailureKind, now: Instant) {
+        let conn = &self.conns[i];
+        let nothing_begun = conn.parser.is_idle() && conn.pending.is_empty();
+        let reused = conn.answered > 0;
+        if reused && nothing_begun && matches!(kind, FailureKind::Closed | FailureKind::Reset) {
+            self.close_announced(i, now);
+        } else {
+            self.fail(i, kind, now);
         }
-        self.open(i, now);
+    }
+
+    /// A closed connection's next step: with keep-alive it opens again at
+    /// once; without, it waits for its next request.
+    fn reconnect(&mut self, i: usize, now: Instant) {
+        if self.config.keep_alive {
+            self.open(i, now);
+        } else {
+            self.mark_idle(i);
+        }
     }
 
     fn on_event(&mut self, i: usize, read: Read, writable: bool, now: Instant) {
@@ -712,10 +778,20 @@ impl<'a> Worker<'a> {
     }
 
     fn mark_idle(&mut self, i: usize) {
-        let conn = &mut self.conns[i];
-        if !conn.listed && conn.connected && conn.in_flight.len() < self.config.pipeline {
-            conn.listed = true;
+        if !self.conns[i].listed && self.ready(i) {
+            self.conns[i].listed = true;
             self.idle.push(i);
+        }
+    }
+
+    /// Connection `i` can take another request: with keep-alive, when open
+    /// and below its pipeline; without, when closed and not backing off.
+    fn ready(&self, i: usize) -> bool {
+        let conn = &self.conns[i];
+        if self.config.keep_alive {
+            conn.connected && conn.in_flight.len() < self.config.pipeline
+        } else {
+            conn.stream.is_none() && conn.in_flight.is_empty() && !conn.backing_off
         }
     }
 
@@ -727,11 +803,11 @@ impl<'a> Worker<'a> {
         };
         while conn.out_at < conn.out.len() {
             match stream.write(&conn.out[conn.out_at..]) {
-                Ok(0) => return self.fail(i, FailureKind::Closed, now),
+                Ok(0) => return self.dropped(i, FailureKind::Closed, now),
                 Ok(n) => conn.out_at += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return self.fail(i, FailureKind::of_io(&e), now),
+                Err(e) => return self.dropped(i, FailureKind::of_io(&e), now),
             }
         }
         conn.out.clear();
@@ -750,7 +826,7 @@ impl<'a> Worker<'a> {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return self.fail(i, FailureKind::of_io(&e), now),
+                Err(e) => return self.dropped(i, FailureKind::of_io(&e), now),
             };
             if now >= self.measure_from && !self.past_end(now) {
                 self.report.bytes_read += n as u64;
@@ -779,7 +855,8 @@ impl<'a> Worker<'a> {
                         if !self.answered(i, &response.summary, now) {
                             return;
                         }
-                        if closes {
+                        // Without keep-alive the answer was all it was opened for.
+                        if closes || !self.config.keep_alive {
                             return self.close_announced(i, now);
                         }
                     }
@@ -812,8 +889,9 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// The server said it closes after the response just read: what is still
-    /// in flight was never answered, so it goes again on a new connection.
+    /// The server said it closes after the response just read (or the run
+    /// does, without keep-alive): what is still in flight was never
+    /// answered, so it goes again on a new connection.
     fn close_announced(&mut self, i: usize, now: Instant) {
         let conn = &mut self.conns[i];
         if let Some(mut stream) = conn.stream.take() {
@@ -825,16 +903,18 @@ impl<'a> Worker<'a> {
         if self.finished() || self.measure_until.is_some_and(|end| now >= end) {
             return;
         }
-        self.open(i, now);
+        self.reconnect(i, now);
     }
 
     /// The server closed: a body that ran to the close ends here; requests
-    /// still waiting were lost with the connection.
+    /// still waiting were lost with the connection, or go again when
+    /// [`Worker::dropped`] says they may.
     fn closed_by_server(&mut self, i: usize, now: Instant) {
         let conn = &mut self.conns[i];
-        if !conn.parser.is_idle()
-            && let Ok(response) = conn.parser.end_of_stream()
-        {
+        if conn.parser.is_idle() {
+            return self.dropped(i, FailureKind::Closed, now);
+        }
+        if let Ok(response) = conn.parser.end_of_stream() {
             // A body delimited by the close announced it: what was asked
             // behind it goes again, as after `Connection: close`.
             if self.answered(i, &response.summary, now) {
@@ -863,6 +943,7 @@ impl<'a> Worker<'a> {
             return false;
         };
         self.flying -= 1;
+        conn.answered += 1;
         self.mark_idle(i);
         if let Some(print) = self.on_response {
             print(summary);
@@ -938,8 +1019,9 @@ impl<'a> Worker<'a> {
             }
         });
         for i in due {
+            self.conns[i].backing_off = false;
             if !self.finished() {
-                self.open(i, now);
+                self.reconnect(i, now);
             }
         }
     }
@@ -983,6 +1065,7 @@ mod tests {
             warmup: Duration::ZERO,
             rate: None,
             timeout: Duration::from_secs(1),
+            keep_alive: true,
         };
         let progress = Progress::default();
         let start = Instant::now();

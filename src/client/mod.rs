@@ -1,12 +1,12 @@
-//! The threaded client: std threads and blocking sockets that send real
-//! requests to a server and measure what comes back. It knows only addresses —
+//! The client: the seed run (std threads and blocking sockets, one request
+//! each, as the exercise sends them) and the [`load`] engine, which both
+//! measure what comes back in one [`Report`]. It knows only addresses —
 //! whoever wants a backend started (`main`, `compare`, the tests) starts it
 //! through `crate::spawn` and hands the address over. [`command`] is the
 //! `twinserve client` subcommand's output around a run.
 //!
-//! Every run is bounded: `threads × requests` attempts at most, optionally cut
-//! short by a duration, each with a timeout. It goes to whatever host its user
-//! names; only the project's tests and benchmarks keep to loopback.
+//! Every run is bounded, every request has a timeout. It goes to whatever
+//! host its user names; only the project's tests and benchmarks keep to loopback.
 
 mod chart;
 pub mod command;
@@ -30,7 +30,7 @@ pub use response::{Response, ResponseError, ResponseParser, ResponseReader, Resp
 pub use target::{Target, connect_any, parse_duration, resolve, resolve_all, show_duration};
 pub use thresholds::{Checked, Threshold};
 
-/// What to load and how hard.
+/// The request sent, and the seed run that sends it.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub addr: SocketAddr,
@@ -38,15 +38,12 @@ pub struct ClientConfig {
     pub host: Option<String>,
     /// Request path, with or without its leading `/`.
     pub path: String,
+    /// Seed run: threads, one request each.
     pub threads: usize,
-    /// Requests per thread.
-    pub requests: usize,
-    /// Reuse one connection per thread instead of one per request.
+    /// Leave `Connection: close` out of the request.
     pub keep_alive: bool,
-    /// Limit on connecting, and on each read and write.
+    /// Seed run: limit on connecting, and on each read and write.
     pub timeout: Duration,
-    /// Stop starting new requests after this long.
-    pub duration: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -57,10 +54,8 @@ impl ClientConfig {
             host: None,
             path: path.into(),
             threads: 10,
-            requests: 1,
             keep_alive: false,
             timeout: Duration::from_secs(5),
-            duration: None,
         }
     }
 }
@@ -375,8 +370,8 @@ pub fn request_bytes(config: &ClientConfig) -> Vec<u8> {
     request.into_bytes()
 }
 
-/// Runs the load: `threads` threads released together, each sending its
-/// requests one after another. `on_attempt` sees every attempt as it ends.
+/// The seed run: `threads` threads released together, each sending one
+/// request on its own connection. `on_attempt` sees every attempt as it ends.
 pub fn run(
     config: &ClientConfig,
     on_attempt: &(dyn Fn(&Attempt) + Sync),
@@ -401,11 +396,16 @@ pub fn run(
                     if aborted.load(Ordering::SeqCst) {
                         return;
                     }
-                    let local = load(config, request, on_attempt, started);
+                    let began = Instant::now();
+                    let attempt = Attempt {
+                        result: exchange(config, request),
+                        latency: began.elapsed(),
+                    };
                     report
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .merge(local);
+                        .record(&attempt);
+                    on_attempt(&attempt);
                 });
             if let Err(e) = spawned {
                 aborted.store(true, Ordering::SeqCst);
@@ -443,6 +443,21 @@ impl Report {
         Histogram::new(3).expect("3 significant figures is a valid histogram")
     }
 
+    /// Counts one seed-run attempt.
+    fn record(&mut self, attempt: &Attempt) {
+        self.attempts += 1;
+        match &attempt.result {
+            Ok(summary) => {
+                self.responses += 1;
+                *self.statuses.entry(summary.status).or_default() += 1;
+                self.body_bytes += summary.body_len;
+                let micros = u64::try_from(attempt.latency.as_micros()).unwrap_or(u64::MAX);
+                let _ = self.latency.record(micros.max(1));
+            }
+            Err((kind, _)) => *self.failures.entry(*kind).or_default() += 1,
+        }
+    }
+
     pub(crate) fn merge(&mut self, other: Report) {
         self.attempts += other.attempts;
         self.responses += other.responses;
@@ -477,73 +492,26 @@ impl Report {
     }
 }
 
-/// One thread's share of the run.
-fn load(
-    config: &ClientConfig,
-    request: &[u8],
-    on_attempt: &(dyn Fn(&Attempt) + Sync),
-    started: Instant,
-) -> Report {
-    let mut report = Report::empty();
-    let mut connection: Option<ResponseReader<TcpStream>> = None;
-    for _ in 0..config.requests {
-        if config.duration.is_some_and(|d| started.elapsed() >= d) {
-            break;
-        }
-        let began = Instant::now();
-        let result = exchange(config, request, &mut connection);
-        let attempt = Attempt {
-            result,
-            latency: began.elapsed(),
-        };
-        report.attempts += 1;
-        match &attempt.result {
-            Ok(summary) => {
-                report.responses += 1;
-                *report.statuses.entry(summary.status).or_default() += 1;
-                report.body_bytes += summary.body_len;
-                let micros = u64::try_from(attempt.latency.as_micros()).unwrap_or(u64::MAX);
-                let _ = report.latency.record(micros.max(1));
-            }
-            Err((kind, _)) => *report.failures.entry(*kind).or_default() += 1,
-        }
-        on_attempt(&attempt);
-    }
-    report
-}
-
-/// Sends one request and reads its response, reusing `connection` when
-/// keep-alive allows and opening a new one otherwise.
+/// Sends one request on a new connection and reads its response.
 fn exchange(
     config: &ClientConfig,
     request: &[u8],
-    connection: &mut Option<ResponseReader<TcpStream>>,
 ) -> Result<ResponseSummary, (FailureKind, String)> {
     let io_failure = |e: io::Error| failure_of_io(&e, config.timeout);
-    let mut reader = match connection.take() {
-        Some(reader) => reader,
-        None => {
-            let stream =
-                TcpStream::connect_timeout(&config.addr, config.timeout).map_err(io_failure)?;
-            stream
-                .set_read_timeout(Some(config.timeout))
-                .and_then(|()| stream.set_write_timeout(Some(config.timeout)))
-                .and_then(|()| stream.set_nodelay(true))
-                .map_err(io_failure)?;
-            ResponseReader::new(stream)
-        }
-    };
+    let stream = TcpStream::connect_timeout(&config.addr, config.timeout).map_err(io_failure)?;
+    stream
+        .set_read_timeout(Some(config.timeout))
+        .and_then(|()| stream.set_write_timeout(Some(config.timeout)))
+        .and_then(|()| stream.set_nodelay(true))
+        .map_err(io_failure)?;
+    let mut reader = ResponseReader::new(stream);
     (&mut reader.get_ref())
         .write_all(request)
         .map_err(io_failure)?;
-    let summary = reader.read_response("GET").map_err(|e| match e {
+    reader.read_response("GET").map_err(|e| match e {
         ResponseError::Io(e) => failure_of_io(&e, config.timeout),
         e => (FailureKind::of_response(&e), e.to_string()),
-    })?;
-    if config.keep_alive && !summary.closes {
-        *connection = Some(reader);
-    }
-    Ok(summary)
+    })
 }
 
 /// A failed read, write or connect as the summary counts it, saying

@@ -100,9 +100,9 @@ pub fn run(options: &Options) -> Result<ExitCode, CompareError> {
             .collect();
         let per_column = settings.threads as u64 * settings.requests as u64;
         let bar = progress_bar(per_column * loaded.len() as u64, "load");
-        comparison.load = super::run_load(&loaded, settings, &|column, _| {
+        comparison.load = super::run_load(&loaded, settings, &|index, column, ended| {
             bar.set_prefix(format!("load {}", column.name));
-            bar.inc(1);
+            bar.set_position(index as u64 * per_column + ended);
         })?;
         bar.finish_and_clear();
     }

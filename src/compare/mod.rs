@@ -299,24 +299,60 @@ pub struct LoadResult {
 /// Longest one column's load may run, whatever the request count.
 const LOAD_TIME_LIMIT: Duration = Duration::from_secs(30);
 
-/// Loads every column in turn with the same client settings; `on_attempt`
-/// sees every request as it ends (for a progress bar).
+/// Loads every column in turn on the client's load engine with the same
+/// settings: `threads` connections (each a connection per request unless
+/// `keep_alive`), `threads × requests` requests in all. `on_progress` is told
+/// a few times a second how many of a column's requests have ended, with
+/// the column's index (for a progress bar).
 pub fn run_load(
     columns: &[Column],
     settings: &LoadSettings,
-    on_attempt: &(dyn Fn(&Column, &crate::client::Attempt) + Sync),
+    on_progress: &(dyn Fn(usize, &Column, u64) + Sync),
 ) -> Result<Vec<LoadResult>, crate::client::ClientError> {
+    use crate::client::load::{self, LoadConfig, Progress};
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let connections = settings.threads.max(1);
     columns
         .iter()
-        .map(|column| {
-            let config = crate::client::ClientConfig {
-                threads: settings.threads,
-                requests: settings.requests,
+        .enumerate()
+        .map(|(index, column)| {
+            let request = crate::client::request_bytes(&crate::client::ClientConfig {
                 keep_alive: settings.keep_alive,
-                duration: Some(LOAD_TIME_LIMIT),
                 ..crate::client::ClientConfig::new(column.addr, settings.path.clone())
+            });
+            let config = LoadConfig {
+                addr: column.addr,
+                request,
+                connections,
+                threads: cores.min(connections),
+                pipeline: 1,
+                requests: Some((connections as u64).saturating_mul(settings.requests as u64)),
+                duration: Some(LOAD_TIME_LIMIT),
+                warmup: Duration::ZERO,
+                rate: None,
+                timeout: LOAD_TIMEOUT,
+                keep_alive: settings.keep_alive,
             };
-            let report = crate::client::run(&config, &|attempt| on_attempt(column, attempt))?;
+            load::make_room(config.connections, config.threads)?;
+            let progress = Progress::default();
+            let (done, finished) = std::sync::mpsc::channel::<()>();
+            let report = std::thread::scope(|scope| {
+                let progress = &progress;
+                scope.spawn(move || {
+                    // Ends as soon as the run does: `done` is dropped then.
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        finished.recv_timeout(Duration::from_millis(100))
+                    {
+                        let ended = progress.responses.load(Ordering::Relaxed)
+                            + progress.failures.load(Ordering::Relaxed);
+                        on_progress(index, column, ended);
+                    }
+                });
+                let report = load::run(&config, progress, None);
+                drop(done);
+                report
+            })
+            .map_err(crate::client::ClientError::Threads)?;
             let secs = report.elapsed.as_secs_f64().max(1e-9);
             let ms = |q: f64| report.latency.value_at_quantile(q) as f64 / 1000.0;
             Ok(LoadResult {
@@ -338,6 +374,9 @@ pub fn run_load(
         })
         .collect()
 }
+
+/// Limit on connecting and on each response in a load run, as the client's.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A temporary copy of the site with the secret just outside its root, and
 /// the servers compare runs: raw and hyper, normal and introspecting, and the
