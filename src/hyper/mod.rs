@@ -682,8 +682,8 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
         },
         headers: &parts.headers,
     };
-    // The clock is read only when a line will be written: the access log,
-    // or `-v` (the raw backend's same call decides at once when neither is on).
+    // The clock is read only when a line will be written (the access log or
+    // `-v`), decided by the same call as the raw backend's.
     let started = ctx.docroot.logs_exchanges().then(std::time::Instant::now);
     let reply = ctx.docroot.respond(&view);
     if let Some(started) = started {
