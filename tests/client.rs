@@ -257,7 +257,7 @@ fn requests_is_exact_over_connections_threads_and_pipelines() {
         assert_eq!(report.statuses.get(&200), Some(&1003), "{case}");
         assert_eq!(report.body_bytes, 2 * 1003, "{case}");
         assert_eq!(report.latency.len(), 1003, "{case}");
-        assert_eq!(report.timeline.iter().sum::<u64>(), 1003, "{case}");
+        assert_eq!(report.timeline().iter().sum::<u64>(), 1003, "{case}");
         assert_eq!(COUNTED.load(Ordering::SeqCst), 1003, "{case}");
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
-use super::Report;
+use super::{Report, TICK};
 
 const COLOURS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
@@ -159,35 +159,32 @@ fn percentile_chart(runs: &[(String, &Report)]) -> String {
     svg
 }
 
+/// Requests per second over each run, as steps: a bucket's responses over the
+/// bucket's width, tenths of a second for runs under ten seconds and whole
+/// seconds past that; the last bucket is as wide as the run's time left in it.
 fn timeline_chart(runs: &[(String, &Report)]) -> String {
-    let seconds = runs
+    let span = runs
         .iter()
-        .map(|(_, r)| r.timeline.len())
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let top = nice_ceiling(
-        runs.iter()
-            .flat_map(|(_, r)| r.timeline.iter().map(|&n| n as f64))
-            .fold(0.0, f64::max),
-    );
-    let step = (seconds / 8).max(1);
-    let ticks: Vec<(f64, String)> = (0..=seconds)
-        .step_by(step)
-        .map(|s| (s as f64, format!("{s} s")))
+        .map(|(_, r)| r.elapsed.as_secs_f64())
+        .fold(TICK.as_secs_f64(), f64::max);
+    let per_bucket = if span < 10.0 {
+        1
+    } else {
+        (1.0 / TICK.as_secs_f64()).round() as usize
+    };
+    let steps: Vec<Vec<(f64, f64)>> = runs.iter().map(|(_, r)| steps(r, per_bucket)).collect();
+    let top = nice_ceiling(steps.iter().flatten().map(|&(_, y)| y).fold(0.0, f64::max));
+    let step = nice_ceiling(span / 8.0);
+    let ticks: Vec<(f64, String)> = (0..)
+        .map(|k| k as f64 * step)
+        .take_while(|&x| x <= span + 1e-9)
+        .map(|x| (x, format!("{} s", trim(x))))
         .collect();
-    let mut svg = frame(&ticks, seconds as f64, top, "requests/s");
-    for (i, (_, report)) in runs.iter().enumerate() {
-        // Each second's count drawn at the middle of its second.
-        let points: Vec<(f64, f64)> = report
-            .timeline
-            .iter()
-            .enumerate()
-            .map(|(s, &n)| (s as f64 + 0.5, n as f64))
-            .collect();
+    let mut svg = frame(&ticks, span, top, "requests/s");
+    for (i, points) in steps.iter().enumerate() {
         svg.push_str(&polyline(
-            &points,
-            seconds as f64,
+            points,
+            span,
             top,
             COLOURS[i % COLOURS.len()],
             false,
@@ -195,6 +192,24 @@ fn timeline_chart(runs: &[(String, &Report)]) -> String {
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// One run's rate as a step line: both ends of each bucket of `per_bucket`
+/// ticks, at its responses over its width in seconds.
+fn steps(report: &Report, per_bucket: usize) -> Vec<(f64, f64)> {
+    let width = TICK.as_secs_f64() * per_bucket as f64;
+    let end = report.elapsed.as_secs_f64();
+    let mut points = Vec::new();
+    for (i, bucket) in report.ticks.chunks(per_bucket).enumerate() {
+        let from = i as f64 * width;
+        // A response counted after the measured time (it cannot be, but a
+        // clock is a clock) still gets a bucket of some width.
+        let to = (from + width).min(end).max(from + width / 100.0);
+        let rate = bucket.iter().sum::<u64>() as f64 / (to - from);
+        points.push((from, rate));
+        points.push((to, rate));
+    }
+    points
 }
 
 /// 1, 2 or 5 times a power of ten, at or above `x`.
@@ -293,7 +308,10 @@ mod tests {
         a.responses = 1000;
         b.responses = 1000;
         b.corrected = Some(b.latency.clone());
-        a.timeline = vec![500, 500];
+        a.ticks = vec![50; 20];
+        a.elapsed = std::time::Duration::from_secs(2);
+        b.ticks = vec![100, 200, 100];
+        b.elapsed = std::time::Duration::from_millis(250);
         let html = page(
             "http://127.0.0.1:1/<x>",
             &[("raw".into(), &a), ("hyper".into(), &b)],
@@ -303,6 +321,25 @@ mod tests {
         assert_eq!(html.matches("<polyline").count(), 3 + 2);
         assert_eq!(html.matches("stroke-dasharray").count(), 1);
         assert!(!html.contains("src=") && !html.contains("href=") && !html.contains("<script"));
+        // A quarter-second run still draws a line: three steps, the last
+        // only 50 ms wide, so its 100 responses are 2000 requests/s.
+        let rounded: Vec<(f64, f64)> = steps(&b, 1)
+            .into_iter()
+            .map(|(x, y)| ((x * 1000.0).round(), y.round()))
+            .collect();
+        assert_eq!(
+            rounded,
+            [
+                (0.0, 1000.0),
+                (100.0, 1000.0),
+                (100.0, 2000.0),
+                (200.0, 2000.0),
+                (200.0, 2000.0),
+                (250.0, 2000.0)
+            ]
+        );
+        assert_eq!(steps(&a, 10).len(), 4);
+        assert_eq!(steps(&a, 10)[0].1, 500.0);
         assert_eq!(nice_ceiling(13.0), 20.0);
         assert_eq!(nice_ceiling(0.3), 0.5);
     }

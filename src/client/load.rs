@@ -972,11 +972,12 @@ impl<'a> Worker<'a> {
         if let Some(corrected) = &mut report.corrected {
             let _ = corrected.record(micros(now.saturating_duration_since(sent.due)));
         }
-        let second = now.saturating_duration_since(self.measure_from).as_secs() as usize;
-        if report.timeline.len() <= second {
-            report.timeline.resize(second + 1, 0);
+        let tick = (now.saturating_duration_since(self.measure_from).as_nanos()
+            / super::TICK.as_nanos()) as usize;
+        if report.ticks.len() <= tick {
+            report.ticks.resize(tick + 1, 0);
         }
-        report.timeline[second] += 1;
+        report.ticks[tick] += 1;
         true
     }
 
@@ -1087,7 +1088,8 @@ mod tests {
         assert!(worker.answered(0, &summary, start + Duration::from_millis(999)));
         assert!(worker.answered(0, &summary, start + Duration::from_millis(1001)));
         assert_eq!((worker.report.responses, worker.report.unfinished), (1, 1));
-        assert_eq!(worker.report.timeline, [1]);
+        assert_eq!(worker.report.ticks.iter().sum::<u64>(), 1);
+        assert_eq!(worker.report.timeline(), [1]);
         // The one never answered joins the one answered too late.
         worker.tally(start + Duration::from_millis(1002));
         assert_eq!((worker.report.responses, worker.report.unfinished), (1, 2));

@@ -135,8 +135,8 @@ pub struct Report {
     pub corrected: Option<Histogram<u64>>,
     /// Open loop: how the schedule was kept.
     pub schedule: Option<Schedule>,
-    /// Responses in each second of the measured run.
-    pub timeline: Vec<u64>,
+    /// Responses in each [`TICK`] of the measured run.
+    pub ticks: Vec<u64>,
     /// Requests still in flight when the run's time was up (neither answered nor failed).
     pub unfinished: u64,
 }
@@ -152,7 +152,20 @@ pub struct Schedule {
     pub backlog_at_end: u64,
 }
 
+/// The width of a [`Report::ticks`] bucket: fine enough that a run under a
+/// second still draws a requests/s curve.
+pub const TICK: Duration = Duration::from_millis(100);
+
 impl Report {
+    /// Responses in each whole second of the measured run (the JSON `timeline`).
+    pub fn timeline(&self) -> Vec<u64> {
+        let per_second = (Duration::from_secs(1).as_nanos() / TICK.as_nanos()) as usize;
+        self.ticks
+            .chunks(per_second)
+            .map(|c| c.iter().sum())
+            .collect()
+    }
+
     /// Open loop: measured requests due but never sent; 0 in closed loop.
     pub fn backlog(&self) -> u64 {
         self.schedule.map_or(0, |s| s.backlog_at_end)
@@ -194,7 +207,7 @@ impl Report {
             })),
             "histogram": histogram_json(&self.latency),
             "corrected_histogram": self.corrected.as_ref().map(histogram_json),
-            "timeline": self.timeline,
+            "timeline": self.timeline(),
         })
     }
 
@@ -434,7 +447,7 @@ impl Report {
             bytes_read: 0,
             corrected: None,
             schedule: None,
-            timeline: Vec::new(),
+            ticks: Vec::new(),
             unfinished: 0,
         }
     }
@@ -482,10 +495,10 @@ impl Report {
             ours.max_behind = ours.max_behind.max(theirs.max_behind);
             ours.backlog_at_end += theirs.backlog_at_end;
         }
-        if self.timeline.len() < other.timeline.len() {
-            self.timeline.resize(other.timeline.len(), 0);
+        if self.ticks.len() < other.ticks.len() {
+            self.ticks.resize(other.ticks.len(), 0);
         }
-        for (ours, theirs) in self.timeline.iter_mut().zip(&other.timeline) {
+        for (ours, theirs) in self.ticks.iter_mut().zip(&other.ticks) {
             *ours += theirs;
         }
         self.unfinished += other.unfinished;
