@@ -10,7 +10,7 @@ DUR=${1:-5}
 source benches/common.sh
 need wrk:wrk taskset:util-linux curl:curl
 cargo build --release --quiet
-BIN=$PWD/target/release/twinserve
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve
 OUT=docs/bench; mkdir -p "$OUT"
 WORK=$(mktemp -d); trap 'kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 cp -r site "$WORK/site"

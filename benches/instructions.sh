@@ -17,7 +17,7 @@ CONNECTIONS=16
 source benches/common.sh
 need valgrind:valgrind lighttpd:lighttpd curl:curl
 cargo build --release --quiet --bin twinserve --example fixed_body
-BIN=$PWD/target/release/twinserve
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve
 PORT=18496
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)
@@ -52,6 +52,6 @@ count() { # name command... -> prints "name instructions/request"
 
 printf '%-10s %8s\n' server "instructions/request"
 count lighttpd lighttpd -D -f "$WORK/lighttpd.conf"
-count fixed ./target/release/examples/fixed_body $PORT "$WORK/site/HelloWorld.html"
+count fixed "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_body" $PORT "$WORK/site/HelloWorld.html"
 count hyper "$BIN" -q serve --backend hyper --root "$WORK/site" --port $PORT
 count raw "$BIN" -q serve --backend raw --root "$WORK/site" --port $PORT
