@@ -5,9 +5,13 @@
 # (requests/s, p50 and p99 in ms, CPU time per request in µs, errors), then the medians,
 # each tool's ratio to wrk, and its errors over all rounds. With `close` as the fourth
 # argument every request gets a connection of its own instead (twinserve --no-keepalive,
-# oha --disable-keepalive, wrk sending `Connection: close`, ab without -k).
+# oha --disable-keepalive, wrk sending `Connection: close`, ab without -k). With `rate=R`
+# it is an open loop at R requests/s on kept connections, run by the two tools that
+# schedule requests and correct for coordinated omission: twinserve `--rate R` and
+# `oha -q R --latency-correction`; the latencies printed are the corrected ones and the
+# ratios are to oha.
 #
-#   benches/clients.sh [SECONDS per run, default 8] [ROUNDS, default 2] [CONNS, default 64] [keepalive|close]
+#   benches/clients.sh [SECONDS per run, default 8] [ROUNDS, default 2] [CONNS, default 64] [keepalive|close|rate=R]
 #
 # With CONNS above 1000 it raises `ulimit -n` and lighttpd's connection limits, and runs
 # only twinserve and wrk (ab cannot hold that many). Needs lighttpd, wrk, ab
@@ -22,7 +26,8 @@ MODE=${4:-keepalive}
 case $MODE in
   keepalive) TS_FLAGS=() OHA_FLAGS=() WRK_FLAGS=() AB_FLAGS=(-k) ;;
   close) TS_FLAGS=(--no-keepalive) OHA_FLAGS=(--disable-keepalive) WRK_FLAGS=(-H "Connection: close") AB_FLAGS=() ;;
-  *) echo "the fourth argument is keepalive or close, not $MODE" >&2; exit 2 ;;
+  rate=[1-9]*) RATE=${MODE#rate=} TS_FLAGS=(--rate "$RATE") OHA_FLAGS=(-q "$RATE" --latency-correction) ;;
+  *) echo "the fourth argument is keepalive, close or rate=R, not $MODE" >&2; exit 2 ;;
 esac
 source benches/common.sh
 need lighttpd:lighttpd wrk:wrk ab:apache2-utils taskset:util-linux curl:curl
@@ -62,7 +67,7 @@ PY
 ms() { awk '{v=$1; if (v ~ /us$/) v=v/1000; else if (v ~ /ms$/) v=v+0; else if (v ~ /s$/) v=v*1000; print v}'; }
 run_twinserve() {
   cpu taskset -c 1 "$BIN" client "$URL" -c "$CONNS" -t 1 -d "${DUR}s" "${TS_FLAGS[@]}" --json |
-    python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_ms"]; print(r["requests_per_s"], l["p50"], l["p99"], r["responses"], r["errors"])'
+    python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["corrected_latency_ms"] or r["latency_ms"]; print(r["requests_per_s"], l["p50"], l["p99"], r["responses"], r["errors"])'
 }
 run_oha() {
   cpu taskset -c 1 oha --no-tui --output-format json -c "$CONNS" -z "${DUR}s" "${OHA_FLAGS[@]}" "$URL" |
@@ -78,9 +83,15 @@ run_ab() {
   echo "$(awk '/Requests per second/{print $4}' <<<"$out") $(awk '/^ +50%/{print $2}' <<<"$out") $(awk '/^ +99%/{print $2}' <<<"$out") $(awk '/Complete requests/{print $3}' <<<"$out") $(awk '/Failed requests/{print $3}' <<<"$out")"
 }
 
-TOOLS=(twinserve wrk)
-(( CONNS <= 1000 )) && TOOLS+=(ab)
-command -v oha >/dev/null && TOOLS+=(oha) || echo "oha is not installed: skipped (cargo install oha)" >&2
+BASE=wrk
+if [[ -n ${RATE:-} ]]; then
+  command -v oha >/dev/null || { echo "rate=R compares with oha, which is not installed (cargo install oha)" >&2; exit 1; }
+  TOOLS=(twinserve oha) BASE=oha
+else
+  TOOLS=(twinserve wrk)
+  (( CONNS <= 1000 )) && TOOLS+=(ab)
+  command -v oha >/dev/null && TOOLS+=(oha) || echo "oha is not installed: skipped (cargo install oha)" >&2
+fi
 RESULTS=$WORK/results.tsv
 printf 'tool\tround\trps\tp50_ms\tp99_ms\tcpu_us_per_req\terrors\n' | tee "$RESULTS"
 for round in $(seq "$ROUNDS"); do
@@ -92,13 +103,13 @@ for round in $(seq "$ROUNDS"); do
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$round" "$rps" "$p50" "$p99" "$cpu_us" "$errors" | tee -a "$RESULTS"
   done
 done
-python3 - "$RESULTS" <<'PY'
+python3 - "$RESULTS" "$BASE" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 tools = list(dict.fromkeys(r["tool"] for r in rows))
 med = lambda tool, col: statistics.median(float(r[col]) for r in rows if r["tool"] == tool)
-base = med("wrk", "rps")
-print("\nmedians, and requests/s as a ratio to wrk:")
+base = med(sys.argv[2], "rps")
+print(f"\nmedians, and requests/s as a ratio to {sys.argv[2]}:")
 print(f"{'tool':<10}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'errors':>8}")
 for tool in tools:
     rps = med(tool, "rps")
