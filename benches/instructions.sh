@@ -9,6 +9,9 @@
 #
 #   benches/instructions.sh [REQUESTS, default 20000]
 #
+# With KEEP=DIR each server's dump of the measured requests is kept as DIR/NAME.cg, for
+# `callgrind_annotate --inclusive=yes DIR/hyper.cg` to say where the instructions went.
+#
 # Needs valgrind and lighttpd (installed with apt-get if missing). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +49,7 @@ count() { # name command... -> prints "name instructions/request"
   local dump
   # shellcheck disable=SC2012 # the names are ours: NAME.cg.PID.N, no spaces
   dump=$(ls -t "$WORK/$name.cg".* | head -1)
+  [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$dump" "$KEEP/$name.cg"
   callgrind_annotate "$dump" 2>/dev/null |
     awk -v n="$name" -v r="$REQUESTS" '/PROGRAM TOTALS/ {gsub(/,/, "", $1); printf "%-10s %8.0f\n", n, $1 / r}'
 }

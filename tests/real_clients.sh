@@ -27,7 +27,7 @@ fi
 command -v python3 >/dev/null || fail "python3 is missing"
 
 cargo build --release --quiet
-BIN=$PWD/target/release/twinserve
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve
 WORK=$(mktemp -d)
 SERVER_PID=""
 cleanup() {

@@ -17,7 +17,7 @@ const HEIGHT: f64 = 340.0;
 const LEFT: f64 = 64.0;
 const BOTTOM: f64 = 40.0;
 const TOP: f64 = 16.0;
-const RIGHT: f64 = 16.0;
+const RIGHT: f64 = 32.0;
 /// The percentile axis runs to 99.999%: log10(1 / (1 - q)) = 5.
 const NINES: f64 = 5.0;
 
