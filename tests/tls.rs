@@ -877,3 +877,88 @@ except ssl.SSLError as e:
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Over TLS too, a head trickled a byte at a time is cut at the head
+/// timeout (the wrapper sits above TLS), the second head of a connection included.
+#[test]
+fn a_trickled_head_over_tls_is_cut() {
+    let site = TestSite::new();
+    let cert = cert();
+    let server = start(&site, |c| {
+        c.hyper.tls = Some(cert.tls.clone());
+        c.limits.head_timeout = Duration::from_millis(400);
+        c.limits.idle_timeout = Duration::from_millis(400);
+    });
+    let addr = server.local_addr();
+    runtime().block_on(async {
+        let mut tls = tls_connect(addr, &cert, &[b"http/1.1"]).await;
+        tls.write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::time::timeout(LIMIT, tls.read(&mut buf))
+                .await
+                .expect("an answer")
+                .unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+            .await
+            .unwrap();
+        let mut closed = false;
+        for _ in 0..80 {
+            let read = tokio::time::timeout(Duration::from_millis(50), tls.read(&mut buf)).await;
+            if let Ok(Ok(0) | Err(_)) = read {
+                closed = true;
+                break;
+            }
+            if tls.write_all(b"a").await.is_err() {
+                closed = true;
+                break;
+            }
+        }
+        assert!(
+            closed,
+            "a trickled head over TLS outlived ten head timeouts"
+        );
+    });
+    server.shutdown().unwrap();
+}
+
+/// Empty lines alone, every 300 ms, must not hold a TLS connection
+/// past the 400 ms head timeout (see `head_timeout.rs`).
+#[test]
+fn empty_lines_over_tls_do_not_hold_a_connection() {
+    let site = TestSite::new();
+    let cert = cert();
+    let server = start(&site, |c| {
+        c.hyper.tls = Some(cert.tls.clone());
+        c.limits.head_timeout = Duration::from_millis(400);
+        c.limits.idle_timeout = Duration::from_millis(400);
+    });
+    let addr = server.local_addr();
+    runtime().block_on(async {
+        let mut tls = tls_connect(addr, &cert, &[b"http/1.1"]).await;
+        let mut buf = [0u8; 1024];
+        let mut closed = false;
+        for _ in 0..13 {
+            if tls.write_all(b"\r\n\r\n").await.is_err() {
+                closed = true;
+                break;
+            }
+            let read = tokio::time::timeout(Duration::from_millis(300), tls.read(&mut buf)).await;
+            if let Ok(Ok(0) | Err(_)) = read {
+                closed = true;
+                break;
+            }
+        }
+        assert!(
+            closed,
+            "empty lines every 300 ms held a TLS connection past ten 400 ms head timeouts"
+        );
+    });
+    server.shutdown().unwrap();
+}

@@ -195,21 +195,34 @@ fn timeline_chart(runs: &[(String, &Report)]) -> String {
 }
 
 /// One run's rate as a step line: both ends of each bucket of `per_bucket`
-/// ticks, at its responses over its width in seconds.
+/// ticks, at its responses over its width in seconds. A last bucket under
+/// half a width joins the one before: a run bounded by `-n` ends on its last
+/// response, and that response alone over a sliver of time is no rate.
 fn steps(report: &Report, per_bucket: usize) -> Vec<(f64, f64)> {
     let width = TICK.as_secs_f64() * per_bucket as f64;
     let end = report.elapsed.as_secs_f64();
-    let mut points = Vec::new();
-    for (i, bucket) in report.ticks.chunks(per_bucket).enumerate() {
+    let mut buckets: Vec<(f64, f64, u64)> = Vec::new();
+    for (i, ticks) in report.ticks.chunks(per_bucket).enumerate() {
         let from = i as f64 * width;
-        // A response counted after the measured time (it cannot be, but a
-        // clock is a clock) still gets a bucket of some width.
+        // Responses are counted before `elapsed` is read, so `to > from`;
+        // the floor only keeps a clock's oddity from dividing by zero.
         let to = (from + width).min(end).max(from + width / 100.0);
-        let rate = bucket.iter().sum::<u64>() as f64 / (to - from);
-        points.push((from, rate));
-        points.push((to, rate));
+        buckets.push((from, to, ticks.iter().sum()));
     }
-    points
+    if let [.., before, last] = &mut buckets[..]
+        && last.1 - last.0 < width / 2.0
+    {
+        before.1 = last.1;
+        before.2 += last.2;
+        buckets.pop();
+    }
+    buckets
+        .iter()
+        .flat_map(|&(from, to, n)| {
+            let rate = n as f64 / (to - from);
+            [(from, rate), (to, rate)]
+        })
+        .collect()
 }
 
 /// 1, 2 or 5 times a power of ten, at or above `x`.
@@ -321,8 +334,8 @@ mod tests {
         assert_eq!(html.matches("<polyline").count(), 3 + 2);
         assert_eq!(html.matches("stroke-dasharray").count(), 1);
         assert!(!html.contains("src=") && !html.contains("href=") && !html.contains("<script"));
-        // A quarter-second run still draws a line: three steps, the last
-        // only 50 ms wide, so its 100 responses are 2000 requests/s.
+        // A quarter-second run still draws a line; its last tick, only 50 ms
+        // wide, joins the one before: 300 responses in 150 ms.
         let rounded: Vec<(f64, f64)> = steps(&b, 1)
             .into_iter()
             .map(|(x, y)| ((x * 1000.0).round(), y.round()))
@@ -333,8 +346,6 @@ mod tests {
                 (0.0, 1000.0),
                 (100.0, 1000.0),
                 (100.0, 2000.0),
-                (200.0, 2000.0),
-                (200.0, 2000.0),
                 (250.0, 2000.0)
             ]
         );
@@ -342,5 +353,33 @@ mod tests {
         assert_eq!(steps(&a, 10)[0].1, 500.0);
         assert_eq!(nice_ceiling(13.0), 20.0);
         assert_eq!(nice_ceiling(0.3), 0.5);
+    }
+}
+
+/// A count-bounded run (`-n`) ends with its last response, and
+/// `elapsed` is read just after it, so the last tick is usually only a sliver
+/// wide and holds that response: its "rate" is then 1 / sliver, a spike that
+/// sets the chart's top and flattens the real curve.
+#[cfg(test)]
+mod last_bucket {
+    use super::*;
+
+    #[test]
+    fn the_last_response_of_a_run_does_not_spike_the_rate() {
+        let mut report = Report::empty();
+        // 50 requests/s for two seconds, and the last response 0.3 ms into
+        // the 21st tick, as `load::run` measures `elapsed` after the threads end.
+        report.ticks = vec![5; 20];
+        report.ticks.push(1);
+        report.responses = 101;
+        report.elapsed = std::time::Duration::from_micros(2_000_300);
+        let peak = steps(&report, 1)
+            .iter()
+            .map(|&(_, rate)| rate)
+            .fold(0.0, f64::max);
+        assert!(
+            peak <= 2.0 * 50.0,
+            "a steady 50 requests/s run drawn peaking at {peak} requests/s"
+        );
     }
 }

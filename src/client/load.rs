@@ -561,11 +561,13 @@ impl<'a> Worker<'a> {
                 self.conns[i].listed = false;
                 continue;
             }
-            let (due, measured, fresh) = if let Some(again) = self.resend.pop_front() {
-                (again.due, again.measured, false)
+            // A request sent again keeps its first send time: its latency is
+            // what waiting for it cost, the lost attempt included.
+            let (due, sent_at, measured, fresh) = if let Some(again) = self.resend.pop_front() {
+                (again.due, again.sent, again.measured, false)
             } else if let Some(plan) = &mut self.plan {
                 match plan.take() {
-                    Some((due, measured)) => (due, measured, true),
+                    Some((due, measured)) => (due, now, measured, true),
                     None => break,
                 }
             } else {
@@ -577,7 +579,7 @@ impl<'a> Worker<'a> {
                         None => {}
                     }
                 }
-                (now, measured, true)
+                (now, now, measured, true)
             };
             if measured && fresh {
                 self.report.attempts += 1;
@@ -588,7 +590,7 @@ impl<'a> Worker<'a> {
             }
             let sent = Sent {
                 due,
-                sent: now,
+                sent: sent_at,
                 measured,
             };
             self.flying += 1;

@@ -1145,3 +1145,198 @@ mod tests {
         assert!(matches!(get(&docroot, "/").body, Body::Bytes(b) if &b[..] == b"rebuilt"));
     }
 }
+
+/// `respond_prepared` must put the same fields on the wire as
+/// `respond` (Date aside) for every request a cached file can get, and never
+/// a stale file.
+#[cfg(test)]
+mod prepared_answers {
+    use super::*;
+    use http::header::HeaderName;
+
+    struct Fields(Vec<(&'static str, Vec<u8>)>);
+
+    impl HeaderSource for Fields {
+        fn values<'s>(&'s self, name: &'s HeaderName) -> impl Iterator<Item = &'s [u8]> + 's {
+            self.0
+                .iter()
+                .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+                .map(|(_, v)| v.as_slice())
+        }
+    }
+
+    /// Status, fields without Date, and body, as an HTTP/1.1 writer sends them.
+    fn wire(reply: &Reply) -> (u16, Vec<String>, Vec<u8>) {
+        let mut lines = Vec::new();
+        if let Some(prepared) = reply.prepared() {
+            for line in String::from_utf8(prepared.fields.to_vec())
+                .unwrap()
+                .split("\r\n")
+            {
+                if !line.is_empty() {
+                    lines.push(line.to_owned());
+                }
+            }
+        }
+        for (name, value) in &reply.headers {
+            if name != header::DATE {
+                lines.push(format!("{}: {}", name, value.to_str().unwrap()));
+            }
+        }
+        let body = match &reply.body {
+            Body::Empty => Vec::new(),
+            Body::Bytes(bytes) => bytes.to_vec(),
+            Body::File { file, offset, len } => {
+                let mut out = vec![0; *len as usize];
+                std::os::unix::fs::FileExt::read_exact_at(file, &mut out, *offset).unwrap();
+                out
+            }
+        };
+        (reply.status.as_u16(), lines, body)
+    }
+
+    fn ask(
+        docroot: &DocRoot,
+        method: &'static str,
+        version: Version,
+        extra: &[(&'static str, &str)],
+        prepared: bool,
+    ) -> Reply {
+        let mut fields = vec![("Host", b"x".to_vec())];
+        fields.extend(extra.iter().map(|(n, v)| (*n, v.as_bytes().to_vec())));
+        let fields = Fields(fields);
+        let view = RequestView {
+            method,
+            target: "/page.html",
+            version,
+            headers: &fields,
+        };
+        if prepared {
+            docroot.respond_prepared(&view)
+        } else {
+            docroot.respond(&view)
+        }
+    }
+
+    fn open(tweak: impl FnOnce(&mut Options)) -> (tempfile::TempDir, DocRoot) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("page.html"), "<p>text</p>\n".repeat(100)).unwrap();
+        let mut options = Options::default();
+        tweak(&mut options);
+        let docroot = DocRoot::open(&root, options).unwrap();
+        (dir, docroot)
+    }
+
+    type Tweak = Box<dyn Fn(&mut Options)>;
+    type Case = (&'static str, Version, Vec<(&'static str, String)>);
+
+    #[test]
+    fn prepared_and_plain_answers_put_the_same_fields_on_the_wire() {
+        let configs: Vec<Tweak> = vec![
+            Box::new(|_| {}),
+            Box::new(|o| o.compress = true),
+            Box::new(|o| o.security_headers = true),
+            Box::new(|o| {
+                o.headers = vec![(
+                    HeaderName::from_static("x-extra"),
+                    HeaderValue::from_static("1"),
+                )]
+            }),
+        ];
+        for tweak in configs {
+            let (_dir, docroot) = open(|o| tweak(o));
+            // Kept in the cache by the first answer.
+            let first = ask(&docroot, "GET", Version::Http11, &[], false);
+            assert_eq!(first.status, 200);
+            let etag = first.headers[header::ETAG].to_str().unwrap().to_owned();
+            let modified = first.headers[header::LAST_MODIFIED]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let cases: Vec<Case> = vec![
+                ("GET", Version::Http11, vec![]),
+                ("HEAD", Version::Http11, vec![]),
+                ("GET", Version::Http10, vec![]),
+                ("GET", Version::Http11, vec![("Range", "bytes=0-3".into())]),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![("Range", "bytes=9999-".into())],
+                ),
+                ("HEAD", Version::Http11, vec![("Range", "bytes=0-3".into())]),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![("If-None-Match", etag.clone())],
+                ),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![("If-None-Match", "\"other\"".into())],
+                ),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![("If-Match", "\"other\"".into())],
+                ),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![("If-Modified-Since", modified.clone())],
+                ),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![
+                        ("Range", "bytes=0-3".into()),
+                        ("If-Range", "\"other\"".into()),
+                    ],
+                ),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![("Accept-Encoding", "gzip".into())],
+                ),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![("Accept-Encoding", "br".into())],
+                ),
+                (
+                    "GET",
+                    Version::Http11,
+                    vec![("Origin", "http://a.example".into())],
+                ),
+            ];
+            for (method, version, extra) in cases {
+                let extra: Vec<(&'static str, &str)> =
+                    extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                let plain = wire(&ask(&docroot, method, version, &extra, false));
+                let prepared = wire(&ask(&docroot, method, version, &extra, true));
+                assert_eq!(plain, prepared, "{method} {extra:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_prepared_answer_is_never_of_a_stale_file() {
+        let (dir, docroot) = open(|_| {});
+        let path = dir.path().join("root/page.html");
+        let get = || ask(&docroot, "GET", Version::Http11, &[], true);
+        let _ = get();
+        let hit = get();
+        assert!(hit.prepared().is_some(), "a cache hit is answered prepared");
+        // Same length, new bytes: only the cache's watch can tell.
+        let new = "<p>TEXT</p>\n".repeat(100);
+        std::fs::write(&path, &new).unwrap();
+        let (status, _, body) = wire(&get());
+        assert_eq!((status, body), (200, new.clone().into_bytes()));
+        // And once kept again, the prepared fields are the new file's.
+        let again = get();
+        let (_, plain_fields, _) = wire(&ask(&docroot, "GET", Version::Http11, &[], false));
+        assert_eq!(wire(&again).1, plain_fields);
+        assert_eq!(wire(&again).2, new.into_bytes());
+    }
+}

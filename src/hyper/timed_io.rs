@@ -198,17 +198,11 @@ struct RequestLine {
 impl RequestLine {
     /// Takes note of `bytes`, about to be handed over, with the search for a
     /// head's end at `state` after them; when they end a head, tells `wire`
-    /// what its request line held and starts afresh. Returns how many of them
+    /// what its request line held and starts afresh. Says how many of them
     /// to hand over, and what to end the line with, when the request line
     /// runs past `limit` in its method or target: then `wire` is told, and
     /// the line is cut there.
-    fn hand_over(
-        &mut self,
-        bytes: &[u8],
-        state: u8,
-        wire: &Wire,
-        limit: usize,
-    ) -> Option<(usize, &'static [u8])> {
+    fn hand_over(&mut self, bytes: &[u8], state: u8, wire: &Wire, limit: usize) -> Handed {
         if let Some(keep) = self.note(bytes, limit) {
             wire.fragment.store(self.hash, Ordering::Relaxed);
             wire.uri_too_long.store(true, Ordering::Relaxed);
@@ -217,16 +211,23 @@ impl RequestLine {
             } else {
                 CUT_TARGET_END
             };
-            return Some((keep, ending));
+            return Handed::Cut(keep, ending);
         }
-        if ends_head(bytes, state) {
-            wire.fragment.store(self.hash, Ordering::Relaxed);
-            if self.too_long {
-                wire.uri_too_long.store(true, Ordering::Relaxed);
-            }
-            *self = RequestLine::default();
+        if !ends_head(bytes, state) {
+            return Handed::Part;
         }
-        None
+        // Empty lines before a request line look like a head's end to `cut`,
+        // but hyper skips them and reads on: no head has come, and its time
+        // must run on, or a client could hold a connection with `CRLF CRLF`.
+        if !self.started {
+            return Handed::Part;
+        }
+        wire.fragment.store(self.hash, Ordering::Relaxed);
+        if self.too_long {
+            wire.uri_too_long.store(true, Ordering::Relaxed);
+        }
+        *self = RequestLine::default();
+        Handed::Head
     }
 
     /// Returns where in `bytes` the request line is to be cut, if it is.
@@ -279,6 +280,17 @@ impl RequestLine {
         }
         None
     }
+}
+
+/// What [`RequestLine::hand_over`] found in the bytes about to go to hyper.
+#[derive(Debug, PartialEq)]
+enum Handed {
+    /// Part of a head, or empty lines before one.
+    Part,
+    /// The end of a head with a request line: its time is up no more.
+    Head,
+    /// A request line too long: hand over this many bytes, then this ending.
+    Cut(usize, &'static [u8]),
 }
 
 /// Whether `bytes`, just cut with the search for a head's end left at
@@ -439,14 +451,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
             let pending = &heads.held[heads.start..];
             let room = pending.len().min(buf.remaining());
             let take = cut(&mut heads.state, &pending[..room]);
-            if ends_head(&pending[..take], heads.state)
+            let handed = heads
+                .line
+                .hand_over(&pending[..take], heads.state, &this.wire, limit);
+            if handed == Handed::Head
                 && let Some(read) = &mut this.read
             {
                 read.disarm();
             }
-            let cut_at = heads
-                .line
-                .hand_over(&pending[..take], heads.state, &this.wire, limit);
+            let cut_at = match handed {
+                Handed::Cut(keep, ending) => Some((keep, ending)),
+                _ => None,
+            };
             buf.put_slice(&pending[..cut_at.map_or(take, |(keep, _)| keep)]);
             heads.start += take;
             if heads.start == heads.held.len() || cut_at.is_some() {
@@ -468,16 +484,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimedStream<S> {
         if let Poll::Ready(Ok(())) = result {
             let fresh = &buf.filled()[before..];
             let take = cut(&mut this.heads.state, fresh);
-            if ends_head(&fresh[..take], this.heads.state)
+            let heads = &mut this.heads;
+            let handed = heads
+                .line
+                .hand_over(&fresh[..take], heads.state, &this.wire, limit);
+            if handed == Handed::Head
                 && let Some(read) = &mut this.read
             {
                 read.disarm();
             }
-            let heads = &mut this.heads;
-            let cut_at = heads
-                .line
-                .hand_over(&fresh[..take], heads.state, &this.wire, limit);
-            if let Some((keep, ending)) = cut_at {
+            if let Handed::Cut(keep, ending) = handed {
                 buf.set_filled(before + keep);
                 heads.end_cut_line(buf, ending);
             } else if take < fresh.len() {
@@ -603,6 +619,25 @@ mod tests {
         // Leading empty lines are cut early, which only means another read.
         let parts = handed(&[b"\r\n\r\nGET / HTTP/1.1\r\n\r\nX"]);
         assert_eq!(parts, [&b"\r\n\r\n"[..], b"GET / HTTP/1.1\r\n\r\n", b"X"]);
+    }
+
+    #[test]
+    fn empty_lines_are_no_head_and_do_not_stop_its_clock() {
+        use super::{Handed, RequestLine, Wire};
+        let wire = Wire::default();
+        let mut line = RequestLine::default();
+        let mut state = 0;
+        let mut handed = Vec::new();
+        for piece in [&b"\r\n\r\n"[..], b"\n\n", b"GET / HTTP/1.1\r\n", b"\r\n"] {
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let take = cut(&mut state, rest);
+                handed.push(line.hand_over(&rest[..take], state, &wire, usize::MAX));
+                rest = &rest[take..];
+            }
+        }
+        assert_eq!(handed.iter().filter(|h| **h == Handed::Head).count(), 1);
+        assert_eq!(handed.last(), Some(&Handed::Head));
     }
 
     #[test]

@@ -521,20 +521,21 @@ fn clean_field_line(buf: &[u8], pos: usize) -> Option<(Header<'_>, usize)> {
         }
     };
     let value = trim_ows(&rest[value_start..value_end]);
-    Some((
-        Header {
-            name: tchar_str(&rest[..colon]),
-            value,
-        },
-        pos + after,
-    ))
+    // SAFETY: `colon` is the first byte of `rest` that is not tchar, so
+    // every byte before it is one.
+    let name = unsafe { tchar_str(&rest[..colon]) };
+    Some((Header { name, value }, pos + after))
 }
 
 /// Bytes already checked to be tchar, as a `str`, without checking them a
 /// second time as UTF-8: that check would cost more than the field's parse.
-fn tchar_str(bytes: &[u8]) -> &str {
+///
+/// # Safety
+/// Every byte of `bytes` must be a tchar (`is_tchar`).
+unsafe fn tchar_str(bytes: &[u8]) -> &str {
     debug_assert!(bytes.iter().all(|&b| is_tchar(b)));
-    // SAFETY: every tchar is ASCII, and ASCII bytes are valid UTF-8.
+    // SAFETY: the caller vouches that every byte is a tchar, every tchar is
+    // ASCII, and ASCII bytes are valid UTF-8.
     unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
@@ -909,5 +910,77 @@ mod tests {
         assert_eq!(ParseError::UnsupportedVersion.status(), 505);
         assert_eq!(ParseError::UnknownTransferCoding.status(), 501);
         assert_eq!(ParseError::ObsFold.status(), 400);
+    }
+}
+
+/// The fast path must change nothing `parse_head` answers, for any
+/// head: the same head or the same error as a loop with the slow path alone.
+#[cfg(test)]
+mod fast_path {
+    use super::*;
+
+    #[test]
+    fn every_tchar_is_ascii() {
+        // What `tchar_str`'s safety rests on.
+        assert!((0x80..=0xff).all(|b| !is_tchar(b)));
+    }
+
+    /// `parse_head` as it was before the fast path: every line through
+    /// `next_line` and `parse_field_line`.
+    fn parse_head_slow<'b>(buf: &'b [u8], limits: &HeadLimits) -> Result<Head<'b>, ParseError> {
+        let mut pos = skip_empty_lines(buf);
+        if buf[pos..] == *b"\r" {
+            return Err(ParseError::Incomplete);
+        }
+        let Some((line, after)) = next_line(buf, pos) else {
+            return Err(check_partial_request_line(&buf[pos..], limits));
+        };
+        if line.len() > limits.max_request_line {
+            return Err(ParseError::RequestLineTooLong);
+        }
+        let (method, target, version) = parse_request_line(line)?;
+        pos = after;
+        let mut headers = Vec::new();
+        loop {
+            let Some((line, after)) = next_line(buf, pos) else {
+                return Err(ParseError::Incomplete);
+            };
+            pos = after;
+            if line.is_empty() {
+                return Ok(Head {
+                    method,
+                    target,
+                    version,
+                    headers,
+                    len: pos,
+                });
+            }
+            if headers.len() == limits.max_headers {
+                return Err(ParseError::TooManyHeaders);
+            }
+            headers.push(parse_field_line(line)?);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn parse_head_with_and_without_the_fast_path_agree(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"X"[..], b"Host", b"a-b", b":", b": ", b" ", b"\t", b"\r", b"\n",
+                    b"\r\n", b"\r\n\r\n", b"\n\n", b"value ", b"v8bytes!", b"12345678",
+                    b"\x00", b"\x7f", b"\x0b", b"\xc3\xa9", b"\xff", b"(", b",", b"\r\r\n",
+                    b" \r\n", b"\t\r\n", b"\r\n ", b"\r\n\t",
+                ]),
+                0..24,
+            ),
+            max_headers in 0usize..4,
+        ) {
+            let limits = HeadLimits { max_request_line: 64, max_headers };
+            let mut buf = b"GET / HTTP/1.1\r\n".to_vec();
+            buf.extend(pieces.concat());
+            proptest::prop_assert_eq!(parse_head(&buf, &limits), parse_head_slow(&buf, &limits));
+        }
     }
 }
