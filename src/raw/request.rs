@@ -861,18 +861,30 @@ mod tests {
         }
 
         /// The fast path for a field line agrees with the slow one wherever
-        /// it answers: same field, same end of line.
+        /// it answers: same field, same end of line. Lines are built as name,
+        /// colon, OWS, value and line end, each part sometimes broken, the
+        /// good parts drawn more often, so that the fast path answers in about
+        /// one case in ten.
         #[test]
         fn clean_field_line_agrees_with_the_slow_path(
-            pieces in proptest::collection::vec(
+            name in proptest::sample::select(vec![
+                &b"Host"[..], b"X", b"accept-encoding", b"Host", b"X", b"",
+                b"Bad Name", b"x\x00", b"\xc3\xa9",
+            ]),
+            colon in proptest::sample::select(vec![&b":"[..], b":", b":", b"", b" :"]),
+            ows in proptest::sample::select(vec![&b""[..], b" ", b"\t", b"  \t"]),
+            value in proptest::collection::vec(
                 proptest::sample::select(vec![
-                    &b"X"[..], b"Host", b":", b" ", b"\t", b"\r", b"\n", b"\r\n",
-                    b"value ", b"a,b;q=0.9", b"\x00", b"\x7f", b"\xc3\xa9", b"(", b"12345678",
+                    &b"value"[..], b"a,b;q=0.9", b" ", b"\t", b"12345678", b"(", b"\xc3\xa9",
+                    b"value", b"a,b;q=0.9", b"12345678", b"\x00", b"\x7f", b"\r",
                 ]),
-                0..12,
+                0..6,
             ),
+            end in proptest::sample::select(vec![
+                &b"\r\n"[..], b"\n", b"\r\n X", b"\r\n", b"\r", b"",
+            ]),
         ) {
-            let bytes = pieces.concat();
+            let bytes = [name, colon, ows, &value.concat(), end].concat();
             if let Some((header, after)) = clean_field_line(&bytes, 0) {
                 let (line, slow_after) = next_line(&bytes, 0).expect("a whole line");
                 proptest::prop_assert_eq!(parse_field_line(line), Ok(header));
