@@ -572,7 +572,8 @@ fn side_by_side(args: ClientArgs) -> anyhow::Result<ExitCode> {
         let load = load_config(&args, server.local_addr(), &target);
         let report = twinserve::client::command::measure(&load, false)?;
         server.shutdown().context("in-process server failed")?;
-        runs.push((backend.to_string(), report));
+        let url = load_run(&args, &target).url;
+        runs.push((backend.to_string(), url, report));
         last = Some((load, target));
     }
     let (load, target) = last.expect("at least two backends");

@@ -884,3 +884,99 @@ fn no_keepalive_on_the_command_line() {
     let clash = client(&[&url, "-n", "10", "--no-keepalive", "--pipeline", "2"]);
     assert_eq!(clash.status.code(), Some(2), "{clash:?}");
 }
+
+/// Every shape `--json` prints — a seed run, a closed and an open load run
+/// with a threshold, a run of 404s, and two backends side by side — is valid
+/// against the published schema, and the schema and its documentation name
+/// the same keys.
+#[test]
+fn json_reports_match_their_published_schema() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/client-report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+
+    let site = TestSite::new();
+    let server = site.start(Backend::Raw);
+    let addr = server.local_addr();
+    let url = format!("http://{addr}/HelloWorld.html");
+    let missing = format!("http://{addr}/missing.html");
+    let site_root = site.root();
+    let site_root = site_root.to_str().unwrap();
+    let host = addr.ip().to_string();
+    let port = addr.port().to_string();
+    let runs: [Vec<&str>; 5] = [
+        vec![&host, &port, "HelloWorld.html", "--json"],
+        vec![&url, "-n", "50", "-c", "2", "--fail-if", "p99>5s", "--json"],
+        vec![&url, "--rate", "400", "-n", "20", "-c", "2", "--json"],
+        vec![
+            &missing,
+            "-n",
+            "3",
+            "-c",
+            "1",
+            "--fail-if",
+            "errors>0",
+            "--json",
+        ],
+        vec![
+            "--backend",
+            "raw,hyper",
+            "--root",
+            site_root,
+            "HelloWorld.html",
+            "-n",
+            "20",
+            "-c",
+            "2",
+            "--json",
+        ],
+    ];
+    let mut modes = Vec::new();
+    for args in &runs {
+        let out = client(args);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {out:?}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{args:?}: {errors:#?}\n{json}");
+        let reports = json["runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| vec![json.clone()]);
+        modes.extend(
+            reports
+                .iter()
+                .map(|r| r["mode"].as_str().unwrap().to_owned()),
+        );
+    }
+    assert_eq!(
+        modes,
+        ["seed", "closed", "open", "closed", "closed", "closed"]
+    );
+
+    // A report that breaks the schema is caught: the check can fail.
+    let mut broken: serde_json::Value = serde_json::from_slice(&client(&runs[1]).stdout).unwrap();
+    broken["latency_ms"]["p99"] = "fast".into();
+    assert!(!validator.is_valid(&broken));
+
+    // The documentation's table and the schema list the same keys.
+    let doc = std::fs::read_to_string(root.join("docs/client-json.md")).unwrap();
+    let documented: std::collections::BTreeSet<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let in_schema: std::collections::BTreeSet<&str> = schema["$defs"]["report"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "name")
+        .collect();
+    assert_eq!(documented, in_schema);
+}

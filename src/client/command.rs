@@ -100,18 +100,19 @@ pub fn run_load(config: &LoadConfig, run: &LoadRun) -> Result<ExitCode, ClientEr
     })
 }
 
-/// The same load against several servers in turn, as one table with each
-/// run's ratio to the first (or one JSON object with a report per run).
+/// The same load against several servers in turn, each run its name, the
+/// URL it loaded and its report, as one table with each run's ratio to the
+/// first (or one JSON object with a report per run).
 /// Exit code 1 when any run crossed a threshold or got no answer.
 pub fn side_by_side(
     config: &LoadConfig,
     run: &LoadRun,
-    runs: &[(String, Report)],
+    runs: &[(String, String, Report)],
 ) -> Result<ExitCode, ClientError> {
     let mut failed = false;
     let mut out = String::new();
     let mut json_runs = Vec::new();
-    for (name, report) in runs {
+    for (name, url, report) in runs {
         let checked: Vec<_> = run.thresholds.iter().map(|t| t.check(report)).collect();
         for c in checked.iter().filter(|c| c.crossed) {
             tracing::error!("{name}: {c}");
@@ -119,16 +120,18 @@ pub fn side_by_side(
         failed |= report.responses == 0 || checked.iter().any(|c| c.crossed);
         let mut json = json_of(config, run, report, &checked);
         json["name"] = name.clone().into();
+        json["target"] = url.clone().into();
         json_runs.push(json);
     }
     if run.json {
         out = format!("{}\n", serde_json::json!({"schema": 1, "runs": json_runs}));
     } else {
-        out.push_str(&comparison_table(runs));
+        let named: Vec<(String, &Report)> = runs.iter().map(|(n, _, r)| (n.clone(), r)).collect();
+        out.push_str(&comparison_table(&named));
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     if let Some(path) = &run.html {
-        let named: Vec<(String, &Report)> = runs.iter().map(|(n, r)| (n.clone(), r)).collect();
+        let named: Vec<(String, &Report)> = runs.iter().map(|(n, _, r)| (n.clone(), r)).collect();
         write_html(path, &run.url, &named)?;
     }
     Ok(if failed {
@@ -145,7 +148,7 @@ fn latency(r: &Report, q: f64) -> f64 {
 }
 
 /// One row per figure, one column per run, then each later run's ratio to the first.
-fn comparison_table(runs: &[(String, Report)]) -> String {
+fn comparison_table(runs: &[(String, &Report)]) -> String {
     type Figure = fn(&Report) -> f64;
     let rows: [(&str, Figure); 9] = [
         ("requests/s", |r| {
