@@ -180,7 +180,7 @@ fn comparison_table(runs: &[(String, &Report)]) -> String {
         for (_, report) in runs {
             out.push_str(&format!("{:>12.2}", figure(report)));
         }
-        let base = figure(&runs[0].1);
+        let base = figure(runs[0].1);
         for (_, report) in runs.iter().skip(1) {
             let ratio = if base > 0.0 {
                 format!("{:.2}×", figure(report) / base)
