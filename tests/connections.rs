@@ -494,11 +494,16 @@ fn raw_keeps_time_while_the_queue_is_full() {
     for s in completing.iter().chain([&partial, &idle]) {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     }
-    // Whole heads on arrival fill the queue, then get 503 from the accept
-    // loop; a 503 also shows every connection above has been accepted and,
-    // its head not whole, parked.
-    let mut refused = false;
-    let mut queued = Vec::new();
+    // Probes fill the queue behind the blocked worker. A probe whose head is
+    // whole when the accept loop takes it gets a fast 503 once the queue is
+    // full; one accepted a moment before its bytes arrive is parked, and the
+    // poller holds it until there is room, so it just waits. Either a 503 or
+    // two probes waiting (one in the one-place queue, one behind it) shows the
+    // queue is full; the accept loop takes connections in order, so the ones
+    // above have all been accepted and, their heads not whole, parked.
+    let mut full = false;
+    let mut waiting = Vec::new();
+    let mut probes = Vec::new();
     for _ in 0..10 {
         let mut probe = connect(addr);
         probe.write_all(GET_INDEX_CLOSE.as_bytes()).unwrap();
@@ -506,15 +511,22 @@ fn raw_keeps_time_while_the_queue_is_full() {
             .set_read_timeout(Some(Duration::from_millis(300)))
             .unwrap();
         let mut raw = Vec::new();
-        match probe.read_to_end(&mut raw) {
-            Ok(_) if parse_responses(&raw, false).first().map(|r| r.status) == Some(503) => {
-                refused = true;
-                break;
-            }
-            _ => queued.push(probe),
+        let read = probe.read_to_end(&mut raw).map_err(|e| e.kind());
+        let status = parse_responses(&raw, false).first().map(|r| r.status);
+        probes.push(format!("{read:?} {status:?}"));
+        match (read, status) {
+            (Ok(_), Some(503)) => full = true,
+            // Answered: the worker was not yet blocked on the holder.
+            (Ok(_), Some(_)) => {}
+            _ if raw.is_empty() => waiting.push(probe),
+            other => panic!("a probe got {other:?}: {raw:?}"),
+        }
+        if full || waiting.len() >= 2 {
+            full = true;
+            break;
         }
     }
-    assert!(refused, "the queue never filled");
+    assert!(full, "the queue never filled; the probes got {probes:?}");
     // Now their heads complete: whole, with no room in the queue.
     for s in &mut completing {
         s.write_all(b"Host: a\r\n\r\n").unwrap();
