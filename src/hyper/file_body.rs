@@ -26,7 +26,9 @@ pub enum ResponseBody {
     /// Held in memory (a cached small file, a built-in page); `None` once
     /// sent, or from the start when empty.
     Bytes(Option<Bytes>),
-    File(FileBody),
+    /// Boxed: hyper keeps a slot the size of a body for as long as the
+    /// connection lives, and most answers are small ones held in memory.
+    File(Box<FileBody>),
 }
 
 impl ResponseBody {
@@ -49,7 +51,7 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match self.get_mut() {
             ResponseBody::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            ResponseBody::File(file) => Pin::new(file).poll_frame(cx),
+            ResponseBody::File(file) => Pin::new(&mut **file).poll_frame(cx),
         }
     }
 

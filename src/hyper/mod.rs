@@ -712,9 +712,9 @@ fn into_response(reply: Reply, chunk_size: usize) -> Response<ResponseBody> {
     let body = match reply.body {
         Body::Empty => ResponseBody::empty(),
         Body::Bytes(bytes) => ResponseBody::bytes(bytes),
-        Body::File { file, offset, len } => {
-            ResponseBody::File(file_body::FileBody::new(file, offset, len, chunk_size))
-        }
+        Body::File { file, offset, len } => ResponseBody::File(Box::new(file_body::FileBody::new(
+            file, offset, len, chunk_size,
+        ))),
     };
     let mut response = Response::new(body);
     *response.status_mut() = reply.status;
