@@ -153,10 +153,11 @@ pub(crate) fn run(
     let poller = match pool.submitter() {
         Some(workers) => {
             let parking = Arc::clone(&parking);
+            let ctx = Arc::clone(&ctx);
             Some(
                 std::thread::Builder::new()
                     .name("twinserve-raw-parking".into())
-                    .spawn(move || parking.run(workers))?,
+                    .spawn(move || parking.run(workers, &ctx))?,
             )
         }
         None => None,
