@@ -288,6 +288,29 @@ impl DocRoot {
         self.respond_as(req, true)
     }
 
+    /// [`DocRoot::respond_prepared`]'s answer when it is a cached file's,
+    /// decided from memory alone — no path walk, `stat`, open or compression —
+    /// for a caller that must not wait on the disk. `None` for any other
+    /// answer: ask `respond_prepared` then, on a thread that may wait.
+    pub fn respond_from_memory<H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'_, H>,
+    ) -> Option<Reply> {
+        if self.options.compress || !self.added.adds_nothing() {
+            return None;
+        }
+        let (path, _) = self.admit(req).ok()?;
+        // The key `resolve` tries first: a path in normal form is its own.
+        let representation = resolve::is_normal_form(path)
+            .then(|| self.cache.get(path))
+            .flatten()?;
+        let mut reply = self.serve(req, representation, true);
+        let generated = reply.generated;
+        self.added
+            .apply(&mut reply, req.method, req.headers, generated);
+        Some(reply.answering(req.method))
+    }
+
     fn respond_as<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
@@ -302,15 +325,20 @@ impl DocRoot {
         reply.answering(req.method)
     }
 
-    fn decide<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>, prepared: bool) -> Reply {
+    /// The checks every request meets before its path is looked up; the
+    /// path and query of one that passes, else its answer.
+    fn admit<'r, H: HeaderSource + ?Sized>(
+        &self,
+        req: &RequestView<'r, H>,
+    ) -> Result<(&'r str, Option<&'r str>), Box<Reply>> {
         if req.target.len() > self.max_target_len {
-            return Reply::status(StatusCode::URI_TOO_LONG);
+            return Err(Box::new(Reply::status(StatusCode::URI_TOO_LONG)));
         }
         // RFC 9112 §3: an invalid request-line gets 400 (or a 301, which would
         // be a guess at what was meant). raw's parser refuses most bad bytes
         // already; hyper passes several on, so both meet this check.
         if !is_valid_target(req.target) {
-            return Reply::status(StatusCode::BAD_REQUEST);
+            return Err(Box::new(Reply::status(StatusCode::BAD_REQUEST)));
         }
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more
         // than one, or one with an invalid value (an empty one included) MUST
@@ -322,18 +350,23 @@ impl DocRoot {
             (Some(_), Some(_)) => false,
         };
         if !host_ok {
-            return Reply::status(StatusCode::BAD_REQUEST);
+            return Err(Box::new(Reply::status(StatusCode::BAD_REQUEST)));
         }
         match req.method {
             "GET" | "HEAD" => {}
             // RFC 9110 §9.3.7: the same answer for `*` (the server) and any
             // path (a resource), since every resource allows the same methods.
-            "OPTIONS" => return Reply::options(),
-            m if KNOWN_METHODS.contains(&m) => return Reply::method_not_allowed(),
-            _ => return Reply::status(StatusCode::NOT_IMPLEMENTED),
+            "OPTIONS" => return Err(Box::new(Reply::options())),
+            m if KNOWN_METHODS.contains(&m) => return Err(Box::new(Reply::method_not_allowed())),
+            _ => return Err(Box::new(Reply::status(StatusCode::NOT_IMPLEMENTED))),
         }
-        let Some((path, query)) = origin_path(req.target) else {
-            return Reply::status(StatusCode::BAD_REQUEST);
+        origin_path(req.target).ok_or_else(|| Box::new(Reply::status(StatusCode::BAD_REQUEST)))
+    }
+
+    fn decide<H: HeaderSource + ?Sized>(&self, req: &RequestView<'_, H>, prepared: bool) -> Reply {
+        let (path, query) = match self.admit(req) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return *refusal,
         };
         let lookup = Lookup {
             root: &self.root_dir,

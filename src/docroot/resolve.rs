@@ -218,7 +218,7 @@ fn index_decision(opened: io::Result<Option<Found>>) -> Index {
 
 /// Whether `path` is written exactly as [`cache_key`] would write it: no
 /// escapes, no empty segment, and only bytes that need no escaping.
-fn is_normal_form(path: &str) -> bool {
+pub(super) fn is_normal_form(path: &str) -> bool {
     // One pass, `//` included: a substring search costs more than a short path.
     let mut previous = 0;
     path.starts_with('/')

@@ -16,7 +16,8 @@ use std::time::Instant;
 use super::closing;
 use super::reader::{Gathered, HeadBudget, HeadReader};
 use super::request::{self, BodyFraming, Head};
-use super::response::{ChunkedSender, Persistence, write_reply};
+use super::response::{ChunkedSender, Persistence, render_in_memory, write_reply};
+use super::sys;
 use crate::Limits;
 use crate::access_log::Exchange;
 use crate::docroot::{DocRoot, Reply, RequestView, Version};
@@ -47,6 +48,9 @@ pub struct Connection {
     peer: SocketAddr,
     sender: ChunkedSender,
     served: usize,
+    /// The end of an answer the poller began and the socket had no room
+    /// for: the next worker writes it before anything else.
+    unsent: Vec<u8>,
     /// Whether the socket is in the parking set already.
     pub(super) parked_before: bool,
     /// Answered and half-closed: the bytes drained since (see `closing::drain`).
@@ -69,6 +73,7 @@ impl Connection {
             peer,
             sender: ChunkedSender::new(ctx.chunk_size),
             served: 0,
+            unsent: Vec::new(),
             parked_before: false,
             lingering: None,
             registration,
@@ -148,6 +153,89 @@ pub fn serve(mut conn: Box<Connection>, ctx: &Context) -> Turn {
     }
 }
 
+/// What the poller does next with a connection it answered from memory.
+pub enum Answered {
+    /// No whole head is left: park it again.
+    Park(Box<Connection>),
+    /// A head, or the end of an answer, is a worker's.
+    Worker(Box<Connection>),
+    /// Closed.
+    Done,
+}
+
+/// Whole heads the poller answers on one connection before a worker takes
+/// the rest, so one client's pipelined burst cannot hold up the others.
+const ANSWERED_BY_POLLER: usize = 16;
+
+/// The poller's turn with a connection whose whole head has arrived: answers
+/// each whole head whose answer is a cached file's, decided from memory
+/// ([`DocRoot::respond_from_memory`]), and keeps the connection open, with a
+/// send that does not wait — so a hot page costs no handoff to a worker.
+/// The first head that needs more (the disk, a log, a refusal, a close) is
+/// left, unanswered, for a worker; so is what the socket had no room for.
+pub fn answer_from_memory(
+    mut conn: Box<Connection>,
+    ctx: &Context,
+    wire: &mut Vec<u8>,
+) -> Answered {
+    if ctx.once.is_some() || ctx.print_requests || ctx.introspect || ctx.docroot.logs_exchanges() {
+        return Answered::Worker(conn);
+    }
+    let Connection {
+        stream,
+        reader,
+        peer,
+        served,
+        unsent,
+        ..
+    } = &mut *conn;
+    for _ in 0..ANSWERED_BY_POLLER {
+        let Ok(Some(received)) = reader.next_head(&ctx.limits) else {
+            // A refusal is a worker's; no whole head left, a wait in parking.
+            return match reader.next_head(&ctx.limits) {
+                Ok(None) => {
+                    conn.reader.release();
+                    Answered::Park(conn)
+                }
+                _ => Answered::Worker(conn),
+            };
+        };
+        let head = &received.head;
+        let Ok(framing @ BodyFraming::None) = request::framing(head) else {
+            return Answered::Worker(conn);
+        };
+        let client_closes = !request::keeps_alive(head);
+        let persistence = persistence(head, framing, client_closes, *served + 1, ctx);
+        if persistence == Persistence::Close {
+            return Answered::Worker(conn);
+        }
+        let Some(reply) = ctx.docroot.respond_from_memory(&request_view(head)) else {
+            return Answered::Worker(conn);
+        };
+        wire.clear();
+        if render_in_memory(reply, persistence, wire).is_none() {
+            return Answered::Worker(conn);
+        }
+        let sent = match sys::send_now(stream, wire) {
+            Ok(sent) => sent,
+            // Unanswered still: the worker answers it again.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Answered::Worker(conn),
+            Err(e) => {
+                tracing::debug!(peer = ?*peer, "write failed: {e}");
+                return Answered::Done;
+            }
+        };
+        *served += 1;
+        let len = head.len;
+        reader.consume(len, &ctx.limits);
+        if sent < wire.len() {
+            unsent.extend_from_slice(&wire[sent..]);
+            return Answered::Worker(conn);
+        }
+    }
+    Answered::Worker(conn)
+}
+
 /// The most a worker keeps of its response-head buffer between turns.
 const KEPT_OUT: usize = 4 * 1024;
 
@@ -164,10 +252,19 @@ fn serve_turn(conn: &mut Connection, ctx: &Context, out: &mut Vec<u8>) -> Next {
         peer,
         sender,
         served,
+        unsent,
         registration,
         ..
     } = conn;
     let (stream, peer) = (&**stream, *peer);
+    if !unsent.is_empty() {
+        let written = (&mut &*stream).write_all(unsent);
+        *unsent = Vec::new();
+        if let Err(e) = written {
+            tracing::debug!(?peer, "write failed: {e}");
+            return Next::Close(closing::Ending::Closed);
+        }
+    }
     loop {
         let received = match reader.next_head(&ctx.limits) {
             Ok(Some(received)) => received,

@@ -8,8 +8,10 @@
 //! and writes the response. Until a head has all arrived — a new
 //! connection's first one, the next one on a keep-alive connection, one that
 //! trickles in — the connection waits in `parking`, one epoll set and one
-//! thread for all of them. So `--threads` bounds the requests being answered,
-//! not the clients connected, and slow clients cannot take the workers. The
+//! thread for all of them; that thread answers a cached file itself when the
+//! answer goes out at once, and hands every other head to a worker. So
+//! `--threads` bounds the requests being answered, not the clients
+//! connected, and slow clients cannot take the workers. The
 //! next [`Options::queue`] connections with a whole head wait in a queue;
 //! beyond that a new client gets a fast 503 instead of an unbounded wait.
 
@@ -153,10 +155,11 @@ pub(crate) fn run(
     let poller = match pool.submitter() {
         Some(workers) => {
             let parking = Arc::clone(&parking);
+            let ctx = Arc::clone(&ctx);
             Some(
                 std::thread::Builder::new()
                     .name("twinserve-raw-parking".into())
-                    .spawn(move || parking.run(workers))?,
+                    .spawn(move || parking.run(workers, &ctx))?,
             )
         }
         None => None,

@@ -5,7 +5,9 @@
 //! New connections whose head has not all arrived, and connections a worker
 //! has answered everything on, park here. Each time a client's bytes arrive,
 //! the poller gathers them (`HeadReader::gather`); once they hold a whole head
-//! (or break a rule), the connection goes to the workers' queue — or, while
+//! whose answer is a cached file's and fits the socket's buffer, the poller
+//! answers it itself and the connection stays parked; any other whole head
+//! (or one that breaks a rule) sends the connection to the workers' queue — or, while
 //! that is full, waits in the poller's own backlog, for the poller never
 //! blocks. A connection that stays silent for the idle keep-alive time is
 //! closed; one whose head has begun and is not whole within the head timeout
@@ -21,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::closing;
-use super::connection::Connection;
+use super::connection::{self, Answered, Connection, Context};
 use super::pool::Submitter;
 use super::reader::Gathered;
 use super::sys::{self, Events, Poller};
@@ -142,9 +144,11 @@ impl Parking {
     }
 
     /// The poller: until [`Parking::close`], gathers what each readable
-    /// connection sent, sends those with a whole head to the workers, and ends
-    /// those whose time is up. Nothing here waits but the wait for events.
-    pub fn run(&self, workers: Submitter<Box<Connection>>) {
+    /// connection sent, answers the heads it can from memory without waiting
+    /// (`connection::answer_from_memory`), sends the other whole heads to the
+    /// workers, and ends those whose time is up. Nothing here waits but the
+    /// wait for events.
+    pub fn run(&self, workers: Submitter<Box<Connection>>, ctx: &Context) {
         // If the poller dies, parking must not go on taking connections no one watches.
         let _close_on_exit = CloseOnExit(self);
         // Woken connections wait for the poller while it waits for the CPU.
@@ -154,6 +158,8 @@ impl Parking {
         let mut expired = Vec::new();
         // Whole heads the workers' queue had no room for, oldest first.
         let mut backlog = VecDeque::new();
+        // The poller's own buffer for the answers it sends.
+        let mut wire = Vec::new();
         loop {
             let timeout = {
                 let mut state = self.lock();
@@ -210,12 +216,16 @@ impl Parking {
                     continue;
                 }
                 match gather(&mut conn, &self.limits) {
-                    Gathered::Ready => {
-                        backlog.push_back(conn);
-                        if !queue_up(&workers, &mut backlog) {
-                            return;
+                    Gathered::Ready => match connection::answer_from_memory(conn, ctx, &mut wire) {
+                        Answered::Park(conn) => self.park(conn),
+                        Answered::Worker(conn) => {
+                            backlog.push_back(conn);
+                            if !queue_up(&workers, &mut backlog) {
+                                return;
+                            }
                         }
-                    }
+                        Answered::Done => {}
+                    },
                     Gathered::Waiting => {
                         // A head's first bytes start its own, shorter, timeout.
                         let deadline = conn.head_deadline().unwrap_or(deadline);

@@ -28,6 +28,37 @@ pub fn write_reply(
     head: &mut Vec<u8>,
     sender: &mut ChunkedSender,
 ) -> io::Result<()> {
+    render_head(&reply, persistence, head);
+    match reply.body {
+        Body::Empty => stream.write_all(head),
+        Body::Bytes(bytes) => {
+            // One write for head and a small body: no extra segment on the wire.
+            head.extend_from_slice(&bytes);
+            stream.write_all(head)
+        }
+        Body::File { file, offset, len } => {
+            stream.write_all(head)?;
+            sender.send(file, offset, len, stream)
+        }
+    }
+}
+
+/// The whole response to `reply` into `wire`, head and body, when its body
+/// is in memory; `None` (and `wire` unspecified) when it is a file, which
+/// only a thread that may wait on the disk reads.
+pub fn render_in_memory(reply: Reply, persistence: Persistence, wire: &mut Vec<u8>) -> Option<()> {
+    if matches!(reply.body, Body::File { .. }) {
+        return None;
+    }
+    render_head(&reply, persistence, wire);
+    if let Body::Bytes(bytes) = &reply.body {
+        wire.extend_from_slice(bytes);
+    }
+    Some(())
+}
+
+/// The status line and fields of `reply` into `head`, ending with the blank line.
+fn render_head(reply: &Reply, persistence: Persistence, head: &mut Vec<u8>) {
     head.clear();
     // Once, for a buffer that starts empty: enough for the usual head.
     head.reserve(1024);
@@ -55,18 +86,6 @@ pub fn write_reply(
         Persistence::Close => head.extend_from_slice(b"connection: close\r\n"),
     }
     head.extend_from_slice(b"\r\n");
-    match reply.body {
-        Body::Empty => stream.write_all(head),
-        Body::Bytes(bytes) => {
-            // One write for head and a small body: no extra segment on the wire.
-            head.extend_from_slice(&bytes);
-            stream.write_all(head)
-        }
-        Body::File { file, offset, len } => {
-            stream.write_all(head)?;
-            sender.send(file, offset, len, stream)
-        }
-    }
 }
 
 /// Sends a file in pieces of a fixed size, each written whole with `write_all`

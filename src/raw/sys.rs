@@ -1,5 +1,5 @@
 //! The raw backend's Linux-specific calls, kept here so the rest of it reads
-//! as plain `std::net`: a scheduler hint, a non-blocking drain, and the epoll
+//! as plain `std::net`: a scheduler hint, a non-blocking drain and send, and the epoll
 //! set that watches parked connections.
 
 use std::io;
@@ -51,6 +51,13 @@ pub fn discard_arrived(stream: &TcpStream) {
         rustix::net::recv(stream, &mut scratch, rustix::net::RecvFlags::DONTWAIT),
         Ok((n, _)) if n > 0
     ) {}
+}
+
+/// Sends what the socket's buffer takes of `bytes` at once, without waiting:
+/// how much it took, `WouldBlock` when nothing.
+pub fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+    Ok(rustix::net::send(stream, bytes, flags)?)
 }
 
 /// The event data of the descriptor that wakes the poller early; callers'

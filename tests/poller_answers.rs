@@ -1,0 +1,205 @@
+//! The raw backend answers a cached file's keep-alive requests on its poller
+//! thread, with a send that does not wait, and hands anything else to a
+//! worker: these check that the answers stay whole and in order across that
+//! line — pipelined bursts, HEAD, ranges, a socket buffer that fills, and a
+//! large file read slowly after cached ones.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{TestSite, connect, parse_responses};
+use twinserve::Backend;
+
+/// Reads from `stream` until `want` bytes have come, or panics after a bound.
+fn read_exactly(stream: &mut TcpStream, want: usize) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = Vec::with_capacity(want);
+    let mut buf = vec![0u8; 64 * 1024];
+    while got.len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {want} bytes",
+            got.len()
+        );
+        match stream.read(&mut buf) {
+            Ok(0) => panic!("closed after {} of {want} bytes", got.len()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+    got
+}
+
+fn get(target: &str) -> String {
+    format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+}
+
+/// A keep-alive exchange that leaves the connection parked (and the file
+/// cached), so what the test sends next is gathered by the poller.
+fn warm(stream: &mut TcpStream, target: &str, len: usize) -> usize {
+    stream.write_all(get(target).as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).expect("the first answer");
+        assert!(n > 0, "closed before the first answer");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n")
+            && got.len() >= end + 4 + len
+        {
+            assert!(got.starts_with(b"HTTP/1.1 200"), "{}", got.escape_ascii());
+            return got.len();
+        }
+    }
+}
+
+#[test]
+fn a_pipelined_burst_with_head_and_ranges_is_answered_in_order() {
+    let site = TestSite::new();
+    let hello = site.file("HelloWorld.html");
+    let server = site.start(Backend::Raw);
+    let mut stream = connect(server.local_addr());
+    warm(&mut stream, "/HelloWorld.html", hello.len());
+    // More than the poller answers in one turn, so a worker takes the rest.
+    let mut burst = String::new();
+    let mut expected = Vec::new();
+    for i in 0..60 {
+        match i % 4 {
+            0 => {
+                burst.push_str("HEAD /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n");
+                expected.push((true, 200, Vec::new()));
+            }
+            1 => {
+                burst.push_str(
+                    "GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-9\r\n\r\n",
+                );
+                expected.push((false, 206, hello[..10].to_vec()));
+            }
+            2 if i == 30 => {
+                burst.push_str(&get("/missing.html"));
+                expected.push((false, 404, Vec::new()));
+            }
+            _ => {
+                burst.push_str(&get("/HelloWorld.html"));
+                expected.push((false, 200, hello.clone()));
+            }
+        }
+    }
+    stream.write_all(burst.as_bytes()).unwrap();
+    // Each answer read one at a time, as HEAD's has no body to frame it.
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 65536];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for (n, (head_only, status, body)) in expected.iter().enumerate() {
+        loop {
+            assert!(Instant::now() < deadline, "answer {n} never came");
+            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head_len = end + 4;
+                let parsed = parse_responses(&pending[..head_len], true);
+                let len: usize = match (head_only, parsed[0].header("content-length")) {
+                    (true, _) => 0,
+                    (false, Some(v)) => v.parse().unwrap(),
+                    (false, None) => 0,
+                };
+                if pending.len() >= head_len + len {
+                    let got = &parsed[0];
+                    assert_eq!(got.status, *status, "answer {n}");
+                    if *head_only {
+                        assert_eq!(
+                            got.header("content-length"),
+                            Some(hello.len().to_string().as_str()),
+                            "HEAD {n} says GET's length"
+                        );
+                    } else if *status != 404 {
+                        assert_eq!(&pending[head_len..head_len + len], &body[..], "answer {n}");
+                    }
+                    pending.drain(..head_len + len);
+                    break;
+                }
+            }
+            let read = stream.read(&mut buf).expect("answers keep coming");
+            assert!(read > 0, "closed before answer {n}");
+            pending.extend_from_slice(&buf[..read]);
+        }
+    }
+    assert!(pending.is_empty(), "bytes after the last answer");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_full_socket_buffer_loses_no_byte_of_a_cached_answer() {
+    let site = TestSite::new();
+    // Cached (small enough), and large enough that a few fill the buffers.
+    let data = site.big_file("fill.bin", 60 * 1024);
+    let server = site.start(Backend::Raw);
+    let mut stream = connect(server.local_addr());
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // Every answer has the first one's length (the date field is fixed width).
+    let one = warm(&mut stream, "/fill.bin", data.len());
+    // Cached now; the client writes 200 requests before it reads, so the
+    // server's sends find the socket full part way through an answer.
+    let requests = 200;
+    stream
+        .write_all(get("/fill.bin").repeat(requests).as_bytes())
+        .unwrap();
+    let all = read_exactly(&mut stream, one * requests);
+    let responses = parse_responses(&all, false);
+    assert_eq!(responses.len(), requests);
+    for (n, response) in responses.iter().enumerate() {
+        assert_eq!(response.status, 200, "answer {n}");
+        assert!(response.body == data, "answer {n}'s body differs");
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_large_file_read_slowly_after_cached_answers_is_whole() {
+    let site = TestSite::new();
+    let hello = site.file("HelloWorld.html");
+    // Beyond the cache's small-file size: a worker streams it from disk.
+    let big = site.big_file("big.bin", 3 * 1024 * 1024);
+    let server = site.start(Backend::Raw);
+    let mut stream = connect(server.local_addr());
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    warm(&mut stream, "/HelloWorld.html", hello.len());
+    let burst = format!(
+        "{}{}GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        get("/HelloWorld.html"),
+        get("/big.bin"),
+    );
+    stream.write_all(burst.as_bytes()).unwrap();
+    // Slowly at first: small reads with pauses, so the server's sends meet a full buffer.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "still open after {} bytes",
+            got.len()
+        );
+        let n = stream.read(&mut buf).expect("the answers keep coming");
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if got.len() < 256 * 1024 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let responses = parse_responses(&got, false);
+    assert_eq!(responses.len(), 3);
+    assert_eq!(responses[0].body, hello);
+    assert!(responses[1].body == big, "the large file differs");
+    assert_eq!(responses[2].body, hello);
+    server.shutdown().unwrap();
+}
