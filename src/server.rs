@@ -58,6 +58,18 @@ pub fn panics() -> usize {
     PANICS.load(Ordering::SeqCst)
 }
 
+/// Answers the raw backend's poller sent itself, in this process: how the
+/// tests know its fast path is taken, not merely harmless.
+static POLLER_ANSWERS: AtomicUsize = AtomicUsize::new(0);
+
+pub fn poller_answers() -> usize {
+    POLLER_ANSWERS.load(Ordering::Relaxed)
+}
+
+pub(crate) fn note_poller_answer() {
+    POLLER_ANSWERS.fetch_add(1, Ordering::Relaxed);
+}
+
 pub(crate) fn note_panic() {
     PANICS.fetch_add(1, Ordering::SeqCst);
     tracing::error!("a connection handler panicked; only its connection was lost");

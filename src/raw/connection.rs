@@ -167,6 +167,11 @@ pub enum Answered {
 /// the rest, so one client's pipelined burst cannot hold up the others.
 const ANSWERED_BY_POLLER: usize = 16;
 
+/// The largest answer the poller sends: what a send leaves over is kept in
+/// the connection until a worker writes it, so this bounds that copy to what
+/// the kernel's default send buffer already holds per connection.
+const POLLER_ANSWER_MAX: usize = 16 * 1024;
+
 /// The poller's turn with a connection whose whole head has arrived: answers
 /// each whole head whose answer is a cached file's, decided from memory
 /// ([`DocRoot::respond_from_memory`]), and keeps the connection open, with a
@@ -213,7 +218,7 @@ pub fn answer_from_memory(
             return Answered::Worker(conn);
         };
         wire.clear();
-        if render_in_memory(reply, persistence, wire).is_none() {
+        if render_in_memory(reply, persistence, wire).is_none() || wire.len() > POLLER_ANSWER_MAX {
             return Answered::Worker(conn);
         }
         let sent = match sys::send_now(stream, wire) {
@@ -226,6 +231,7 @@ pub fn answer_from_memory(
             }
         };
         *served += 1;
+        crate::server::note_poller_answer();
         let len = head.len;
         reader.consume(len, &ctx.limits);
         if sent < wire.len() {

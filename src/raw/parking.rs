@@ -5,8 +5,9 @@
 //! New connections whose head has not all arrived, and connections a worker
 //! has answered everything on, park here. Each time a client's bytes arrive,
 //! the poller gathers them (`HeadReader::gather`); once they hold a whole head
-//! whose answer is a cached file's and fits the socket's buffer, the poller
-//! answers it itself and the connection stays parked; any other whole head
+//! whose answer is a cached file's of at most 16 KiB, the poller answers it
+//! itself with a send that does not wait (a worker sends what the socket had
+//! no room for) and the connection stays parked; any other whole head
 //! (or one that breaks a rule) sends the connection to the workers' queue — or, while
 //! that is full, waits in the poller's own backlog, for the poller never
 //! blocks. A connection that stays silent for the idle keep-alive time is
@@ -216,7 +217,7 @@ impl Parking {
                     continue;
                 }
                 match gather(&mut conn, &self.limits) {
-                    Gathered::Ready => match connection::answer_from_memory(conn, ctx, &mut wire) {
+                    Gathered::Ready => match answer_from_memory(conn, ctx, &mut wire) {
                         Answered::Park(conn) => self.park(conn),
                         Answered::Worker(conn) => {
                             backlog.push_back(conn);
@@ -274,6 +275,18 @@ pub fn gather(conn: &mut Connection, limits: &Limits) -> Gathered {
     catch_unwind(AssertUnwindSafe(|| conn.gather(limits))).unwrap_or_else(|_| {
         crate::server::note_panic();
         Gathered::Closed
+    })
+}
+
+/// [`connection::answer_from_memory`], with a panic costing this connection
+/// alone (it is dropped, so closed), not the thread that parks for all.
+fn answer_from_memory(conn: Box<Connection>, ctx: &Context, wire: &mut Vec<u8>) -> Answered {
+    catch_unwind(AssertUnwindSafe(|| {
+        connection::answer_from_memory(conn, ctx, wire)
+    }))
+    .unwrap_or_else(|_| {
+        crate::server::note_panic();
+        Answered::Done
     })
 }
 
