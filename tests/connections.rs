@@ -8,38 +8,11 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
-use common::{BACKENDS, TestSite, connect, parse_responses, send_raw};
+use common::{BACKENDS, TestSite, connect, parse_responses, read_one, send_raw};
 use twinserve::Backend;
 
 const GET_HELLO: &str = "GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
 const GET_INDEX_CLOSE: &str = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-
-/// Reads one response with a Content-Length body from a connection that stays open.
-fn read_one(stream: &mut std::net::TcpStream) -> common::Response {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .expect("a response before the timeout");
-        assert!(
-            n > 0,
-            "closed before a full response: {}",
-            buf.escape_ascii()
-        );
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
-                .map_or(0, |v| v.trim().parse().unwrap());
-            if buf.len() >= end + 4 + len {
-                return parse_responses(&buf, false).remove(0);
-            }
-        }
-    }
-}
 
 /// Whether the server closes the connection within the read timeout.
 fn closes(stream: &mut std::net::TcpStream) -> bool {

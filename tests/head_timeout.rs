@@ -8,7 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{BACKENDS, TestSite, connect, parse_responses};
+use common::{BACKENDS, TestSite, connect, parse_responses, read_one};
 
 const HEAD_TIMEOUT: Duration = Duration::from_millis(400);
 
@@ -36,27 +36,6 @@ fn trickle(stream: &mut TcpStream, prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-/// Reads one Content-Length response off a connection that stays open.
-fn read_one(stream: &mut TcpStream) -> common::Response {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = stream.read(&mut chunk).expect("a response");
-        assert!(n > 0, "closed before a whole response");
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
-                .map_or(0, |v| v.trim().parse().unwrap());
-            if buf.len() >= end + 4 + len {
-                return parse_responses(&buf, false).remove(0);
-            }
-        }
-    }
 }
 
 #[test]

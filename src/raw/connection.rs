@@ -195,15 +195,15 @@ pub fn answer_from_memory(
         ..
     } = &mut *conn;
     for _ in 0..ANSWERED_BY_POLLER {
-        let Ok(Some(received)) = reader.next_head(&ctx.limits) else {
-            // A refusal is a worker's; no whole head left, a wait in parking.
-            return match reader.next_head(&ctx.limits) {
-                Ok(None) => {
-                    conn.reader.release();
-                    Answered::Park(conn)
-                }
-                _ => Answered::Worker(conn),
-            };
+        let received = match reader.next_head(&ctx.limits) {
+            Ok(Some(received)) => received,
+            // No whole head left: a wait in parking.
+            Ok(None) => {
+                conn.reader.release();
+                return Answered::Park(conn);
+            }
+            // A refusal is a worker's.
+            Err(_) => return Answered::Worker(conn),
         };
         let head = &received.head;
         let Ok(framing @ BodyFraming::None) = request::framing(head) else {

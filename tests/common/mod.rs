@@ -186,3 +186,30 @@ pub fn request(addr: SocketAddr, method: &str, target: &str, extra: &str) -> Res
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
+
+/// Reads one response with a Content-Length body from a connection that stays open.
+pub fn read_one(stream: &mut TcpStream) -> Response {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream
+            .read(&mut chunk)
+            .expect("a response before the timeout");
+        assert!(
+            n > 0,
+            "closed before a full response: {}",
+            buf.escape_ascii()
+        );
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() >= end + 4 + len {
+                return parse_responses(&buf, false).remove(0);
+            }
+        }
+    }
+}
