@@ -23,7 +23,7 @@ pub mod tls;
 
 pub use config::{Backend, Config, Limits, default_chunk_size, limits};
 pub use hyper::{Http2Limits, Options as HyperOptions};
-pub use server::{ServerHandle, Shutdown, StartError, Stopper, panics, poller_answers, spawn};
+pub use server::{ServerHandle, Shutdown, StartError, Stopper, panics, spawn};
 
 /// The log target of what the program tells its user — where a server
 /// listens, that it is stopping, whether the pins hold — so `-q`, which keeps

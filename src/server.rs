@@ -58,18 +58,6 @@ pub fn panics() -> usize {
     PANICS.load(Ordering::SeqCst)
 }
 
-/// Answers the raw backend's poller sent itself, in this process: how the
-/// tests know its fast path is taken, not merely harmless.
-static POLLER_ANSWERS: AtomicUsize = AtomicUsize::new(0);
-
-pub fn poller_answers() -> usize {
-    POLLER_ANSWERS.load(Ordering::Relaxed)
-}
-
-pub(crate) fn note_poller_answer() {
-    POLLER_ANSWERS.fetch_add(1, Ordering::Relaxed);
-}
-
 pub(crate) fn note_panic() {
     PANICS.fetch_add(1, Ordering::SeqCst);
     tracing::error!("a connection handler panicked; only its connection was lost");
@@ -112,12 +100,19 @@ pub struct ServerHandle {
     docroot: Arc<DocRoot>,
     stopper: Stopper,
     thread: Option<JoinHandle<std::io::Result<()>>>,
+    poller_answers: Arc<AtomicUsize>,
 }
 
 impl ServerHandle {
     /// The address the listener is bound to (the real port when 0 was asked).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Answers this server's raw poller sent itself (always 0 for hyper):
+    /// how the tests know that fast path is taken, not merely harmless.
+    pub fn poller_answers(&self) -> usize {
+        self.poller_answers.load(Ordering::Relaxed)
     }
 
     pub fn stopper(&self) -> Stopper {
@@ -209,10 +204,18 @@ pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartErro
         Backend::Hyper => None,
     };
     let backend_docroot = Arc::clone(&docroot);
+    let poller_answers = Arc::new(AtomicUsize::new(0));
+    let backend_poller_answers = Arc::clone(&poller_answers);
     let thread = std::thread::Builder::new()
         .name(format!("twinserve-{backend}"))
         .spawn(move || match backend {
-            Backend::Raw => raw::run(listener, &config, backend_docroot, shutdown),
+            Backend::Raw => raw::run(
+                listener,
+                &config,
+                backend_docroot,
+                shutdown,
+                backend_poller_answers,
+            ),
             Backend::Hyper => hyper::run(listener, &config, backend_docroot, shutdown),
         })
         .map_err(start_err)?;
@@ -225,6 +228,7 @@ pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartErro
             addr,
         },
         thread: Some(thread),
+        poller_answers,
     })
 }
 

@@ -13,6 +13,15 @@ use std::time::{Duration, Instant};
 use common::{TestSite, connect, parse_responses};
 use twinserve::Backend;
 
+/// Everything the server sends until it closes the connection.
+fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    stream
+        .read_to_end(&mut got)
+        .expect("the server closes within the read timeout");
+    got
+}
+
 /// Reads from `stream` until `want` bytes have come, or panics after a bound.
 fn read_exactly(stream: &mut TcpStream, want: usize) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -42,7 +51,12 @@ fn get(target: &str) -> String {
 /// A keep-alive exchange that leaves the connection parked (and the file
 /// cached), so what the test sends next is gathered by the poller.
 fn warm(stream: &mut TcpStream, target: &str, len: usize) -> usize {
-    stream.write_all(get(target).as_bytes()).unwrap();
+    warm_with(stream, &get(target), len)
+}
+
+/// [`warm`] with a request of the test's own.
+fn warm_with(stream: &mut TcpStream, request: &str, len: usize) -> usize {
+    stream.write_all(request.as_bytes()).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -147,7 +161,7 @@ fn a_full_socket_buffer_loses_no_byte_of_a_cached_answer() {
     // Cached now; the client writes 200 requests before it reads, so the
     // server's sends find the socket full part way through an answer.
     let requests = 600;
-    let before = twinserve::poller_answers();
+    let before = server.poller_answers();
     stream
         .write_all(get("/fill.bin").repeat(requests).as_bytes())
         .unwrap();
@@ -159,7 +173,7 @@ fn a_full_socket_buffer_loses_no_byte_of_a_cached_answer() {
         assert!(response.body == data, "answer {n}'s body differs");
     }
     // The poller answered some of them itself: the path under test was taken.
-    assert!(twinserve::poller_answers() > before);
+    assert!(server.poller_answers() > before);
     server.shutdown().unwrap();
 }
 
@@ -206,4 +220,155 @@ fn a_large_file_read_slowly_after_cached_answers_is_whole() {
     assert!(responses[1].body == big, "the large file differs");
     assert_eq!(responses[2].body, hello);
     server.shutdown().unwrap();
+}
+
+#[test]
+fn http10_keep_alive_is_confirmed_on_each_answer_and_plain_http10_closes() {
+    let site = TestSite::new();
+    let hello = site.file("HelloWorld.html");
+    let server = site.start(Backend::Raw);
+    let mut stream = connect(server.local_addr());
+    let keep = "GET /HelloWorld.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    warm_with(&mut stream, keep, hello.len());
+    let before = server.poller_answers();
+    let burst = format!("{}GET /HelloWorld.html HTTP/1.0\r\n\r\n", keep.repeat(3));
+    stream.write_all(burst.as_bytes()).unwrap();
+    let responses = parse_responses(&read_until_closed(&mut stream), false);
+    assert_eq!(responses.len(), 4);
+    for (n, response) in responses.iter().enumerate() {
+        assert_eq!(response.status, 200, "answer {n}");
+        assert_eq!(response.body, hello, "answer {n}");
+    }
+    // HTTP/1.0 persists only when the answer says so (RFC 9112 §9.3).
+    for response in &responses[..3] {
+        assert_eq!(response.header("connection"), Some("keep-alive"));
+    }
+    assert_ne!(responses[3].header("connection"), Some("keep-alive"));
+    assert!(server.poller_answers() > before, "the poller answered none");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn the_last_request_a_connection_may_make_is_answered_with_close() {
+    let site = TestSite::new();
+    let hello = site.file("HelloWorld.html");
+    let server = site.start_with(Backend::Raw, |config| {
+        config.limits.max_requests_per_connection = 4;
+    });
+    let mut stream = connect(server.local_addr());
+    warm(&mut stream, "/HelloWorld.html", hello.len());
+    let before = server.poller_answers();
+    // Requests 2 to 6: the 4th is the last answered, the rest never are.
+    stream
+        .write_all(get("/HelloWorld.html").repeat(5).as_bytes())
+        .unwrap();
+    let responses = parse_responses(&read_until_closed(&mut stream), false);
+    assert_eq!(responses.len(), 3, "answers after the limit");
+    assert_eq!(responses[0].header("connection"), None);
+    assert_eq!(responses[1].header("connection"), None);
+    assert_eq!(responses[2].header("connection"), Some("close"));
+    assert!(responses.iter().all(|r| r.body == hello));
+    assert!(server.poller_answers() > before, "the poller answered none");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_head_left_unfinished_after_answered_ones_gets_408() {
+    let site = TestSite::new();
+    let hello = site.file("HelloWorld.html");
+    let server = site.start_with(Backend::Raw, |config| {
+        config.limits.head_timeout = Duration::from_millis(300);
+    });
+    let mut stream = connect(server.local_addr());
+    warm(&mut stream, "/HelloWorld.html", hello.len());
+    let before = server.poller_answers();
+    let burst = format!(
+        "{}GET /HelloWorld.html HTTP/1.1\r\nHost: loc",
+        get("/HelloWorld.html").repeat(2)
+    );
+    stream.write_all(burst.as_bytes()).unwrap();
+    let responses = parse_responses(&read_until_closed(&mut stream), false);
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 200, 408]);
+    assert_eq!(responses[2].header("connection"), Some("close"));
+    assert!(server.poller_answers() > before, "the poller answered none");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn answers_owed_by_the_poller_are_finished_at_shutdown() {
+    let site = TestSite::new();
+    site.big_file("big.bin", 64 << 20);
+    let data = site.big_file("fill.bin", 12 * 1024);
+    let server = site.start_with(Backend::Raw, |c| {
+        c.threads = common::threads(1);
+        c.raw.queue = 1;
+    });
+    let addr = server.local_addr();
+    // Kept connections, warmed while the one worker is free; `idle` only waits.
+    let mut owed: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = connect(addr);
+            warm(&mut stream, "/fill.bin", data.len());
+            stream
+        })
+        .collect();
+    let mut idle = connect(addr);
+    warm(&mut idle, "/fill.bin", data.len());
+    // A response its client has begun and stopped reading holds the worker.
+    let mut holder = connect(addr);
+    holder
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    holder.read_exact(&mut [0u8; 1]).unwrap();
+    // The poller answers the first few of each burst; the rest wait for the
+    // worker, one connection in its queue and one in the poller's backlog.
+    for stream in &mut owed {
+        stream
+            .write_all(get("/fill.bin").repeat(600).as_bytes())
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = 0;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the poller never stopped answering"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let now = server.poller_answers();
+        if now >= 2 && now == seen {
+            break;
+        }
+        seen = now;
+    }
+    // Parked connections close as the server stops: once `idle` has seen
+    // it, the poller holds its backlog while the worker is still held.
+    server.stopper().stop();
+    let mut rest = Vec::new();
+    assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0);
+    let readers: Vec<_> = owed
+        .into_iter()
+        .chain([holder])
+        .map(|mut stream| {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            std::thread::spawn(move || read_until_closed(&mut stream))
+        })
+        .collect();
+    let mut got: Vec<Vec<u8>> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    server.shutdown().unwrap();
+    let held = got.pop().unwrap();
+    // The held response was finished too (its first byte was read above).
+    assert!(held.len() + 1 > 64 << 20, "the held response was cut");
+    for (n, bytes) in got.iter().enumerate() {
+        let responses = parse_responses(bytes, false);
+        // More than the poller answers in a turn: a worker took over the rest.
+        assert!(responses.len() > 16, "connection {n}: {}", responses.len());
+        for response in &responses {
+            assert_eq!(response.status, 200);
+            assert!(response.body == data, "connection {n}: a body differs");
+        }
+    }
 }

@@ -27,7 +27,7 @@ mod sys;
 use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -124,6 +124,7 @@ pub(crate) fn run(
     config: &Config,
     docroot: Arc<DocRoot>,
     shutdown: Shutdown,
+    poller_answers: Arc<AtomicUsize>,
 ) -> io::Result<()> {
     let listener = Arc::new(listener);
     let ctx = Arc::new(Context {
@@ -137,6 +138,7 @@ pub(crate) fn run(
         }),
         introspect: config.introspect,
         head_budget: HeadBudget::new(config.raw.head_budget),
+        poller_answers,
     });
     let claimed = || ctx.once.as_ref().and_then(Once::claimed);
     let open = Arc::new(OpenConnections::default());

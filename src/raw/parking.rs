@@ -13,7 +13,9 @@
 //! blocks. A connection that stays silent for the idle keep-alive time is
 //! closed; one whose head has begun and is not whole within the head timeout
 //! gets a 408 and is closed. A connection that has had its last answer
-//! lingers here too, while what its client still sends is drained.
+//! lingers here too, while what its client still sends is drained. At
+//! shutdown, parked connections are closed and the backlog's, which are owed
+//! answers, go to the workers.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -118,6 +120,8 @@ impl Parking {
         let wake_poller = {
             let mut state = self.lock();
             if state.closed {
+                drop(state);
+                close_quietly(&conn);
                 return;
             }
             if state.next_expiry.is_none_or(|t| deadline < t) {
@@ -154,11 +158,27 @@ impl Parking {
         let _close_on_exit = CloseOnExit(self);
         // Woken connections wait for the poller while it waits for the CPU.
         sys::request_short_slice();
+        // Whole heads the workers' queue had no room for, oldest first.
+        let mut backlog = VecDeque::new();
+        self.watch(&workers, ctx, &mut backlog);
+        // Each of these has a request owed its answer, perhaps half sent: the
+        // workers finish them, as they finish what they hold at shutdown.
+        hand_over(
+            &workers,
+            backlog,
+            Instant::now() + self.limits.shutdown_grace,
+        );
+    }
+
+    fn watch(
+        &self,
+        workers: &Submitter<Box<Connection>>,
+        ctx: &Context,
+        backlog: &mut VecDeque<Box<Connection>>,
+    ) {
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut ready = Vec::new();
         let mut expired = Vec::new();
-        // Whole heads the workers' queue had no room for, oldest first.
-        let mut backlog = VecDeque::new();
         // The poller's own buffer for the answers it sends.
         let mut wire = Vec::new();
         loop {
@@ -206,7 +226,7 @@ impl Parking {
             for (_, Parked { conn, .. }) in expired.drain(..) {
                 end(&conn);
             }
-            if !queue_up(&workers, &mut backlog) {
+            if !queue_up(workers, backlog) {
                 return;
             }
             for Parked { mut conn, deadline } in ready.drain(..) {
@@ -221,7 +241,7 @@ impl Parking {
                         Answered::Park(conn) => self.park(conn),
                         Answered::Worker(conn) => {
                             backlog.push_back(conn);
-                            if !queue_up(&workers, &mut backlog) {
+                            if !queue_up(workers, backlog) {
                                 return;
                             }
                         }
@@ -251,6 +271,9 @@ impl Parking {
             state.closed = true;
             std::mem::take(&mut state.parked)
         };
+        for parked in parked.values() {
+            close_quietly(&parked.conn);
+        }
         drop(parked);
         self.poller.wake();
     }
@@ -304,6 +327,37 @@ fn queue_up(workers: &Submitter<Box<Connection>>, backlog: &mut VecDeque<Box<Con
         }
     }
     true
+}
+
+/// Queues every connection of `backlog`, waiting for room until `deadline`;
+/// what is still left then is closed, its answer cut.
+fn hand_over(
+    workers: &Submitter<Box<Connection>>,
+    mut backlog: VecDeque<Box<Connection>>,
+    deadline: Instant,
+) {
+    while !backlog.is_empty() && Instant::now() < deadline {
+        if !queue_up(workers, &mut backlog) {
+            break;
+        }
+        if !backlog.is_empty() {
+            std::thread::sleep(BACKLOG_RETRY);
+        }
+    }
+    if !backlog.is_empty() {
+        tracing::warn!(
+            "{} connections with answers owed were closed at shutdown",
+            backlog.len()
+        );
+        crate::server::note_cut();
+    }
+}
+
+/// Half-closes `conn` and discards what its client has sent, so that the
+/// close which follows sends FIN, not the RST that unread bytes would cause
+/// and that could discard answers the client has yet to read.
+fn close_quietly(conn: &Connection) {
+    let _ = closing::close_after_answer(conn.stream(), true);
 }
 
 /// A connection whose time in parking is up: a head that has begun gets its
