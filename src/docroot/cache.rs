@@ -42,7 +42,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::SystemTime;
 
 use inotify::{EventMask, Inotify, WatchMask};
@@ -349,7 +349,22 @@ impl FileCache {
 
     /// The representation kept under `key`, if nothing watched has changed.
     pub(super) fn get(&self, key: &str) -> Option<Representation> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::look_up(state, key)
+    }
+
+    /// [`FileCache::get`] for a caller that must not wait: `None` also while
+    /// another thread holds the cache (adding a file's watches takes a while).
+    pub(super) fn get_now(&self, key: &str) -> Option<Representation> {
+        let state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        Self::look_up(state, key)
+    }
+
+    fn look_up(mut state: MutexGuard<'_, State>, key: &str) -> Option<Representation> {
         let stale = state.forget_if_changed();
         let hit = state
             .entries
@@ -500,5 +515,11 @@ mod tests {
         std::fs::rename(root.join("new"), &path).unwrap();
         assert!(keep(Some(before)).contains("(0 entries"));
         assert!(keep(None).contains("(1 entries"));
+        // A caller that must not wait gets the entry only while no one holds the cache.
+        assert!(cache.get_now("/index.html").is_some());
+        let held = cache.state.lock().unwrap();
+        assert!(cache.get_now("/index.html").is_none());
+        drop(held);
+        assert!(cache.get_now("/index.html").is_some());
     }
 }

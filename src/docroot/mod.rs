@@ -290,8 +290,9 @@ impl DocRoot {
 
     /// [`DocRoot::respond_prepared`]'s answer when it is a cached file's,
     /// decided from memory alone — no path walk, `stat`, open or compression —
-    /// for a caller that must not wait on the disk. `None` for any other
-    /// answer: ask `respond_prepared` then, on a thread that may wait.
+    /// for a caller that must not wait on the disk or on another thread's
+    /// lookup. `None` for any other answer, and while the cache is busy: ask
+    /// `respond_prepared` then, on a thread that may wait.
     pub fn respond_from_memory<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
@@ -302,7 +303,7 @@ impl DocRoot {
         let (path, _) = self.admit(req).ok()?;
         // The key `resolve` tries first: a path in normal form is its own.
         let representation = resolve::is_normal_form(path)
-            .then(|| self.cache.get(path))
+            .then(|| self.cache.get_now(path))
             .flatten()?;
         let mut reply = self.serve(req, representation, true);
         let generated = reply.generated;
