@@ -185,6 +185,7 @@ pub fn answer_from_memory(
     mut conn: Box<Connection>,
     ctx: &Context,
     wire: &mut Vec<u8>,
+    budget: &mut usize,
 ) -> Answered {
     if ctx.once.is_some() || ctx.print_requests || ctx.introspect || ctx.docroot.logs_exchanges() {
         return Answered::Worker(conn);
@@ -198,6 +199,10 @@ pub fn answer_from_memory(
         ..
     } = &mut *conn;
     for _ in 0..ANSWERED_BY_POLLER {
+        // The poller's round is spent: a worker answers the rest.
+        if *budget == 0 {
+            return Answered::Worker(conn);
+        }
         let received = match reader.next_head(&ctx.limits) {
             Ok(Some(received)) => received,
             // No whole head left: a wait in parking.
@@ -234,6 +239,7 @@ pub fn answer_from_memory(
             }
         };
         *served += 1;
+        *budget -= 1;
         ctx.poller_answers.fetch_add(1, Ordering::Relaxed);
         let len = head.len;
         reader.consume(len, &ctx.limits);

@@ -35,6 +35,11 @@ use crate::Limits;
 /// Events taken from the kernel per wait; more simply wait for the next round.
 const EVENTS_PER_WAIT: usize = 256;
 
+/// Answers the poller sends itself per round, over all its connections, so
+/// that many clients pipelining at once cannot make one round long: past
+/// it, whole heads go to the workers, as past a connection's own share.
+const ANSWERS_PER_ROUND: usize = 1024;
+
 /// How soon the poller tries its backlog again while the workers' queue is full.
 const BACKLOG_RETRY: Duration = Duration::from_millis(1);
 
@@ -229,6 +234,7 @@ impl Parking {
             if !queue_up(workers, backlog) {
                 return;
             }
+            let mut budget = ANSWERS_PER_ROUND;
             for Parked { mut conn, deadline } in ready.drain(..) {
                 if conn.lingering.is_some() {
                     if conn.drain() {
@@ -237,16 +243,18 @@ impl Parking {
                     continue;
                 }
                 match gather(&mut conn, &self.limits) {
-                    Gathered::Ready => match answer_from_memory(conn, ctx, &mut wire) {
-                        Answered::Park(conn) => self.park(conn),
-                        Answered::Worker(conn) => {
-                            backlog.push_back(conn);
-                            if !queue_up(workers, backlog) {
-                                return;
+                    Gathered::Ready => {
+                        match answer_from_memory(conn, ctx, &mut wire, &mut budget) {
+                            Answered::Park(conn) => self.park(conn),
+                            Answered::Worker(conn) => {
+                                backlog.push_back(conn);
+                                if !queue_up(workers, backlog) {
+                                    return;
+                                }
                             }
+                            Answered::Done => {}
                         }
-                        Answered::Done => {}
-                    },
+                    }
                     Gathered::Waiting => {
                         // A head's first bytes start its own, shorter, timeout.
                         let deadline = conn.head_deadline().unwrap_or(deadline);
@@ -303,9 +311,14 @@ pub fn gather(conn: &mut Connection, limits: &Limits) -> Gathered {
 
 /// [`connection::answer_from_memory`], with a panic costing this connection
 /// alone (it is dropped, so closed), not the thread that parks for all.
-fn answer_from_memory(conn: Box<Connection>, ctx: &Context, wire: &mut Vec<u8>) -> Answered {
+fn answer_from_memory(
+    conn: Box<Connection>,
+    ctx: &Context,
+    wire: &mut Vec<u8>,
+    budget: &mut usize,
+) -> Answered {
     catch_unwind(AssertUnwindSafe(|| {
-        connection::answer_from_memory(conn, ctx, wire)
+        connection::answer_from_memory(conn, ctx, wire, budget)
     }))
     .unwrap_or_else(|_| {
         crate::server::note_panic();
