@@ -372,3 +372,34 @@ fn answers_owed_by_the_poller_are_finished_at_shutdown() {
         }
     }
 }
+
+#[test]
+fn a_rewritten_file_is_never_answered_stale_by_the_poller() {
+    let site = TestSite::new();
+    let path = site.root().join("page.html");
+    // Same length each time, so only the content tells old from new.
+    let content = |i: usize| format!("<p>version {i:04}</p>\n");
+    std::fs::write(&path, content(0)).unwrap();
+    let server = site.start(Backend::Raw);
+    let mut stream = connect(server.local_addr());
+    warm(&mut stream, "/page.html", content(0).len());
+    for i in 1..=40 {
+        std::fs::write(&path, content(i)).unwrap();
+        // The first after the change finds it changed; the second is a
+        // cache hit the poller answers itself.
+        for _ in 0..2 {
+            stream.write_all(get("/page.html").as_bytes()).unwrap();
+            let response = common::read_one(&mut stream);
+            assert_eq!(response.status, 200);
+            assert_eq!(
+                String::from_utf8_lossy(&response.body),
+                content(i),
+                "served stale after rewrite {i}"
+            );
+        }
+    }
+    // Most second requests (a busy cache sends one to a worker now and then).
+    let answered = server.poller_answers();
+    assert!(answered > 20, "the poller answered {answered} of 40");
+    server.shutdown().unwrap();
+}

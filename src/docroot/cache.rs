@@ -325,6 +325,10 @@ impl State {
     }
 }
 
+/// A look for changes to what the cache holds ([`FileCache::see_changes`]);
+/// only the cache makes one.
+pub struct ChangesSeen(());
+
 /// See the module documentation.
 pub(super) struct FileCache {
     // One lock for the change check, lookup and insert, so that no lookup can
@@ -349,22 +353,7 @@ impl FileCache {
 
     /// The representation kept under `key`, if nothing watched has changed.
     pub(super) fn get(&self, key: &str) -> Option<Representation> {
-        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        Self::look_up(state, key)
-    }
-
-    /// [`FileCache::get`] for a caller that must not wait: `None` also while
-    /// another thread holds the cache (adding a file's watches takes a while).
-    pub(super) fn get_now(&self, key: &str) -> Option<Representation> {
-        let state = match self.state.try_lock() {
-            Ok(state) => state,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
-        Self::look_up(state, key)
-    }
-
-    fn look_up(mut state: MutexGuard<'_, State>, key: &str) -> Option<Representation> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let stale = state.forget_if_changed();
         let hit = state
             .entries
@@ -373,6 +362,39 @@ impl FileCache {
         drop(state);
         drop(stale);
         hit
+    }
+
+    /// Empties the cache if anything watched has changed, for a caller that
+    /// then answers many requests with [`FileCache::get_seen`]: one look for
+    /// them all instead of one each. `None`, without waiting, while another
+    /// thread holds the cache (adding a file's watches takes a while).
+    pub(super) fn see_changes(&self) -> Option<ChangesSeen> {
+        let mut state = self.try_lock()?;
+        let stale = state.forget_if_changed();
+        drop(state);
+        drop(stale);
+        Some(ChangesSeen(()))
+    }
+
+    /// The representation kept under `key`, for a request read before
+    /// `seen` was made: a change finished before the request arrived was
+    /// queued before that look, so it has emptied the cache already. `None`
+    /// also while another thread holds the cache: the caller must not wait.
+    pub(super) fn get_seen(&self, key: &str, seen: &ChangesSeen) -> Option<Representation> {
+        let _ = seen;
+        let state = self.try_lock()?;
+        state
+            .entries
+            .get(key)
+            .and_then(|(rep, _)| rep.clone_cached())
+    }
+
+    fn try_lock(&self) -> Option<MutexGuard<'_, State>> {
+        match self.state.try_lock() {
+            Ok(state) => Some(state),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Keeps `representation` (already read into memory) under the candidate's
@@ -516,10 +538,15 @@ mod tests {
         assert!(keep(Some(before)).contains("(0 entries"));
         assert!(keep(None).contains("(1 entries"));
         // A caller that must not wait gets the entry only while no one holds the cache.
-        assert!(cache.get_now("/index.html").is_some());
+        let seen = cache.see_changes().unwrap();
+        assert!(cache.get_seen("/index.html", &seen).is_some());
         let held = cache.state.lock().unwrap();
-        assert!(cache.get_now("/index.html").is_none());
+        assert!(cache.see_changes().is_none());
+        assert!(cache.get_seen("/index.html", &seen).is_none());
         drop(held);
-        assert!(cache.get_now("/index.html").is_some());
+        // A change made before a look empties the cache by that look.
+        std::fs::write(&path, "away").unwrap();
+        let seen = cache.see_changes().unwrap();
+        assert!(cache.get_seen("/index.html", &seen).is_none());
     }
 }

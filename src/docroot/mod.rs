@@ -35,6 +35,7 @@ use http::StatusCode;
 use http::header::{self, HeaderValue};
 
 pub use added::{Cors, check_added_header};
+pub use cache::ChangesSeen;
 pub use reply::{Body, Prepared, Reply};
 pub use request::{HeaderSource, RequestView, Version};
 
@@ -292,10 +293,12 @@ impl DocRoot {
     /// decided from memory alone — no path walk, `stat`, open or compression —
     /// for a caller that must not wait on the disk or on another thread's
     /// lookup. `None` for any other answer, and while the cache is busy: ask
-    /// `respond_prepared` then, on a thread that may wait.
+    /// `respond_prepared` then, on a thread that may wait. `seen` must come
+    /// after `req` was read: see [`DocRoot::see_changes`].
     pub fn respond_from_memory<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
+        seen: &ChangesSeen,
     ) -> Option<Reply> {
         if self.options.compress || !self.added.adds_nothing() {
             return None;
@@ -303,13 +306,21 @@ impl DocRoot {
         let (path, _) = self.admit(req).ok()?;
         // The key `resolve` tries first: a path in normal form is its own.
         let representation = resolve::is_normal_form(path)
-            .then(|| self.cache.get_now(path))
+            .then(|| self.cache.get_seen(path, seen))
             .flatten()?;
         let mut reply = self.serve(req, representation, true);
         let generated = reply.generated;
         self.added
             .apply(&mut reply, req.method, req.headers, generated);
         Some(reply.answering(req.method))
+    }
+
+    /// Looks once for changes to cached files, for a caller that has read
+    /// many requests and answers them with [`DocRoot::respond_from_memory`]:
+    /// a change finished before a request arrived is seen by a look made
+    /// after the request was read. `None`, without waiting, while the cache is busy.
+    pub fn see_changes(&self) -> Option<ChangesSeen> {
+        self.cache.see_changes()
     }
 
     fn respond_as<H: HeaderSource + ?Sized>(

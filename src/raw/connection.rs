@@ -21,7 +21,7 @@ use super::response::{ChunkedSender, Persistence, render_in_memory, write_reply}
 use super::sys;
 use crate::Limits;
 use crate::access_log::Exchange;
-use crate::docroot::{DocRoot, Reply, RequestView, Version};
+use crate::docroot::{ChangesSeen, DocRoot, Reply, RequestView, Version};
 
 /// What every connection of a raw server shares.
 #[derive(Debug)]
@@ -90,6 +90,12 @@ impl Connection {
     /// Takes what the client has sent, without waiting: see [`HeadReader::gather`].
     pub(super) fn gather(&mut self, limits: &crate::Limits) -> Gathered {
         self.reader.gather(&self.stream, limits)
+    }
+
+    /// Whether the last gather read all the socket held, so that the poller's
+    /// edge-triggered watch will report the next bytes without being re-armed.
+    pub(super) fn drained(&self) -> bool {
+        self.reader.drained()
     }
 
     /// When the head that has begun must be whole, if one has.
@@ -180,10 +186,13 @@ const POLLER_ANSWER_MAX: usize = 16 * 1024;
 /// ([`DocRoot::respond_from_memory`]), and keeps the connection open, with a
 /// send that does not wait — so a hot page costs no handoff to a worker.
 /// The first head that needs more (the disk, a log, a refusal, a close) is
-/// left, unanswered, for a worker; so is what the socket had no room for.
+/// left, unanswered, for a worker; so is what the socket had no room for,
+/// and what is left once `budget` (the poller's round) is spent. `seen` was
+/// made after these heads were read.
 pub fn answer_from_memory(
     mut conn: Box<Connection>,
     ctx: &Context,
+    seen: &ChangesSeen,
     wire: &mut Vec<u8>,
     budget: &mut usize,
 ) -> Answered {
@@ -222,7 +231,7 @@ pub fn answer_from_memory(
         if persistence == Persistence::Close {
             return Answered::Worker(conn);
         }
-        let Some(reply) = ctx.docroot.respond_from_memory(&request_view(head)) else {
+        let Some(reply) = ctx.docroot.respond_from_memory(&request_view(head), seen) else {
             return Answered::Worker(conn);
         };
         wire.clear();

@@ -31,6 +31,7 @@ use super::pool::Submitter;
 use super::reader::Gathered;
 use super::sys::{self, Events, Poller};
 use crate::Limits;
+use crate::docroot::ChangesSeen;
 
 /// Events taken from the kernel per wait; more simply wait for the next round.
 const EVENTS_PER_WAIT: usize = 256;
@@ -106,22 +107,29 @@ impl Parking {
     /// idle time from now, has passed (closed). After [`Parking::close`],
     /// closes it at once.
     pub fn park(&self, conn: Box<Connection>) {
+        self.park_as(conn, Watch::Arm);
+    }
+
+    fn park_as(&self, conn: Box<Connection>, watch: Watch) {
         let deadline = conn
             .head_deadline()
             .unwrap_or_else(|| Instant::now() + self.limits.idle_timeout);
-        self.park_until(conn, deadline);
+        self.park_until(conn, deadline, watch);
     }
 
     /// Holds `conn`, answered and half-closed, while what its client still
     /// sends is drained, up to `closing::LINGER_TIME`; then closes it.
     pub fn linger(&self, conn: Box<Connection>) {
-        self.park_until(conn, Instant::now() + closing::LINGER_TIME);
+        self.park_until(conn, Instant::now() + closing::LINGER_TIME, Watch::Arm);
     }
 
-    fn park_until(&self, mut conn: Box<Connection>, deadline: Instant) {
+    fn park_until(&self, mut conn: Box<Connection>, deadline: Instant, watch: Watch) {
         let stream = Arc::clone(conn.stream());
         let id = conn.registration.id;
         let again = std::mem::replace(&mut conn.parked_before, true);
+        // Bytes that came while a worker held the connection were reported
+        // to no one: only the poller's own, drained, connections skip arming.
+        let arm = !again || watch == Watch::Arm;
         let wake_poller = {
             let mut state = self.lock();
             if state.closed {
@@ -145,6 +153,9 @@ impl Parking {
         };
         if wake_poller {
             self.poller.wake();
+        }
+        if !arm {
+            return;
         }
         if let Err(e) = self.poller.arm(&*stream, id, again) {
             tracing::warn!("cannot watch an idle connection, closing it: {e}");
@@ -184,6 +195,8 @@ impl Parking {
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         let mut ready = Vec::new();
         let mut expired = Vec::new();
+        // Connections with a whole head this round, answered once all are read.
+        let mut whole = Vec::new();
         // The poller's own buffer for the answers it sends.
         let mut wire = Vec::new();
         loop {
@@ -234,27 +247,16 @@ impl Parking {
             if !queue_up(workers, backlog) {
                 return;
             }
-            let mut budget = ANSWERS_PER_ROUND;
             for Parked { mut conn, deadline } in ready.drain(..) {
                 if conn.lingering.is_some() {
+                    // Draining goes on until the socket is empty.
                     if conn.drain() {
-                        self.park_until(conn, deadline);
+                        self.park_until(conn, deadline, Watch::Armed);
                     }
                     continue;
                 }
                 match gather(&mut conn, &self.limits) {
-                    Gathered::Ready => {
-                        match answer_from_memory(conn, ctx, &mut wire, &mut budget) {
-                            Answered::Park(conn) => self.park(conn),
-                            Answered::Worker(conn) => {
-                                backlog.push_back(conn);
-                                if !queue_up(workers, backlog) {
-                                    return;
-                                }
-                            }
-                            Answered::Done => {}
-                        }
-                    }
+                    Gathered::Ready => whole.push(conn),
                     Gathered::Waiting => {
                         // A head's first bytes start its own, shorter, timeout.
                         let deadline = conn.head_deadline().unwrap_or(deadline);
@@ -262,10 +264,37 @@ impl Parking {
                             // Bytes that came just as its time ran out do not save it.
                             end(&conn);
                         } else {
-                            self.park_until(conn, deadline);
+                            let watch = Watch::after_gather(&conn);
+                            self.park_until(conn, deadline, watch);
                         }
                     }
                     Gathered::Closed => drop(conn),
+                }
+            }
+            if whole.is_empty() {
+                continue;
+            }
+            // After every head of the round was read: one look for changes
+            // to cached files serves them all.
+            let seen = ctx.docroot.see_changes();
+            let mut budget = ANSWERS_PER_ROUND;
+            for conn in whole.drain(..) {
+                let answered = match &seen {
+                    Some(seen) => answer_from_memory(conn, ctx, seen, &mut wire, &mut budget),
+                    None => Answered::Worker(conn),
+                };
+                match answered {
+                    Answered::Park(conn) => {
+                        let watch = Watch::after_gather(&conn);
+                        self.park_as(conn, watch);
+                    }
+                    Answered::Worker(conn) => {
+                        backlog.push_back(conn);
+                        if !queue_up(workers, backlog) {
+                            return;
+                        }
+                    }
+                    Answered::Done => {}
                 }
             }
         }
@@ -288,6 +317,26 @@ impl Parking {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Whether a connection being parked must have its socket armed again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// It comes from a worker or the accept loop, or bytes may be left unread.
+    Arm,
+    /// The poller took it from an event this round and read all its socket
+    /// held: the edge-triggered watch reports the next bytes as it is.
+    Armed,
+}
+
+impl Watch {
+    fn after_gather(conn: &Connection) -> Watch {
+        if conn.drained() {
+            Watch::Armed
+        } else {
+            Watch::Arm
+        }
     }
 }
 
@@ -314,11 +363,12 @@ pub fn gather(conn: &mut Connection, limits: &Limits) -> Gathered {
 fn answer_from_memory(
     conn: Box<Connection>,
     ctx: &Context,
+    seen: &ChangesSeen,
     wire: &mut Vec<u8>,
     budget: &mut usize,
 ) -> Answered {
     catch_unwind(AssertUnwindSafe(|| {
-        connection::answer_from_memory(conn, ctx, wire, budget)
+        connection::answer_from_memory(conn, ctx, seen, wire, budget)
     }))
     .unwrap_or_else(|_| {
         crate::server::note_panic();

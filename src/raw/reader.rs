@@ -100,6 +100,8 @@ pub struct HeadReader {
     charged: usize,
     /// The head outgrew the room `budget` had.
     no_room: bool,
+    /// The last [`HeadReader::gather`] left nothing unread on the socket.
+    drained: bool,
 }
 
 impl HeadReader {
@@ -112,6 +114,7 @@ impl HeadReader {
             budget,
             charged: 0,
             no_room: false,
+            drained: false,
         }
     }
 
@@ -127,6 +130,11 @@ impl HeadReader {
         self.end = kept.len();
         self.start = 0;
         self.set_buffer(kept);
+    }
+
+    /// Whether the last [`HeadReader::gather`] read all the socket held.
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Bytes received and not yet consumed: the current head and anything after it.
@@ -152,12 +160,16 @@ impl HeadReader {
     /// timeout; a head that outgrows the limit, or whose first lines already
     /// break a rule, is ready at once, for the worker to refuse.
     pub fn gather(&mut self, stream: &TcpStream, limits: &Limits) -> Gathered {
+        self.drained = false;
         if self.pending().len() < limits.max_head_bytes {
-            let received = if self.buf.is_empty() {
-                self.receive_first(stream, limits.max_head_bytes)
+            let (received, room) = if self.buf.is_empty() {
+                let room = INITIAL_BUFFER.min(limits.max_head_bytes.max(1));
+                (self.receive_first(stream, room), room)
             } else if self.make_room(limits.max_head_bytes) {
-                rustix::net::recv(stream, &mut self.buf[self.end..], RecvFlags::DONTWAIT)
-                    .map(|(n, _)| n)
+                let room = self.buf.len() - self.end;
+                let received =
+                    rustix::net::recv(stream, &mut self.buf[self.end..], RecvFlags::DONTWAIT);
+                (received.map(|(n, _)| n), room)
             } else {
                 self.no_room = true;
                 return Gathered::Ready;
@@ -165,10 +177,13 @@ impl HeadReader {
             match received {
                 Ok(0) => return Gathered::Closed,
                 Ok(n) => {
+                    // Less than there was room for: all that had arrived.
+                    self.drained = n < room;
                     self.end += n;
                     self.begin_head(limits);
                 }
-                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => self.drained = true,
+                Err(rustix::io::Errno::INTR) => {}
                 Err(e) => {
                     tracing::debug!("read failed: {}", io::Error::from(e));
                     return Gathered::Closed;
@@ -228,11 +243,10 @@ impl HeadReader {
 
     /// Reads into a buffer sized to what arrived: a head waiting in the
     /// workers' queue then holds its own bytes, not a whole buffer.
-    fn receive_first(&mut self, stream: &TcpStream, max_head: usize) -> rustix::io::Result<usize> {
+    fn receive_first(&mut self, stream: &TcpStream, limit: usize) -> rustix::io::Result<usize> {
         // Uninitialised: filling 2 KiB with zeros for every request would cost
         // more than the read.
         let mut scratch = [MaybeUninit::<u8>::uninit(); INITIAL_BUFFER];
-        let limit = INITIAL_BUFFER.min(max_head.max(1));
         let ((received, _), _) =
             rustix::net::recv(stream, &mut scratch[..limit], RecvFlags::DONTWAIT)?;
         self.start = 0;

@@ -64,8 +64,8 @@ pub fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
 /// ids count up from zero and never reach it.
 const WAKE: u64 = u64::MAX;
 
-/// An epoll set that reports sockets ready to read, one event per arming,
-/// plus an eventfd that cuts a wait short.
+/// An epoll set that reports sockets as bytes arrive (edge-triggered), plus
+/// an eventfd that cuts a wait short.
 pub struct Poller {
     epoll: OwnedFd,
     wake: OwnedFd,
@@ -94,12 +94,13 @@ impl Poller {
         Ok(Poller { epoll, wake })
     }
 
-    /// Reports `socket` as `id` once, when it has bytes to read or the peer
-    /// has closed. One-shot, so after that report the socket is its taker's
-    /// alone until it is armed again; `again` says it was in the set before
-    /// (re-arming is then a modify, not an add).
+    /// Reports `socket` as `id` each time bytes arrive or the peer closes, and
+    /// now if it has unread bytes already; `again` says it was in the set
+    /// before (arming is then a modify, not an add). Edge-triggered: a socket
+    /// whose reader has read all it held needs no new arming to be reported
+    /// again, so a connection the poller keeps costs no call per request.
     pub fn arm(&self, socket: impl AsFd, id: u64, again: bool) -> io::Result<()> {
-        let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ONESHOT;
+        let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ET;
         let data = EventData::new_u64(id);
         if again {
             epoll::modify(&self.epoll, socket, data, flags)?;
