@@ -403,3 +403,29 @@ fn a_rewritten_file_is_never_answered_stale_by_the_poller() {
     assert!(answered > 20, "the poller answered {answered} of 40");
     server.shutdown().unwrap();
 }
+
+#[test]
+fn a_close_that_comes_with_the_last_bytes_is_seen_at_once() {
+    let site = TestSite::new();
+    let hello = site.file("HelloWorld.html");
+    let server = site.start_with(Backend::Raw, |config| {
+        // Far beyond the read timeout below: only seeing the close ends it in time.
+        config.limits.head_timeout = Duration::from_secs(60);
+        config.limits.idle_timeout = Duration::from_secs(60);
+    });
+    for _ in 0..20 {
+        let mut stream = connect(server.local_addr());
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        warm(&mut stream, "/HelloWorld.html", hello.len());
+        // Part of a head and the FIN together: the read that takes the bytes
+        // does not show the close.
+        stream
+            .write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: a\r\n")
+            .unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(read_until_closed(&mut stream).is_empty());
+    }
+    server.shutdown().unwrap();
+}

@@ -225,8 +225,8 @@ impl Parking {
                 if state.closed {
                     return;
                 }
-                for id in events.ready() {
-                    ready.extend(state.parked.remove(&id));
+                for (id, ended) in events.ready() {
+                    ready.extend(state.parked.remove(&id).map(|p| (p, ended)));
                 }
                 let now = Instant::now();
                 if state.next_expiry.is_some_and(|t| t <= now) {
@@ -247,7 +247,7 @@ impl Parking {
             if !queue_up(workers, backlog) {
                 return;
             }
-            for Parked { mut conn, deadline } in ready.drain(..) {
+            for (Parked { mut conn, deadline }, ended) in ready.drain(..) {
                 if conn.lingering.is_some() {
                     // Draining goes on until the socket is empty.
                     if conn.drain() {
@@ -256,7 +256,7 @@ impl Parking {
                     continue;
                 }
                 match gather(&mut conn, &self.limits) {
-                    Gathered::Ready => whole.push(conn),
+                    Gathered::Ready => whole.push((conn, ended)),
                     Gathered::Waiting => {
                         // A head's first bytes start its own, shorter, timeout.
                         let deadline = conn.head_deadline().unwrap_or(deadline);
@@ -264,7 +264,7 @@ impl Parking {
                             // Bytes that came just as its time ran out do not save it.
                             end(&conn);
                         } else {
-                            let watch = Watch::after_gather(&conn);
+                            let watch = Watch::after_gather(&conn, ended);
                             self.park_until(conn, deadline, watch);
                         }
                     }
@@ -278,14 +278,14 @@ impl Parking {
             // to cached files serves them all.
             let seen = ctx.docroot.see_changes();
             let mut budget = ANSWERS_PER_ROUND;
-            for conn in whole.drain(..) {
+            for (conn, ended) in whole.drain(..) {
                 let answered = match &seen {
                     Some(seen) => answer_from_memory(conn, ctx, seen, &mut wire, &mut budget),
                     None => Answered::Worker(conn),
                 };
                 match answered {
                     Answered::Park(conn) => {
-                        let watch = Watch::after_gather(&conn);
+                        let watch = Watch::after_gather(&conn, ended);
                         self.park_as(conn, watch);
                     }
                     Answered::Worker(conn) => {
@@ -331,8 +331,10 @@ enum Watch {
 }
 
 impl Watch {
-    fn after_gather(conn: &Connection) -> Watch {
-        if conn.drained() {
+    /// `ended`: the event said the peer had closed, which a read that takes
+    /// the last bytes does not report; arming again reports it now.
+    fn after_gather(conn: &Connection, ended: bool) -> Watch {
+        if conn.drained() && !ended {
             Watch::Armed
         } else {
             Watch::Arm

@@ -80,9 +80,19 @@ impl Events {
         Events(Vec::with_capacity(max))
     }
 
-    /// The ids of the sockets the last wait found ready.
-    pub fn ready(&self) -> impl Iterator<Item = u64> + '_ {
-        self.0.iter().map(|e| e.data.u64()).filter(|&id| id != WAKE)
+    /// The ids of the sockets the last wait found ready, each with whether
+    /// its peer had closed or it had failed by then: a read that empties the
+    /// socket of bytes does not show a close that came with them.
+    pub fn ready(&self) -> impl Iterator<Item = (u64, bool)> + '_ {
+        let ended = EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR;
+        self.0
+            .iter()
+            .filter(|e| e.data.u64() != WAKE)
+            .map(move |e| {
+                // Copied out: the kernel's struct is packed.
+                let flags = e.flags;
+                (e.data.u64(), flags.intersects(ended))
+            })
     }
 }
 
