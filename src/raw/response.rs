@@ -2,9 +2,11 @@
 //! reply's fields, the connection field this backend owns, then the body — a
 //! file through [`ChunkedSender`], an explicit loop of fixed-size pieces, which
 //! is what the project teaches and measures. Into a socket each piece is one
-//! `sendfile(2)` call, so it goes from the page cache to the socket without
-//! being copied through a buffer of ours; into anything else (a test's `Vec`)
-//! it is read and written.
+//! `sendfile(2)` call, written out here rather than left to `std::io::copy`:
+//! the piece goes from the page cache to the socket without a buffer of ours
+//! or a copy through user space, while the loop, its piece size (the
+//! `--chunk-size` flag) and the check for a file cut short stay visible. Into
+//! anything else (a test's `Vec`) each piece is read and written.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
