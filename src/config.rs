@@ -100,13 +100,13 @@ impl Default for Limits {
     }
 }
 
-/// Size of each piece a file body is read and written in, per backend: each
-/// connection sending a file holds about one piece, so raw, with a thread per
-/// sending connection, keeps them small; the figures behind both values are in
-/// docs/benchmarks.md.
+/// Size of each piece a file body is sent in, per backend. hyper reads each
+/// piece into memory, so a sending connection holds about one; raw hands each
+/// to `sendfile(2)`, which needs no buffer of ours, so its pieces are large:
+/// fewer system calls per file.
 pub const fn default_chunk_size(backend: Backend) -> usize {
     match backend {
-        Backend::Raw => 64 * 1024,
+        Backend::Raw => 1024 * 1024,
         Backend::Hyper => 256 * 1024,
     }
 }
@@ -120,7 +120,7 @@ pub struct Config {
     /// Worker threads: the raw pool's size, or tokio's worker threads;
     /// `None`: the backend's own default ([`Config::threads_for`]).
     pub threads: Option<NonZeroUsize>,
-    /// Bytes per file read and write; `None`: [`default_chunk_size`].
+    /// Bytes per piece of a file body; `None`: [`default_chunk_size`].
     pub chunk_size: Option<NonZeroUsize>,
     /// Serve one connection, then close the listener and stop.
     pub once: bool,
@@ -157,7 +157,7 @@ impl Config {
         }
     }
 
-    /// Bytes per file read and write for `backend`: `chunk_size`, or the
+    /// Bytes per piece of a file body for `backend`: `chunk_size`, or the
     /// backend's [`default_chunk_size`].
     pub fn chunk_size_for(&self, backend: Backend) -> usize {
         self.chunk_size

@@ -100,13 +100,12 @@ pub fn refuse_unread(
 pub fn refuse_late(stream: &TcpStream, pending: &[u8]) {
     let reply = Reply::status(StatusCode::REQUEST_TIMEOUT).answering(method_of(pending));
     let mut bytes = Vec::new();
-    let mut sender = ChunkedSender::new(1);
     if write_reply(
         &mut bytes,
         reply,
         Persistence::Close,
         &mut Vec::new(),
-        &mut sender,
+        ChunkedSender::new(1),
     )
     .is_ok()
     {
@@ -132,7 +131,6 @@ pub fn refuse_busy(stream: &TcpStream) {
         http::HeaderValue::from_static("1"),
     );
     let mut out = Vec::new();
-    let mut sender = ChunkedSender::new(1);
     // The accept loop must not stall on this client.
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
     let _ = write_reply(
@@ -140,7 +138,7 @@ pub fn refuse_busy(stream: &TcpStream) {
         reply,
         Persistence::Close,
         &mut out,
-        &mut sender,
+        ChunkedSender::new(1),
     );
     let _ = (&mut &*stream).flush();
     let _ = stream.shutdown(Shutdown::Write);
@@ -154,9 +152,14 @@ fn answer_and_close(
     method: &str,
     out: &mut Vec<u8>,
 ) -> Ending {
-    let mut sender = ChunkedSender::new(1);
     let reply = Reply::status(status).answering(method);
-    match write_reply(&mut &*stream, reply, Persistence::Close, out, &mut sender) {
+    match write_reply(
+        &mut &*stream,
+        reply,
+        Persistence::Close,
+        out,
+        ChunkedSender::new(1),
+    ) {
         Ok(()) => close_after_answer(stream, false),
         Err(_) => Ending::Closed,
     }

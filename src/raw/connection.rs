@@ -49,7 +49,6 @@ pub struct Connection {
     stream: Arc<TcpStream>,
     reader: HeadReader,
     peer: SocketAddr,
-    sender: ChunkedSender,
     served: usize,
     /// The end of an answer the poller began and the socket had no room
     /// for: the next worker writes it before anything else.
@@ -74,7 +73,6 @@ impl Connection {
             stream,
             reader: HeadReader::new(Arc::clone(&ctx.head_budget)),
             peer,
-            sender: ChunkedSender::new(ctx.chunk_size),
             served: 0,
             unsent: Vec::new(),
             parked_before: false,
@@ -149,9 +147,8 @@ pub fn serve(mut conn: Box<Connection>, ctx: &Context) -> Turn {
         OUT.set(out);
     }
     // A waiting connection keeps no buffers it can do without: a thousand
-    // idle clients then cost a thousand sockets, not a thousand heads and file pieces.
+    // idle clients then cost a thousand sockets, not a thousand heads.
     conn.reader.release();
-    conn.sender.release();
     match next {
         Next::Park => Turn::Park(conn),
         Next::Close(closing::Ending::Linger) => {
@@ -274,7 +271,6 @@ fn serve_turn(conn: &mut Connection, ctx: &Context, out: &mut Vec<u8>) -> Next {
         stream,
         reader,
         peer,
-        sender,
         served,
         unsent,
         registration,
@@ -324,6 +320,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context, out: &mut Vec<u8>) -> Next {
         let started = ctx.docroot.logs_exchanges().then(Instant::now);
         let reply = answer(head, framing, ctx);
         let exchange = started.map(|at| Exchange::new(Some(peer), &reply, at));
+        let sender = ChunkedSender::new(ctx.chunk_size);
         let written = write_reply(&mut &*stream, reply, persistence, out, sender);
         if let Some(exchange) = exchange {
             ctx.docroot.log_exchange(&request_view(head), &exchange);

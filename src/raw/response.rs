@@ -1,12 +1,18 @@
 //! Writes a docroot [`Reply`] to the socket as HTTP/1.1: status line, the
 //! reply's fields, the connection field this backend owns, then the body — a
-//! file through [`ChunkedSender`], an explicit loop of fixed-size reads and
-//! `write_all`s, which is what the project teaches and measures (`std::io::copy`
-//! would quietly become `sendfile` on Linux).
+//! file through [`ChunkedSender`], an explicit loop of fixed-size pieces, which
+//! is what the project teaches and measures. Into a socket each piece is one
+//! `sendfile(2)` call, written out here rather than left to `std::io::copy`:
+//! the piece goes from the page cache to the socket without a buffer of ours
+//! or a copy through user space, while the loop, its piece size (the
+//! `--chunk-size` flag) and the check for a file cut short stay visible. Into
+//! anything else (a test's `Vec`) each piece is read and written.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::TcpStream;
 
+use super::sys;
 use crate::docroot::{Body, Reply};
 
 /// What the response says about the connection (RFC 9112 §9.3, §9.6).
@@ -22,11 +28,11 @@ pub enum Persistence {
 
 /// Writes `reply`, reusing `head` as the buffer for the status line and fields.
 pub fn write_reply(
-    stream: &mut impl Write,
+    stream: &mut impl Output,
     reply: Reply,
     persistence: Persistence,
     head: &mut Vec<u8>,
-    sender: &mut ChunkedSender,
+    sender: ChunkedSender,
 ) -> io::Result<()> {
     render_head(&reply, persistence, head);
     match reply.body {
@@ -38,7 +44,7 @@ pub fn write_reply(
         }
         Body::File { file, offset, len } => {
             stream.write_all(head)?;
-            sender.send(file, offset, len, stream)
+            stream.send_file(sender, file, offset, len)
         }
     }
 }
@@ -88,81 +94,149 @@ fn render_head(reply: &Reply, persistence: Persistence, head: &mut Vec<u8>) {
     head.extend_from_slice(b"\r\n");
 }
 
-/// Sends a file in pieces of a fixed size, each written whole with `write_all`
-/// (a bare `write` may send only part of a piece and lose the rest).
-#[derive(Debug)]
+/// Where a response goes: how a file body reaches it.
+pub trait Output: Write {
+    /// Sends `len` bytes of `file` from `offset` on, in `sender`'s pieces.
+    fn send_file(
+        &mut self,
+        sender: ChunkedSender,
+        file: File,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()>;
+}
+
+impl Output for &TcpStream {
+    fn send_file(
+        &mut self,
+        sender: ChunkedSender,
+        file: File,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        sender.send(&file, offset, len, self)
+    }
+}
+
+impl Output for Vec<u8> {
+    fn send_file(
+        &mut self,
+        sender: ChunkedSender,
+        file: File,
+        offset: u64,
+        len: u64,
+    ) -> io::Result<()> {
+        sender.copy(file, offset, len, self)
+    }
+}
+
+/// Sends a file in pieces of a fixed size (`--chunk-size`), each sent whole
+/// before the next begins (one call may send only part of a piece).
+///
+/// A file that shrank since its length was announced is an error: the
+/// `Content-Length` already sent can no longer be honoured, so the caller must
+/// close the connection rather than send fewer bytes — or more, which a file
+/// that grew never gets: exactly `len` bytes are asked for.
+#[derive(Debug, Clone, Copy)]
 pub struct ChunkedSender {
     chunk_size: usize,
-    /// Allocated on the first file sent: a connection that only gets small
-    /// files (served from memory) never pays for it.
-    chunk: Vec<u8>,
 }
 
 impl ChunkedSender {
     pub fn new(chunk_size: usize) -> ChunkedSender {
         ChunkedSender {
             chunk_size: chunk_size.max(1),
-            chunk: Vec::new(),
         }
     }
 
-    /// Frees the piece buffer; the next file sent allocates it again.
-    pub fn release(&mut self) {
-        self.chunk = Vec::new();
+    /// Sends `len` bytes of `file` from `offset` on into `socket`, one
+    /// `sendfile(2)` call per piece and more for a piece the socket took only
+    /// part of. The socket's send timeout ends a wait as it ends a write's.
+    pub fn send(self, file: &File, offset: u64, len: u64, socket: &TcpStream) -> io::Result<()> {
+        // The file's cursor is neither used nor moved: each call says where to read.
+        let mut at = offset;
+        let mut left = len;
+        while left > 0 {
+            let mut piece = self.piece(left);
+            while piece > 0 {
+                let sent = match sys::send_file(socket, file, &mut at, piece) {
+                    Ok(0) => return Err(shrank(left, len)),
+                    Ok(sent) => sent,
+                    // A file the kernel cannot send from (none docroot serves
+                    // on the usual file systems): the rest the plain way.
+                    Err(e) if sys::cannot_send_file(&e) => {
+                        return self.copy_from(file, at, left, &mut &*socket);
+                    }
+                    Err(e) => return Err(e),
+                };
+                piece -= sent;
+                left -= sent as u64;
+            }
+        }
+        Ok(())
     }
 
-    /// Sends `len` bytes of `file` from `offset` on. A file that shrank since
-    /// its length was announced is an error: the `Content-Length` already sent
-    /// can no longer be honoured, so the caller must close the connection.
-    pub fn send(
-        &mut self,
-        mut file: File,
+    /// Sends `len` bytes of `file` from `offset` on into `out`: each piece
+    /// read into a buffer, then written whole with `write_all`.
+    pub fn copy(self, file: File, offset: u64, len: u64, out: &mut impl Write) -> io::Result<()> {
+        self.copy_from(&file, offset, len, out)
+    }
+
+    fn copy_from(
+        self,
+        mut file: &File,
         offset: u64,
         len: u64,
         out: &mut impl Write,
     ) -> io::Result<()> {
         // Always: the file's cursor may have moved since it was opened.
         file.seek(SeekFrom::Start(offset))?;
-        if self.chunk.is_empty() {
-            self.chunk = vec![0; self.chunk_size];
-        }
+        let mut chunk = vec![0; self.piece(len)];
         let mut left = len;
         while left > 0 {
-            let want = self
-                .chunk
-                .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
-            let got = file.read(&mut self.chunk[..want])?;
+            let want = self.piece(left);
+            let got = file.read(&mut chunk[..want])?;
             if got == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("file shrank while being sent: {left} of {len} bytes missing"),
-                ));
+                return Err(shrank(left, len));
             }
-            out.write_all(&self.chunk[..got])?;
+            out.write_all(&chunk[..got])?;
             left -= got as u64;
         }
         Ok(())
     }
+
+    /// The next piece when `left` bytes remain.
+    fn piece(self, left: u64) -> usize {
+        self.chunk_size
+            .min(usize::try_from(left).unwrap_or(usize::MAX))
+    }
+}
+
+fn shrank(left: u64, len: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("file shrank while being sent: {left} of {len} bytes missing"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::StatusCode;
+    use std::net::TcpListener;
+    use std::time::Duration;
 
     #[test]
     fn writes_status_fields_and_connection() {
         let mut out = Vec::new();
         let reply = Reply::status(StatusCode::NOT_FOUND);
         let len = reply.content_length() as usize;
-        let mut sender = ChunkedSender::new(16);
         write_reply(
             &mut out,
             reply,
             Persistence::Close,
             &mut Vec::new(),
-            &mut sender,
+            ChunkedSender::new(16),
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -172,28 +246,169 @@ mod tests {
         assert_eq!(body.len(), len);
     }
 
-    #[test]
-    fn sends_a_file_in_chunks_of_any_size() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A file of `len` bytes with a recognisable pattern, and its bytes.
+    fn pattern_file(dir: &tempfile::TempDir, len: usize) -> (std::path::PathBuf, Vec<u8>) {
         let path = dir.path().join("f");
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &data).unwrap();
+        (path, data)
+    }
+
+    #[test]
+    fn copies_a_file_in_chunks_of_any_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, data) = pattern_file(&dir, 10_000);
         for chunk in [1, 7, 1024, 64 * 1024] {
             let mut out = Vec::new();
             let file = File::open(&path).unwrap();
             ChunkedSender::new(chunk)
-                .send(file, 0, data.len() as u64, &mut out)
+                .copy(file, 0, data.len() as u64, &mut out)
                 .unwrap();
             assert_eq!(out, data, "chunk {chunk}");
         }
         let mut slice = Vec::new();
         let file = File::open(&path).unwrap();
         ChunkedSender::new(7)
-            .send(file, 1234, 100, &mut slice)
+            .copy(file, 1234, 100, &mut slice)
             .unwrap();
         assert_eq!(slice, &data[1234..1334]);
         let file = File::open(&path).unwrap();
-        let short = ChunkedSender::new(1024).send(file, 0, data.len() as u64 + 1, &mut Vec::new());
+        let short = ChunkedSender::new(1024).copy(file, 0, data.len() as u64 + 1, &mut Vec::new());
         assert_eq!(short.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// A connected pair on loopback: the sending end and the receiving end,
+    /// both with timeouts so a broken send fails the test instead of hanging it.
+    fn socket_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let receiver = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (sender, _) = listener.accept().unwrap();
+        sender
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        (sender, receiver)
+    }
+
+    /// `send`'s result and every byte that reached the other end, which reads
+    /// until the sending end closes.
+    fn sent_over_socket(
+        chunk: usize,
+        file: &File,
+        offset: u64,
+        len: u64,
+    ) -> (io::Result<()>, Vec<u8>) {
+        let (socket, mut receiver) = socket_pair();
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                let mut got = Vec::new();
+                receiver.read_to_end(&mut got).map(|_| got)
+            });
+            let result = ChunkedSender::new(chunk).send(file, offset, len, &socket);
+            drop(socket);
+            (
+                result,
+                reader
+                    .join()
+                    .unwrap()
+                    .expect("the receiver reads to the end"),
+            )
+        })
+    }
+
+    #[test]
+    fn sends_a_file_or_a_range_over_a_socket_in_chunks_of_any_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, data) = pattern_file(&dir, 100_000);
+        let mut file = File::open(&path).unwrap();
+        // Where the file's cursor stands does not matter.
+        file.seek(SeekFrom::Start(777)).unwrap();
+        for chunk in [1, 7, 4093, 64 * 1024, 1 << 20] {
+            let (result, got) = sent_over_socket(chunk, &file, 0, data.len() as u64);
+            result.unwrap();
+            assert!(got == data, "chunk {chunk}: {} bytes arrived", got.len());
+            for (offset, len) in [(1234, 5000), (99_000, 1000), (0, 1), (50_000, 0)] {
+                let (result, got) = sent_over_socket(chunk, &file, offset, len);
+                result.unwrap();
+                let want = &data[offset as usize..(offset + len) as usize];
+                assert!(got == want, "chunk {chunk}, range {offset}+{len}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_shorter_than_announced_is_an_error_after_all_it_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, data) = pattern_file(&dir, 10_000);
+        let file = File::open(&path).unwrap();
+        for chunk in [1, 7, 64 * 1024] {
+            let (result, got) = sent_over_socket(chunk, &file, 0, data.len() as u64 + 10);
+            assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+            assert!(got == data, "chunk {chunk}: {} bytes arrived", got.len());
+        }
+    }
+
+    /// Small socket buffers on both ends, so the sender waits on the
+    /// receiver after a few KiB.
+    fn shrink_buffers(sender: &TcpStream, receiver: &TcpStream) {
+        rustix::net::sockopt::set_socket_send_buffer_size(sender, 4096).unwrap();
+        rustix::net::sockopt::set_socket_recv_buffer_size(receiver, 4096).unwrap();
+    }
+
+    #[test]
+    fn a_file_truncated_mid_send_ends_the_send_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = 8 << 20;
+        let (path, data) = pattern_file(&dir, len);
+        let file = File::open(&path).unwrap();
+        let (socket, mut receiver) = socket_pair();
+        shrink_buffers(&socket, &receiver);
+        let first = 64 * 1024;
+        let (result, got) = std::thread::scope(|scope| {
+            let sending = scope.spawn(|| {
+                let result = ChunkedSender::new(4093).send(&file, 0, len as u64, &socket);
+                // What `serve` does after a failed send: close.
+                socket.shutdown(std::net::Shutdown::Both).unwrap();
+                result
+            });
+            let mut got = vec![0; first];
+            receiver.read_exact(&mut got).unwrap();
+            // The sender is blocked on the receiver far before the new end.
+            File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(1 << 20)
+                .unwrap();
+            receiver.read_to_end(&mut got).unwrap();
+            (sending.join().unwrap(), got)
+        });
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert!(
+            got.len() >= first && got.len() < len,
+            "{} of {len} bytes arrived",
+            got.len()
+        );
+        assert!(got[..first] == data[..first]);
+    }
+
+    #[test]
+    fn a_receiver_that_stops_reading_times_the_send_out_like_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = 8 << 20;
+        let (path, _) = pattern_file(&dir, len);
+        let file = File::open(&path).unwrap();
+        let (socket, receiver) = socket_pair();
+        shrink_buffers(&socket, &receiver);
+        socket
+            .set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let sent = ChunkedSender::new(64 * 1024).send(&file, 0, len as u64, &socket);
+        let written = (&socket).write_all(&vec![0; len]);
+        assert_eq!(sent.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(written.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        drop(receiver);
     }
 }

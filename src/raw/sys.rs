@@ -1,7 +1,8 @@
 //! The raw backend's Linux-specific calls, kept here so the rest of it reads
-//! as plain `std::net`: a scheduler hint, a non-blocking drain and send, and the epoll
-//! set that watches parked connections.
+//! as plain `std::net`: a scheduler hint, a non-blocking drain and send, a
+//! file sent with sendfile, and the epoll set that watches parked connections.
 
+use std::fs::File;
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, OwnedFd};
@@ -58,6 +59,33 @@ pub fn discard_arrived(stream: &TcpStream) {
 pub fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
     Ok(rustix::net::send(stream, bytes, flags)?)
+}
+
+/// Sends up to `count` bytes of `file` from `*offset` on into `socket` with
+/// sendfile(2), moving `*offset` past them: how many were sent, 0 when the
+/// file ends at `*offset`. It waits as a write on the blocking socket does,
+/// so the socket's send timeout ends a wait with `WouldBlock`, as a write's;
+/// a signal is retried. sendfile has no `MSG_NOSIGNAL`: to a reset peer it
+/// raises SIGPIPE, which the Rust runtime ignores, and fails with `EPIPE`.
+pub fn send_file(
+    socket: &TcpStream,
+    file: &File,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<usize> {
+    loop {
+        match rustix::fs::sendfile(socket, file, Some(offset), count) {
+            Err(rustix::io::Errno::INTR) => {}
+            sent => return Ok(sent?),
+        }
+    }
+}
+
+/// Whether `error`, from [`send_file`], says the file cannot be sent that way
+/// at all (a file system without the kernel's support), rather than that the
+/// send failed.
+pub fn cannot_send_file(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS))
 }
 
 /// The event data of the descriptor that wakes the poller early; callers'
