@@ -84,6 +84,11 @@ impl Connection {
         &self.stream
     }
 
+    /// Requests answered on this connection so far.
+    pub(super) fn served(&self) -> usize {
+        self.served
+    }
+
     /// Takes what the client has sent, without waiting: see [`HeadReader::gather`].
     pub(super) fn gather(&mut self, limits: &crate::Limits) -> Gathered {
         self.reader.gather(&self.stream, limits)

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::docroot::DocRoot;
 use crate::{Backend, Config, Shutdown};
-use connection::{Connection, Context, Turn};
+use connection::{Answered, Connection, Context, Turn};
 use parking::Parking;
 use pool::WorkerPool;
 use reader::{Gathered, HeadBudget};
@@ -152,6 +152,8 @@ pub(crate) fn run(
             Turn::Done => {}
         },
     )?;
+    // The accept loop's buffer for the answers it sends itself.
+    let mut wire = Vec::new();
     let poller = match pool.submitter() {
         Some(workers) => {
             let parking = Arc::clone(&parking);
@@ -198,13 +200,19 @@ pub(crate) fn run(
             open.register(&stream),
             &ctx,
         ));
-        // The head is often there already; if not, it is gathered without a worker.
+        // The head is often there already; if not, it is gathered without a
+        // worker. A cached page is answered here, as the poller would: a
+        // burst of new clients then needs no burst of workers.
         match parking::gather(&mut conn, &config.limits) {
-            Gathered::Ready => {
-                if let Err(conn) = pool.submit(conn) {
-                    closing::refuse_busy(conn.stream());
+            Gathered::Ready => match parking::answer_from_memory(conn, &ctx, &mut wire) {
+                Answered::Park(conn) => parking.park(conn),
+                Answered::Worker(conn) => {
+                    if let Err(conn) = pool.submit(conn) {
+                        busy(conn, &pool);
+                    }
                 }
-            }
+                Answered::Done => {}
+            },
             Gathered::Waiting => parking.park(conn),
             Gathered::Closed => {}
         }
@@ -237,6 +245,17 @@ pub(crate) fn run(
     }
     drop(pool);
     Ok(())
+}
+
+/// A new connection the workers' queue has no room for: a fast 503 while
+/// nothing has been answered on it; once something has, a 503 would follow
+/// an answer, so it waits for room instead, holding up the accept loop.
+fn busy(conn: Box<Connection>, pool: &WorkerPool<Box<Connection>>) {
+    if conn.served() == 0 {
+        closing::refuse_busy(conn.stream());
+    } else {
+        let _ = pool.submit_waiting(conn);
+    }
 }
 
 /// Every connection the server holds, so shutdown can wake or cut them.

@@ -280,7 +280,7 @@ pub fn gather(conn: &mut Connection, limits: &Limits) -> Gathered {
 
 /// [`connection::answer_from_memory`], with a panic costing this connection
 /// alone (it is dropped, so closed), not the thread that parks for all.
-fn answer_from_memory(conn: Box<Connection>, ctx: &Context, wire: &mut Vec<u8>) -> Answered {
+pub fn answer_from_memory(conn: Box<Connection>, ctx: &Context, wire: &mut Vec<u8>) -> Answered {
     catch_unwind(AssertUnwindSafe(|| {
         connection::answer_from_memory(conn, ctx, wire)
     }))
