@@ -67,6 +67,7 @@ pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, Ser
     } else {
         "http"
     };
+    limit_malloc_arenas();
     let cuts_before = crate::server::cuts();
     let handle = start(backend, config, root)?;
     tracing::info!(
@@ -116,6 +117,24 @@ pub fn browsable_url(scheme: &str, addr: SocketAddr) -> String {
     };
     format!("{scheme}://{local}/ (every address: {addr})")
 }
+
+/// glibc's malloc gives threads arenas of their own, up to eight per core,
+/// and each keeps what its threads freed: raw's workers, each sending a file
+/// piece now and then, would keep a piece's worth apiece. One arena per core
+/// this process may run on is as many as can be busy at once. Before any
+/// server thread allocates; `MALLOC_ARENA_MAX`, when set, is left to decide.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // SAFETY: mallopt only sets a malloc parameter; M_ARENA_MAX takes any count.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, i32::try_from(cores).unwrap_or(i32::MAX)) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
 
 /// Takes the binary's code and constants out of this process's page tables
 /// once the server has started: most of those pages served only to start
