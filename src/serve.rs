@@ -67,6 +67,7 @@ pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, Ser
     } else {
         "http"
     };
+    limit_malloc_arenas();
     let cuts_before = crate::server::cuts();
     let handle = start(backend, config, root)?;
     tracing::info!(
@@ -79,6 +80,7 @@ pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, Ser
             " (Ctrl-C stops)"
         },
     );
+    unmap_startup_pages();
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(ServeError::Signals)?;
     let signal_handle = signals.handle();
     let stopper = handle.stopper();
@@ -115,3 +117,83 @@ pub fn browsable_url(scheme: &str, addr: SocketAddr) -> String {
     };
     format!("{scheme}://{local}/ (every address: {addr})")
 }
+
+/// glibc's malloc gives threads arenas of their own, up to eight per core,
+/// and each keeps what its threads freed: raw's workers, each sending a file
+/// piece now and then, would keep a piece's worth apiece. One arena per core
+/// this process may run on is as many as can be busy at once. Before any
+/// server thread allocates; `MALLOC_ARENA_MAX`, when set, is left to decide.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // SAFETY: mallopt only sets a malloc parameter; M_ARENA_MAX takes any count.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, i32::try_from(cores).unwrap_or(i32::MAX)) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
+/// Takes the binary's code and constants out of this process's page tables
+/// once the server has started: most of those pages served only to start
+/// (the command line, logging, opening the root) and would otherwise count
+/// as resident for as long as the server runs. A page serving needs comes
+/// back on its first use from the page cache, without reading the disk.
+/// Skipped under a debugger, whose breakpoints live in private copies of
+/// code pages that this would throw away.
+#[cfg(target_os = "linux")]
+fn unmap_startup_pages() {
+    use std::ffi::{c_int, c_void};
+
+    /// Called for each loaded object, the program first; stops after it.
+    unsafe extern "C" fn program_only(
+        info: *mut libc::dl_phdr_info,
+        _size: usize,
+        _data: *mut c_void,
+    ) -> c_int {
+        // SAFETY: dl_iterate_phdr hands a valid dl_phdr_info whose dlpi_phdr
+        // points at dlpi_phnum program headers, for the length of this call.
+        let info = unsafe { &*info };
+        // SAFETY: sysconf only reads a constant of the system.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0);
+        if page == 0 {
+            return 1;
+        }
+        for i in 0..usize::from(info.dlpi_phnum) {
+            // SAFETY: i < dlpi_phnum (see above).
+            let header = unsafe { &*info.dlpi_phdr.add(i) };
+            // Only segments never written: a writable one holds relocated
+            // data and globals, which exist nowhere else.
+            if header.p_type != libc::PT_LOAD || header.p_flags & libc::PF_W != 0 {
+                continue;
+            }
+            let start = info.dlpi_addr as usize + header.p_vaddr as usize;
+            let end = start + header.p_memsz as usize;
+            // Whole pages only: one shared with a writable segment is left alone.
+            let (start, end) = (start.next_multiple_of(page), end / page * page);
+            if end > start {
+                // SAFETY: the range lies within a read-only, file-backed
+                // mapping of the program, so a page dropped is read back
+                // from the file unchanged on its next use.
+                unsafe { libc::madvise(start as *mut c_void, end - start, libc::MADV_DONTNEED) };
+            }
+        }
+        1
+    }
+
+    let traced = std::fs::read_to_string("/proc/self/status").map_or(true, |status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .is_none_or(|pid| pid.trim() != "0")
+    });
+    if !traced {
+        // SAFETY: the callback only reads what it is handed (see above).
+        unsafe { libc::dl_iterate_phdr(Some(program_only), std::ptr::null_mut()) };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unmap_startup_pages() {}

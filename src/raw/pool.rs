@@ -1,38 +1,51 @@
-//! A fixed set of worker threads fed by a bounded queue (the Rust Book's
-//! `ThreadPool`, chapter 21): the pool owns its workers, a full queue is the
-//! caller's to answer, and dropping the pool lets queued jobs finish and joins
-//! every thread.
+//! A bounded set of worker threads fed by a bounded queue (the Rust Book's
+//! `ThreadPool`, chapter 21, started lazily): a worker is started only when a
+//! job finds none waiting, so a server whose poller answers most requests
+//! holds a few threads, not the whole bound. A full queue is the caller's to
+//! answer, and dropping the pool lets queued jobs finish and joins every thread.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Runs `handler` on each submitted job, on one of `size` threads.
+/// Runs `handler` on each submitted job, on one of at most `size` threads.
 pub struct WorkerPool<J: Send + 'static> {
     sender: Option<SyncSender<J>>,
-    workers: Vec<JoinHandle<()>>,
+    workers: Arc<Workers<J>>,
+}
+
+/// What every producer shares with the workers: the way to start one more.
+struct Workers<J> {
+    receiver: Mutex<Receiver<J>>,
+    handler: Box<dyn Fn(J) + Send + Sync>,
+    size: usize,
+    /// Jobs queued and not yet taken.
+    queued: AtomicUsize,
+    /// Workers waiting for a job (or about to).
+    waiting: AtomicUsize,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl<J: Send + 'static> WorkerPool<J> {
+    /// Starts one worker; the rest, up to `size`, as jobs need them.
     pub fn new(
         size: usize,
         queue: usize,
         handler: impl Fn(J) + Send + Sync + 'static,
     ) -> std::io::Result<WorkerPool<J>> {
         let (sender, receiver) = sync_channel(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let handler = Arc::new(handler);
-        let mut workers = Vec::with_capacity(size);
-        for id in 0..size.max(1) {
-            let receiver = Arc::clone(&receiver);
-            let handler = Arc::clone(&handler);
-            let worker = std::thread::Builder::new()
-                .name(format!("twinserve-raw-{id}"))
-                .spawn(move || work(&receiver, &*handler))?;
-            workers.push(worker);
-        }
+        let workers = Arc::new(Workers {
+            receiver: Mutex::new(receiver),
+            handler: Box::new(handler),
+            size: size.max(1),
+            queued: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+        });
+        Workers::start_one(&workers)?;
         Ok(WorkerPool {
             sender: Some(sender),
             workers,
@@ -45,7 +58,7 @@ impl<J: Send + 'static> WorkerPool<J> {
         let Some(sender) = &self.sender else {
             return Err(job);
         };
-        sender.try_send(job).map_err(|e| match e {
+        send(sender, &self.workers, job).map_err(|e| match e {
             TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
         })
     }
@@ -53,7 +66,17 @@ impl<J: Send + 'static> WorkerPool<J> {
     /// A handle for a producer that keeps its own backlog rather than refuse
     /// a job: see [`Submitter::try_send`]. The workers keep running until it is dropped.
     pub fn submitter(&self) -> Option<Submitter<J>> {
-        self.sender.clone().map(Submitter)
+        let sender = self.sender.clone()?;
+        Some(Submitter {
+            sender,
+            workers: Arc::clone(&self.workers),
+        })
+    }
+
+    /// Threads started so far.
+    #[cfg(test)]
+    fn started(&self) -> usize {
+        self.workers.threads().len()
     }
 
     /// Stops taking jobs and waits until the workers have finished the queued
@@ -62,7 +85,7 @@ impl<J: Send + 'static> WorkerPool<J> {
     pub fn drain(&mut self, deadline: Instant) -> bool {
         self.sender = None;
         loop {
-            if self.workers.iter().all(JoinHandle::is_finished) {
+            if self.workers.threads().iter().all(JoinHandle::is_finished) {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -75,38 +98,102 @@ impl<J: Send + 'static> WorkerPool<J> {
 }
 
 /// See [`WorkerPool::submitter`].
-pub struct Submitter<J>(SyncSender<J>);
+pub struct Submitter<J: Send + 'static> {
+    sender: SyncSender<J>,
+    workers: Arc<Workers<J>>,
+}
 
-impl<J> Submitter<J> {
+impl<J: Send + 'static> Submitter<J> {
     /// Queues `job` if the queue has room, without waiting; hands it back
     /// when the queue is full or the workers are gone, saying which.
     pub fn try_send(&self, job: J) -> Result<(), TrySendError<J>> {
-        self.0.try_send(job)
+        send(&self.sender, &self.workers, job)
     }
 }
 
-fn work<J>(receiver: &Mutex<Receiver<J>>, handler: &(impl Fn(J) + ?Sized)) {
-    // Hundreds of workers may share a core; a short slice lets a woken one
-    // answer sooner instead of queueing behind the rest.
-    super::sys::request_short_slice();
-    loop {
-        // The lock is held only while waiting for a job, never while serving one.
-        let job = receiver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
-        let Ok(job) = job else { return };
-        // A panic is a bug, but it must cost one connection, not a worker.
-        if catch_unwind(AssertUnwindSafe(|| handler(job))).is_err() {
-            crate::server::note_panic();
+/// Queues `job` without waiting, and starts a worker if it needs one.
+fn send<J: Send + 'static>(
+    sender: &SyncSender<J>,
+    workers: &Arc<Workers<J>>,
+    job: J,
+) -> Result<(), TrySendError<J>> {
+    // Counted before it is sent, so a worker never takes a job not yet counted.
+    workers.queued.fetch_add(1, Ordering::AcqRel);
+    if let Err(e) = sender.try_send(job) {
+        workers.queued.fetch_sub(1, Ordering::AcqRel);
+        return Err(e);
+    }
+    workers.start_if_needed();
+    Ok(())
+}
+
+impl<J: Send + 'static> Workers<J> {
+    /// Starts a worker when more jobs wait than workers do.
+    fn start_if_needed(self: &Arc<Self>) {
+        if self.queued.load(Ordering::Acquire) > self.waiting.load(Ordering::Acquire)
+            && let Err(e) = Workers::start_one(self)
+        {
+            // The job is queued all the same: the workers there are will take it.
+            tracing::warn!("cannot start another worker thread: {e}");
         }
+    }
+
+    /// Starts a worker unless `size` have been started.
+    fn start_one(workers: &Arc<Workers<J>>) -> std::io::Result<()> {
+        let mut threads = workers.threads();
+        if threads.len() >= workers.size {
+            return Ok(());
+        }
+        // Counted as waiting from now, so the next job does not start another for itself.
+        workers.waiting.fetch_add(1, Ordering::AcqRel);
+        let shared = Arc::clone(workers);
+        let spawned = std::thread::Builder::new()
+            .name(format!("twinserve-raw-{}", threads.len()))
+            .spawn(move || shared.work());
+        match spawned {
+            Ok(thread) => {
+                threads.push(thread);
+                Ok(())
+            }
+            Err(e) => {
+                workers.waiting.fetch_sub(1, Ordering::AcqRel);
+                Err(e)
+            }
+        }
+    }
+
+    fn work(&self) {
+        // Hundreds of workers may share a core; a short slice lets a woken one
+        // answer sooner instead of queueing behind the rest.
+        super::sys::request_short_slice();
+        loop {
+            // The lock is held only while waiting for a job, never while serving one.
+            let job = self
+                .receiver
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .recv();
+            let Ok(job) = job else { return };
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            // A panic is a bug, but it must cost one connection, not a worker.
+            if catch_unwind(AssertUnwindSafe(|| (self.handler)(job))).is_err() {
+                crate::server::note_panic();
+            }
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    fn threads(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.threads.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl<J: Send + 'static> Drop for WorkerPool<J> {
     fn drop(&mut self) {
         self.sender = None;
-        for worker in self.workers.drain(..) {
+        let threads = std::mem::take(&mut *self.workers.threads());
+        for worker in threads {
             let _ = worker.join();
         }
     }
@@ -115,7 +202,7 @@ impl<J: Send + 'static> Drop for WorkerPool<J> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
 
     #[test]
     fn runs_every_job_and_joins_on_drop() {
@@ -168,5 +255,58 @@ mod tests {
         pool.submit(1).unwrap();
         drop(pool);
         assert_eq!(done.load(Ordering::SeqCst), 1);
+    }
+
+    /// Waits (bounded) until every started worker waits for a job again.
+    fn settle<J: Send + 'static>(pool: &WorkerPool<J>) {
+        for _ in 0..10_000 {
+            if pool.workers.waiting.load(Ordering::SeqCst) == pool.started() {
+                return;
+            }
+            std::thread::yield_now();
+        }
+        panic!("the workers never went back to waiting");
+    }
+
+    #[test]
+    fn jobs_one_at_a_time_start_one_worker() {
+        let pool = WorkerPool::new(8, 100, |done: mpsc::Sender<()>| {
+            let _ = done.send(());
+        })
+        .unwrap();
+        for _ in 0..20 {
+            let (done, finished) = mpsc::channel();
+            pool.submit(done).unwrap();
+            finished.recv_timeout(Duration::from_secs(10)).unwrap();
+            settle(&pool);
+        }
+        assert_eq!(pool.started(), 1);
+    }
+
+    #[test]
+    fn jobs_that_wait_together_get_a_worker_each_up_to_the_bound() {
+        let (started_tx, started) = mpsc::channel();
+        let (release_tx, release) = mpsc::channel::<()>();
+        let release = Mutex::new(release);
+        let pool = WorkerPool::new(3, 100, move |_: u8| {
+            started_tx.send(()).unwrap();
+            // Each job holds its worker until the test lets it go (bounded).
+            let _ = release
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(10));
+        })
+        .unwrap();
+        for job in 0..5 {
+            pool.submit(job).unwrap();
+        }
+        // Three run at once only if three workers were started for them.
+        for _ in 0..3 {
+            started.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        assert_eq!(pool.started(), 3);
+        drop(release_tx);
+        drop(pool);
+        assert_eq!(started.try_iter().count(), 2);
     }
 }
