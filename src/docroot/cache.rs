@@ -11,7 +11,9 @@
 //! goes to the disk. Only paths without symlinks are kept, so the watched
 //! folders alone decide what a path names; watches never follow a link; and
 //! a file is kept only if a lookup beneath the root made after its watches
-//! were in place still finds, without a symlink, the very file that was read.
+//! were in place still finds, without a symlink, the very file that was read,
+//! still holding the bytes that were read (a write under way during the read
+//! and over before the watches were in place leaves `stat` unchanged).
 //!
 //! The root itself is a path the kernel resolves at every request
 //! (`current -> release-2`), so what leads to it is watched as well: each
@@ -40,7 +42,7 @@ use std::ffi::{OsStr, OsString};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
@@ -53,7 +55,8 @@ use super::beneath::{Beneath, Root};
 use super::representation::Representation;
 
 /// Files up to this size are kept in memory: a typical page, stylesheet or
-/// icon. Larger ones are streamed from disk, where the page cache serves them.
+/// icon. Larger ones are streamed from disk, where the page cache serves them,
+/// unless the server keeps bigger ones ([`super::DocRoot::with_memory_files`]).
 pub(super) const SMALL_FILE: u64 = 64 * 1024;
 /// At most this many bytes in memory, counting keys, fields and bodies ...
 pub(super) const MAX_BYTES: u64 = 16 * 1024 * 1024;
@@ -429,7 +432,15 @@ impl FileCache {
             .ok()
             .and_then(|m| m.modified().ok());
         let still = still.map(|m| Identity::of(&m)).ok();
-        if still != Some(candidate.identity) || folder_now != candidate.folder_modified {
+        // A write under way while the file was read, and over before the
+        // watches were in place, leaves `stat` as it was when the read began:
+        // only the bytes now on disk can tell.
+        if still != Some(candidate.identity)
+            || folder_now != candidate.folder_modified
+            || !copy
+                .read_all()
+                .is_some_and(|kept| still_holds(beneath, candidate, &kept))
+        {
             drop(state);
             drop(stale);
             return;
@@ -439,6 +450,27 @@ impl FileCache {
         drop(state);
         drop(stale);
     }
+}
+
+/// Whether the candidate's file, still the very file that was read, holds
+/// exactly `kept`.
+fn still_holds(beneath: &Beneath, candidate: &Candidate<'_>, kept: &[u8]) -> bool {
+    let Ok(found) = beneath.open_file(candidate.relative) else {
+        return false;
+    };
+    if Identity::of(&found.meta) != candidate.identity {
+        return false;
+    }
+    let mut piece = vec![0; kept.len().clamp(1, 64 * 1024)];
+    let mut at = 0;
+    for want in kept.chunks(piece.len()) {
+        let piece = &mut piece[..want.len()];
+        if found.file.read_exact_at(piece, at).is_err() || piece != want {
+            return false;
+        }
+        at += want.len() as u64;
+    }
+    true
 }
 
 impl Default for FileCache {
@@ -482,7 +514,7 @@ mod tests {
             let file = File::open(&path).unwrap();
             let meta = file.metadata().unwrap();
             let rep = Representation::of_file(Path::new("index.html"), file, &meta)
-                .into_memory()
+                .into_memory(SMALL_FILE)
                 .finish(&HeaderValue::from_static("no-cache"));
             let folder_modified = std::fs::metadata(&root).unwrap().modified().ok();
             let candidate = Candidate {
