@@ -533,4 +533,46 @@ mod tests {
         assert!(keep(Some(before)).contains("(0 entries"));
         assert!(keep(None).contains("(1 entries"));
     }
+
+    #[test]
+    fn the_cache_keeps_only_the_bytes_still_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let path = root.join("big.bin");
+        std::fs::write(&path, vec![b'a'; 200_000]).unwrap();
+        let served = Root::open(&root, Links::Beneath).unwrap();
+        let beneath = served.now();
+        let folder_modified = std::fs::metadata(&root).unwrap().modified().ok();
+        let file = File::open(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        let read = Representation::of_file(Path::new("big.bin"), file, &meta)
+            .into_memory(1 << 20)
+            .finish(&HeaderValue::from_static("no-cache"));
+        // Rewritten in place after the read; the identity is the one `stat`
+        // shows now, as when a write began before the read and ended after it.
+        let mut changed = vec![b'a'; 200_000];
+        changed[150_000] = b'b';
+        std::fs::write(&path, &changed).unwrap();
+        let candidate = |identity| Candidate {
+            key: "/big.bin",
+            relative: Path::new("big.bin"),
+            identity,
+            folder_modified,
+        };
+        let now = Identity::of(&std::fs::metadata(&path).unwrap());
+        let cache = FileCache::default();
+        cache.keep(&served, &beneath, &candidate(now), &read);
+        assert!(format!("{cache:?}").contains("(0 entries"), "{cache:?}");
+        assert!(cache.get("/big.bin").is_none());
+
+        // Read again, unchanged since: kept, and big as it is.
+        let file = File::open(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        let fresh = Representation::of_file(Path::new("big.bin"), file, &meta)
+            .into_memory(1 << 20)
+            .finish(&HeaderValue::from_static("no-cache"));
+        cache.keep(&served, &beneath, &candidate(Identity::of(&meta)), &fresh);
+        let hit = cache.get("/big.bin").expect("kept");
+        assert_eq!(hit.read_all().unwrap(), changed);
+    }
 }
