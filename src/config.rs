@@ -111,6 +111,17 @@ pub const fn default_chunk_size(backend: Backend) -> usize {
     }
 }
 
+/// Largest file a backend's docroot keeps in memory, with the inotify
+/// watches that keep it fresh. raw sends a bigger file with `sendfile`, which
+/// copies nothing; hyper copies every body it sends, and a file already in
+/// memory spares it the copy out of the page cache.
+pub const fn memory_file_limit(backend: Backend) -> u64 {
+    match backend {
+        Backend::Raw => 64 * 1024,
+        Backend::Hyper => 1024 * 1024,
+    }
+}
+
 /// Everything a backend needs, built once from the command line (or by a test).
 /// No backend reads the command line or the environment itself.
 #[derive(Debug, Clone)]

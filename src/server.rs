@@ -187,7 +187,8 @@ fn bind(addr: SocketAddr, limits: &Limits) -> std::io::Result<TcpListener> {
 pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartError> {
     let docroot = Arc::new(
         DocRoot::open(&config.root, config.docroot.clone())?
-            .with_max_target_len(config.limits.max_request_line),
+            .with_max_target_len(config.limits.max_request_line)
+            .with_memory_files(crate::config::memory_file_limit(backend)),
     );
     let listener = bind(config.addr, &config.limits).map_err(|source| StartError::Bind {
         addr: config.addr,

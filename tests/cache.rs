@@ -211,3 +211,42 @@ fn a_root_given_through_a_symlink_follows_a_switch() {
         }
     }
 }
+
+/// hyper keeps files far past the small-file size in memory (raw streams
+/// them): a rewrite of one in place, same length and mtime put back, or one
+/// through a hard link, is seen at once too, and ranges of it stay exact.
+#[test]
+fn a_big_cached_file_is_never_stale_either() {
+    let site = TestSite::new();
+    let root = site.root();
+    let page = root.join("big.bin");
+    let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let version = |mark: u8| {
+        let mut content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        content[299_999] = mark;
+        content
+    };
+    for backend in BACKENDS {
+        write_with_mtime(&page, &version(b'A'), then);
+        let server = site.start(backend);
+        let addr = server.local_addr();
+        let get = || request(addr, "GET", "/big.bin", "").body;
+        assert_eq!(get(), version(b'A'), "{backend}");
+        assert_eq!(get(), version(b'A'), "{backend}: again");
+        let tail = request(addr, "GET", "/big.bin", "Range: bytes=-2\r\n");
+        assert_eq!(tail.status, 206, "{backend}");
+        assert_eq!(tail.body, [version(b'A')[299_998], b'A'], "{backend}");
+
+        write_with_mtime(&page, &version(b'B'), then);
+        assert_eq!(get(), version(b'B'), "{backend}: mtime restored");
+
+        let elsewhere = site.dir.path().join("big-link.bin");
+        std::fs::hard_link(&page, &elsewhere).unwrap();
+        assert_eq!(get(), version(b'B'), "{backend}");
+        write_with_mtime(&elsewhere, &version(b'C'), then);
+        assert_eq!(get(), version(b'C'), "{backend}: through a hard link");
+        let tail = request(addr, "GET", "/big.bin", "Range: bytes=-1\r\n");
+        assert_eq!(tail.body, b"C", "{backend}: a range after the change");
+        std::fs::remove_file(&elsewhere).unwrap();
+    }
+}

@@ -38,7 +38,8 @@ const MAX_SWAPS: usize = 10_000_000;
 const MEANINGFUL: usize = 50;
 /// In every secret of this file, the big one too; never in inside content.
 const SECRET_MARK: &[u8] = b"SECRET-outside-the-root";
-/// Past the small-file cache's limit (64 KiB), so the file is streamed.
+/// Past raw's small-file cache limit (64 KiB), so raw streams the file;
+/// hyper, which keeps files up to 1 MiB, has it in memory.
 const BIG: usize = 100 * 1024;
 
 /// Each race wants the CPUs to itself, and the FIFO test reads the state of
@@ -62,7 +63,7 @@ fn a_file_swapped_with_a_link_out_never_serves_the_secret() {
             let site = TestSite::new();
             let root = site.root();
             // Small: cached after the first read. Big: streamed from the
-            // descriptor, never cached, with a big secret of its own.
+            // descriptor by raw, cached by hyper, with a big secret of its own.
             let (inside, secret_name) = if big {
                 let secret = lines(BIG, "BIG-SECRET-outside-the-root");
                 std::fs::write(site.dir.path().join("big-secret.txt"), secret).unwrap();

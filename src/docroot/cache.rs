@@ -11,7 +11,9 @@
 //! goes to the disk. Only paths without symlinks are kept, so the watched
 //! folders alone decide what a path names; watches never follow a link; and
 //! a file is kept only if a lookup beneath the root made after its watches
-//! were in place still finds, without a symlink, the very file that was read.
+//! were in place still finds, without a symlink, the very file that was read,
+//! still holding the bytes that were read (a write under way during the read
+//! and over before the watches were in place leaves `stat` unchanged).
 //!
 //! The root itself is a path the kernel resolves at every request
 //! (`current -> release-2`), so what leads to it is watched as well: each
@@ -40,7 +42,7 @@ use std::ffi::{OsStr, OsString};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::SystemTime;
@@ -53,7 +55,8 @@ use super::beneath::{Beneath, Root};
 use super::representation::Representation;
 
 /// Files up to this size are kept in memory: a typical page, stylesheet or
-/// icon. Larger ones are streamed from disk, where the page cache serves them.
+/// icon. Larger ones are streamed from disk, where the page cache serves them,
+/// unless the server keeps bigger ones ([`super::DocRoot::with_memory_files`]).
 pub(super) const SMALL_FILE: u64 = 64 * 1024;
 /// At most this many bytes in memory, counting keys, fields and bodies ...
 pub(super) const MAX_BYTES: u64 = 16 * 1024 * 1024;
@@ -466,7 +469,15 @@ impl FileCache {
             .ok()
             .and_then(|m| m.modified().ok());
         let still = still.map(|m| Identity::of(&m)).ok();
-        if still != Some(candidate.identity) || folder_now != candidate.folder_modified {
+        // A write under way while the file was read, and over before the
+        // watches were in place, leaves `stat` as it was when the read began:
+        // only the bytes now on disk can tell.
+        if still != Some(candidate.identity)
+            || folder_now != candidate.folder_modified
+            || !copy
+                .read_all()
+                .is_some_and(|kept| still_holds(beneath, candidate, &kept))
+        {
             drop(state);
             drop(stale);
             return;
@@ -476,6 +487,27 @@ impl FileCache {
         drop(state);
         drop(stale);
     }
+}
+
+/// Whether the candidate's file, still the very file that was read, holds
+/// exactly `kept`.
+fn still_holds(beneath: &Beneath, candidate: &Candidate<'_>, kept: &[u8]) -> bool {
+    let Ok(found) = beneath.open_file(candidate.relative) else {
+        return false;
+    };
+    if Identity::of(&found.meta) != candidate.identity {
+        return false;
+    }
+    let mut piece = vec![0; kept.len().clamp(1, 64 * 1024)];
+    let mut at = 0;
+    for want in kept.chunks(piece.len()) {
+        let piece = &mut piece[..want.len()];
+        if found.file.read_exact_at(piece, at).is_err() || piece != want {
+            return false;
+        }
+        at += want.len() as u64;
+    }
+    true
 }
 
 impl Default for FileCache {
@@ -519,7 +551,7 @@ mod tests {
             let file = File::open(&path).unwrap();
             let meta = file.metadata().unwrap();
             let rep = Representation::of_file(Path::new("index.html"), file, &meta)
-                .into_memory()
+                .into_memory(SMALL_FILE)
                 .finish(&HeaderValue::from_static("no-cache"));
             let folder_modified = std::fs::metadata(&root).unwrap().modified().ok();
             let candidate = Candidate {
@@ -548,5 +580,47 @@ mod tests {
         std::fs::write(&path, "away").unwrap();
         let seen = cache.see_changes().unwrap();
         assert!(cache.get_seen("/index.html", &seen).is_none());
+    }
+
+    #[test]
+    fn the_cache_keeps_only_the_bytes_still_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let path = root.join("big.bin");
+        std::fs::write(&path, vec![b'a'; 200_000]).unwrap();
+        let served = Root::open(&root, Links::Beneath).unwrap();
+        let beneath = served.now();
+        let folder_modified = std::fs::metadata(&root).unwrap().modified().ok();
+        let file = File::open(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        let read = Representation::of_file(Path::new("big.bin"), file, &meta)
+            .into_memory(1 << 20)
+            .finish(&HeaderValue::from_static("no-cache"));
+        // Rewritten in place after the read; the identity is the one `stat`
+        // shows now, as when a write began before the read and ended after it.
+        let mut changed = vec![b'a'; 200_000];
+        changed[150_000] = b'b';
+        std::fs::write(&path, &changed).unwrap();
+        let candidate = |identity| Candidate {
+            key: "/big.bin",
+            relative: Path::new("big.bin"),
+            identity,
+            folder_modified,
+        };
+        let now = Identity::of(&std::fs::metadata(&path).unwrap());
+        let cache = FileCache::default();
+        cache.keep(&served, &beneath, &candidate(now), &read);
+        assert!(format!("{cache:?}").contains("(0 entries"), "{cache:?}");
+        assert!(cache.get("/big.bin").is_none());
+
+        // Read again, unchanged since: kept, and big as it is.
+        let file = File::open(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        let fresh = Representation::of_file(Path::new("big.bin"), file, &meta)
+            .into_memory(1 << 20)
+            .finish(&HeaderValue::from_static("no-cache"));
+        cache.keep(&served, &beneath, &candidate(Identity::of(&meta)), &fresh);
+        let hit = cache.get("/big.bin").expect("kept");
+        assert_eq!(hit.read_all().unwrap(), changed);
     }
 }

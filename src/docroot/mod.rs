@@ -173,6 +173,8 @@ pub struct DocRoot {
     /// configured request-line limit, which the raw parser also enforces while
     /// reading; for hyper this is the only check at that length.
     max_target_len: usize,
+    /// Largest file kept in the cache ([`DocRoot::with_memory_files`]).
+    memory_files: u64,
     added: Added,
     /// `Options::fallback`'s file, checked at open.
     fallback: Option<(PathBuf, bool)>,
@@ -236,6 +238,7 @@ impl DocRoot {
             cache_control,
             cache: FileCache::default(),
             max_target_len: DEFAULT_MAX_TARGET_LEN,
+            memory_files: cache::SMALL_FILE,
             added,
             fallback,
             access_log,
@@ -274,6 +277,13 @@ impl DocRoot {
     /// Answers 414 to targets longer than `len` (default: [`DEFAULT_MAX_TARGET_LEN`]).
     pub fn with_max_target_len(mut self, len: usize) -> DocRoot {
         self.max_target_len = len;
+        self
+    }
+
+    /// Keeps files of up to `len` bytes in the cache (default: 64 KiB): for
+    /// a backend that copies every body it sends, one copy fewer per answer.
+    pub fn with_memory_files(mut self, len: u64) -> DocRoot {
+        self.memory_files = len.max(cache::SMALL_FILE);
         self
     }
 
@@ -543,7 +553,10 @@ impl DocRoot {
             }
         }
         if siblings.is_empty() {
-            let plain = plain.into_memory().finish(&self.cache_control);
+            // Past the small-file size, only a file the cache may keep is
+            // read whole: one it may not is streamed.
+            let limit = key.map_or(cache::SMALL_FILE, |_| self.memory_files);
+            let plain = plain.into_memory(limit).finish(&self.cache_control);
             if let Some(key) = key {
                 let candidate = Candidate {
                     key,
@@ -604,7 +617,7 @@ impl DocRoot {
         }
         let found = open_regular(&self.root_dir.now(), file).ok()??;
         let representation = Representation::of_file(file, found.file, &found.meta)
-            .into_memory()
+            .into_memory(cache::SMALL_FILE)
             .finish(&self.cache_control);
         Some(self.serve(req, representation, false))
     }

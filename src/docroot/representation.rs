@@ -94,14 +94,21 @@ impl Representation {
         self
     }
 
-    /// A small file read into memory; anything else (or a read that comes up
-    /// short) stays a file.
-    pub(super) fn into_memory(mut self) -> Representation {
+    /// A file of at most `limit` bytes read into memory; anything else (or a
+    /// read that comes up short) stays a file. Past [`cache::SMALL_FILE`] only
+    /// what the page cache holds is read: a cold big file is streamed, so the
+    /// thread answering never waits on the disk for more than a small read.
+    pub(super) fn into_memory(mut self, limit: u64) -> Representation {
         if let Content::File(file) = &mut self.content
-            && self.len <= cache::SMALL_FILE
+            && self.len <= limit
         {
-            let mut bytes = Vec::with_capacity(self.len as usize);
-            if file.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == self.len {
+            let read = if self.len <= cache::SMALL_FILE {
+                let mut bytes = Vec::with_capacity(self.len as usize);
+                file.read_to_end(&mut bytes).ok().map(|_| bytes)
+            } else {
+                read_cached(file, self.len as usize)
+            };
+            if let Some(bytes) = read.filter(|b| b.len() as u64 == self.len) {
                 self.content = Content::Bytes(Bytes::from(bytes));
             }
         }
@@ -309,6 +316,26 @@ fn content_type(path: &Path) -> String {
     }
 }
 
+/// The first `len` bytes of `file` if the page cache holds them all (more
+/// than one read when a read stops short), else `None`.
+fn read_cached(file: &File, len: usize) -> Option<Vec<u8>> {
+    let mut bytes = vec![0; len];
+    let mut done = 0;
+    while done < len {
+        let mut slices = [std::io::IoSliceMut::new(&mut bytes[done..])];
+        match rustix::io::preadv2(
+            file,
+            &mut slices,
+            done as u64,
+            rustix::io::ReadWriteFlags::NOWAIT,
+        ) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => done += n,
+        }
+    }
+    Some(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,7 +348,7 @@ mod tests {
         let file = File::open(&path).unwrap();
         let meta = file.metadata().unwrap();
         let mut rep = Representation::of_file(&path, file, &meta)
-            .into_memory()
+            .into_memory(cache::SMALL_FILE)
             .finish(&HeaderValue::from_static("no-cache"));
         // As if the file had been read long ago.
         let old = HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT");

@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,8 +18,12 @@ use std::task::{Context, Poll, ready};
 
 use ::hyper::body::{Body, Frame, SizeHint};
 use bytes::{Bytes, BytesMut};
-use rustix::io::{Errno, ReadWriteFlags};
 use tokio::task::JoinHandle;
+
+/// The most of a body held in memory handed to hyper at once. Cut up, an
+/// HTTP/2 stream reset before its last piece is cut short, as one sending a
+/// file is, and counts toward the bound on such streams; cutting costs no copy.
+const MEMORY_PIECE: usize = 256 * 1024;
 
 /// A docroot reply's body as hyper sends it: one type rather than a boxed
 /// one, so an answer costs no allocation or indirection for its body.
@@ -50,6 +55,9 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match self.get_mut() {
+            ResponseBody::Bytes(Some(bytes)) if bytes.len() > MEMORY_PIECE => {
+                Poll::Ready(Some(Ok(Frame::data(bytes.split_to(MEMORY_PIECE)))))
+            }
             ResponseBody::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::File(file) => Pin::new(&mut **file).poll_frame(cx),
         }
@@ -118,24 +126,30 @@ impl FileBody {
     fn read_cached(&mut self) -> io::Result<Option<Bytes>> {
         let len = self.next_len();
         // Gets the old allocation back when hyper has let go of every piece
-        // cut from it; zeroing it costs far less than the copy that follows.
+        // cut from it. Read into as it is, not zeroed first: zeroing costs a
+        // pass over every byte sent.
         self.buffer.clear();
-        self.buffer.resize(len, 0);
-        let mut slices = [io::IoSliceMut::new(&mut self.buffer[..])];
-        match rustix::io::preadv2(
-            &*self.file,
-            &mut slices,
-            self.offset,
-            ReadWriteFlags::NOWAIT,
-        ) {
-            Ok(n) => {
-                self.buffer.truncate(n);
-                Ok(Some(self.buffer.split().freeze()))
-            }
-            // EOPNOTSUPP: a file system (or a kernel) without RWF_NOWAIT.
-            Err(Errno::AGAIN | Errno::OPNOTSUPP) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        self.buffer.reserve(len);
+        let spare = self.buffer.spare_capacity_mut();
+        let iov = libc::iovec {
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: len.min(spare.len()),
+        };
+        let offset = libc::off_t::try_from(self.offset).map_err(io::Error::other)?;
+        // SAFETY: the one iovec covers spare capacity the buffer owns, which
+        // the kernel only writes to.
+        let n = unsafe { libc::preadv2(self.file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+        let Ok(n) = usize::try_from(n) else {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                // EOPNOTSUPP: a file system (or a kernel) without RWF_NOWAIT.
+                Some(libc::EAGAIN | libc::EOPNOTSUPP) => Ok(None),
+                _ => Err(e),
+            };
+        };
+        // SAFETY: the kernel wrote these `n` bytes (at most `iov_len`).
+        unsafe { self.buffer.set_len(n) };
+        Ok(Some(self.buffer.split().freeze()))
     }
 
     fn read_on_pool(&self) -> JoinHandle<io::Result<Bytes>> {
@@ -213,6 +227,26 @@ mod tests {
             assert_eq!(empty.size_hint().exact(), Some(0));
             assert!(empty.frame().await.is_none());
         }
+    }
+
+    #[tokio::test]
+    async fn big_bytes_bodies_are_sent_in_pieces() {
+        let content: Vec<u8> = (0..(2 * MEMORY_PIECE + 7)).map(|i| i as u8).collect();
+        let mut body = ResponseBody::bytes(Bytes::from(content.clone()));
+        let mut received = Vec::new();
+        let mut pieces = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            pieces.push(data.len());
+            received.extend_from_slice(&data);
+            assert_eq!(
+                body.size_hint().exact(),
+                Some((content.len() - received.len()) as u64)
+            );
+        }
+        assert_eq!(pieces, [MEMORY_PIECE, MEMORY_PIECE, 7]);
+        assert_eq!(received, content);
+        assert!(body.is_end_stream());
     }
 
     #[tokio::test]
