@@ -38,7 +38,7 @@ mod file_body;
 mod h2;
 mod timed_io;
 
-use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
+use crate::docroot::{Body, DocRoot, HeaderSource, Reply, RequestView, Version};
 use crate::tls::Tls;
 use crate::{Backend, Config, Shutdown};
 use file_body::ResponseBody;
@@ -456,7 +456,9 @@ where
     let service = service_fn(move |req: Request<Incoming>| {
         let served = served.fetch_add(1, Ordering::Relaxed) + 1;
         let has_body = !::hyper::body::Body::is_end_stream(req.body())
-            || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+            || HeaderSource::values(req.headers(), &http::header::TRANSFER_ENCODING)
+                .next()
+                .is_some();
         // A request line cut at the limit is refused and, like a body, left unread.
         let uri_too_long = wire.uri_too_long();
         if has_body || uri_too_long {
@@ -664,7 +666,8 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
         // does: a request-target has no fragment (RFC 9112 §3.2).
         target.to_mut().push('#');
     }
-    if has_unknown_coding(&parts.headers) {
+    // Without a body (HTTP/1) there is no Transfer-Encoding to look at.
+    if (seen.has_body || seen.h2) && has_unknown_coding(&parts.headers) {
         // RFC 9112 §6.1: a transfer coding the server does not implement
         // SHOULD get 501; hyper accepts `gzip, chunked` and would decode the
         // chunks as if there were no gzip. The body is not read either way.
@@ -697,10 +700,8 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
 /// Whether `Transfer-Encoding` names any coding but `chunked`. (hyper itself
 /// refuses `chunked` anywhere but last.)
 fn has_unknown_coding(headers: &http::HeaderMap) -> bool {
-    headers
-        .get_all(http::header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+    HeaderSource::values(headers, &http::header::TRANSFER_ENCODING)
+        .flat_map(|value| value.split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
         .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"chunked"))
 }
