@@ -19,8 +19,10 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Duration;
 
 use ::hyper::body::Incoming;
@@ -28,6 +30,7 @@ use ::hyper::server::conn::{http1, http2};
 use ::hyper::service::service_fn;
 use ::hyper::{Request, Response};
 use futures_util::FutureExt;
+use futures_util::task::AtomicWaker;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -483,9 +486,8 @@ where
     });
     let conn = ctx.h1.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    tokio::select! {
-        ended = conn.as_mut() => return Ok(ended?),
-        () = shutdown.requested() => {}
+    if let Some(ended) = until_stopped(conn.as_mut(), shutdown.requested()).await {
+        return Ok(ended?);
     }
     // Stopping: the response in flight finishes, then the connection closes.
     conn.as_mut().graceful_shutdown();
@@ -555,6 +557,57 @@ where
     tokio::select! {
         ended = conn.as_mut() => Ok(ended?),
         () = progress.until_stalled(ctx.h2_bounds.stall) => Err(stalled(ctx.h2_bounds.stall)),
+    }
+}
+
+/// `work`'s output, or `None` once `stop` is ready first. `stop` is polled
+/// only when its own waker has fired: a connection's task wakes several
+/// times a request, and polling a waiting `watch` again takes a lock.
+async fn until_stopped<W: Future>(
+    mut work: Pin<&mut W>,
+    stop: impl Future<Output = ()>,
+) -> Option<W::Output> {
+    let mut stop = std::pin::pin!(stop);
+    let signal = Arc::new(StopSignal {
+        // Set, so that the first poll registers `stop`'s waker.
+        fired: AtomicBool::new(true),
+        task: AtomicWaker::new(),
+    });
+    let waker = Waker::from(Arc::clone(&signal));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        // Registered before `fired` is read, so a wake in between is not lost.
+        signal.task.register(cx.waker());
+        if signal.fired.swap(false, Ordering::AcqRel)
+            && stop
+                .as_mut()
+                .poll(&mut TaskContext::from_waker(&waker))
+                .is_ready()
+        {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The waker [`until_stopped`] polls its `stop` with: notes that it fired,
+/// and wakes the task.
+struct StopSignal {
+    fired: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for StopSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 
@@ -781,6 +834,24 @@ fn push_printable(text: &mut String, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn a_stop_ends_the_wait_and_finished_work_wins() {
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let work = std::pin::pin!(std::future::pending::<()>());
+        let stopping = async move {
+            tokio::task::yield_now().await;
+            tx.send_replace(true);
+        };
+        let stop = async {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let (ended, ()) = tokio::join!(super::until_stopped(work, stop), stopping);
+        assert!(ended.is_none());
+        let done = std::pin::pin!(async { 7 });
+        let ended = super::until_stopped(done, std::future::pending()).await;
+        assert_eq!(ended, Some(7));
+    }
+
     #[test]
     fn printed_heads_cannot_drive_a_terminal() {
         let mut text = String::new();
