@@ -220,8 +220,14 @@ impl Representation {
     /// A reply with `len` bytes of this representation from `offset` on.
     pub(super) fn reply(self, status: StatusCode, offset: u64, len: u64) -> Reply {
         let mut headers = Arc::unwrap_or_clone(self.fields);
-        // In place: the fields keep their order.
-        headers.insert(header::DATE, date_now());
+        // In place: the fields keep their order. `Date` is the first field
+        // (`base_headers`), so it is found without hashing its name.
+        match headers.iter_mut().next() {
+            Some((name, value)) if *name == header::DATE => *value = date_now(),
+            _ => {
+                headers.insert(header::DATE, date_now());
+            }
+        }
         if len != self.len {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }

@@ -19,8 +19,10 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Duration;
 
 use ::hyper::body::Incoming;
@@ -28,6 +30,7 @@ use ::hyper::server::conn::{http1, http2};
 use ::hyper::service::service_fn;
 use ::hyper::{Request, Response};
 use futures_util::FutureExt;
+use futures_util::task::AtomicWaker;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -38,7 +41,7 @@ mod file_body;
 mod h2;
 mod timed_io;
 
-use crate::docroot::{Body, DocRoot, Reply, RequestView, Version};
+use crate::docroot::{Body, DocRoot, HeaderSource, Reply, RequestView, Version};
 use crate::tls::Tls;
 use crate::{Backend, Config, Shutdown};
 use file_body::ResponseBody;
@@ -456,7 +459,9 @@ where
     let service = service_fn(move |req: Request<Incoming>| {
         let served = served.fetch_add(1, Ordering::Relaxed) + 1;
         let has_body = !::hyper::body::Body::is_end_stream(req.body())
-            || req.headers().contains_key(http::header::TRANSFER_ENCODING);
+            || HeaderSource::values(req.headers(), &http::header::TRANSFER_ENCODING)
+                .next()
+                .is_some();
         // A request line cut at the limit is refused and, like a body, left unread.
         let uri_too_long = wire.uri_too_long();
         if has_body || uri_too_long {
@@ -481,9 +486,8 @@ where
     });
     let conn = ctx.h1.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    tokio::select! {
-        ended = conn.as_mut() => return Ok(ended?),
-        () = shutdown.requested() => {}
+    if let Some(ended) = until_stopped(conn.as_mut(), shutdown.requested()).await {
+        return Ok(ended?);
     }
     // Stopping: the response in flight finishes, then the connection closes.
     conn.as_mut().graceful_shutdown();
@@ -553,6 +557,57 @@ where
     tokio::select! {
         ended = conn.as_mut() => Ok(ended?),
         () = progress.until_stalled(ctx.h2_bounds.stall) => Err(stalled(ctx.h2_bounds.stall)),
+    }
+}
+
+/// `work`'s output, or `None` once `stop` is ready first. `stop` is polled
+/// only when its own waker has fired: a connection's task wakes several
+/// times a request, and polling a waiting `watch` again takes a lock.
+async fn until_stopped<W: Future>(
+    mut work: Pin<&mut W>,
+    stop: impl Future<Output = ()>,
+) -> Option<W::Output> {
+    let mut stop = std::pin::pin!(stop);
+    let signal = Arc::new(StopSignal {
+        // Set, so that the first poll registers `stop`'s waker.
+        fired: AtomicBool::new(true),
+        task: AtomicWaker::new(),
+    });
+    let waker = Waker::from(Arc::clone(&signal));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        // Registered before `fired` is read, so a wake in between is not lost.
+        signal.task.register(cx.waker());
+        if signal.fired.swap(false, Ordering::AcqRel)
+            && stop
+                .as_mut()
+                .poll(&mut TaskContext::from_waker(&waker))
+                .is_ready()
+        {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The waker [`until_stopped`] polls its `stop` with: notes that it fired,
+/// and wakes the task.
+struct StopSignal {
+    fired: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for StopSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 
@@ -664,7 +719,8 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
         // does: a request-target has no fragment (RFC 9112 §3.2).
         target.to_mut().push('#');
     }
-    if has_unknown_coding(&parts.headers) {
+    // Without a body (HTTP/1) there is no Transfer-Encoding to look at.
+    if (seen.has_body || seen.h2) && has_unknown_coding(&parts.headers) {
         // RFC 9112 §6.1: a transfer coding the server does not implement
         // SHOULD get 501; hyper accepts `gzip, chunked` and would decode the
         // chunks as if there were no gzip. The body is not read either way.
@@ -697,10 +753,8 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
 /// Whether `Transfer-Encoding` names any coding but `chunked`. (hyper itself
 /// refuses `chunked` anywhere but last.)
 fn has_unknown_coding(headers: &http::HeaderMap) -> bool {
-    headers
-        .get_all(http::header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+    HeaderSource::values(headers, &http::header::TRANSFER_ENCODING)
+        .flat_map(|value| value.split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
         .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"chunked"))
 }
@@ -780,6 +834,24 @@ fn push_printable(text: &mut String, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn a_stop_ends_the_wait_and_finished_work_wins() {
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let work = std::pin::pin!(std::future::pending::<()>());
+        let stopping = async move {
+            tokio::task::yield_now().await;
+            tx.send_replace(true);
+        };
+        let stop = async {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let (ended, ()) = tokio::join!(super::until_stopped(work, stop), stopping);
+        assert!(ended.is_none());
+        let done = std::pin::pin!(async { 7 });
+        let ended = super::until_stopped(done, std::future::pending()).await;
+        assert_eq!(ended, Some(7));
+    }
+
     #[test]
     fn printed_heads_cannot_drive_a_terminal() {
         let mut text = String::new();

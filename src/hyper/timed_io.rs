@@ -245,10 +245,9 @@ impl RequestLine {
             let line = &bytes[..lf];
             self.started = true;
             self.done = true;
-            if let Some(space) = memchr::memchr(b' ', line) {
-                self.after_method = true;
-                self.hash = memchr::memchr(b'#', &line[space..]).is_some();
-            }
+            // A `#` is rare: looked for first, a space before it only then.
+            self.hash = memchr::memchr(b'#', line)
+                .is_some_and(|hash| memchr::memchr(b' ', &line[..hash]).is_some());
             return None;
         }
         for (i, &b) in bytes.iter().enumerate() {
