@@ -44,6 +44,37 @@ fn read_exactly(stream: &mut TcpStream, want: usize) -> Vec<u8> {
     got
 }
 
+/// Reads `count` responses with Content-Length bodies from a connection
+/// that stays open, failing at the stream's read timeout.
+fn read_responses(stream: &mut TcpStream, count: usize) -> Vec<common::Response> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        // Where each whole response ends, as far as the bytes go.
+        let mut end = 0;
+        let mut whole = 0;
+        while let Some(head) = got[end..].windows(4).position(|w| w == b"\r\n\r\n") {
+            let head_end = end + head + 4;
+            let len = parse_responses(&got[end..head_end], true)[0]
+                .header("content-length")
+                .map_or(0, |v| v.parse::<usize>().unwrap());
+            if got.len() < head_end + len {
+                break;
+            }
+            end = head_end + len;
+            whole += 1;
+        }
+        if whole >= count {
+            return parse_responses(&got[..end], false);
+        }
+        let n = stream
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("{whole} of {count} answers, then: {e}"));
+        assert!(n > 0, "closed after {whole} of {count} answers");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
 fn get(target: &str) -> String {
     format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n")
 }
@@ -427,5 +458,48 @@ fn a_close_that_comes_with_the_last_bytes_is_seen_at_once() {
         stream.shutdown(std::net::Shutdown::Write).unwrap();
         assert!(read_until_closed(&mut stream).is_empty());
     }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_request_after_an_urgent_byte_is_answered() {
+    let site = TestSite::new();
+    let hello = site.file("HelloWorld.html");
+    site.big_file("big.bin", 64 << 20);
+    let server = site.start(Backend::Raw);
+    let mut stream = connect(server.local_addr());
+    warm(&mut stream, "/HelloWorld.html", hello.len());
+    // A response too large for the socket buffers holds a worker, so no one
+    // reads this socket while the next requests arrive.
+    stream
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    stream.read_exact(&mut [0u8; 1]).unwrap();
+    // Two cached requests with an urgent byte (not part of the stream)
+    // between them: a read stops at its mark, short of all that arrived.
+    stream
+        .write_all(get("/HelloWorld.html").as_bytes())
+        .unwrap();
+    rustix::net::send(&stream, b"!", rustix::net::SendFlags::OOB).unwrap();
+    stream
+        .write_all(get("/HelloWorld.html").as_bytes())
+        .unwrap();
+    let before = server.poller_answers();
+    // The large response, head byte by byte, then exactly its body.
+    let mut head = vec![b'H'];
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200"), "{}", head.escape_ascii());
+    let mut body = vec![0u8; 64 << 20];
+    stream.read_exact(&mut body).unwrap();
+    let responses = read_responses(&mut stream, 2);
+    for (n, response) in responses.iter().enumerate() {
+        assert_eq!(response.status, 200, "answer {n}");
+        assert_eq!(response.body, hello, "answer {n}");
+    }
+    assert!(server.poller_answers() > before, "the poller answered none");
     server.shutdown().unwrap();
 }

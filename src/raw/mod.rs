@@ -220,11 +220,6 @@ pub(crate) fn run(
     // EOF; responses being written are not touched, and each connection
     // closes after its current one. `--once`'s own connection is left alone.
     open.shutdown_all_except(claimed(), SocketShutdown::Read);
-    parking.close();
-    if let Some(poller) = poller {
-        // It holds a way into the queue, which would keep the workers waiting.
-        let _ = poller.join();
-    }
     let grace = if claimed().is_some() {
         // `--once` waits for its one connection, which the connection's own
         // timeouts bound.
@@ -232,7 +227,14 @@ pub(crate) fn run(
     } else {
         config.limits.shutdown_grace
     };
-    if !pool.drain(Instant::now() + grace) {
+    // One deadline for the poller's handover and the workers' finish alike.
+    let deadline = Instant::now() + grace;
+    parking.close_until(deadline);
+    if let Some(poller) = poller {
+        // It holds a way into the queue, which would keep the workers waiting.
+        let _ = poller.join();
+    }
+    if !pool.drain(deadline) {
         tracing::warn!("responses still in flight after {grace:?}; closing them");
         crate::server::note_cut();
         open.shutdown_all(SocketShutdown::Both);

@@ -63,6 +63,9 @@ struct State {
     /// When the poller's current wait ends by itself (`None`: only on an event).
     poller_wakes: Option<Instant>,
     closed: bool,
+    /// When the answers the poller still owes at shutdown must be with the
+    /// workers: the server's one grace deadline, not a second grace after it.
+    hand_over_by: Option<Instant>,
 }
 
 /// Hashes the registration ids that key the parked map: the server counts
@@ -179,10 +182,11 @@ impl Parking {
         self.watch(&workers, ctx, &mut backlog);
         // Each of these has a request owed its answer, perhaps half sent: the
         // workers finish them, as they finish what they hold at shutdown.
+        let by = self.lock().hand_over_by;
         hand_over(
             &workers,
             backlog,
-            Instant::now() + self.limits.shutdown_grace,
+            by.unwrap_or_else(|| Instant::now() + self.limits.shutdown_grace),
         );
     }
 
@@ -300,6 +304,13 @@ impl Parking {
         }
     }
 
+    /// [`Parking::close`] at shutdown: what the poller owes goes to the
+    /// workers until `deadline`, the one the server gives them to finish.
+    pub fn close_until(&self, deadline: Instant) {
+        self.lock().hand_over_by = Some(deadline);
+        self.close();
+    }
+
     /// Closes every parked connection and stops the poller; connections
     /// parked from now on are closed at once.
     pub fn close(&self) {
@@ -331,8 +342,9 @@ enum Watch {
 }
 
 impl Watch {
-    /// `ended`: the event said the peer had closed, which a read that takes
-    /// the last bytes does not report; arming again reports it now.
+    /// `ended`: the event said the peer had closed (or urgent data came),
+    /// which a read short of its room may not have taken; arming again
+    /// reports what is left now.
     fn after_gather(conn: &Connection, ended: bool) -> Watch {
         if conn.drained() && !ended {
             Watch::Armed

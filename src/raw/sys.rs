@@ -109,10 +109,11 @@ impl Events {
     }
 
     /// The ids of the sockets the last wait found ready, each with whether
-    /// its peer had closed or it had failed by then: a read that empties the
-    /// socket of bytes does not show a close that came with them.
+    /// its peer had closed, it had failed, or urgent data had come by then:
+    /// a read short of the room it had does not show a close that came with
+    /// the last bytes, and stops at an urgent byte's mark with more unread.
     pub fn ready(&self) -> impl Iterator<Item = (u64, bool)> + '_ {
-        let ended = EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR;
+        let ended = EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR | EventFlags::PRI;
         self.0
             .iter()
             .filter(|e| e.data.u64() != WAKE)
@@ -138,7 +139,8 @@ impl Poller {
     /// whose reader has read all it held needs no new arming to be reported
     /// again, so a connection the poller keeps costs no call per request.
     pub fn arm(&self, socket: impl AsFd, id: u64, again: bool) -> io::Result<()> {
-        let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ET;
+        // PRI: see `Events::ready`.
+        let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::PRI | EventFlags::ET;
         let data = EventData::new_u64(id);
         if again {
             epoll::modify(&self.epoll, socket, data, flags)?;
