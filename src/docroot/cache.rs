@@ -328,7 +328,7 @@ impl State {
     }
 }
 
-/// A look for changes to what the cache holds ([`FileCache::see_changes`]);
+/// A look for changes to what the cache holds (`DocRoot::see_changes`);
 /// only the cache makes one.
 pub struct ChangesSeen(());
 
