@@ -5,7 +5,8 @@
 //! `sendfile(2)` call, written out here rather than left to `std::io::copy`:
 //! the piece goes from the page cache to the socket without a buffer of ours
 //! or a copy through user space, while the loop, its piece size (the
-//! `--chunk-size` flag) and the check for a file cut short stay visible. Into
+//! `--chunk-size` flag) and the check for a file cut short stay visible; the
+//! socket is corked from the head to the file's last byte. Into
 //! anything else (a test's `Vec`) each piece is read and written.
 
 use std::fs::File;
@@ -42,10 +43,7 @@ pub fn write_reply(
             head.extend_from_slice(&bytes);
             stream.write_all(head)
         }
-        Body::File { file, offset, len } => {
-            stream.write_all(head)?;
-            stream.send_file(sender, file, offset, len)
-        }
+        Body::File { file, offset, len } => stream.send_file(head, sender, file, offset, len),
     }
 }
 
@@ -96,9 +94,11 @@ fn render_head(reply: &Reply, persistence: Persistence, head: &mut Vec<u8>) {
 
 /// Where a response goes: how a file body reaches it.
 pub trait Output: Write {
-    /// Sends `len` bytes of `file` from `offset` on, in `sender`'s pieces.
+    /// Sends `head`, then `len` bytes of `file` from `offset` on, in
+    /// `sender`'s pieces.
     fn send_file(
         &mut self,
+        head: &[u8],
         sender: ChunkedSender,
         file: File,
         offset: u64,
@@ -109,23 +109,32 @@ pub trait Output: Write {
 impl Output for &TcpStream {
     fn send_file(
         &mut self,
+        head: &[u8],
         sender: ChunkedSender,
         file: File,
         offset: u64,
         len: u64,
     ) -> io::Result<()> {
-        sender.send(&file, offset, len, self)
+        // Corked, the head rides in the file's first segment and every segment
+        // leaves full, as a socket without TCP_NODELAY would send them: fewer,
+        // larger segments for the client to take in.
+        sys::cork(self, true)?;
+        self.write_all(head)?;
+        sender.send(&file, offset, len, self)?;
+        sys::cork(self, false)
     }
 }
 
 impl Output for Vec<u8> {
     fn send_file(
         &mut self,
+        head: &[u8],
         sender: ChunkedSender,
         file: File,
         offset: u64,
         len: u64,
     ) -> io::Result<()> {
+        self.extend_from_slice(head);
         sender.copy(file, offset, len, self)
     }
 }
@@ -336,6 +345,35 @@ mod tests {
                 assert!(got == want, "chunk {chunk}, range {offset}+{len}");
             }
         }
+    }
+
+    #[test]
+    fn a_file_reply_leaves_the_socket_uncorked_with_head_and_body_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, data) = pattern_file(&dir, 100_000);
+        let (socket, mut receiver) = socket_pair();
+        let mut reply = Reply::status(StatusCode::OK);
+        reply.body = Body::File {
+            file: File::open(&path).unwrap(),
+            offset: 0,
+            len: data.len() as u64,
+        };
+        let mut head = Vec::new();
+        write_reply(
+            &mut &socket,
+            reply,
+            Persistence::KeepAlive,
+            &mut head,
+            ChunkedSender::new(4093),
+        )
+        .unwrap();
+        // A cork left on would hold the next small answer back for 200 ms.
+        assert!(!rustix::net::sockopt::tcp_cork(&socket).unwrap());
+        drop(socket);
+        let mut got = Vec::new();
+        receiver.read_to_end(&mut got).unwrap();
+        assert!(got.starts_with(&head), "the head comes first");
+        assert!(got[head.len()..] == data, "then the whole file");
     }
 
     #[test]

@@ -81,6 +81,12 @@ pub fn send_file(
     }
 }
 
+/// Holds back (`true`) or lets go (`false`) the socket's partly filled
+/// segments (TCP_CORK): letting go sends what was held at once.
+pub fn cork(socket: &TcpStream, on: bool) -> io::Result<()> {
+    Ok(rustix::net::sockopt::set_tcp_cork(socket, on)?)
+}
+
 /// Whether `error`, from [`send_file`], says the file cannot be sent that way
 /// at all (a file system without the kernel's support), rather than that the
 /// send failed.
