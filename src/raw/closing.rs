@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::reader::Refusal;
-use super::response::{ChunkedSender, Persistence, write_reply};
+use super::response::{ChunkedSender, Persistence, render_in_memory, write_reply};
 use super::sys;
 use crate::docroot::Reply;
 
@@ -100,15 +100,7 @@ pub fn refuse_unread(
 pub fn refuse_late(stream: &TcpStream, pending: &[u8]) {
     let reply = Reply::status(StatusCode::REQUEST_TIMEOUT).answering(method_of(pending));
     let mut bytes = Vec::new();
-    if write_reply(
-        &mut bytes,
-        reply,
-        Persistence::Close,
-        &mut Vec::new(),
-        ChunkedSender::new(1),
-    )
-    .is_ok()
-    {
+    if render_in_memory(reply, Persistence::Close, &mut bytes).is_some() {
         let _ = rustix::net::send(stream, &bytes, rustix::net::SendFlags::DONTWAIT);
     }
     if stream.shutdown(Shutdown::Write).is_ok() {
@@ -134,7 +126,7 @@ pub fn refuse_busy(stream: &TcpStream) {
     // The accept loop must not stall on this client.
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
     let _ = write_reply(
-        &mut &*stream,
+        stream,
         reply,
         Persistence::Close,
         &mut out,
@@ -154,7 +146,7 @@ fn answer_and_close(
 ) -> Ending {
     let reply = Reply::status(status).answering(method);
     match write_reply(
-        &mut &*stream,
+        stream,
         reply,
         Persistence::Close,
         out,

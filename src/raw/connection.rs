@@ -321,7 +321,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context, out: &mut Vec<u8>) -> Next {
         let reply = answer(head, framing, ctx);
         let exchange = started.map(|at| Exchange::new(Some(peer), &reply, at));
         let sender = ChunkedSender::new(ctx.chunk_size);
-        let written = write_reply(&mut &*stream, reply, persistence, out, sender);
+        let written = write_reply(stream, reply, persistence, out, sender);
         if let Some(exchange) = exchange {
             ctx.docroot.log_exchange(&request_view(head), &exchange);
         }

@@ -6,8 +6,8 @@
 //! the piece goes from the page cache to the socket without a buffer of ours
 //! or a copy through user space, while the loop, its piece size (the
 //! `--chunk-size` flag) and the check for a file cut short stay visible; the
-//! socket is corked from the head to the file's last byte. Into
-//! anything else (a test's `Vec`) each piece is read and written.
+//! socket is corked from the head to the file's last byte. On a file system
+//! without `sendfile` support each piece is read and written.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -29,7 +29,7 @@ pub enum Persistence {
 
 /// Writes `reply`, reusing `head` as the buffer for the status line and fields.
 pub fn write_reply(
-    stream: &mut impl Output,
+    mut stream: &TcpStream,
     reply: Reply,
     persistence: Persistence,
     head: &mut Vec<u8>,
@@ -43,7 +43,15 @@ pub fn write_reply(
             head.extend_from_slice(&bytes);
             stream.write_all(head)
         }
-        Body::File { file, offset, len } => stream.send_file(head, sender, file, offset, len),
+        Body::File { file, offset, len } => {
+            // Corked, the head rides in the file's first segment and every
+            // segment leaves full, as a socket without TCP_NODELAY would send
+            // them: fewer, larger segments for the client to take in.
+            sys::cork(stream, true)?;
+            stream.write_all(head)?;
+            sender.send(&file, offset, len, stream)?;
+            sys::cork(stream, false)
+        }
     }
 }
 
@@ -90,53 +98,6 @@ fn render_head(reply: &Reply, persistence: Persistence, head: &mut Vec<u8>) {
         Persistence::Close => head.extend_from_slice(b"connection: close\r\n"),
     }
     head.extend_from_slice(b"\r\n");
-}
-
-/// Where a response goes: how a file body reaches it.
-pub trait Output: Write {
-    /// Sends `head`, then `len` bytes of `file` from `offset` on, in
-    /// `sender`'s pieces.
-    fn send_file(
-        &mut self,
-        head: &[u8],
-        sender: ChunkedSender,
-        file: File,
-        offset: u64,
-        len: u64,
-    ) -> io::Result<()>;
-}
-
-impl Output for &TcpStream {
-    fn send_file(
-        &mut self,
-        head: &[u8],
-        sender: ChunkedSender,
-        file: File,
-        offset: u64,
-        len: u64,
-    ) -> io::Result<()> {
-        // Corked, the head rides in the file's first segment and every segment
-        // leaves full, as a socket without TCP_NODELAY would send them: fewer,
-        // larger segments for the client to take in.
-        sys::cork(self, true)?;
-        self.write_all(head)?;
-        sender.send(&file, offset, len, self)?;
-        sys::cork(self, false)
-    }
-}
-
-impl Output for Vec<u8> {
-    fn send_file(
-        &mut self,
-        head: &[u8],
-        sender: ChunkedSender,
-        file: File,
-        offset: u64,
-        len: u64,
-    ) -> io::Result<()> {
-        self.extend_from_slice(head);
-        sender.copy(file, offset, len, self)
-    }
 }
 
 /// Sends a file in pieces of a fixed size (`--chunk-size`), each sent whole
@@ -187,10 +148,6 @@ impl ChunkedSender {
 
     /// Sends `len` bytes of `file` from `offset` on into `out`: each piece
     /// read into a buffer, then written whole with `write_all`.
-    pub fn copy(self, file: File, offset: u64, len: u64, out: &mut impl Write) -> io::Result<()> {
-        self.copy_from(&file, offset, len, out)
-    }
-
     fn copy_from(
         self,
         mut file: &File,
@@ -240,14 +197,7 @@ mod tests {
         let mut out = Vec::new();
         let reply = Reply::status(StatusCode::NOT_FOUND);
         let len = reply.content_length() as usize;
-        write_reply(
-            &mut out,
-            reply,
-            Persistence::Close,
-            &mut Vec::new(),
-            ChunkedSender::new(16),
-        )
-        .unwrap();
+        render_in_memory(reply, Persistence::Close, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
         assert!(text.contains("\r\nconnection: close\r\n"));
@@ -271,18 +221,19 @@ mod tests {
             let mut out = Vec::new();
             let file = File::open(&path).unwrap();
             ChunkedSender::new(chunk)
-                .copy(file, 0, data.len() as u64, &mut out)
+                .copy_from(&file, 0, data.len() as u64, &mut out)
                 .unwrap();
             assert_eq!(out, data, "chunk {chunk}");
         }
         let mut slice = Vec::new();
         let file = File::open(&path).unwrap();
         ChunkedSender::new(7)
-            .copy(file, 1234, 100, &mut slice)
+            .copy_from(&file, 1234, 100, &mut slice)
             .unwrap();
         assert_eq!(slice, &data[1234..1334]);
         let file = File::open(&path).unwrap();
-        let short = ChunkedSender::new(1024).copy(file, 0, data.len() as u64 + 1, &mut Vec::new());
+        let short =
+            ChunkedSender::new(1024).copy_from(&file, 0, data.len() as u64 + 1, &mut Vec::new());
         assert_eq!(short.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 
@@ -360,7 +311,7 @@ mod tests {
         };
         let mut head = Vec::new();
         write_reply(
-            &mut &socket,
+            &socket,
             reply,
             Persistence::KeepAlive,
             &mut head,
