@@ -5,10 +5,10 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, TcpListener};
 use std::time::{Duration, Instant};
 
-use common::{BACKENDS, TestSite, connect, parse_responses, read_one, send_raw};
+use common::{BACKENDS, ResponseReader, TestSite, connect, parse_responses, read_one, send_raw};
 use twinserve::Backend;
 
 const GET_HELLO: &str = "GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -40,6 +40,38 @@ fn keep_alive_serves_many_requests_on_one_connection() {
             "{backend}: Connection: close must close"
         );
     }
+}
+
+/// Two answers that reach the client together: the reader the tests use for
+/// pipelined answers keeps the second for its next call, and `read_one`,
+/// whose caller expects one, fails rather than drop it.
+#[test]
+fn answers_that_arrive_together_are_kept_or_refused_never_dropped() {
+    let two = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\noneHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // A connection on which both answers wait before the test's first read.
+    let both_sent = || {
+        let client = connect(listener.local_addr().unwrap());
+        let (mut server, _) = listener.accept().unwrap();
+        server.write_all(two).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut peeked = [0u8; 256];
+        while client.peek(&mut peeked).unwrap() < two.len() {
+            assert!(Instant::now() < deadline, "the answers never arrived");
+        }
+        (client, server)
+    };
+    let (mut client, _server) = both_sent();
+    let mut reader = ResponseReader::default();
+    let first = reader.next_response(&mut client);
+    assert_eq!((first.status, first.body.as_slice()), (200, &b"one"[..]));
+    assert_eq!(reader.next_response(&mut client).status, 404);
+    assert!(reader.leftover().is_empty());
+    let (mut client, _server) = both_sent();
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_one(&mut client);
+    }));
+    assert!(read.is_err(), "read_one dropped the second answer");
 }
 
 #[test]

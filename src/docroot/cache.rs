@@ -160,7 +160,8 @@ struct State {
     /// The folder the root's path led to when the way there was watched
     /// (device, inode); `None` until it is, with this watcher.
     root: Option<(u64, u64)>,
-    /// How many times the cache was emptied (shown by `Debug`, for tests).
+    /// How many times the cache was emptied, each time with a new watcher: by
+    /// it `keep` tells whether its watches are still there (and tests, by `Debug`).
     emptied: u64,
     /// A folder on the way to the root may not be watched (no read
     /// permission): then nothing is kept, for as long as this runs, and no
@@ -410,21 +411,36 @@ impl FileCache {
         candidate: &Candidate<'_>,
         representation: &Representation,
     ) {
-        let Some(mut copy) = representation.clone_cached() else {
+        let Some(watched) = self.watch_for(root, beneath, candidate, representation) else {
             return;
         };
+        // Re-reading up to a whole kept file happens without the lock, so no
+        // lookup waits for it; `insert` tells whether it still counts.
+        if still_on_disk(beneath, candidate, &watched.copy) {
+            self.insert(candidate.key, watched);
+        }
+    }
+
+    /// Watches the candidate's file, each folder from the root down to it and
+    /// the way to the root; `None` if it is not to be kept.
+    fn watch_for(
+        &self,
+        root: &Root,
+        beneath: &Beneath,
+        candidate: &Candidate<'_>,
+        representation: &Representation,
+    ) -> Option<Watched> {
+        let mut copy = representation.clone_cached()?;
         copy.render();
         let cost = candidate.key.len() as u64 + ENTRY_OVERHEAD + copy.footprint();
         if cost > MAX_BYTES {
-            return;
+            return None;
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.root_unwatchable {
-            return;
+            return None;
         }
         let stale = state.forget_if_changed();
-        state.remove(candidate.key);
-        state.make_room(cost);
         // The root (the very folder lookups start from, not whatever its path
         // names now), each folder below it on the way, and the file itself,
         // each watched before the next is named, so a rename anywhere on the
@@ -438,14 +454,16 @@ impl FileCache {
         }
         // And the way from `/` to the root, which must still lead here.
         let watched = watched.and_then(|()| state.root_is(root, beneath));
-        match watched {
-            Ok(true) => {}
+        let generation = state.emptied;
+        let mut old = None;
+        let kept = match watched {
+            Ok(true) => Some(Watched {
+                copy,
+                cost,
+                generation,
+            }),
             // Switched since this request looked it up: not kept.
-            Ok(false) => {
-                drop(state);
-                drop(stale);
-                return;
-            }
+            Ok(false) => None,
             Err(e) => {
                 // Most likely the per-user watch limit: start again, keep
                 // nothing now. A folder that may not be watched stays so.
@@ -453,40 +471,73 @@ impl FileCache {
                     "cannot watch {} or the way to the root: {e}",
                     path.display()
                 );
-                let old = state.reset();
+                old = state.reset();
                 state.root_unwatchable = e.kind() == io::ErrorKind::PermissionDenied;
-                drop(state);
-                drop((stale, old));
-                return;
+                None
             }
+        };
+        drop(state);
+        drop((stale, old));
+        kept
+    }
+
+    /// Keeps what [`still_on_disk`] found still there, unless the watches it
+    /// relied on are gone.
+    ///
+    /// Why a check made before the lock is taken again still holds: the
+    /// watches were in place before it began, so any change after (or during)
+    /// it queues an event on that watcher. Such an event is either still
+    /// queued now, and then seen here or by the next lookup, which empties
+    /// the cache with this entry in it; or another thread has read it
+    /// already, and reading one that matters always empties the cache. Every
+    /// emptying replaces the watcher and counts in `emptied`, so an unchanged
+    /// count means the watcher is the one holding this file's watches with
+    /// nothing about them read and let go; a changed one means they are gone
+    /// and a later change would go unseen, so nothing is kept.
+    fn insert(&self, key: &str, watched: Watched) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let stale = state.forget_if_changed();
+        if state.emptied == watched.generation {
+            state.remove(key);
+            state.make_room(watched.cost);
+            state.bytes += watched.cost;
+            state
+                .entries
+                .insert(key.into(), (watched.copy, watched.cost));
         }
-        // Anything changed between the read and the watches shows here; any
-        // change from now on is queued for the next lookup to see.
-        let still = beneath.look_direct(candidate.relative);
-        let folder = candidate.relative.parent().unwrap_or(Path::new(""));
-        let folder_now = beneath
-            .look_direct(folder)
-            .ok()
-            .and_then(|m| m.modified().ok());
-        let still = still.map(|m| Identity::of(&m)).ok();
-        // A write under way while the file was read, and over before the
-        // watches were in place, leaves `stat` as it was when the read began:
-        // only the bytes now on disk can tell.
-        if still != Some(candidate.identity)
-            || folder_now != candidate.folder_modified
-            || !copy
-                .read_all()
-                .is_some_and(|kept| still_holds(beneath, candidate, &kept))
-        {
-            drop(state);
-            drop(stale);
-            return;
-        }
-        state.bytes += cost;
-        state.entries.insert(candidate.key.into(), (copy, cost));
         drop(state);
         drop(stale);
     }
+}
+
+/// A copy to keep, its cost, and the watcher its watches were added to.
+struct Watched {
+    copy: Representation,
+    cost: u64,
+    /// `State::emptied` once the watches were in place.
+    generation: u64,
+}
+
+/// Whether the candidate's file is, with its watches in place, still the one
+/// read, where it was read, holding `copy`'s bytes.
+fn still_on_disk(beneath: &Beneath, candidate: &Candidate<'_>, copy: &Representation) -> bool {
+    // Anything changed between the read and the watches shows here; any
+    // change from now on is queued for the cache to see.
+    let still = beneath.look_direct(candidate.relative);
+    let folder = candidate.relative.parent().unwrap_or(Path::new(""));
+    let folder_now = beneath
+        .look_direct(folder)
+        .ok()
+        .and_then(|m| m.modified().ok());
+    let still = still.map(|m| Identity::of(&m)).ok();
+    // A write under way while the file was read, and over before the
+    // watches were in place, leaves `stat` as it was when the read began:
+    // only the bytes now on disk can tell.
+    still == Some(candidate.identity)
+        && folder_now == candidate.folder_modified
+        && copy
+            .read_all()
+            .is_some_and(|kept| still_holds(beneath, candidate, &kept))
 }
 
 /// Whether the candidate's file, still the very file that was read, holds
@@ -622,5 +673,53 @@ mod tests {
         cache.keep(&served, &beneath, &candidate(Identity::of(&meta)), &fresh);
         let hit = cache.get("/big.bin").expect("kept");
         assert_eq!(hit.read_all().unwrap(), changed);
+    }
+
+    #[test]
+    fn a_change_between_the_compare_and_the_insert_is_never_kept_unseen() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let path = root.join("page.html");
+        let served = Root::open(&root, Links::Beneath).unwrap();
+        let beneath = served.now();
+        let cache = FileCache::default();
+        // Writes `text`, keeps it as `keep` does, with `between` run after the
+        // bytes were compared and before the insert; then what a lookup gets.
+        let round = |text: &str, between: &dyn Fn()| {
+            std::fs::write(&path, text).unwrap();
+            let folder_modified = std::fs::metadata(&root).unwrap().modified().ok();
+            let file = File::open(&path).unwrap();
+            let meta = file.metadata().unwrap();
+            let rep = Representation::of_file(Path::new("page.html"), file, &meta)
+                .into_memory(SMALL_FILE)
+                .finish(&HeaderValue::from_static("no-cache"));
+            let candidate = Candidate {
+                key: "/page.html",
+                relative: Path::new("page.html"),
+                identity: Identity::of(&meta),
+                folder_modified,
+            };
+            let watched = cache
+                .watch_for(&served, &beneath, &candidate, &rep)
+                .expect("watched");
+            assert!(still_on_disk(&beneath, &candidate, &watched.copy));
+            between();
+            cache.insert(candidate.key, watched);
+            cache.get("/page.html").map(|hit| hit.read_all().unwrap())
+        };
+        assert_eq!(round("one", &|| {}).as_deref(), Some(&b"one"[..]));
+        // Rewritten after the compare: the insert itself sees the event.
+        assert_eq!(
+            round("two", &|| std::fs::write(&path, "TWO").unwrap()),
+            None
+        );
+        // Rewritten, and another lookup saw it first and emptied the cache,
+        // this file's watches with it: kept now, no later change would show.
+        let seen_elsewhere = || {
+            std::fs::write(&path, "THREE").unwrap();
+            assert!(cache.get("/other").is_none());
+        };
+        assert_eq!(round("three", &seen_elsewhere), None);
+        assert_eq!(std::fs::read(&path).unwrap(), b"THREE");
     }
 }

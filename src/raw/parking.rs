@@ -444,3 +444,170 @@ fn end(conn: &Connection) {
         conn.refuse_late();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http::HeaderMap;
+
+    use super::super::connection::{self, Connection, Context, Turn};
+    use super::super::pool::WorkerPool;
+    use super::super::reader::HeadBudget;
+    use super::super::{HEAD_BUDGET, OpenConnections};
+    use super::*;
+    use crate::docroot::{DocRoot, RequestView, Version};
+
+    /// The next answer's status line and body, from what is left in `pending`
+    /// and then from `stream` (whose read timeout bounds the wait); what
+    /// follows it stays in `pending` for the next call.
+    fn next_answer(stream: &mut TcpStream, pending: &mut Vec<u8>) -> (String, Vec<u8>) {
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&pending[..end]).to_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if pending.len() >= end + 4 + len {
+                    let status = head.lines().next().unwrap_or("").to_string();
+                    let body = pending[end + 4..end + 4 + len].to_vec();
+                    pending.drain(..end + 4 + len);
+                    return (status, body);
+                }
+            }
+            let n = stream.read(&mut buf).expect("an answer within the timeout");
+            assert!(n > 0, "closed before an answer: {}", pending.escape_ascii());
+            pending.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Every connection readable in the poller's first round, each with
+    /// fewer whole heads than a connection's own share (16), so that only
+    /// the round's cap can send heads to the workers: the poller answers
+    /// exactly `ANSWERS_PER_ROUND`, the workers the rest, each connection's
+    /// in order. The heads are in every socket before the poller starts, so
+    /// one wait reports them all: no timing decides it.
+    #[test]
+    fn past_a_rounds_answers_the_workers_answer_the_rest_in_order() {
+        const PER_CONNECTION: usize = 15;
+        let connections = ANSWERS_PER_ROUND / PER_CONNECTION + 12;
+        let requests = connections * PER_CONNECTION;
+        assert!(requests > ANSWERS_PER_ROUND && connections <= EVENTS_PER_WAIT);
+
+        let dir = tempfile::tempdir().unwrap();
+        let bodies: Vec<String> = (0..PER_CONNECTION)
+            .map(|i| format!("<p>page {i}</p>\n"))
+            .collect();
+        for (i, body) in bodies.iter().enumerate() {
+            std::fs::write(dir.path().join(format!("{i}.html")), body).unwrap();
+        }
+        let docroot = DocRoot::open(dir.path(), Default::default()).unwrap();
+        // The poller answers only from the cache: each page is kept first.
+        let mut host = HeaderMap::new();
+        host.insert(http::header::HOST, "a".parse().unwrap());
+        for i in 0..PER_CONNECTION {
+            let target = format!("/{i}.html");
+            let page = RequestView {
+                method: "GET",
+                target: &target,
+                version: Version::Http11,
+                headers: &host,
+            };
+            docroot.respond(&page);
+            let seen = docroot.see_changes().unwrap();
+            assert!(
+                docroot.respond_from_memory(&page, &seen).is_some(),
+                "{target}"
+            );
+        }
+        let limits = Limits::default();
+        let ctx = Arc::new(Context {
+            docroot: Arc::new(docroot),
+            limits: limits.clone(),
+            chunk_size: crate::default_chunk_size(crate::Backend::Raw),
+            print_requests: false,
+            once: None,
+            introspect: false,
+            head_budget: HeadBudget::new(HEAD_BUDGET),
+            poller_answers: Arc::new(AtomicUsize::new(0)),
+        });
+        let parking = Arc::new(Parking::new(limits).unwrap());
+        let open = Arc::new(OpenConnections::default());
+
+        // Each page once, in order, on every connection, all in the server's
+        // socket (peeked there) before it is parked.
+        let burst: String = (0..PER_CONNECTION)
+            .map(|i| format!("GET /{i}.html HTTP/1.1\r\nHost: a\r\n\r\n"))
+            .collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut clients = Vec::new();
+        for _ in 0..connections {
+            let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let (stream, peer) = listener.accept().unwrap();
+            stream
+                .set_write_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            client.write_all(burst.as_bytes()).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut peeked = vec![0u8; burst.len()];
+            while stream.peek(&mut peeked).unwrap() < burst.len() {
+                assert!(Instant::now() < deadline, "the requests never arrived");
+            }
+            let stream = Arc::new(stream);
+            let registration = open.register(&stream);
+            parking.park(Box::new(Connection::new(stream, peer, registration, &ctx)));
+            clients.push(client);
+        }
+
+        let mut pool =
+            {
+                let (ctx, parking) = (Arc::clone(&ctx), Arc::clone(&parking));
+                WorkerPool::new(2, 64, move |conn: Box<Connection>| match connection::serve(
+                    conn, &ctx,
+                ) {
+                    Turn::Park(conn) => parking.park(conn),
+                    Turn::Linger(conn) => parking.linger(conn),
+                    Turn::Done => {}
+                })
+                .unwrap()
+            };
+        // Stops the poller (and with it the workers' queue) however the test ends.
+        let _close = CloseOnExit(&parking);
+        let poller = {
+            let (ctx, parking) = (Arc::clone(&ctx), Arc::clone(&parking));
+            let workers = pool.submitter().unwrap();
+            std::thread::spawn(move || parking.run(workers, &ctx))
+        };
+
+        for (n, client) in clients.iter_mut().enumerate() {
+            let mut pending = Vec::new();
+            for (i, body) in bodies.iter().enumerate() {
+                let (status, got) = next_answer(client, &mut pending);
+                assert!(status.starts_with("http/1.1 200"), "{n}, {i}: {status}");
+                assert_eq!(got, body.as_bytes(), "connection {n}, answer {i}");
+            }
+            assert!(pending.is_empty(), "connection {n}: more than its answers");
+        }
+        let by_poller = ctx.poller_answers.load(Ordering::Relaxed);
+        assert_eq!(by_poller, ANSWERS_PER_ROUND, "of {requests}");
+
+        // Closed with nothing after the answers: none was sent twice.
+        parking.close();
+        poller.join().unwrap();
+        assert!(pool.drain(Instant::now() + Duration::from_secs(10)));
+        for (n, client) in clients.iter_mut().enumerate() {
+            let mut rest = Vec::new();
+            client
+                .read_to_end(&mut rest)
+                .expect("closed within the timeout");
+            assert!(rest.is_empty(), "connection {n}: {}", rest.escape_ascii());
+        }
+    }
+}

@@ -187,29 +187,61 @@ pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
-/// Reads one response with a Content-Length body from a connection that stays open.
+/// Reads one response with a Content-Length body from a connection that stays
+/// open, for a caller that sent one request: any byte read past that response
+/// fails the test rather than being dropped unseen.
 pub fn read_one(stream: &mut TcpStream) -> Response {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = stream
-            .read(&mut chunk)
-            .expect("a response before the timeout");
-        assert!(
-            n > 0,
-            "closed before a full response: {}",
-            buf.escape_ascii()
-        );
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
-                .map_or(0, |v| v.trim().parse().unwrap());
-            if buf.len() >= end + 4 + len {
-                return parse_responses(&buf, false).remove(0);
+    let mut reader = ResponseReader::default();
+    let response = reader.next_response(stream);
+    assert!(
+        reader.leftover().is_empty(),
+        "bytes after the one response expected: {}",
+        reader.leftover().escape_ascii()
+    );
+    response
+}
+
+/// Reads responses with Content-Length bodies one at a time from a connection
+/// that stays open, keeping the bytes past each for the next: pipelined
+/// answers that arrive in one read are neither lost nor mixed up.
+#[derive(Debug, Default)]
+pub struct ResponseReader {
+    pending: Vec<u8>,
+}
+
+impl ResponseReader {
+    /// The next response, read from `stream` as far as needed; fails at the
+    /// stream's read timeout or if it closes first.
+    pub fn next_response(&mut self, stream: &mut TcpStream) -> Response {
+        let mut chunk = [0u8; 8192];
+        loop {
+            if let Some(end) = self.pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.pending[..end]).to_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                let whole = end + 4 + len;
+                if self.pending.len() >= whole {
+                    let response = parse_responses(&self.pending[..whole], false).remove(0);
+                    self.pending.drain(..whole);
+                    return response;
+                }
             }
+            let n = stream
+                .read(&mut chunk)
+                .expect("a response before the timeout");
+            assert!(
+                n > 0,
+                "closed before a full response: {}",
+                self.pending.escape_ascii()
+            );
+            self.pending.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// What was read past the responses returned so far.
+    pub fn leftover(&self) -> &[u8] {
+        &self.pending
     }
 }
