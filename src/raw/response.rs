@@ -47,10 +47,16 @@ pub fn write_reply(
             // Corked, the head rides in the file's first segment and every
             // segment leaves full, as a socket without TCP_NODELAY would send
             // them: fewer, larger segments for the client to take in.
-            sys::cork(stream, true)?;
-            stream.write_all(head)?;
-            sender.send(&file, offset, len, stream)?;
-            sys::cork(stream, false)
+            let corked = sys::cork(stream, true).is_ok();
+            let sent = stream
+                .write_all(head)
+                .and_then(|()| sender.send(&file, offset, len, stream));
+            // Let go after a failure too: a cork left on would hold each later
+            // small answer on this socket back for up to 200 ms.
+            if corked {
+                let _ = sys::cork(stream, false);
+            }
+            sent
         }
     }
 }
@@ -205,6 +211,19 @@ mod tests {
         assert_eq!(body.len(), len);
     }
 
+    #[test]
+    fn a_reply_in_memory_goes_to_the_socket_as_rendered() {
+        let mut rendered = Vec::new();
+        let reply = || Reply::status(StatusCode::NOT_FOUND);
+        render_in_memory(reply(), Persistence::KeepAlive, &mut rendered).unwrap();
+        let (result, got) = reply_over_socket(reply(), &mut Vec::new(), |_| {});
+        result.unwrap();
+        assert!(got == rendered, "{}", got.escape_ascii());
+        let (result, got) = reply_over_socket(reply().without_body(), &mut Vec::new(), |_| {});
+        result.unwrap();
+        assert!(rendered.starts_with(&got) && got.ends_with(b"\r\n\r\n"));
+    }
+
     /// A file of `len` bytes with a recognisable pattern, and its bytes.
     fn pattern_file(dir: &tempfile::TempDir, len: usize) -> (std::path::PathBuf, Vec<u8>) {
         let path = dir.path().join("f");
@@ -298,33 +317,99 @@ mod tests {
         }
     }
 
+    /// A 200 reply whose body is the first `len` bytes of the file at `path`.
+    fn file_reply(path: &std::path::Path, len: u64) -> Reply {
+        let mut reply = Reply::status(StatusCode::OK);
+        reply
+            .headers
+            .insert(http::header::CONTENT_LENGTH, len.into());
+        reply.body = Body::File {
+            file: File::open(path).unwrap(),
+            offset: 0,
+            len,
+        };
+        reply
+    }
+
+    /// `write_reply`'s result for `reply` and every byte that reached the other
+    /// end, read as it arrives; `check` looks at the sending socket before it closes.
+    fn reply_over_socket(
+        reply: Reply,
+        head: &mut Vec<u8>,
+        check: impl FnOnce(&TcpStream),
+    ) -> (io::Result<()>, Vec<u8>) {
+        let (socket, mut receiver) = socket_pair();
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                let mut got = Vec::new();
+                receiver.read_to_end(&mut got).map(|_| got)
+            });
+            let sender = ChunkedSender::new(4093);
+            let result = write_reply(&socket, reply, Persistence::KeepAlive, head, sender);
+            check(&socket);
+            drop(socket);
+            (result, reader.join().unwrap().expect("read to the end"))
+        })
+    }
+
     #[test]
-    fn a_file_reply_leaves_the_socket_uncorked_with_head_and_body_sent() {
+    fn a_file_reply_leaves_the_socket_uncorked_whether_or_not_it_failed() {
         let dir = tempfile::tempdir().unwrap();
         let (path, data) = pattern_file(&dir, 100_000);
-        let (socket, mut receiver) = socket_pair();
-        let mut reply = Reply::status(StatusCode::OK);
-        reply.body = Body::File {
-            file: File::open(&path).unwrap(),
-            offset: 0,
-            len: data.len() as u64,
-        };
+        // A cork left on would hold the next small answer back for 200 ms.
+        let uncorked = |s: &TcpStream| assert!(!rustix::net::sockopt::tcp_cork(s).unwrap());
         let mut head = Vec::new();
+        let reply = file_reply(&path, data.len() as u64);
+        let (result, got) = reply_over_socket(reply, &mut head, uncorked);
+        result.unwrap();
+        assert!(got.starts_with(&head), "the head comes first");
+        assert!(got[head.len()..] == data, "then the whole file");
+        // Announced longer than the file is: the send fails after all it has.
+        let reply = file_reply(&path, data.len() as u64 + 10);
+        let (result, got) = reply_over_socket(reply, &mut head, uncorked);
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert!(got[head.len()..] == data);
+    }
+
+    /// Segments the socket has sent so far (TCP_INFO's `tcpi_segs_out`).
+    fn segments_out(socket: &TcpStream) -> u32 {
+        use std::os::fd::AsRawFd;
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: `info` is a writable tcp_info and `len` its size, as TCP_INFO asks.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&raw mut info).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        info.tcpi_segs_out
+    }
+
+    #[test]
+    fn the_head_rides_in_the_segment_of_a_small_files_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        // Far below loopback's segment size (about 64 KiB), so head and file
+        // fit one segment; sent uncorked under TCP_NODELAY they make two.
+        let (path, data) = pattern_file(&dir, 20_000);
+        let (socket, _receiver) = socket_pair();
+        socket.set_nodelay(true).unwrap();
+        let before = segments_out(&socket);
+        let reply = file_reply(&path, data.len() as u64);
+        let sender = ChunkedSender::new(4093);
         write_reply(
             &socket,
             reply,
             Persistence::KeepAlive,
-            &mut head,
-            ChunkedSender::new(4093),
+            &mut Vec::new(),
+            sender,
         )
         .unwrap();
-        // A cork left on would hold the next small answer back for 200 ms.
-        assert!(!rustix::net::sockopt::tcp_cork(&socket).unwrap());
-        drop(socket);
-        let mut got = Vec::new();
-        receiver.read_to_end(&mut got).unwrap();
-        assert!(got.starts_with(&head), "the head comes first");
-        assert!(got[head.len()..] == data, "then the whole file");
+        assert_eq!(segments_out(&socket) - before, 1);
     }
 
     #[test]
