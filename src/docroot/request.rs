@@ -293,6 +293,10 @@ mod tests {
             let values: Vec<&[u8]> = HeaderSource::values(&map, &RANGE).collect();
             assert_eq!(values, [&b"bytes=0-1"[..], b"bytes=2-3"], "{others}");
             assert_eq!(HeaderSource::values(&map, &HOST).count(), 0, "{others}");
+            // The one look for several names agrees with a look for each.
+            assert!(map.has_any(&[HOST, RANGE]), "{others}");
+            assert!(!map.has_any(&[HOST, http::header::IF_MATCH]), "{others}");
+            assert!(!map.has_any(&[]), "{others}");
         }
     }
 
