@@ -149,10 +149,59 @@ pub(super) struct Candidate<'a> {
     pub(super) folder_modified: Option<SystemTime>,
 }
 
+/// The hash of the cache's keys: FxHash's multiply-rotate, a few instructions
+/// per 8 bytes where std's SipHash costs a couple of hundred per lookup. Its
+/// resistance to chosen collisions is not needed: only the server inserts
+/// keys, one per small file it read under the root, so a client can neither
+/// add keys nor grow a bucket; a lookup of any path probes among those alone.
+#[derive(Clone, Copy, Default)]
+struct KeyHasher;
+
+impl std::hash::BuildHasher for KeyHasher {
+    type Hasher = FxHasher;
+
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(0)
+    }
+}
+
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.add(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        // The product's high bits are its best mixed; hashbrown picks a
+        // bucket with the low ones.
+        self.0.rotate_left(26)
+    }
+}
+
 struct State {
     /// `None` when inotify is unavailable: then nothing is kept.
     watcher: Option<Watcher>,
-    entries: HashMap<Box<str>, (Representation, u64)>,
+    entries: HashMap<Box<str>, (Representation, u64), KeyHasher>,
     /// The sum of every entry's cost (its key, fields and body).
     bytes: u64,
     /// What each watch descriptor's events mean, by its number.
@@ -345,7 +394,7 @@ impl FileCache {
         FileCache {
             state: Mutex::new(State {
                 watcher: Watcher::new().ok(),
-                entries: HashMap::new(),
+                entries: HashMap::default(),
                 bytes: 0,
                 filters: HashMap::new(),
                 root: None,

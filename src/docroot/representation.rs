@@ -233,6 +233,8 @@ impl Representation {
         }
         let body = match self.content {
             Content::File(file) => Body::File { file, offset, len },
+            // The whole: moved, not sliced (a slice is a clone and a drop).
+            Content::Bytes(bytes) if offset == 0 && len == self.len => Body::Bytes(bytes),
             // Ranges were checked against the length, so the slice is in bounds.
             Content::Bytes(bytes) => {
                 Body::Bytes(bytes.slice(offset as usize..(offset + len) as usize))

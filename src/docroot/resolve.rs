@@ -16,6 +16,7 @@ use super::beneath::{Beneath, Found, Root};
 use super::cache::FileCache;
 use super::reply::Refusal;
 use super::representation::Representation;
+use super::request::is_path_byte;
 
 /// Bytes escaped when a decoded path segment is written back into a URL
 /// (`Location`, a listing's links). Everything that is not a pchar (RFC 3986
@@ -223,9 +224,8 @@ pub(super) fn is_normal_form(path: &str) -> bool {
     let mut previous = 0;
     path.starts_with('/')
         && path.bytes().all(|b| {
-            let ok = matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'-' | b'.' | b'_'
-                | b'~' | b'!' | b'$' | b'&' | b'\'' | b'('..=b',' | b';' | b'=' | b':' | b'@')
-                && !(b == b'/' && previous == b'/');
+            // Unreserved, sub-delims, `:`, `@` and `/`, from a table.
+            let ok = is_path_byte(b) && !(b == b'/' && previous == b'/');
             previous = b;
             ok
         })

@@ -51,7 +51,7 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -346,6 +346,10 @@ struct Limit {
     timer: Option<Pin<Box<Sleep>>>,
     /// The pending operation's own deadline, while it is armed.
     deadline: Option<Instant>,
+    /// The waker the timer was last polled with. A timer neither moved nor
+    /// fired since still holds it, so a wait of the same task need not poll
+    /// it again (a poll costs about as much as the rest of the check).
+    polled_with: Option<Waker>,
 }
 
 impl Limit {
@@ -355,6 +359,7 @@ impl Limit {
             slack: limit / 16,
             timer: None,
             deadline: None,
+            polled_with: None,
         }
     }
 
@@ -367,6 +372,12 @@ impl Limit {
             Some(timer) => {
                 if timer.is_elapsed() || timer.deadline() + self.slack < deadline {
                     timer.as_mut().reset(deadline);
+                } else if self
+                    .polled_with
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+                {
+                    return false;
                 }
                 timer
             }
@@ -376,6 +387,13 @@ impl Limit {
         };
         loop {
             if timer.as_mut().poll(cx).is_pending() {
+                if !self
+                    .polled_with
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+                {
+                    self.polled_with = Some(cx.waker().clone());
+                }
                 return false;
             }
             if timer.deadline() >= deadline {
