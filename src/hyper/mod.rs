@@ -288,9 +288,10 @@ async fn serve(
             () = stop.requested() => break,
             () = &mut claimed => break,
         };
-        let stream = tokio::select! {
+        // The peer comes with the accept: asking the socket costs a getpeername.
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 // The one request has shut the listener.
                 Err(_) if is_claimed(&ctx) => break,
                 Err(e) => {
@@ -308,7 +309,7 @@ async fn serve(
         let task_ctx = Arc::clone(&ctx);
         let conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let peer = stream.peer_addr().ok();
+            let peer = Some(peer);
             let served = connection(stream, peer, id, Arc::clone(&task_ctx), conn_shutdown);
             match AssertUnwindSafe(served).catch_unwind().await {
                 // A reset, a timeout, a failed handshake or a malformed

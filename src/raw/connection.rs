@@ -36,7 +36,8 @@ pub struct Context {
     pub introspect: bool,
     /// Room for large heads, shared by every connection.
     pub head_budget: Arc<HeadBudget>,
-    /// Answers the poller sent itself (`ServerHandle::poller_answers`).
+    /// Answers the poller (or the accept loop) sent from memory
+    /// (`ServerHandle::poller_answers`).
     pub poller_answers: Arc<AtomicUsize>,
 }
 
@@ -53,6 +54,9 @@ pub struct Connection {
     /// The end of an answer the poller began and the socket had no room
     /// for: the next worker writes it before anything else.
     unsent: Vec<u8>,
+    /// `unsent` ends the connection's last answer: after it, the worker
+    /// closes (`Some(nothing_follows)`, as for `closing::close_after_answer`).
+    close_after_unsent: Option<bool>,
     /// Whether the socket is in the parking set already.
     pub(super) parked_before: bool,
     /// Answered and half-closed: the bytes drained since (see `closing::drain`).
@@ -75,6 +79,7 @@ impl Connection {
             peer,
             served: 0,
             unsent: Vec::new(),
+            close_after_unsent: None,
             parked_before: false,
             lingering: None,
             registration,
@@ -106,6 +111,12 @@ impl Connection {
     pub(super) fn drain(&mut self) -> bool {
         let drained = self.lingering.get_or_insert(0);
         closing::drain(&self.stream, drained)
+    }
+
+    /// Every worker busy and the queue full: a 503, or the end of an answer
+    /// already begun, and a close (see [`closing::refuse_busy`]).
+    pub(super) fn refuse_busy(&self) {
+        closing::refuse_busy(&self.stream, &self.unsent);
     }
 
     /// A head that did not finish in time: answers 408 without waiting and
@@ -165,6 +176,8 @@ pub enum Answered {
     Park(Box<Connection>),
     /// A head, or the end of an answer, is a worker's.
     Worker(Box<Connection>),
+    /// Answered and half-closed: drain what the client still sends, then close.
+    Linger(Box<Connection>),
     /// Closed.
     Done,
 }
@@ -178,14 +191,15 @@ const ANSWERED_BY_POLLER: usize = 16;
 /// the kernel's default send buffer already holds per connection.
 const POLLER_ANSWER_MAX: usize = 16 * 1024;
 
-/// The poller's turn with a connection whose whole head has arrived: answers
-/// each whole head whose answer is a cached file's, decided from memory
-/// ([`DocRoot::respond_from_memory`]), and keeps the connection open, with a
-/// send that does not wait — so a hot page costs no handoff to a worker.
-/// The first head that needs more (the disk, a log, a refusal, a close) is
-/// left, unanswered, for a worker; so is what the socket had no room for,
-/// and what is left once `budget` (the poller's round) is spent. `seen` was
-/// made after these heads were read.
+/// The poller's (or the accept loop's) turn with a connection whose whole
+/// head has arrived: answers each whole head whose answer is a cached file's,
+/// decided from memory ([`DocRoot::respond_from_memory`]), with a send that
+/// does not wait — so a hot page costs no handoff to a worker — and keeps the
+/// connection open, or closes it after an answer that says so. The first head
+/// that needs more (the disk, a log, a refusal) is left, unanswered, for a
+/// worker; so is what the socket had no room for, and what is left once
+/// `budget` (the poller's round) is spent. `seen` was made after these heads
+/// were read.
 pub fn answer_from_memory(
     mut conn: Box<Connection>,
     ctx: &Context,
@@ -225,9 +239,7 @@ pub fn answer_from_memory(
         };
         let client_closes = !request::keeps_alive(head);
         let persistence = persistence(head, framing, client_closes, *served + 1, ctx);
-        if persistence == Persistence::Close {
-            return Answered::Worker(conn);
-        }
+        let more_pending = received.more_pending;
         let Some(reply) = ctx.docroot.respond_from_memory(&request_view(head), seen) else {
             return Answered::Worker(conn);
         };
@@ -247,6 +259,23 @@ pub fn answer_from_memory(
         *served += 1;
         *budget -= 1;
         ctx.poller_answers.fetch_add(1, Ordering::Relaxed);
+        if persistence == Persistence::Close {
+            // A new connection's only request, answered without a hand-off;
+            // the close is `serve_turn`'s (RFC 9112 §9.6).
+            let nothing_follows = client_closes && !more_pending;
+            if sent < wire.len() {
+                unsent.extend_from_slice(&wire[sent..]);
+                conn.close_after_unsent = Some(nothing_follows);
+                return Answered::Worker(conn);
+            }
+            return match closing::close_after_answer(stream, nothing_follows) {
+                closing::Ending::Closed => Answered::Done,
+                closing::Ending::Linger => {
+                    conn.lingering = Some(0);
+                    Answered::Linger(conn)
+                }
+            };
+        }
         let len = head.len;
         reader.consume(len, &ctx.limits);
         if sent < wire.len() {
@@ -273,6 +302,7 @@ fn serve_turn(conn: &mut Connection, ctx: &Context, out: &mut Vec<u8>) -> Next {
         peer,
         served,
         unsent,
+        close_after_unsent,
         registration,
         ..
     } = conn;
@@ -283,6 +313,9 @@ fn serve_turn(conn: &mut Connection, ctx: &Context, out: &mut Vec<u8>) -> Next {
         if let Err(e) = written {
             tracing::debug!(?peer, "write failed: {e}");
             return Next::Close(closing::Ending::Closed);
+        }
+        if let Some(nothing_follows) = close_after_unsent.take() {
+            return Next::Close(closing::close_after_answer(stream, nothing_follows));
         }
     }
     loop {

@@ -27,13 +27,13 @@ mod sys;
 use std::collections::HashMap;
 use std::io;
 use std::net::{Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::docroot::DocRoot;
 use crate::{Backend, Config, Shutdown};
-use connection::{Connection, Context, Turn};
+use connection::{Answered, Connection, Context, Turn};
 use parking::Parking;
 use pool::WorkerPool;
 use reader::{Gathered, HeadBudget};
@@ -167,6 +167,8 @@ pub(crate) fn run(
         None => None,
     };
 
+    // The accept loop's buffer for the answers it sends from memory.
+    let mut wire = Vec::new();
     loop {
         // Parked connections need no worker, so without this bound a client
         // could hold descriptors until the process has none left.
@@ -200,15 +202,29 @@ pub(crate) fn run(
             open.register(&stream),
             &ctx,
         ));
-        // The head is often there already; if not, it is gathered without a worker.
-        match parking::gather(&mut conn, &config.limits) {
-            Gathered::Ready => {
+        // The head is often there already; if not, it is gathered without a
+        // worker. A whole one whose answer is in memory is answered here, as
+        // the poller would: a hand-off to a worker costs more than the answer.
+        let answered = match parking::gather(&mut conn, &config.limits) {
+            Gathered::Ready => match ctx.docroot.see_changes() {
+                Some(seen) => {
+                    let mut budget = usize::MAX;
+                    parking::answer_from_memory(conn, &ctx, &seen, &mut wire, &mut budget)
+                }
+                None => Answered::Worker(conn),
+            },
+            Gathered::Waiting => Answered::Park(conn),
+            Gathered::Closed => Answered::Done,
+        };
+        match answered {
+            Answered::Worker(conn) => {
                 if let Err(conn) = pool.submit(conn) {
-                    closing::refuse_busy(conn.stream());
+                    conn.refuse_busy();
                 }
             }
-            Gathered::Waiting => parking.park(conn),
-            Gathered::Closed => {}
+            Answered::Park(conn) => parking.park(conn),
+            Answered::Linger(conn) => parking.linger(conn),
+            Answered::Done => {}
         }
     }
     // From here on a new client is refused by the kernel (with `--once` the
@@ -248,8 +264,11 @@ pub(crate) fn run(
 struct OpenConnections {
     next_id: AtomicU64,
     streams: Mutex<HashMap<u64, Arc<TcpStream>>>,
-    /// Signalled each time a connection closes.
+    /// Signalled when a connection closes while the accept loop waits.
     closed: Condvar,
+    /// The accept loop waits on `closed`; read and written under `streams`'
+    /// lock. A signal with no one waiting still costs a futex call.
+    full: AtomicBool,
 }
 
 impl OpenConnections {
@@ -266,6 +285,7 @@ impl OpenConnections {
     fn wait_below(&self, limit: usize, shutdown: &Shutdown) {
         let mut streams = self.lock();
         while streams.len() >= limit && !shutdown.is_requested() {
+            self.full.store(true, Ordering::Relaxed);
             // Shutdown does not signal this condvar; a short timeout lets it be seen.
             streams = self
                 .closed
@@ -273,6 +293,7 @@ impl OpenConnections {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+        self.full.store(false, Ordering::Relaxed);
     }
 
     fn shutdown_all(&self, how: SocketShutdown) {
@@ -300,7 +321,12 @@ struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.open.lock().remove(&self.id);
-        self.open.closed.notify_one();
+        let mut streams = self.open.lock();
+        streams.remove(&self.id);
+        let waiting = self.open.full.load(Ordering::Relaxed);
+        drop(streams);
+        if waiting {
+            self.open.closed.notify_one();
+        }
     }
 }

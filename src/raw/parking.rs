@@ -292,6 +292,7 @@ impl Parking {
                         let watch = Watch::after_gather(&conn, ended);
                         self.park_as(conn, watch);
                     }
+                    Answered::Linger(conn) => self.linger(conn),
                     Answered::Worker(conn) => {
                         backlog.push_back(conn);
                         if !queue_up(workers, backlog) {
@@ -374,7 +375,7 @@ pub fn gather(conn: &mut Connection, limits: &Limits) -> Gathered {
 
 /// [`connection::answer_from_memory`], with a panic costing this connection
 /// alone (it is dropped, so closed), not the thread that parks for all.
-fn answer_from_memory(
+pub fn answer_from_memory(
     conn: Box<Connection>,
     ctx: &Context,
     seen: &ChangesSeen,
