@@ -30,6 +30,7 @@ use ::hyper::server::conn::{http1, http2};
 use ::hyper::service::service_fn;
 use ::hyper::{Request, Response};
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use futures_util::task::AtomicWaker;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -288,9 +289,9 @@ async fn serve(
             () = stop.requested() => break,
             () = &mut claimed => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok((stream, peer)) => (stream, Some(peer)),
                 // The one request has shut the listener.
                 Err(_) if is_claimed(&ctx) => break,
                 Err(e) => {
@@ -305,11 +306,11 @@ async fn serve(
         };
         next_id += 1;
         let id = next_id;
+        // Made out here, the connection's future is all the task holds of
+        // the socket and the context: captured, they would be held twice.
+        let served = connection(stream, peer, id, Arc::clone(&ctx), shutdown.clone());
         let task_ctx = Arc::clone(&ctx);
-        let conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let peer = stream.peer_addr().ok();
-            let served = connection(stream, peer, id, Arc::clone(&task_ctx), conn_shutdown);
             match AssertUnwindSafe(served).catch_unwind().await {
                 // A reset, a timeout, a failed handshake or a malformed
                 // request: only this connection ends.
@@ -357,23 +358,25 @@ async fn serve(
     Ok(())
 }
 
-/// One accepted connection, from its TLS handshake (if any) to its end.
-/// Only plain HTTP/1 is served in this future itself; the other ways are
-/// boxed, so the task each connection lives in is no larger than plain
-/// HTTP/1 needs.
-async fn connection(
+/// A future serving one accepted connection, from its TLS handshake (if
+/// any) to its end. Only plain HTTP/1 is served in the future itself; the
+/// other ways are boxed, so the task each connection lives in is no larger
+/// than plain HTTP/1 needs. Not an `async fn`: one would keep its own copy
+/// of every argument for as long as the connection lasts.
+fn connection(
     stream: TcpStream,
     peer: Option<SocketAddr>,
     id: u64,
     ctx: Arc<Context>,
     shutdown: Shutdown,
-) -> Result<(), BoxError> {
+) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+    type Boxed = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
     if ctx.tls.is_some() {
-        Box::pin(secure_connection(stream, peer, id, ctx, shutdown)).await
+        Either::Left(Box::pin(secure_connection(stream, peer, id, ctx, shutdown)) as Boxed)
     } else if ctx.h2c {
-        Box::pin(h2c_connection(stream, peer, id, ctx, shutdown)).await
+        Either::Left(Box::pin(h2c_connection(stream, peer, id, ctx, shutdown)) as Boxed)
     } else {
-        serve_h1(stream, peer, ctx, id, false, shutdown).await
+        Either::Right(serve_h1(stream, peer, ctx, id, false, shutdown))
     }
 }
 
@@ -427,15 +430,16 @@ async fn secure_connection(
 }
 
 /// HTTP/1 on `io`: hyper's connection, with the service that sees each head
-/// before hyper reads on.
-async fn serve_h1<S>(
+/// before hyper reads on. The future returned holds the connection and the
+/// stop flag alone (an `async fn` would also keep its arguments).
+fn serve_h1<S>(
     io: S,
     peer: Option<SocketAddr>,
     ctx: Arc<Context>,
     id: u64,
     secure: bool,
     mut shutdown: Shutdown,
-) -> Result<(), BoxError>
+) -> impl Future<Output = Result<(), BoxError>> + Send + 'static
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -485,13 +489,15 @@ where
         })
     });
     let conn = ctx.h1.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    if let Some(ended) = until_stopped(conn.as_mut(), shutdown.requested()).await {
-        return Ok(ended?);
+    async move {
+        tokio::pin!(conn);
+        if let Some(ended) = until_stopped(conn.as_mut(), shutdown.requested()).await {
+            return Ok(ended?);
+        }
+        // Stopping: the response in flight finishes, then the connection closes.
+        conn.as_mut().graceful_shutdown();
+        Ok(conn.await?)
     }
-    // Stopping: the response in flight finishes, then the connection closes.
-    conn.as_mut().graceful_shutdown();
-    Ok(conn.await?)
 }
 
 /// HTTP/2 on `io` (after the TLS handshake, or an h2c preface): hyper's
