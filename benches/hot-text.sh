@@ -14,8 +14,9 @@
 # after the drop is named, each backend's in one stretch: raw's own, hyper's serving,
 # then what only hyper's start ran. The names are exact, and then all of them again with
 # their hashes wildcarded, so the script still gathers them after a rebuild with another
-# compiler or dependency version. A function renamed since simply stays where the linker
-# puts it: run this again after changing the serving path.
+# compiler or dependency version; their jump tables and other constants named after them
+# are gathered before the other constants likewise. A function renamed since simply stays
+# where the linker puts it: run this again after changing the serving path.
 #
 #   benches/hot-text.sh
 #
@@ -149,5 +150,12 @@ for _, group in groups:
 print(statement(wild))
 print("  }")
 print("} INSERT BEFORE .text;")
+# Their jump tables and other constants of their own, gathered the same way. Only the
+# constants named after a function can be: string literals and the like have no owner.
+print("SECTIONS {")
+print("  .rodata.hot : {")
+print("    *(" + "\n      ".join(f".rodata*.{p.rstrip('*')}*" for p in wild) + ")")
+print("  }")
+print("} INSERT BEFORE .rodata;")
 PY
 echo "link/hot-text.ld: $(grep -c '^ *\*\?(\?\.text' link/hot-text.ld) patterns" >&2

@@ -306,12 +306,12 @@ async fn serve(
         };
         next_id += 1;
         let id = next_id;
-        // Made out here, the connection's future is all the task holds of
-        // the socket and the context: captured, they would be held twice.
-        let served = connection(stream, peer, id, Arc::clone(&ctx), shutdown.clone());
+        // A combinator, not an `async` block: one would hold the connection's
+        // future twice (as captured, and as awaited).
         let task_ctx = Arc::clone(&ctx);
-        tokio::spawn(async move {
-            match AssertUnwindSafe(served).catch_unwind().await {
+        let served = connection(stream, peer, id, Arc::clone(&ctx), shutdown.clone());
+        tokio::spawn(AssertUnwindSafe(served).catch_unwind().map(move |ended| {
+            match ended {
                 // A reset, a timeout, a failed handshake or a malformed
                 // request: only this connection ends.
                 Ok(Err(e)) => tracing::debug!(?peer, "connection ended: {e}"),
@@ -324,7 +324,7 @@ async fn serve(
             {
                 once.done.notify_one();
             }
-        });
+        }));
     }
     // From here on a new client is refused by the kernel (with `--once` the
     // listener may be shared still, so it is shut as well as dropped).
@@ -430,16 +430,15 @@ async fn secure_connection(
 }
 
 /// HTTP/1 on `io`: hyper's connection, with the service that sees each head
-/// before hyper reads on. The future returned holds the connection and the
-/// stop flag alone (an `async fn` would also keep its arguments).
-fn serve_h1<S>(
+/// before hyper reads on.
+async fn serve_h1<S>(
     io: S,
     peer: Option<SocketAddr>,
     ctx: Arc<Context>,
     id: u64,
     secure: bool,
     mut shutdown: Shutdown,
-) -> impl Future<Output = Result<(), BoxError>> + Send + 'static
+) -> Result<(), BoxError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -489,15 +488,13 @@ where
         })
     });
     let conn = ctx.h1.serve_connection(TokioIo::new(stream), service);
-    async move {
-        tokio::pin!(conn);
-        if let Some(ended) = until_stopped(conn.as_mut(), shutdown.requested()).await {
-            return Ok(ended?);
-        }
-        // Stopping: the response in flight finishes, then the connection closes.
-        conn.as_mut().graceful_shutdown();
-        Ok(conn.await?)
+    tokio::pin!(conn);
+    if let Some(ended) = until_stopped(conn.as_mut(), shutdown.requested()).await {
+        return Ok(ended?);
     }
+    // Stopping: the response in flight finishes, then the connection closes.
+    conn.as_mut().graceful_shutdown();
+    Ok(conn.await?)
 }
 
 /// HTTP/2 on `io` (after the TLS handshake, or an h2c preface): hyper's
