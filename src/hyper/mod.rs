@@ -30,6 +30,7 @@ use ::hyper::server::conn::{http1, http2};
 use ::hyper::service::service_fn;
 use ::hyper::{Request, Response};
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use futures_util::task::AtomicWaker;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -291,7 +292,7 @@ async fn serve(
         // The peer comes with the accept: asking the socket costs a getpeername.
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((stream, peer)) => (stream, Some(peer)),
                 // The one request has shut the listener.
                 Err(_) if is_claimed(&ctx) => break,
                 Err(e) => {
@@ -306,12 +307,12 @@ async fn serve(
         };
         next_id += 1;
         let id = next_id;
+        // A combinator, not an `async` block: one would hold the connection's
+        // future twice (as captured, and as awaited).
         let task_ctx = Arc::clone(&ctx);
-        let conn_shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let peer = Some(peer);
-            let served = connection(stream, peer, id, Arc::clone(&task_ctx), conn_shutdown);
-            match AssertUnwindSafe(served).catch_unwind().await {
+        let served = connection(stream, peer, id, Arc::clone(&ctx), shutdown.clone());
+        tokio::spawn(AssertUnwindSafe(served).catch_unwind().map(move |ended| {
+            match ended {
                 // A reset, a timeout, a failed handshake or a malformed
                 // request: only this connection ends.
                 Ok(Err(e)) => tracing::debug!(?peer, "connection ended: {e}"),
@@ -324,7 +325,7 @@ async fn serve(
             {
                 once.done.notify_one();
             }
-        });
+        }));
     }
     // From here on a new client is refused by the kernel (with `--once` the
     // listener may be shared still, so it is shut as well as dropped).
@@ -358,23 +359,25 @@ async fn serve(
     Ok(())
 }
 
-/// One accepted connection, from its TLS handshake (if any) to its end.
-/// Only plain HTTP/1 is served in this future itself; the other ways are
-/// boxed, so the task each connection lives in is no larger than plain
-/// HTTP/1 needs.
-async fn connection(
+/// A future serving one accepted connection, from its TLS handshake (if
+/// any) to its end. Only plain HTTP/1 is served in the future itself; the
+/// other ways are boxed, so the task each connection lives in is no larger
+/// than plain HTTP/1 needs. Not an `async fn`: one would keep its own copy
+/// of every argument for as long as the connection lasts.
+fn connection(
     stream: TcpStream,
     peer: Option<SocketAddr>,
     id: u64,
     ctx: Arc<Context>,
     shutdown: Shutdown,
-) -> Result<(), BoxError> {
+) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+    type Boxed = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
     if ctx.tls.is_some() {
-        Box::pin(secure_connection(stream, peer, id, ctx, shutdown)).await
+        Either::Left(Box::pin(secure_connection(stream, peer, id, ctx, shutdown)) as Boxed)
     } else if ctx.h2c {
-        Box::pin(h2c_connection(stream, peer, id, ctx, shutdown)).await
+        Either::Left(Box::pin(h2c_connection(stream, peer, id, ctx, shutdown)) as Boxed)
     } else {
-        serve_h1(stream, peer, ctx, id, false, shutdown).await
+        Either::Right(serve_h1(stream, peer, ctx, id, false, shutdown))
     }
 }
 

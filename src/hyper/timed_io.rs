@@ -339,9 +339,6 @@ struct Linger {
 /// How long one kind of operation may stay pending.
 struct Limit {
     limit: Duration,
-    /// Moving a timer costs a trip through tokio's timer wheel, so a timer
-    /// set for an earlier wait is kept when it is at most this much short.
-    slack: Duration,
     /// Made when first needed: most connections never wait on a write.
     timer: Option<Pin<Box<Sleep>>>,
     /// The pending operation's own deadline, while it is armed.
@@ -356,7 +353,6 @@ impl Limit {
     fn new(limit: Duration) -> Limit {
         Limit {
             limit,
-            slack: limit / 16,
             timer: None,
             deadline: None,
             polled_with: None,
@@ -370,7 +366,11 @@ impl Limit {
             .get_or_insert_with(|| Instant::now() + self.limit);
         let timer = match &mut self.timer {
             Some(timer) => {
-                if timer.is_elapsed() || timer.deadline() + self.slack < deadline {
+                // Moving a timer costs a trip through tokio's timer wheel, so
+                // one set for an earlier wait is kept when at most a sixteenth
+                // of the limit short (computed, not stored: a connection holds
+                // two limits for as long as it lasts).
+                if timer.is_elapsed() || timer.deadline() + self.limit / 16 < deadline {
                     timer.as_mut().reset(deadline);
                 } else if self
                     .polled_with
