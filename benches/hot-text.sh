@@ -62,6 +62,13 @@ for backend in hyper raw; do
   SPID=
 done
 
+# Three dumps each (the pages' drop, the first answers, the load): a dump command that
+# went unanswered would make start-up code pass for serving code.
+for backend in hyper raw; do
+  dumps=$(find "$WORK" -name "$backend.cg.*" | wc -l)
+  [ "$dumps" -ge 3 ] || { echo "hot-text.sh: $backend: $dumps callgrind dumps, want 3" >&2; exit 1; }
+done
+
 nm --defined-only "$BIN" >"$WORK/nm"
 python3 - "$WORK" >link/hot-text.ld <<'PY'
 import bisect, glob, re, sys
