@@ -109,9 +109,8 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Answers raw sent from memory where a head was read — by its poller or
-    /// its accept loop, not a worker (always 0 for hyper): how the tests know
-    /// that fast path is taken, not merely harmless.
+    /// Answers this server's raw poller sent itself (always 0 for hyper):
+    /// how the tests know that fast path is taken, not merely harmless.
     pub fn poller_answers(&self) -> usize {
         self.poller_answers.load(Ordering::Relaxed)
     }

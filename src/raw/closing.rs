@@ -114,31 +114,25 @@ pub fn refuse(stream: &TcpStream, status: StatusCode, method: &str, out: &mut Ve
 }
 
 /// Every worker busy and the queue full: say so at once (RFC 9110 §15.6.4)
-/// rather than leave the client waiting with no bound. `unsent`: the end of
-/// an answer already begun, which is finished instead, as a 503 would land
-/// inside it; the requests after it go unanswered, and the client may retry.
-pub fn refuse_busy(stream: &TcpStream, unsent: &[u8]) {
+/// rather than leave the client waiting with no bound. Only for a connection
+/// nothing was sent on yet, so a short 503 fits its empty send buffer.
+pub fn refuse_busy(stream: &TcpStream) {
+    tracing::debug!("queue full; answering 503");
+    let mut reply = Reply::status(StatusCode::SERVICE_UNAVAILABLE);
+    reply.headers.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    let mut out = Vec::new();
     // The accept loop must not stall on this client.
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-    if unsent.is_empty() {
-        tracing::debug!("queue full; answering 503");
-        let mut reply = Reply::status(StatusCode::SERVICE_UNAVAILABLE);
-        reply.headers.insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static("1"),
-        );
-        let mut out = Vec::new();
-        let _ = write_reply(
-            stream,
-            reply,
-            Persistence::Close,
-            &mut out,
-            ChunkedSender::new(1),
-        );
-    } else {
-        tracing::debug!("queue full; finishing the answer begun and closing");
-        let _ = (&mut &*stream).write_all(unsent);
-    }
+    let _ = write_reply(
+        stream,
+        reply,
+        Persistence::Close,
+        &mut out,
+        ChunkedSender::new(1),
+    );
     let _ = (&mut &*stream).flush();
     let _ = stream.shutdown(Shutdown::Write);
 }

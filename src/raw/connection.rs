@@ -113,12 +113,6 @@ impl Connection {
         closing::drain(&self.stream, drained)
     }
 
-    /// Every worker busy and the queue full: a 503, or the end of an answer
-    /// already begun, and a close (see [`closing::refuse_busy`]).
-    pub(super) fn refuse_busy(&self) {
-        closing::refuse_busy(&self.stream, &self.unsent);
-    }
-
     /// A head that did not finish in time: answers 408 without waiting and
     /// closes (see [`closing::refuse_late`]).
     pub(super) fn refuse_late(&self) {

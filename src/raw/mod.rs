@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::docroot::DocRoot;
 use crate::{Backend, Config, Shutdown};
-use connection::{Answered, Connection, Context, Turn};
+use connection::{Connection, Context, Turn};
 use parking::Parking;
 use pool::WorkerPool;
 use reader::{Gathered, HeadBudget};
@@ -167,8 +167,6 @@ pub(crate) fn run(
         None => None,
     };
 
-    // The accept loop's buffer for the answers it sends from memory.
-    let mut wire = Vec::new();
     loop {
         // Parked connections need no worker, so without this bound a client
         // could hold descriptors until the process has none left.
@@ -203,28 +201,17 @@ pub(crate) fn run(
             &ctx,
         ));
         // The head is often there already; if not, it is gathered without a
-        // worker. A whole one whose answer is in memory is answered here, as
-        // the poller would: a hand-off to a worker costs more than the answer.
-        let answered = match parking::gather(&mut conn, &config.limits) {
-            Gathered::Ready => match ctx.docroot.see_changes() {
-                Some(seen) => {
-                    let mut budget = usize::MAX;
-                    parking::answer_from_memory(conn, &ctx, &seen, &mut wire, &mut budget)
-                }
-                None => Answered::Worker(conn),
-            },
-            Gathered::Waiting => Answered::Park(conn),
-            Gathered::Closed => Answered::Done,
-        };
-        match answered {
-            Answered::Worker(conn) => {
+        // worker. A whole one goes to the workers, never answered here: an
+        // answer the socket had no room for would leave the accept loop to
+        // wait on that client or to cut it off.
+        match parking::gather(&mut conn, &config.limits) {
+            Gathered::Ready => {
                 if let Err(conn) = pool.submit(conn) {
-                    conn.refuse_busy();
+                    closing::refuse_busy(conn.stream());
                 }
             }
-            Answered::Park(conn) => parking.park(conn),
-            Answered::Linger(conn) => parking.linger(conn),
-            Answered::Done => {}
+            Gathered::Waiting => parking.park(conn),
+            Gathered::Closed => {}
         }
     }
     // From here on a new client is refused by the kernel (with `--once` the

@@ -8,8 +8,7 @@
 //! whose answer is a cached file's of at most 16 KiB, the poller answers it
 //! itself with a send that does not wait (a worker sends what the socket had
 //! no room for) and the connection stays parked, or lingers if that answer
-//! closes it (the accept loop answers a new connection's first head the same
-//! way); any other whole head
+//! closes it; any other whole head
 //! (or one that breaks a rule) sends the connection to the workers' queue — or, while
 //! that is full, waits in the poller's own backlog, for the poller never
 //! blocks. A connection that stays silent for the idle keep-alive time is
