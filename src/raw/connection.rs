@@ -106,6 +106,15 @@ impl Connection {
         self.reader.deadline()
     }
 
+    /// Answered and half-closed: from here on what the client sends is only
+    /// drained, so the head buffer and its share of the head budget go back
+    /// now rather than after the linger.
+    fn start_lingering(mut self: Box<Self>) -> Box<Self> {
+        self.reader.discard();
+        self.lingering = Some(0);
+        self
+    }
+
     /// Drains what a lingering connection's client sent; whether to go on
     /// lingering (see [`closing::drain`]).
     pub(super) fn drain(&mut self) -> bool {
@@ -156,10 +165,7 @@ pub fn serve(mut conn: Box<Connection>, ctx: &Context) -> Turn {
     conn.reader.release();
     match next {
         Next::Park => Turn::Park(conn),
-        Next::Close(closing::Ending::Linger) => {
-            conn.lingering = Some(0);
-            Turn::Linger(conn)
-        }
+        Next::Close(closing::Ending::Linger) => Turn::Linger(conn.start_lingering()),
         Next::Close(closing::Ending::Closed) => Turn::Done,
     }
 }
@@ -264,10 +270,7 @@ pub fn answer_from_memory(
             }
             return match closing::close_after_answer(stream, nothing_follows) {
                 closing::Ending::Closed => Answered::Done,
-                closing::Ending::Linger => {
-                    conn.lingering = Some(0);
-                    Answered::Linger(conn)
-                }
+                closing::Ending::Linger => Answered::Linger(conn.start_lingering()),
             };
         }
         let len = head.len;
@@ -460,6 +463,96 @@ fn printable_head(bytes: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::{Duration, Instant};
+
+    use http::HeaderMap;
+
+    use super::{Answered, Connection, Context, Gathered, HeadBudget, Turn};
+    use crate::Limits;
+    use crate::docroot::{DocRoot, RequestView, Version};
+
+    /// A connection whose head outgrew its first buffer, so it holds part
+    /// of the budget: it asks to close, and a byte follows, so it lingers.
+    fn lingering_after(serve: impl FnOnce(Box<Connection>, &Context) -> Option<Box<Connection>>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.html"), "a").unwrap();
+        let docroot = DocRoot::open(dir.path(), Default::default()).unwrap();
+        let mut host = HeaderMap::new();
+        host.insert(http::header::HOST, "a".parse().unwrap());
+        // Kept in the cache, for the poller's path.
+        docroot.respond(&RequestView {
+            method: "GET",
+            target: "/a.html",
+            version: Version::Http11,
+            headers: &host,
+        });
+        let ctx = Context {
+            docroot: Arc::new(docroot),
+            limits: Limits::default(),
+            chunk_size: crate::default_chunk_size(crate::Backend::Raw),
+            print_requests: false,
+            once: None,
+            introspect: false,
+            head_budget: HeadBudget::new(64 * 1024),
+            poller_answers: Arc::new(AtomicUsize::new(0)),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        let pad = "p".repeat(8 * 1024);
+        let request = format!(
+            "GET /a.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-Pad: {pad}\r\n\r\nG"
+        );
+        client.write_all(request.as_bytes()).unwrap();
+        let stream = Arc::new(stream);
+        let open = Arc::new(super::super::OpenConnections::default());
+        let registration = open.register(&stream);
+        let mut conn = Box::new(Connection::new(stream, peer, registration, &ctx));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match conn.gather(&ctx.limits) {
+                Gathered::Ready => break,
+                Gathered::Waiting => assert!(Instant::now() < deadline, "no whole head"),
+                Gathered::Closed => panic!("closed before the head"),
+            }
+        }
+        assert!(
+            ctx.head_budget.held() > 0,
+            "the head outgrew its first buffer"
+        );
+        let conn = serve(conn, &ctx).expect("it lingers");
+        assert_eq!(conn.lingering, Some(0));
+        assert_eq!(
+            ctx.head_budget.held(),
+            0,
+            "a lingering connection holds no head"
+        );
+    }
+
+    #[test]
+    fn a_worker_leaves_a_lingering_connection_no_head_budget() {
+        lingering_after(|conn, ctx| match super::serve(conn, ctx) {
+            Turn::Linger(conn) => Some(conn),
+            _ => None,
+        });
+    }
+
+    #[test]
+    fn the_poller_leaves_a_lingering_connection_no_head_budget() {
+        lingering_after(|conn, ctx| {
+            let seen = ctx.docroot.see_changes().unwrap();
+            let mut budget = 1;
+            match super::answer_from_memory(conn, ctx, &seen, &mut Vec::new(), &mut budget) {
+                Answered::Linger(conn) => Some(conn),
+                _ => None,
+            }
+        });
+    }
+
     #[test]
     fn printed_heads_cannot_drive_a_terminal() {
         let head = b"GET / HTTP/1.1\r\nX: \x1b[2J\x07caf\xc3\xa9\tend\x7f\x9b\rx\r\n\r\n";

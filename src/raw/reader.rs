@@ -85,6 +85,12 @@ impl HeadBudget {
     fn give_back(&self, bytes: usize) {
         self.held.fetch_sub(bytes, Ordering::AcqRel);
     }
+
+    /// Bytes taken and not given back.
+    #[cfg(test)]
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
 }
 
 /// The bytes read from one connection and not yet consumed.
@@ -130,6 +136,15 @@ impl HeadReader {
         self.end = kept.len();
         self.start = 0;
         self.set_buffer(kept);
+    }
+
+    /// The connection will read no more heads (it lingers, or closes): frees
+    /// the buffer and its share of the budget, whatever is pending.
+    pub fn discard(&mut self) {
+        self.start = 0;
+        self.end = 0;
+        self.head_deadline = None;
+        self.set_buffer(Vec::new());
     }
 
     /// Whether the last [`HeadReader::gather`] read all the socket held.
