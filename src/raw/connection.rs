@@ -106,6 +106,11 @@ impl Connection {
         self.reader.deadline()
     }
 
+    /// Whether anything was sent on it: an answer, or part of one.
+    pub(super) fn sent_any(&self) -> bool {
+        self.served > 0 || !self.unsent.is_empty()
+    }
+
     /// Answered and half-closed: from here on what the client sends is only
     /// drained, so the head buffer and its share of the head budget go back
     /// now rather than after the linger.
@@ -219,10 +224,6 @@ pub fn answer_from_memory(
         ..
     } = &mut *conn;
     for _ in 0..ANSWERED_BY_POLLER {
-        // The poller's round is spent: a worker answers the rest.
-        if *budget == 0 {
-            return Answered::Worker(conn);
-        }
         let received = match reader.next_head(&ctx.limits) {
             Ok(Some(received)) => received,
             // No whole head left: a wait in parking.
@@ -233,6 +234,10 @@ pub fn answer_from_memory(
             // A refusal is a worker's.
             Err(_) => return Answered::Worker(conn),
         };
+        // The round's answers are spent: a worker answers the rest.
+        if *budget == 0 {
+            return Answered::Worker(conn);
+        }
         let head = &received.head;
         let Ok(framing @ BodyFraming::None) = request::framing(head) else {
             return Answered::Worker(conn);

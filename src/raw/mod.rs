@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::docroot::DocRoot;
 use crate::{Backend, Config, Shutdown};
-use connection::{Connection, Context, Turn};
+use connection::{Answered, Connection, Context, Turn};
 use parking::Parking;
 use pool::WorkerPool;
 use reader::{Gathered, HeadBudget};
@@ -167,6 +167,8 @@ pub(crate) fn run(
         None => None,
     };
 
+    // The accept loop's buffer for the answers it sends from memory.
+    let mut wire = Vec::new();
     loop {
         // Parked connections need no worker, so without this bound a client
         // could hold descriptors until the process has none left.
@@ -201,17 +203,36 @@ pub(crate) fn run(
             &ctx,
         ));
         // The head is often there already; if not, it is gathered without a
-        // worker. A whole one goes to the workers, never answered here: an
-        // answer the socket had no room for would leave the accept loop to
-        // wait on that client or to cut it off.
-        match parking::gather(&mut conn, &config.limits) {
-            Gathered::Ready => {
+        // worker. A whole one whose answer is in memory gets that one answer
+        // here, with a send that does not wait, as the poller would: a
+        // hand-off costs more than the answer. Whatever is left (another
+        // head, what the socket had no room for) is the workers', or while
+        // their queue is full the poller's: this loop never waits on a client.
+        let answered = match parking::gather(&mut conn, &config.limits) {
+            Gathered::Ready => match ctx.docroot.see_changes() {
+                Some(seen) => {
+                    let mut one = 1;
+                    parking::answer_from_memory(conn, &ctx, &seen, &mut wire, &mut one)
+                }
+                None => Answered::Worker(conn),
+            },
+            Gathered::Waiting => Answered::Park(conn),
+            Gathered::Closed => Answered::Done,
+        };
+        match answered {
+            Answered::Worker(conn) => {
                 if let Err(conn) = pool.submit(conn) {
-                    closing::refuse_busy(conn.stream());
+                    if conn.sent_any() {
+                        // A 503 would land inside or after an answer.
+                        parking.owe(conn);
+                    } else {
+                        closing::refuse_busy(conn.stream());
+                    }
                 }
             }
-            Gathered::Waiting => parking.park(conn),
-            Gathered::Closed => {}
+            Answered::Park(conn) => parking.park(conn),
+            Answered::Linger(conn) => parking.linger(conn),
+            Answered::Done => {}
         }
     }
     // From here on a new client is refused by the kernel (with `--once` the

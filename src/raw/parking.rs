@@ -8,7 +8,9 @@
 //! whose answer is a cached file's of at most 16 KiB, the poller answers it
 //! itself with a send that does not wait (a worker sends what the socket had
 //! no room for) and the connection stays parked, or lingers if that answer
-//! closes it; any other whole head
+//! closes it (the accept loop answers a new connection's first head the same
+//! way, and leaves what it cannot send to the workers, or to the poller's
+//! backlog while their queue is full: it never waits); any other whole head
 //! (or one that breaks a rule) sends the connection to the workers' queue — or, while
 //! that is full, waits in the poller's own backlog, for the poller never
 //! blocks. A connection that stays silent for the idle keep-alive time is
@@ -64,6 +66,9 @@ struct State {
     /// When the poller's current wait ends by itself (`None`: only on an event).
     poller_wakes: Option<Instant>,
     closed: bool,
+    /// Connections owed an answer, given by the accept loop while the
+    /// workers' queue was full ([`Parking::owe`]), for the poller's backlog.
+    owed: VecDeque<Box<Connection>>,
     /// When the answers the poller still owes at shutdown must be with the
     /// workers: the server's one grace deadline, not a second grace after it.
     hand_over_by: Option<Instant>,
@@ -119,6 +124,23 @@ impl Parking {
             .head_deadline()
             .unwrap_or_else(|| Instant::now() + self.limits.idle_timeout);
         self.park_until(conn, deadline, watch);
+    }
+
+    /// Takes `conn`, whose whole head is owed an answer (perhaps half sent),
+    /// when the workers' queue had no room: the poller queues it as soon as
+    /// there is, so the caller never waits on the workers or on this client.
+    pub fn owe(&self, conn: Box<Connection>) {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                drop(state);
+                close_quietly(&conn);
+                crate::server::note_cut();
+                return;
+            }
+            state.owed.push_back(conn);
+        }
+        self.poller.wake();
     }
 
     /// Holds `conn`, answered and half-closed, while what its client still
@@ -181,6 +203,7 @@ impl Parking {
         // Whole heads the workers' queue had no room for, oldest first.
         let mut backlog = VecDeque::new();
         self.watch(&workers, ctx, &mut backlog);
+        backlog.extend(self.lock().owed.drain(..));
         // Each of these has a request owed its answer, perhaps half sent: the
         // workers finish them, as they finish what they hold at shutdown.
         let by = self.lock().hand_over_by;
@@ -230,6 +253,7 @@ impl Parking {
                 if state.closed {
                     return;
                 }
+                backlog.extend(state.owed.drain(..));
                 for (id, ended) in events.ready() {
                     ready.extend(state.parked.remove(&id).map(|p| (p, ended)));
                 }
@@ -487,31 +511,17 @@ mod tests {
         }
     }
 
-    /// Every connection readable in the poller's first round, each with
-    /// fewer whole heads than a connection's own share (16), so that only
-    /// the round's cap can send heads to the workers: the poller answers
-    /// exactly `ANSWERS_PER_ROUND`, the workers the rest, each connection's
-    /// in order. The heads are in every socket before the poller starts, so
-    /// one wait reports them all: no timing decides it.
-    #[test]
-    fn past_a_rounds_answers_the_workers_answer_the_rest_in_order() {
-        const PER_CONNECTION: usize = 15;
-        let connections = ANSWERS_PER_ROUND / PER_CONNECTION + 12;
-        let requests = connections * PER_CONNECTION;
-        assert!(requests > ANSWERS_PER_ROUND && connections <= EVENTS_PER_WAIT);
-
-        let dir = tempfile::tempdir().unwrap();
-        let bodies: Vec<String> = (0..PER_CONNECTION)
-            .map(|i| format!("<p>page {i}</p>\n"))
-            .collect();
+    /// A context whose docroot has `pages` small pages, `/0.html` on, each
+    /// kept in the cache so the poller can answer it; and their bodies.
+    fn cached_pages(dir: &std::path::Path, pages: usize) -> (Arc<Context>, Vec<String>) {
+        let bodies: Vec<String> = (0..pages).map(|i| format!("<p>page {i}</p>\n")).collect();
         for (i, body) in bodies.iter().enumerate() {
-            std::fs::write(dir.path().join(format!("{i}.html")), body).unwrap();
+            std::fs::write(dir.join(format!("{i}.html")), body).unwrap();
         }
-        let docroot = DocRoot::open(dir.path(), Default::default()).unwrap();
-        // The poller answers only from the cache: each page is kept first.
+        let docroot = DocRoot::open(dir, Default::default()).unwrap();
         let mut host = HeaderMap::new();
         host.insert(http::header::HOST, "a".parse().unwrap());
-        for i in 0..PER_CONNECTION {
+        for i in 0..pages {
             let target = format!("/{i}.html");
             let page = RequestView {
                 method: "GET",
@@ -529,7 +539,7 @@ mod tests {
         let limits = Limits::default();
         let ctx = Arc::new(Context {
             docroot: Arc::new(docroot),
-            limits: limits.clone(),
+            limits,
             chunk_size: crate::default_chunk_size(crate::Backend::Raw),
             print_requests: false,
             once: None,
@@ -537,6 +547,107 @@ mod tests {
             head_budget: HeadBudget::new(HEAD_BUDGET),
             poller_answers: Arc::new(AtomicUsize::new(0)),
         });
+        (ctx, bodies)
+    }
+
+    /// Two workers that hand each connection back to `parking`, as the server's do.
+    fn workers(ctx: &Arc<Context>, parking: &Arc<Parking>) -> WorkerPool<Box<Connection>> {
+        let (ctx, parking) = (Arc::clone(ctx), Arc::clone(parking));
+        WorkerPool::new(
+            2,
+            64,
+            move |conn: Box<Connection>| match connection::serve(conn, &ctx) {
+                Turn::Park(conn) => parking.park(conn),
+                Turn::Linger(conn) => parking.linger(conn),
+                Turn::Done => {}
+            },
+        )
+        .unwrap()
+    }
+
+    /// What the accept loop could not finish while the workers' queue was
+    /// full goes to the poller's backlog ([`Parking::owe`]), and from there
+    /// to a worker: every answer comes, in order, none twice.
+    #[test]
+    fn a_connection_owed_answers_gets_them_through_the_poller() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, bodies) = cached_pages(dir.path(), 2);
+        let parking = Arc::new(Parking::new(ctx.limits.clone()).unwrap());
+        let open = Arc::new(OpenConnections::default());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        let requests = "GET /0.html HTTP/1.1\r\nHost: a\r\n\r\n\
+                        GET /1.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        client.write_all(requests.as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut peeked = vec![0u8; requests.len()];
+        while stream.peek(&mut peeked).unwrap() < requests.len() {
+            assert!(Instant::now() < deadline, "the requests never arrived");
+        }
+        let stream = Arc::new(stream);
+        let registration = open.register(&stream);
+        let mut conn = Box::new(Connection::new(stream, peer, registration, &ctx));
+        assert!(matches!(gather(&mut conn, &ctx.limits), Gathered::Ready));
+        // As the accept loop does: one answer; the second head is owed.
+        let seen = ctx.docroot.see_changes().unwrap();
+        let mut one = 1;
+        let Answered::Worker(conn) =
+            answer_from_memory(conn, &ctx, &seen, &mut Vec::new(), &mut one)
+        else {
+            panic!("the second head was not left for a worker");
+        };
+        assert!(conn.sent_any());
+
+        let mut pool = workers(&ctx, &parking);
+        let _close = CloseOnExit(&parking);
+        let poller = {
+            let (ctx, parking) = (Arc::clone(&ctx), Arc::clone(&parking));
+            let workers = pool.submitter().unwrap();
+            std::thread::spawn(move || parking.run(workers, &ctx))
+        };
+        parking.owe(conn);
+        let mut pending = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let (status, got) = next_answer(&mut client, &mut pending);
+            assert!(status.starts_with("http/1.1 200"), "{i}: {status}");
+            assert_eq!(got, body.as_bytes(), "answer {i}");
+        }
+        let mut rest = Vec::new();
+        client
+            .read_to_end(&mut rest)
+            .expect("closed after the last answer");
+        assert!(
+            pending.is_empty() && rest.is_empty(),
+            "{}",
+            rest.escape_ascii()
+        );
+        assert_eq!(ctx.poller_answers.load(Ordering::Relaxed), 1);
+
+        parking.close();
+        poller.join().unwrap();
+        assert!(pool.drain(Instant::now() + Duration::from_secs(10)));
+    }
+
+    /// Every connection readable in the poller's first round, each with
+    /// fewer whole heads than a connection's own share (16), so that only
+    /// the round's cap can send heads to the workers: the poller answers
+    /// exactly `ANSWERS_PER_ROUND`, the workers the rest, each connection's
+    /// in order. The heads are in every socket before the poller starts, so
+    /// one wait reports them all: no timing decides it.
+    #[test]
+    fn past_a_rounds_answers_the_workers_answer_the_rest_in_order() {
+        const PER_CONNECTION: usize = 15;
+        let connections = ANSWERS_PER_ROUND / PER_CONNECTION + 12;
+        let requests = connections * PER_CONNECTION;
+        assert!(requests > ANSWERS_PER_ROUND && connections <= EVENTS_PER_WAIT);
+
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, bodies) = cached_pages(dir.path(), PER_CONNECTION);
+        let limits = ctx.limits.clone();
         let parking = Arc::new(Parking::new(limits).unwrap());
         let open = Arc::new(OpenConnections::default());
 
@@ -568,18 +679,7 @@ mod tests {
             clients.push(client);
         }
 
-        let mut pool =
-            {
-                let (ctx, parking) = (Arc::clone(&ctx), Arc::clone(&parking));
-                WorkerPool::new(2, 64, move |conn: Box<Connection>| match connection::serve(
-                    conn, &ctx,
-                ) {
-                    Turn::Park(conn) => parking.park(conn),
-                    Turn::Linger(conn) => parking.linger(conn),
-                    Turn::Done => {}
-                })
-                .unwrap()
-            };
+        let mut pool = workers(&ctx, &parking);
         // Stops the poller (and with it the workers' queue) however the test ends.
         let _close = CloseOnExit(&parking);
         let poller = {
