@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 source benches/common.sh
 need valgrind:valgrind curl:curl
 # BIN=path measures an already built binary instead.
-# shellcheck disable=SC2119 # it builds no example here: none of the script's arguments
+# shellcheck disable=SC2119 # the script's arguments are not examples to build
 release_bin
 PORT=18497
 URL=http://127.0.0.1:$PORT/HelloWorld.html
