@@ -855,6 +855,16 @@ mod tests {
         }
     }
 
+    /// Drops `cache`, checks that its closer thread is gone with it, and
+    /// says how many watchers that thread closed.
+    fn drop_and_join(cache: FileCache) -> u64 {
+        let closed = cache.closed.clone();
+        drop(cache);
+        let others = std::sync::Arc::strong_count(&closed) - 1;
+        assert_eq!(others, 0, "the closer still runs");
+        closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     #[test]
     fn the_thread_that_sees_a_change_leaves_the_old_watcher_to_the_closer() {
         let dir = tempfile::tempdir().unwrap();
@@ -884,14 +894,7 @@ mod tests {
         assert!(cache.see_changes().is_some());
         assert!(cache.get("/index.html").is_none(), "{cache:?}");
         assert_eq!(closed_by_the_closer(&cache, 2), 2);
-
-        let closed = cache.closed.clone();
-        drop(cache);
-        assert_eq!(
-            std::sync::Arc::strong_count(&closed),
-            1,
-            "the closer still runs"
-        );
+        assert_eq!(drop_and_join(cache), 2);
     }
 
     #[test]
@@ -911,23 +914,16 @@ mod tests {
         }
         let emptied = cache.state.lock().unwrap().emptied;
         assert!(emptied >= rounds, "{cache:?}");
-        let closed = cache.closed.clone();
-        drop(cache);
         // Every retired watcher closed, by the closer or (its queue full)
-        // where it was retired, and the last by the drop; the closer gone.
+        // where it was retired, and the last by the drop.
+        let by_closer = drop_and_join(cache);
         let here = CLOSED_HERE.with(|n| n.get()) - before;
-        let by_closer = closed.load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(
             here + by_closer,
             emptied + 1,
             "{here} here, {by_closer} by the closer"
         );
         assert!(by_closer > 0);
-        assert_eq!(
-            std::sync::Arc::strong_count(&closed),
-            1,
-            "the closer still runs"
-        );
     }
 
     #[test]
