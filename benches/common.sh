@@ -10,6 +10,16 @@ need() {
   done
 }
 
+# release_bin [EXAMPLE...] — sets BIN to a release twinserve built now, or, when BIN is set
+# already, takes that binary as it is; the EXAMPLEs named are built in release either way.
+release_bin() {
+  local targets=() example
+  if [ -z "${BIN:-}" ]; then targets=(--bin twinserve); fi
+  for example in "$@"; do targets+=(--example "$example"); done
+  [ ${#targets[@]} -eq 0 ] || cargo build --release --quiet "${targets[@]}"
+  BIN=${BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve}
+}
+
 # lighttpd_config DIR PORT — copies site/ to DIR/site and writes DIR/lighttpd.conf serving
 # it on 127.0.0.1:PORT with keep-alive unbounded, so a load run never sees it close.
 lighttpd_config() {

@@ -26,10 +26,8 @@ cd "$(dirname "$0")/.."
 source benches/common.sh
 need valgrind:valgrind curl:curl
 # BIN=path measures an already built binary instead.
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet --bin twinserve
-  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve
-fi
+# shellcheck disable=SC2119 # the script's arguments are not examples to build
+release_bin
 PORT=18497
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)

@@ -19,8 +19,8 @@ REQUESTS=${1:-20000}
 CONNECTIONS=16
 source benches/common.sh
 need valgrind:valgrind lighttpd:lighttpd curl:curl
-cargo build --release --quiet --bin twinserve --example fixed_body
-BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve
+# BIN=path measures an already built twinserve instead (fixed_body is built all the same).
+release_bin fixed_body
 PORT=18496
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)

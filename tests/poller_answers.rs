@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{TestSite, connect, parse_responses};
+use common::{ResponseReader, TestSite, connect, parse_responses};
 use twinserve::Backend;
 
 /// Everything the server sends until it closes the connection.
@@ -42,37 +42,6 @@ fn read_exactly(stream: &mut TcpStream, want: usize) -> Vec<u8> {
         }
     }
     got
-}
-
-/// Reads `count` responses with Content-Length bodies from a connection
-/// that stays open, failing at the stream's read timeout.
-fn read_responses(stream: &mut TcpStream, count: usize) -> Vec<common::Response> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        // Where each whole response ends, as far as the bytes go.
-        let mut end = 0;
-        let mut whole = 0;
-        while let Some(head) = got[end..].windows(4).position(|w| w == b"\r\n\r\n") {
-            let head_end = end + head + 4;
-            let len = parse_responses(&got[end..head_end], true)[0]
-                .header("content-length")
-                .map_or(0, |v| v.parse::<usize>().unwrap());
-            if got.len() < head_end + len {
-                break;
-            }
-            end = head_end + len;
-            whole += 1;
-        }
-        if whole >= count {
-            return parse_responses(&got[..end], false);
-        }
-        let n = stream
-            .read(&mut buf)
-            .unwrap_or_else(|e| panic!("{whole} of {count} answers, then: {e}"));
-        assert!(n > 0, "closed after {whole} of {count} answers");
-        got.extend_from_slice(&buf[..n]);
-    }
 }
 
 fn get(target: &str) -> String {
@@ -495,11 +464,17 @@ fn a_request_after_an_urgent_byte_is_answered() {
     assert!(head.starts_with(b"HTTP/1.1 200"), "{}", head.escape_ascii());
     let mut body = vec![0u8; 64 << 20];
     stream.read_exact(&mut body).unwrap();
-    let responses = read_responses(&mut stream, 2);
-    for (n, response) in responses.iter().enumerate() {
+    let mut reader = ResponseReader::default();
+    for n in 0..2 {
+        let response = reader.next_response(&mut stream);
         assert_eq!(response.status, 200, "answer {n}");
         assert_eq!(response.body, hello, "answer {n}");
     }
+    assert!(
+        reader.leftover().is_empty(),
+        "bytes past the two answers: {}",
+        reader.leftover().escape_ascii()
+    );
     assert!(server.poller_answers() > before, "the poller answered none");
     server.shutdown().unwrap();
 }

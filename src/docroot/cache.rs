@@ -44,7 +44,9 @@ use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use inotify::{EventMask, Inotify, WatchMask};
@@ -228,6 +230,19 @@ struct Watcher {
     queued: OwnedFd,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many watchers were closed on this thread.
+    static CLOSED_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        CLOSED_HERE.with(|n| n.set(n.get() + 1));
+    }
+}
+
 impl Watcher {
     fn new() -> io::Result<Watcher> {
         let inotify = Inotify::init()?;
@@ -276,8 +291,8 @@ impl Watcher {
 impl State {
     /// Empties the cache and starts a new inotify instance. Closing the old
     /// one removes all its watches and anything queued on it at once, but it
-    /// waits on the kernel's cleanup: the caller closes it (drops what this
-    /// returns) after letting go of the lock, so no other request waits too.
+    /// waits on the kernel's cleanup: the caller hands it (what this returns)
+    /// to [`FileCache::retire`] after letting go of the lock.
     #[must_use]
     fn reset(&mut self) -> Option<Watcher> {
         self.entries.clear();
@@ -387,6 +402,45 @@ pub(super) struct FileCache {
     // One lock for the change check, lookup and insert, so that no lookup can
     // run between another thread's seeing a change and its emptying of the map.
     state: Mutex<State>,
+    /// Closes retired watchers; started with the first one.
+    closer: Mutex<Option<Closer>>,
+    /// How many watchers the closer has closed; only the closer thread holds
+    /// another reference, so the count of references tells whether it still runs.
+    #[cfg(test)]
+    closed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A thread that closes the watchers a change retired. Closing an inotify
+/// instance waits for the kernel to be done with its watches, for several
+/// milliseconds: the thread that saw the change is serving requests, and
+/// must not wait for that.
+struct Closer {
+    to_close: SyncSender<Watcher>,
+    thread: JoinHandle<()>,
+}
+
+/// Retired watchers waiting for the closer. Each holds an inotify instance,
+/// of which a user has few (128 by default): past this many, a change that
+/// outruns the closer closes its old watcher itself.
+const CLOSER_QUEUE: usize = 4;
+
+impl Closer {
+    fn start(
+        #[cfg(test)] closed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> io::Result<Closer> {
+        let (to_close, retired) = mpsc::sync_channel::<Watcher>(CLOSER_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("cache-closer".into())
+            .spawn(move || {
+                // Ends once the cache is dropped and nothing is left queued.
+                for watcher in retired {
+                    drop(watcher);
+                    #[cfg(test)]
+                    closed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })?;
+        Ok(Closer { to_close, thread })
+    }
 }
 
 impl FileCache {
@@ -401,7 +455,37 @@ impl FileCache {
                 emptied: 0,
                 root_unwatchable: false,
             }),
+            closer: Mutex::new(None),
+            #[cfg(test)]
+            closed: std::sync::Arc::default(),
         }
+    }
+
+    /// Closes a watcher that a change replaced on the closer, not on this
+    /// serving thread; its successor is in place already, so nothing goes unseen.
+    fn retire(&self, old: Option<Watcher>) {
+        let Some(old) = old else {
+            return;
+        };
+        let mut closer = self.closer.lock().unwrap_or_else(PoisonError::into_inner);
+        if closer.is_none() {
+            match Closer::start(
+                #[cfg(test)]
+                self.closed.clone(),
+            ) {
+                Ok(started) => *closer = Some(started),
+                Err(e) => tracing::debug!("cannot start the cache's watcher closer: {e}"),
+            }
+        }
+        let unsent = match closer.as_ref() {
+            None => Some(old),
+            Some(c) => match c.to_close.try_send(old) {
+                Ok(()) => None,
+                Err(TrySendError::Full(old) | TrySendError::Disconnected(old)) => Some(old),
+            },
+        };
+        drop(closer);
+        drop(unsent);
     }
 
     /// The representation kept under `key`, if nothing watched has changed.
@@ -413,7 +497,7 @@ impl FileCache {
             .get(key)
             .and_then(|(rep, _)| rep.clone_cached());
         drop(state);
-        drop(stale);
+        self.retire(stale);
         hit
     }
 
@@ -425,7 +509,7 @@ impl FileCache {
         let mut state = self.try_lock()?;
         let stale = state.forget_if_changed();
         drop(state);
-        drop(stale);
+        self.retire(stale);
         Some(ChangesSeen(()))
     }
 
@@ -526,7 +610,8 @@ impl FileCache {
             }
         };
         drop(state);
-        drop((stale, old));
+        self.retire(stale);
+        self.retire(old);
         kept
     }
 
@@ -555,7 +640,7 @@ impl FileCache {
                 .insert(key.into(), (watched.copy, watched.cost));
         }
         drop(state);
-        drop(stale);
+        self.retire(stale);
     }
 }
 
@@ -608,6 +693,22 @@ fn still_holds(beneath: &Beneath, candidate: &Candidate<'_>, kept: &[u8]) -> boo
         at += want.len() as u64;
     }
     true
+}
+
+impl Drop for FileCache {
+    /// Lets the closer finish what is queued, and joins it.
+    fn drop(&mut self) {
+        let closer = self
+            .closer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(Closer { to_close, thread }) = closer.take() {
+            drop(to_close);
+            if thread.join().is_err() {
+                tracing::debug!("the cache's watcher closer panicked");
+            }
+        }
+    }
 }
 
 impl Default for FileCache {
@@ -722,6 +823,107 @@ mod tests {
         cache.keep(&served, &beneath, &candidate(Identity::of(&meta)), &fresh);
         let hit = cache.get("/big.bin").expect("kept");
         assert_eq!(hit.read_all().unwrap(), changed);
+    }
+
+    /// Keeps the file `name` below `root` under `key`, as a request would.
+    fn keep_file(cache: &FileCache, root: &Path, key: &str, name: &str) {
+        let path = root.join(name);
+        let served = Root::open(root, Links::Beneath).unwrap();
+        let file = File::open(&path).unwrap();
+        let meta = file.metadata().unwrap();
+        let rep = Representation::of_file(Path::new(name), file, &meta)
+            .into_memory(SMALL_FILE)
+            .finish(&HeaderValue::from_static("no-cache"));
+        let candidate = Candidate {
+            key,
+            relative: Path::new(name),
+            identity: Identity::of(&meta),
+            folder_modified: std::fs::metadata(root).unwrap().modified().ok(),
+        };
+        cache.keep(&served, &served.now(), &candidate, &rep);
+    }
+
+    /// Waits, a bounded while, until the closer has closed `count` watchers.
+    fn closed_by_the_closer(cache: &FileCache, count: u64) -> u64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let closed = cache.closed.load(std::sync::atomic::Ordering::SeqCst);
+            if closed >= count || std::time::Instant::now() > deadline {
+                return closed;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Drops `cache`, checks that its closer thread is gone with it, and
+    /// says how many watchers that thread closed.
+    fn drop_and_join(cache: FileCache) -> u64 {
+        let closed = cache.closed.clone();
+        drop(cache);
+        let others = std::sync::Arc::strong_count(&closed) - 1;
+        assert_eq!(others, 0, "the closer still runs");
+        closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn the_thread_that_sees_a_change_leaves_the_old_watcher_to_the_closer() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("index.html"), "home").unwrap();
+        let cache = FileCache::default();
+        keep_file(&cache, &root, "/index.html", "index.html");
+        assert!(cache.get("/index.html").is_some(), "{cache:?}");
+        assert!(
+            cache.closer.lock().unwrap().is_none(),
+            "started before a change"
+        );
+
+        std::fs::write(root.join("index.html"), "away").unwrap();
+        let before = CLOSED_HERE.with(|n| n.get());
+        assert!(cache.get("/index.html").is_none(), "{cache:?}");
+        assert_eq!(
+            CLOSED_HERE.with(|n| n.get()),
+            before,
+            "closed by the serving thread"
+        );
+        assert_eq!(closed_by_the_closer(&cache, 1), 1);
+        // The new watcher is the one in use: a change is still seen.
+        keep_file(&cache, &root, "/index.html", "index.html");
+        assert!(cache.get("/index.html").is_some(), "{cache:?}");
+        std::fs::write(root.join("index.html"), "again").unwrap();
+        assert!(cache.see_changes().is_some());
+        assert!(cache.get("/index.html").is_none(), "{cache:?}");
+        assert_eq!(closed_by_the_closer(&cache, 2), 2);
+        assert_eq!(drop_and_join(cache), 2);
+    }
+
+    #[test]
+    fn changes_faster_than_the_closer_leave_no_watcher_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let cache = FileCache::default();
+        let rounds = 3 * CLOSER_QUEUE as u64;
+        let before = CLOSED_HERE.with(|n| n.get());
+        for round in 0..rounds {
+            std::fs::write(root.join("page.html"), round.to_string()).unwrap();
+            keep_file(&cache, &root, "/page.html", "page.html");
+            let hit = cache.get("/page.html").expect("kept");
+            assert_eq!(hit.read_all().unwrap(), round.to_string().as_bytes());
+            std::fs::write(root.join("page.html"), "changed").unwrap();
+            assert!(cache.get("/page.html").is_none(), "{cache:?}");
+        }
+        let emptied = cache.state.lock().unwrap().emptied;
+        assert!(emptied >= rounds, "{cache:?}");
+        // Every retired watcher closed, by the closer or (its queue full)
+        // where it was retired, and the last by the drop.
+        let by_closer = drop_and_join(cache);
+        let here = CLOSED_HERE.with(|n| n.get()) - before;
+        assert_eq!(
+            here + by_closer,
+            emptied + 1,
+            "{here} here, {by_closer} by the closer"
+        );
+        assert!(by_closer > 0);
     }
 
     #[test]

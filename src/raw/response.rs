@@ -271,30 +271,31 @@ mod tests {
         (sender, receiver)
     }
 
-    /// `send`'s result and every byte that reached the other end, which reads
-    /// until the sending end closes.
-    fn sent_over_socket(
-        chunk: usize,
-        file: &File,
-        offset: u64,
-        len: u64,
-    ) -> (io::Result<()>, Vec<u8>) {
+    /// What `send` returned for the sending end of a fresh [`socket_pair`],
+    /// and every byte that reached the other end, read as it arrives until
+    /// the sending end closes once `send` is done.
+    fn over_socket(send: impl FnOnce(&TcpStream) -> io::Result<()>) -> (io::Result<()>, Vec<u8>) {
         let (socket, mut receiver) = socket_pair();
         std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
                 let mut got = Vec::new();
                 receiver.read_to_end(&mut got).map(|_| got)
             });
-            let result = ChunkedSender::new(chunk).send(file, offset, len, &socket);
+            let result = send(&socket);
             drop(socket);
-            (
-                result,
-                reader
-                    .join()
-                    .unwrap()
-                    .expect("the receiver reads to the end"),
-            )
+            let got = reader.join().unwrap();
+            (result, got.expect("the receiver reads to the end"))
         })
+    }
+
+    /// `ChunkedSender::send`'s result and every byte that reached the other end.
+    fn sent_over_socket(
+        chunk: usize,
+        file: &File,
+        offset: u64,
+        len: u64,
+    ) -> (io::Result<()>, Vec<u8>) {
+        over_socket(|socket| ChunkedSender::new(chunk).send(file, offset, len, socket))
     }
 
     #[test]
@@ -332,23 +333,17 @@ mod tests {
     }
 
     /// `write_reply`'s result for `reply` and every byte that reached the other
-    /// end, read as it arrives; `check` looks at the sending socket before it closes.
+    /// end; `check` looks at the sending socket before it closes.
     fn reply_over_socket(
         reply: Reply,
         head: &mut Vec<u8>,
         check: impl FnOnce(&TcpStream),
     ) -> (io::Result<()>, Vec<u8>) {
-        let (socket, mut receiver) = socket_pair();
-        std::thread::scope(|scope| {
-            let reader = scope.spawn(move || {
-                let mut got = Vec::new();
-                receiver.read_to_end(&mut got).map(|_| got)
-            });
+        over_socket(|socket| {
             let sender = ChunkedSender::new(4093);
-            let result = write_reply(&socket, reply, Persistence::KeepAlive, head, sender);
-            check(&socket);
-            drop(socket);
-            (result, reader.join().unwrap().expect("read to the end"))
+            let result = write_reply(socket, reply, Persistence::KeepAlive, head, sender);
+            check(socket);
+            result
         })
     }
 
