@@ -41,6 +41,17 @@ pub struct Context {
     pub poller_answers: Arc<AtomicUsize>,
 }
 
+impl Context {
+    /// Whether a head may be answered from memory without a worker: not when
+    /// each answer must be claimed, printed, introspected or logged.
+    pub(super) fn answers_from_memory(&self) -> bool {
+        !(self.once.is_some()
+            || self.print_requests
+            || self.introspect
+            || self.docroot.logs_exchanges())
+    }
+}
+
 /// A client connection as it passes between the accept loop, the workers and
 /// [`Parking`](super::parking::Parking): everything that must outlive one
 /// worker's turn, so that it can wait for its next request without a thread.
@@ -212,7 +223,7 @@ pub fn answer_from_memory(
     wire: &mut Vec<u8>,
     budget: &mut usize,
 ) -> Answered {
-    if ctx.once.is_some() || ctx.print_requests || ctx.introspect || ctx.docroot.logs_exchanges() {
+    if !ctx.answers_from_memory() {
         return Answered::Worker(conn);
     }
     let Connection {
@@ -223,7 +234,7 @@ pub fn answer_from_memory(
         unsent,
         ..
     } = &mut *conn;
-    for _ in 0..ANSWERED_BY_POLLER {
+    for answered in 0.. {
         let received = match reader.next_head(&ctx.limits) {
             Ok(Some(received)) => received,
             // No whole head left: a wait in parking.
@@ -234,8 +245,9 @@ pub fn answer_from_memory(
             // A refusal is a worker's.
             Err(_) => return Answered::Worker(conn),
         };
-        // The round's answers are spent: a worker answers the rest.
-        if *budget == 0 {
+        // The round's answers, or this connection's share, are spent: a
+        // worker answers the rest.
+        if *budget == 0 || answered == ANSWERED_BY_POLLER {
             return Answered::Worker(conn);
         }
         let head = &received.head;
@@ -482,7 +494,7 @@ mod tests {
 
     /// A connection whose head outgrew its first buffer, so it holds part
     /// of the budget: it asks to close, and a byte follows, so it lingers.
-    fn lingering_after(serve: impl FnOnce(Box<Connection>, &Context) -> Option<Box<Connection>>) {
+    fn lingering_after(turn: impl FnOnce(Box<Connection>, &Context) -> Option<Box<Connection>>) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.html"), "a").unwrap();
         let docroot = DocRoot::open(dir.path(), Default::default()).unwrap();
@@ -529,7 +541,7 @@ mod tests {
             ctx.head_budget.held() > 0,
             "the head outgrew its first buffer"
         );
-        let conn = serve(conn, &ctx).expect("it lingers");
+        let conn = turn(conn, &ctx).expect("it lingers");
         assert_eq!(conn.lingering, Some(0));
         assert_eq!(
             ctx.head_budget.held(),

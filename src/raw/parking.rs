@@ -386,6 +386,15 @@ struct CloseOnExit<'p>(&'p Parking);
 impl Drop for CloseOnExit<'_> {
     fn drop(&mut self) {
         self.0.close();
+        // A poller that ended abnormally handed over none of what it was
+        // owed: closed, not left open and counted against the limit.
+        let owed = std::mem::take(&mut self.0.lock().owed);
+        if !owed.is_empty() {
+            for conn in &owed {
+                close_quietly(conn);
+            }
+            crate::server::note_cut();
+        }
     }
 }
 
@@ -563,6 +572,38 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    /// A connection's share of a round is 16 answers: exactly 16 pipelined
+    /// heads are all answered, and with nothing left the connection parks
+    /// rather than costing a worker a turn that finds nothing to do.
+    #[test]
+    fn a_connection_that_used_its_whole_share_parks_when_nothing_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, _) = cached_pages(dir.path(), 1);
+        let open = Arc::new(OpenConnections::default());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        let requests = "GET /0.html HTTP/1.1\r\nHost: a\r\n\r\n".repeat(16);
+        client.write_all(requests.as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut peeked = vec![0u8; requests.len()];
+        while stream.peek(&mut peeked).unwrap() < requests.len() {
+            assert!(Instant::now() < deadline, "the requests never arrived");
+        }
+        let stream = Arc::new(stream);
+        let registration = open.register(&stream);
+        let mut conn = Box::new(Connection::new(stream, peer, registration, &ctx));
+        assert!(matches!(gather(&mut conn, &ctx.limits), Gathered::Ready));
+        let seen = ctx.docroot.see_changes().unwrap();
+        let mut budget = ANSWERS_PER_ROUND;
+        let answered = answer_from_memory(conn, &ctx, &seen, &mut Vec::new(), &mut budget);
+        assert_eq!(ctx.poller_answers.load(Ordering::Relaxed), 16);
+        assert!(
+            matches!(answered, Answered::Park(_)),
+            "nothing is left for a worker"
+        );
     }
 
     /// What the accept loop could not finish while the workers' queue was
