@@ -490,7 +490,8 @@ where
     });
     let conn = ctx.h1.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    if let Some(ended) = until_stopped(conn.as_mut(), shutdown.requested()).await {
+    let stop = std::pin::pin!(shutdown.requested());
+    if let Some(ended) = until_stopped(conn.as_mut(), stop).await {
         return Ok(ended?);
     }
     // Stopping: the response in flight finishes, then the connection closes.
@@ -566,19 +567,20 @@ where
 
 /// `work`'s output, or `None` once `stop` is ready first. `stop` is polled
 /// only when its own waker has fired: a connection's task wakes several
-/// times a request, and polling a waiting `watch` again takes a lock.
-async fn until_stopped<W: Future>(
-    mut work: Pin<&mut W>,
-    stop: impl Future<Output = ()>,
-) -> Option<W::Output> {
-    let mut stop = std::pin::pin!(stop);
+/// times a request, and polling a waiting `watch` again takes a lock. Both
+/// come pinned, and this is no `async fn`: one would hold a copy of `stop`
+/// besides its own for as long as the connection lasts.
+fn until_stopped<'a, W: Future, S: Future<Output = ()>>(
+    mut work: Pin<&'a mut W>,
+    mut stop: Pin<&'a mut S>,
+) -> impl Future<Output = Option<W::Output>> + 'a {
     let signal = Arc::new(StopSignal {
         // Set, so that the first poll registers `stop`'s waker.
         fired: AtomicBool::new(true),
         task: AtomicWaker::new(),
     });
     let waker = Waker::from(Arc::clone(&signal));
-    std::future::poll_fn(|cx| {
+    std::future::poll_fn(move |cx| {
         if let Poll::Ready(output) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
@@ -594,7 +596,6 @@ async fn until_stopped<W: Future>(
         }
         Poll::Pending
     })
-    .await
 }
 
 /// The waker [`until_stopped`] polls its `stop` with: notes that it fired,
@@ -846,13 +847,13 @@ mod tests {
             tokio::task::yield_now().await;
             tx.send_replace(true);
         };
-        let stop = async {
+        let stop = std::pin::pin!(async {
             let _ = rx.wait_for(|stop| *stop).await;
-        };
+        });
         let (ended, ()) = tokio::join!(super::until_stopped(work, stop), stopping);
         assert!(ended.is_none());
         let done = std::pin::pin!(async { 7 });
-        let ended = super::until_stopped(done, std::future::pending()).await;
+        let ended = super::until_stopped(done, std::pin::pin!(std::future::pending())).await;
         assert_eq!(ended, Some(7));
     }
 
