@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # User-space instructions per request, counted by callgrind: the one figure on this
 # machine that does not drift from run to run. Each server (lighttpd, hyper answering one
-# in-memory body, and both twinserve backends) runs under valgrind in turn; after a
+# in-memory body with hyper's fields and then with the hyper backend's, and both twinserve
+# backends) runs under valgrind in turn; after a
 # warm-up, the counters are zeroed, the built-in client sends REQUESTS keep-alive requests
 # for /HelloWorld.html over 16 connections, and the counters are read. Kernel time is not
 # in it (valgrind sees only user space), nor are cache misses: it measures how much work
@@ -57,5 +58,8 @@ count() { # name command... -> prints "name instructions/request"
 printf '%-10s %8s\n' server "instructions/request"
 count lighttpd lighttpd -D -f "$WORK/lighttpd.conf"
 count fixed "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_body" $PORT "$WORK/site/HelloWorld.html"
+# The same, carrying every field the hyper backend sends with a file: what those fields
+# cost hyper itself, apart from anything twinserve does.
+count fixed-all "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_body" $PORT "$WORK/site/HelloWorld.html" all
 count hyper "$BIN" -q serve --backend hyper --root "$WORK/site" --port $PORT
 count raw "$BIN" -q serve --backend raw --root "$WORK/site" --port $PORT
