@@ -249,10 +249,7 @@ fn all_value_bytes(bytes: &[u8]) -> bool {
 /// Whether any of the eight bytes of `w` is a control byte: below SP, or DEL.
 /// Every byte that is not a field-value byte is one, and so are HTAB, CR, LF.
 fn has_control_byte(w: u64) -> bool {
-    // A high bit per byte below 0x20, and per byte equal to 0x7F.
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-    let del = (w ^ (ONES * 0x7F)).wrapping_sub(ONES) & !(w ^ (ONES * 0x7F)) & HIGHS;
-    (below_space | del) != 0
+    control_mask(w) != 0
 }
 
 /// Where the first LF in `bytes` is, eight bytes at a time.
@@ -414,6 +411,30 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, Version), ParseError> 
 }
 
 fn split_request_line(line: &[u8]) -> Result<(&str, &str, Version), ParseError> {
+    // The usual line, `tchar+ SP target-byte+ SP rest`, split where the slow
+    // split below would split it (SP is neither tchar nor a target byte).
+    let method_end = tchar_prefix(line);
+    if method_end > 0 && line.get(method_end) == Some(&b' ') {
+        let target = &line[method_end + 1..];
+        let target_end = target.iter().position(|&b| !is_target_byte(b));
+        if let Some(target_end) = target_end.filter(|&end| end > 0 && target[end] == b' ') {
+            let version = parse_version(&target[target_end + 1..])?;
+            // SAFETY: tchar and target bytes are all ASCII.
+            let (method, target) = unsafe {
+                (
+                    tchar_str(&line[..method_end]),
+                    std::str::from_utf8_unchecked(&target[..target_end]),
+                )
+            };
+            return Ok((method, target, version));
+        }
+    }
+    split_request_line_slow(line)
+}
+
+/// The request line split at every SP first, then each part checked: how a
+/// line the fast path above does not take is named for the rule it breaks.
+fn split_request_line_slow(line: &[u8]) -> Result<(&str, &str, Version), ParseError> {
     let mut parts = line.splitn(3, |&b| b == b' ');
     let method = parts.next().unwrap_or_default();
     let (Some(target), Some(version)) = (parts.next(), parts.next()) else {
@@ -495,36 +516,99 @@ fn clean_field_line(buf: &[u8], pos: usize) -> Option<(Header<'_>, usize)> {
     let rest = &buf[pos..];
     // `name ":"`, the name all tchar and not empty; obs-fold fails here too,
     // since SP and HTAB are not tchar.
-    let colon = rest.iter().position(|&b| !is_tchar(b))?;
-    if colon == 0 || rest[colon] != b':' {
+    let colon = tchar_prefix(rest);
+    if colon == 0 || *rest.get(colon)? != b':' {
         return None;
     }
-    let mut at = colon + 1;
-    while matches!(rest.get(at), Some(b' ' | b'\t')) {
-        at += 1;
-    }
-    let value_start = at;
-    // The value runs to the line end: whole words with no control byte are
-    // all value bytes; any other byte is looked at on its own.
+    // Leading OWS is trimmed with the trailing, once the line end is found.
+    let value_start = colon + 1;
+    let mut at = value_start;
+    // The value runs to the line end: every byte up to the first control
+    // byte is a value byte, and HTAB is the one control byte a value may hold.
     let (value_end, after) = loop {
-        while let Some(word) = rest.get(at..at + 8) {
-            if has_control_byte(u64::from_le_bytes(word.try_into().ok()?)) {
-                break;
-            }
-            at += 8;
-        }
+        at += first_control_byte(&rest[at..]);
         match *rest.get(at)? {
             b'\n' => break (at, at + 1),
             b'\r' if rest.get(at + 1) == Some(&b'\n') => break (at, at + 2),
-            b if is_value_byte(b) => at += 1,
+            b'\t' => at += 1,
             _ => return None,
         }
     };
     let value = trim_ows(&rest[value_start..value_end]);
-    // SAFETY: `colon` is the first byte of `rest` that is not tchar, so
-    // every byte before it is one.
+    // SAFETY: `colon` is the length of the tchar run at the start of `rest`,
+    // so every byte before it is one.
     let name = unsafe { tchar_str(&rest[..colon]) };
     Some((Header { name, value }, pos + after))
+}
+
+/// How many bytes at the start of `bytes` are tchar. Eight class lookups are
+/// ANDed before one branch, so a name costs a branch per word, not per byte.
+fn tchar_prefix(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let all = word.iter().fold(TCHAR, |all, &b| all & CLASSES[b as usize]);
+        if all == 0 {
+            break;
+        }
+        at += 8;
+    }
+    while bytes.get(at).is_some_and(|&b| is_tchar(b)) {
+        at += 1;
+    }
+    at
+}
+
+/// Where the first control byte of `bytes` is (below SP, or DEL; HTAB, CR
+/// and LF among them), or its length when it has none: sixteen bytes at a
+/// time with SSE2 where every x86-64 has it, then eight in a `u64`.
+fn first_control_byte(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(block) = bytes.get(at..at + 16) {
+        let mask = control_mask_16(block.try_into().unwrap_or(&[0; 16]));
+        if mask != 0 {
+            return at + mask.trailing_zeros() as usize;
+        }
+        at += 16;
+    }
+    while let Some(word) = bytes.get(at..at + 8) {
+        let mask = control_mask(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        if mask != 0 {
+            return at + (mask.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|&b| b < b' ' || b == 0x7f)
+        .unwrap_or(bytes.len() - at)
+}
+
+/// A bit per control byte of `block` (below SP, or DEL), bit `i` for byte `i`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn control_mask_16(block: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_set1_epi8,
+    };
+    // SAFETY: the load reads the 16 bytes of `block` (unaligned loads are
+    // allowed), and SSE2 is enabled on every x86-64 target.
+    unsafe {
+        let x = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+        // An unsigned byte is at least SP exactly when max(byte, SP) is the byte.
+        let printable = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x20)), x);
+        let del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+        ((!_mm_movemask_epi8(printable) | _mm_movemask_epi8(del)) & 0xffff) as u32
+    }
+}
+
+/// The high bit of each byte of `w` that is a control byte (below SP, or
+/// DEL), exactly: the low seven bits of each byte are added to on their own,
+/// so no carry crosses into the next byte.
+fn control_mask(w: u64) -> u64 {
+    let low = w & (ONES * 0x7f);
+    let at_least_space = low + ONES * (0x80 - 0x20);
+    let del = low + ONES;
+    (!at_least_space | del) & !w & HIGHS
 }
 
 /// Bytes already checked to be tchar, as a `str`, without checking them a
@@ -850,14 +934,33 @@ mod tests {
         fn word_scans_agree_with_byte_scans(
             bytes in proptest::collection::vec(
                 proptest::sample::select(vec![0u8, 9, 10, 13, 31, 32, 65, 126, 127, 128, 255]),
-                0..40,
+                0..60,
             ),
         ) {
+            proptest::prop_assert_eq!(
+                first_control_byte(&bytes),
+                bytes.iter().position(|&b| b < b' ' || b == 0x7f).unwrap_or(bytes.len())
+            );
             proptest::prop_assert_eq!(
                 all_value_bytes(&bytes),
                 bytes.iter().all(|&b| is_value_byte(b))
             );
             proptest::prop_assert_eq!(find_lf(&bytes), bytes.iter().position(|&b| b == b'\n'));
+        }
+
+        /// The request line's fast path answers as the split at every SP does.
+        #[test]
+        fn request_line_fast_path_agrees_with_the_split(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"GET"[..], b" ", b" ", b"/", b"/a?b=1", b"HTTP/1.1", b"HTTP/1.0",
+                    b"\r", b"\t", b"#", b"\xc3\xa9", b"(", b"x",
+                ]),
+                0..8,
+            ),
+        ) {
+            let line = pieces.concat();
+            proptest::prop_assert_eq!(split_request_line(&line), split_request_line_slow(&line));
         }
 
         /// The fast path for a field line agrees with the slow one wherever
@@ -932,9 +1035,9 @@ mod fast_path {
     use super::*;
 
     #[test]
-    fn every_tchar_is_ascii() {
-        // What `tchar_str`'s safety rests on.
-        assert!((0x80..=0xff).all(|b| !is_tchar(b)));
+    fn every_tchar_and_target_byte_is_ascii() {
+        // What `tchar_str`'s safety, and the request line's, rest on.
+        assert!((0x80..=0xff).all(|b| !is_tchar(b) && !is_target_byte(b)));
     }
 
     /// `parse_head` as it was before the fast path: every line through
