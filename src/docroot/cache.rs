@@ -898,7 +898,7 @@ mod tests {
     }
 
     #[test]
-    fn changes_faster_than_the_closer_leave_no_watcher_open() {
+    fn every_retired_watcher_is_closed_by_the_closer_or_where_it_was_retired() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         let cache = FileCache::default();

@@ -44,8 +44,8 @@ pub fn close_after_answer(stream: &TcpStream, nothing_follows: bool) -> Ending {
     if stream.shutdown(Shutdown::Write).is_err() {
         return Ending::Closed;
     }
-    sys::discard_arrived(stream);
-    if nothing_follows {
+    // More than one go's worth has arrived: the rest is drained lingering.
+    if sys::discard_arrived(stream) && nothing_follows {
         Ending::Closed
     } else {
         Ending::Linger
@@ -104,7 +104,7 @@ pub fn refuse_late(stream: &TcpStream, pending: &[u8]) {
         let _ = rustix::net::send(stream, &bytes, rustix::net::SendFlags::DONTWAIT);
     }
     if stream.shutdown(Shutdown::Write).is_ok() {
-        sys::discard_arrived(stream);
+        let _ = sys::discard_arrived(stream);
     }
 }
 
@@ -166,5 +166,41 @@ fn method_of(pending: &[u8]) -> &str {
         "HEAD"
     } else {
         ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    use super::{Ending, close_after_answer};
+
+    /// A client that sends far more than a request after its `Connection:
+    /// close` is not drained to the end by the thread that closes it: past
+    /// one go's worth, the rest is the linger's.
+    #[test]
+    fn bytes_past_one_go_leave_the_connection_lingering() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let junk = vec![b'x'; 96 * 1024];
+        let sender = std::thread::spawn(move || {
+            client
+                .set_write_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let _ = client.write_all(&junk);
+            client
+        });
+        // More than one go's worth is in the server's socket before it closes.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut peeked = vec![0u8; 96 * 1024];
+        while server.peek(&mut peeked).unwrap() <= super::sys::DISCARD_AT_ONCE {
+            assert!(Instant::now() < deadline, "the bytes never arrived");
+        }
+        assert_eq!(close_after_answer(&server, true), Ending::Linger);
+        drop(server);
+        drop(sender.join().unwrap());
     }
 }

@@ -203,6 +203,9 @@ impl Parking {
         // Whole heads the workers' queue had no room for, oldest first.
         let mut backlog = VecDeque::new();
         self.watch(&workers, ctx, &mut backlog);
+        // However the watch ended, nothing parks and nothing is owed from
+        // here on (each is closed at once): what is here is handed over.
+        self.close();
         backlog.extend(self.lock().owed.drain(..));
         // Each of these has a request owed its answer, perhaps half sent: the
         // workers finish them, as they finish what they hold at shutdown.
@@ -386,8 +389,8 @@ struct CloseOnExit<'p>(&'p Parking);
 impl Drop for CloseOnExit<'_> {
     fn drop(&mut self) {
         self.0.close();
-        // A poller that ended abnormally handed over none of what it was
-        // owed: closed, not left open and counted against the limit.
+        // A poller that panicked handed over none of what it was owed:
+        // closed, not left open and counted against the limit.
         let owed = std::mem::take(&mut self.0.lock().owed);
         if !owed.is_empty() {
             for conn in &owed {

@@ -927,6 +927,46 @@ mod tests {
         }
     }
 
+    /// Every byte at every place of every length below 64, among bytes that
+    /// pass: the scans' later blocks and their tails are reached as often as
+    /// their first (a random line rarely has 16 clean bytes in a row).
+    #[test]
+    fn scans_find_every_byte_at_every_place() {
+        let is_control = |b: u8| b < b' ' || b == 0x7f;
+        for len in 1..64 {
+            for place in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[place] = b;
+                    let control = if is_control(b) { place } else { len };
+                    assert_eq!(
+                        first_control_byte(&bytes),
+                        control,
+                        "{b:#x} at {place} of {len}"
+                    );
+                    let tchars = if is_tchar(b) { len } else { place };
+                    assert_eq!(tchar_prefix(&bytes), tchars, "{b:#x} at {place} of {len}");
+                }
+            }
+        }
+        // The eight-byte mask on its own (x86-64 reaches it only for tails),
+        // with neighbours that would carry into the byte if anything did.
+        for neighbour in [b'a', 0x00, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff] {
+            for place in 0..8 {
+                for b in 0..=255u8 {
+                    let mut word = [neighbour; 8];
+                    word[place] = b;
+                    let want = word
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &w)| is_control(w))
+                        .fold(0u64, |mask, (i, _)| mask | 0x80 << (8 * i));
+                    assert_eq!(control_mask(u64::from_le_bytes(word)), want, "{word:?}");
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
         /// The word-at-a-time scans answer as the byte-at-a-time rules do, for
         /// any bytes, at any alignment and length.

@@ -43,15 +43,24 @@ pub fn request_short_slice() {
     let _ = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
 }
 
-/// Reads and discards what has already arrived on `stream`, without waiting.
-/// MSG_DONTWAIT rather than switching the socket to non-blocking: one ioctl
-/// fewer on every `Connection: close` request.
-pub fn discard_arrived(stream: &TcpStream) {
+/// At most this much is discarded in one go, so a client that keeps sending
+/// cannot hold the thread that closes it (the accept loop among them).
+pub const DISCARD_AT_ONCE: usize = 64 * 1024;
+
+/// Reads and discards what has already arrived on `stream`, without waiting,
+/// up to [`DISCARD_AT_ONCE`]: whether it stopped for want of bytes, not at
+/// that bound. MSG_DONTWAIT rather than switching the socket to
+/// non-blocking: one ioctl fewer on every `Connection: close` request.
+pub fn discard_arrived(stream: &TcpStream) -> bool {
     let mut scratch = [0u8; 4096];
-    while matches!(
-        rustix::net::recv(stream, &mut scratch, rustix::net::RecvFlags::DONTWAIT),
-        Ok((n, _)) if n > 0
-    ) {}
+    let mut discarded = 0;
+    while discarded < DISCARD_AT_ONCE {
+        match rustix::net::recv(stream, &mut scratch, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((n, _)) if n > 0 => discarded += n,
+            _ => return true,
+        }
+    }
+    false
 }
 
 /// Sends what the socket's buffer takes of `bytes` at once, without waiting:
