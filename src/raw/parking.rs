@@ -486,7 +486,7 @@ fn end(conn: &Connection) {
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use http::HeaderMap;
@@ -577,6 +577,52 @@ mod tests {
         .unwrap()
     }
 
+    /// The poller's thread, handing whole heads to `pool`.
+    fn start_poller(
+        ctx: &Arc<Context>,
+        parking: &Arc<Parking>,
+        pool: &WorkerPool<Box<Connection>>,
+    ) -> std::thread::JoinHandle<()> {
+        let (ctx, parking) = (Arc::clone(ctx), Arc::clone(parking));
+        let workers = pool.submitter().unwrap();
+        std::thread::spawn(move || parking.run(workers, &ctx))
+    }
+
+    /// A client of `listener` that sent `requests`, and the server's side of
+    /// it, which holds them all (peeked there); the client's reads time out
+    /// after 10 s.
+    fn arrived(listener: &TcpListener, requests: &str) -> (TcpStream, TcpStream, SocketAddr) {
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        client.write_all(requests.as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut peeked = vec![0u8; requests.len()];
+        while stream.peek(&mut peeked).unwrap() < requests.len() {
+            assert!(Instant::now() < deadline, "the requests never arrived");
+        }
+        (client, stream, peer)
+    }
+
+    /// A server-side connection whose client sent `requests`, all of them
+    /// gathered (so its heads are whole); the client (reads time out after
+    /// 10 s), and the open-connection list it is registered in.
+    fn gathered(
+        ctx: &Context,
+        requests: &str,
+    ) -> (TcpStream, Box<Connection>, Arc<OpenConnections>) {
+        let open = Arc::new(OpenConnections::default());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (client, stream, peer) = arrived(&listener, requests);
+        let stream = Arc::new(stream);
+        let registration = open.register(&stream);
+        let mut conn = Box::new(Connection::new(stream, peer, registration, ctx));
+        assert!(matches!(gather(&mut conn, &ctx.limits), Gathered::Ready));
+        (client, conn, open)
+    }
+
     /// A connection's share of a round is 16 answers: exactly 16 pipelined
     /// heads are all answered, and with nothing left the connection parks
     /// rather than costing a worker a turn that finds nothing to do.
@@ -584,21 +630,8 @@ mod tests {
     fn a_connection_that_used_its_whole_share_parks_when_nothing_is_left() {
         let dir = tempfile::tempdir().unwrap();
         let (ctx, _) = cached_pages(dir.path(), 1);
-        let open = Arc::new(OpenConnections::default());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (stream, peer) = listener.accept().unwrap();
         let requests = "GET /0.html HTTP/1.1\r\nHost: a\r\n\r\n".repeat(16);
-        client.write_all(requests.as_bytes()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut peeked = vec![0u8; requests.len()];
-        while stream.peek(&mut peeked).unwrap() < requests.len() {
-            assert!(Instant::now() < deadline, "the requests never arrived");
-        }
-        let stream = Arc::new(stream);
-        let registration = open.register(&stream);
-        let mut conn = Box::new(Connection::new(stream, peer, registration, &ctx));
-        assert!(matches!(gather(&mut conn, &ctx.limits), Gathered::Ready));
+        let (_client, conn, _open) = gathered(&ctx, &requests);
         let seen = ctx.docroot.see_changes().unwrap();
         let mut budget = ANSWERS_PER_ROUND;
         let answered = answer_from_memory(conn, &ctx, &seen, &mut Vec::new(), &mut budget);
@@ -617,25 +650,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (ctx, bodies) = cached_pages(dir.path(), 2);
         let parking = Arc::new(Parking::new(ctx.limits.clone()).unwrap());
-        let open = Arc::new(OpenConnections::default());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let (stream, peer) = listener.accept().unwrap();
         let requests = "GET /0.html HTTP/1.1\r\nHost: a\r\n\r\n\
                         GET /1.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
-        client.write_all(requests.as_bytes()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut peeked = vec![0u8; requests.len()];
-        while stream.peek(&mut peeked).unwrap() < requests.len() {
-            assert!(Instant::now() < deadline, "the requests never arrived");
-        }
-        let stream = Arc::new(stream);
-        let registration = open.register(&stream);
-        let mut conn = Box::new(Connection::new(stream, peer, registration, &ctx));
-        assert!(matches!(gather(&mut conn, &ctx.limits), Gathered::Ready));
+        let (mut client, conn, _open) = gathered(&ctx, requests);
         // As the accept loop does: one answer; the second head is owed.
         let seen = ctx.docroot.see_changes().unwrap();
         let mut one = 1;
@@ -648,11 +665,7 @@ mod tests {
 
         let mut pool = workers(&ctx, &parking);
         let _close = CloseOnExit(&parking);
-        let poller = {
-            let (ctx, parking) = (Arc::clone(&ctx), Arc::clone(&parking));
-            let workers = pool.submitter().unwrap();
-            std::thread::spawn(move || parking.run(workers, &ctx))
-        };
+        let poller = start_poller(&ctx, &parking, &pool);
         parking.owe(conn);
         let mut pending = Vec::new();
         for (i, body) in bodies.iter().enumerate() {
@@ -703,20 +716,10 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut clients = Vec::new();
         for _ in 0..connections {
-            let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            client
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let (stream, peer) = listener.accept().unwrap();
+            let (client, stream, peer) = arrived(&listener, &burst);
             stream
                 .set_write_timeout(Some(Duration::from_secs(10)))
                 .unwrap();
-            client.write_all(burst.as_bytes()).unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let mut peeked = vec![0u8; burst.len()];
-            while stream.peek(&mut peeked).unwrap() < burst.len() {
-                assert!(Instant::now() < deadline, "the requests never arrived");
-            }
             let stream = Arc::new(stream);
             let registration = open.register(&stream);
             parking.park(Box::new(Connection::new(stream, peer, registration, &ctx)));
@@ -726,11 +729,7 @@ mod tests {
         let mut pool = workers(&ctx, &parking);
         // Stops the poller (and with it the workers' queue) however the test ends.
         let _close = CloseOnExit(&parking);
-        let poller = {
-            let (ctx, parking) = (Arc::clone(&ctx), Arc::clone(&parking));
-            let workers = pool.submitter().unwrap();
-            std::thread::spawn(move || parking.run(workers, &ctx))
-        };
+        let poller = start_poller(&ctx, &parking, &pool);
 
         for (n, client) in clients.iter_mut().enumerate() {
             let mut pending = Vec::new();
