@@ -68,6 +68,9 @@ pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, Ser
         "http"
     };
     limit_malloc_arenas();
+    // Before the address is announced: a client that stops the server as soon
+    // as it sees it must get the clean stop, not the signal's default death.
+    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(ServeError::Signals)?;
     let cuts_before = crate::server::cuts();
     let handle = start(backend, config, root)?;
     tracing::info!(
@@ -81,7 +84,6 @@ pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, Ser
         },
     );
     unmap_startup_pages();
-    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(ServeError::Signals)?;
     let signal_handle = signals.handle();
     let stopper = handle.stopper();
     std::thread::spawn(move || {
