@@ -43,6 +43,10 @@ for backend in hyper raw; do
     >"$WORK/$backend.log" 2>&1 &
   SPID=$!
   wait_for "$URL" 600 || { cat "$WORK/$backend.log" >&2; exit 1; }
+  # Where the (position-independent) binary was loaded: once `serve` has dropped its
+  # pages, callgrind gives its code's addresses as loaded rather than as in the file.
+  awk -v bin="$(readlink -f "$BIN")" '$6 == bin && $3 == "00000000" { split($1, a, "-"); print a[1]; exit }' \
+    "/proc/$SPID/maps" >"$WORK/$backend.base"
   callgrind_control -d $SPID >/dev/null
   for path in / /HelloWorld.html /missing; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
   # wrk, when installed, as benches/run.sh loads: how its connections end is part of
@@ -72,9 +76,9 @@ python3 - "$WORK" >link/hot-text.ld <<'PY'
 import bisect, glob, re, sys
 work = sys.argv[1]
 
-def executed(path):
-    """Addresses of the instructions callgrind saw run in twinserve itself."""
-    names, mine, last, seen = {}, False, 0, set()
+def executed(path, loaded_at):
+    """Addresses, as in the file, of the instructions callgrind saw run in twinserve."""
+    names, offset, last, seen = {}, None, 0, set()
     for line in open(path):
         if line[:1] in "0123456789+-*":
             tok = line.split()[0]
@@ -82,17 +86,19 @@ def executed(path):
                 last = int(tok, 16)
             elif tok[0] in "+-":
                 last += int(tok)
-            if mine:
-                seen.add(last)
+            if offset is not None:
+                seen.add(last - offset)
             continue
         m = re.match(r"(c?ob)=\((\d+)\)(?: (.*))?", line.strip())
         if m:
             if m[3]:
                 names[m[2]] = m[3]
             if m[1] == "ob":
-                # A position-dependent program's code loses its name to valgrind once
-                # `serve` has dropped its pages; its addresses are still its own.
-                mine = names.get(m[2], "").endswith(("/twinserve", "???"))
+                # While valgrind knows the program, it gives addresses as in the file;
+                # once `serve` has dropped its pages it has lost the program's name, and
+                # gives them as loaded.
+                name = names.get(m[2], "")
+                offset = 0 if name.endswith("/twinserve") else loaded_at if name.endswith("???") else None
     return seen
 
 # Every name of each function: identical functions are merged, and only the name the
@@ -117,10 +123,10 @@ def dumps(backend):
     return sorted(parts, key=lambda p: int(p.rsplit(".", 1)[1]))[-2:]
 
 done = set()
-def names(path):
+def names(path, base):
     """The patterns of the functions that ran, in address order, each claimed once."""
     out = []
-    for a in sorted(executed(path)):
+    for a in sorted(executed(path, base)):
         i = bisect.bisect_right(starts, a) - 1
         if i < 0 or a >= end:
             continue
@@ -130,12 +136,14 @@ def names(path):
                 out.append(name)
     return out
 
+hyper_base = int(open(f"{work}/hyper.base").read(), 16)
+raw_base = int(open(f"{work}/raw.base").read(), 16)
 hyper_start, hyper_load = dumps("hyper")
 raw_start, raw_load = dumps("raw")
-load = names(hyper_load)
-start = names(hyper_start)
-raw = names(raw_load)
-raw_start = names(raw_start)
+load = names(hyper_load, hyper_base)
+start = names(hyper_start, hyper_base)
+raw = names(raw_load, raw_base)
+raw_start = names(raw_start, raw_base)
 # hyper's serving code in the middle, what only starting it ran after it, and raw's
 # own before, so that each backend's code is one stretch.
 groups = [("raw, starting", raw_start), ("raw, serving", raw), ("hyper, serving", load),
