@@ -307,8 +307,13 @@ impl Parking {
                 continue;
             }
             // After every head of the round was read: one look for changes
-            // to cached files serves them all.
-            let seen = ctx.docroot.see_changes();
+            // to cached files serves them all (none when no answer may come
+            // from memory, as in the accept loop).
+            let seen = if ctx.answers_from_memory() {
+                ctx.docroot.see_changes()
+            } else {
+                None
+            };
             let mut budget = ANSWERS_PER_ROUND;
             for (conn, ended) in whole.drain(..) {
                 let answered = match &seen {
