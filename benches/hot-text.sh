@@ -47,6 +47,7 @@ for backend in hyper raw; do
   # pages, callgrind gives its code's addresses as loaded rather than as in the file.
   awk -v bin="$(readlink -f "$BIN")" '$6 == bin && $3 == "00000000" { split($1, a, "-"); print a[1]; exit }' \
     "/proc/$SPID/maps" >"$WORK/$backend.base"
+  [ -s "$WORK/$backend.base" ] || { echo "hot-text.sh: $BIN is not in /proc/$SPID/maps" >&2; exit 1; }
   callgrind_control -d $SPID >/dev/null
   for path in / /HelloWorld.html /missing; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
   # wrk, when installed, as benches/run.sh loads: how its connections end is part of
@@ -72,9 +73,10 @@ for backend in hyper raw; do
 done
 
 nm --defined-only "$BIN" >"$WORK/nm"
-python3 - "$WORK" >link/hot-text.ld <<'PY'
+# Written aside and moved into place whole: build.rs links with whatever is there.
+python3 - "$WORK" "$BIN" "$(readlink -f "$BIN")" >"$WORK/hot-text.ld" <<'PY'
 import bisect, glob, re, sys
-work = sys.argv[1]
+work, program = sys.argv[1], sys.argv[2:]
 
 def executed(path, loaded_at):
     """Addresses, as in the file, of the instructions callgrind saw run in twinserve."""
@@ -98,7 +100,7 @@ def executed(path, loaded_at):
                 # once `serve` has dropped its pages it has lost the program's name, and
                 # gives them as loaded.
                 name = names.get(m[2], "")
-                offset = 0 if name.endswith("/twinserve") else loaded_at if name.endswith("???") else None
+                offset = 0 if name in program else loaded_at if name.endswith("???") else None
     return seen
 
 # Every name of each function: identical functions are merged, and only the name the
@@ -181,4 +183,5 @@ print("    *(" + "\n      ".join(f".rodata*.{p.rstrip('*')}*" for p in wild) + "
 print("  }")
 print("} INSERT BEFORE .rodata;")
 PY
+mv "$WORK/hot-text.ld" link/hot-text.ld
 echo "link/hot-text.ld: $(grep -c '^ *\*\?(\?\.text' link/hot-text.ld) patterns" >&2
