@@ -50,6 +50,15 @@ impl Context {
             || self.introspect
             || self.docroot.logs_exchanges())
     }
+
+    /// The one look for changes to cached files that answers from memory
+    /// need, made after their heads were read; `None` when no answer may come
+    /// from memory, or while the cache is busy: the heads go to a worker.
+    pub(super) fn changes_for_memory_answers(&self) -> Option<ChangesSeen> {
+        self.answers_from_memory()
+            .then(|| self.docroot.see_changes())
+            .flatten()
+    }
 }
 
 /// A client connection as it passes between the accept loop, the workers and

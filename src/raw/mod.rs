@@ -209,12 +209,12 @@ pub(crate) fn run(
         // head, what the socket had no room for) is the workers', or while
         // their queue is full the poller's: this loop never waits on a client.
         let answered = match parking::gather(&mut conn, &config.limits) {
-            Gathered::Ready => match ctx.answers_from_memory().then(|| ctx.docroot.see_changes()) {
-                Some(Some(seen)) => {
+            Gathered::Ready => match ctx.changes_for_memory_answers() {
+                Some(seen) => {
                     let mut one = 1;
                     parking::answer_from_memory(conn, &ctx, &seen, &mut wire, &mut one)
                 }
-                _ => Answered::Worker(conn),
+                None => Answered::Worker(conn),
             },
             Gathered::Waiting => Answered::Park(conn),
             Gathered::Closed => Answered::Done,

@@ -307,13 +307,8 @@ impl Parking {
                 continue;
             }
             // After every head of the round was read: one look for changes
-            // to cached files serves them all (none when no answer may come
-            // from memory, as in the accept loop).
-            let seen = if ctx.answers_from_memory() {
-                ctx.docroot.see_changes()
-            } else {
-                None
-            };
+            // to cached files serves them all.
+            let seen = ctx.changes_for_memory_answers();
             let mut budget = ANSWERS_PER_ROUND;
             for (conn, ended) in whole.drain(..) {
                 let answered = match &seen {
