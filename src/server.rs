@@ -49,6 +49,17 @@ impl Stopper {
     }
 }
 
+/// A backend's word that it has started: its runtime, threads and listener
+/// are in place and it is about to accept. Dropped unsaid, the backend failed
+/// to start; either way [`spawn`] returns then.
+pub(crate) struct Started(std::sync::mpsc::SyncSender<()>);
+
+impl Started {
+    pub(crate) fn say(self) {
+        let _ = self.0.send(());
+    }
+}
+
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
 /// How many connection handlers have panicked in this process, in either
@@ -207,6 +218,8 @@ pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartErro
     let backend_docroot = Arc::clone(&docroot);
     let poller_answers = Arc::new(AtomicUsize::new(0));
     let backend_poller_answers = Arc::clone(&poller_answers);
+    let (started, has_started) = std::sync::mpsc::sync_channel(1);
+    let started = Started(started);
     let thread = std::thread::Builder::new()
         .name(format!("twinserve-{backend}"))
         .spawn(move || match backend {
@@ -216,10 +229,14 @@ pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartErro
                 backend_docroot,
                 shutdown,
                 backend_poller_answers,
+                started,
             ),
-            Backend::Hyper => hyper::run(listener, &config, backend_docroot, shutdown),
+            Backend::Hyper => hyper::run(listener, &config, backend_docroot, shutdown, started),
         })
         .map_err(start_err)?;
+    // The backend's start-up is over when this returns (`serve` then lets
+    // go of the pages only start-up used); the listener queues clients meanwhile.
+    let _ = has_started.recv();
     Ok(ServerHandle {
         addr,
         docroot,

@@ -43,6 +43,7 @@ mod h2;
 mod timed_io;
 
 use crate::docroot::{Body, DocRoot, HeaderSource, Reply, RequestView, Version};
+use crate::server::Started;
 use crate::tls::Tls;
 use crate::{Backend, Config, Shutdown};
 use file_body::ResponseBody;
@@ -171,6 +172,7 @@ pub(crate) fn run(
     config: &Config,
     docroot: Arc<DocRoot>,
     shutdown: Shutdown,
+    started: Started,
 ) -> io::Result<()> {
     // With one worker, a current-thread runtime: the same work without the
     // multi-thread scheduler's hand-offs, and a much shorter tail latency.
@@ -187,7 +189,7 @@ pub(crate) fn run(
         .enable_all()
         .build()?;
     listener.set_nonblocking(true)?;
-    let result = runtime.block_on(serve(listener, config, docroot, shutdown));
+    let result = runtime.block_on(serve(listener, config, docroot, shutdown, started));
     // Blocking-pool threads reading files for a cut connection get a moment
     // to notice, rather than holding the process.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -199,6 +201,7 @@ async fn serve(
     config: &Config,
     docroot: Arc<DocRoot>,
     shutdown: Shutdown,
+    started: Started,
 ) -> io::Result<()> {
     let listener = Arc::new(tokio::net::TcpListener::from_std(listener)?);
     let limits = &config.limits;
@@ -282,7 +285,7 @@ async fn serve(
     tokio::pin!(claimed);
     let mut stop = shutdown.clone();
     let mut next_id = 0u64;
-
+    started.say();
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&permits).acquire_owned() => permit.map_err(io::Error::other)?,

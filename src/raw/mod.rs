@@ -32,6 +32,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::docroot::DocRoot;
+use crate::server::Started;
 use crate::{Backend, Config, Shutdown};
 use connection::{Answered, Connection, Context, Turn};
 use parking::Parking;
@@ -125,6 +126,7 @@ pub(crate) fn run(
     docroot: Arc<DocRoot>,
     shutdown: Shutdown,
     poller_answers: Arc<AtomicUsize>,
+    started: Started,
 ) -> io::Result<()> {
     let listener = Arc::new(listener);
     let ctx = Arc::new(Context {
@@ -169,6 +171,7 @@ pub(crate) fn run(
 
     // The accept loop's buffer for the answers it sends from memory.
     let mut wire = Vec::new();
+    started.say();
     loop {
         // Parked connections need no worker, so without this bound a client
         // could hold descriptors until the process has none left.
