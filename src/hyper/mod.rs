@@ -22,7 +22,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use ::hyper::body::Incoming;
@@ -123,6 +123,8 @@ struct Context {
     /// `--once`: the listener, to stop listening the moment the one request
     /// is known, and who has it.
     once: Option<Once>,
+    /// How each plain HTTP/1 connection hears of the stop.
+    stops: Stops,
 }
 
 /// `--once` counts a request, not a connection: connections that close
@@ -274,6 +276,7 @@ async fn serve(
             claimed: Notify::new(),
             done: Notify::new(),
         }),
+        stops: Stops::default(),
     });
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let claimed = async {
@@ -285,6 +288,14 @@ async fn serve(
     tokio::pin!(claimed);
     let mut stop = shutdown.clone();
     let mut next_id = 0u64;
+    // One task hears the stop for every connection, rather than each
+    // connection holding a wait of its own (160 bytes) for as long as it lasts.
+    let stopping = Arc::clone(&ctx);
+    let mut heard = shutdown.clone();
+    tokio::spawn(async move {
+        heard.requested().await;
+        stopping.stops.stop_all();
+    });
     started.say();
     loop {
         let permit = tokio::select! {
@@ -313,7 +324,8 @@ async fn serve(
         // A combinator, not an `async` block: one would hold the connection's
         // future twice (as captured, and as awaited).
         let task_ctx = Arc::clone(&ctx);
-        let served = connection(stream, peer, id, Arc::clone(&ctx), shutdown.clone());
+        let signal = ctx.stops.register(id);
+        let served = connection(stream, peer, id, Arc::clone(&ctx), &shutdown, signal);
         tokio::spawn(AssertUnwindSafe(served).catch_unwind().map(move |ended| {
             match ended {
                 // A reset, a timeout, a failed handshake or a malformed
@@ -322,6 +334,7 @@ async fn serve(
                 Ok(Ok(())) => {}
                 Err(_) => crate::server::note_panic(),
             }
+            task_ctx.stops.forget(id);
             drop(permit);
             if let Some(once) = &task_ctx.once
                 && once.claimed_by.load(Ordering::Acquire) == id
@@ -372,15 +385,18 @@ fn connection(
     peer: Option<SocketAddr>,
     id: u64,
     ctx: Arc<Context>,
-    shutdown: Shutdown,
+    shutdown: &Shutdown,
+    stop: Arc<StopSignal>,
 ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
     type Boxed = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
     if ctx.tls.is_some() {
-        Either::Left(Box::pin(secure_connection(stream, peer, id, ctx, shutdown)) as Boxed)
+        let shutdown = shutdown.clone();
+        Either::Left(Box::pin(secure_connection(stream, peer, id, ctx, shutdown, stop)) as Boxed)
     } else if ctx.h2c {
-        Either::Left(Box::pin(h2c_connection(stream, peer, id, ctx, shutdown)) as Boxed)
+        let shutdown = shutdown.clone();
+        Either::Left(Box::pin(h2c_connection(stream, peer, id, ctx, shutdown, stop)) as Boxed)
     } else {
-        Either::Right(serve_h1(stream, peer, ctx, id, false, shutdown))
+        Either::Right(serve_h1(stream, peer, ctx, id, false, stop))
     }
 }
 
@@ -392,6 +408,7 @@ async fn h2c_connection(
     id: u64,
     ctx: Arc<Context>,
     mut shutdown: Shutdown,
+    stop: Arc<StopSignal>,
 ) -> Result<(), BoxError> {
     let h2c = tokio::select! {
         looked = h2::sends_preface(&stream, ctx.handshake_timeout) => looked?,
@@ -400,7 +417,7 @@ async fn h2c_connection(
     if h2c {
         serve_h2(stream, peer, ctx, id, false, shutdown).await
     } else {
-        serve_h1(stream, peer, ctx, id, false, shutdown).await
+        serve_h1(stream, peer, ctx, id, false, stop).await
     }
 }
 
@@ -411,6 +428,7 @@ async fn secure_connection(
     id: u64,
     ctx: Arc<Context>,
     mut shutdown: Shutdown,
+    stop: Arc<StopSignal>,
 ) -> Result<(), BoxError> {
     let Some(acceptor) = &ctx.tls else {
         return Err("a TLS connection without a TLS configuration".into());
@@ -429,7 +447,7 @@ async fn secure_connection(
     if tls.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2) {
         serve_h2(tls, peer, ctx, id, true, shutdown).await
     } else {
-        serve_h1(tls, peer, ctx, id, true, shutdown).await
+        serve_h1(tls, peer, ctx, id, true, stop).await
     }
 }
 
@@ -441,7 +459,7 @@ async fn serve_h1<S>(
     ctx: Arc<Context>,
     id: u64,
     secure: bool,
-    mut shutdown: Shutdown,
+    stop: Arc<StopSignal>,
 ) -> Result<(), BoxError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -494,8 +512,7 @@ where
     // Pinned where it is made: made first and pinned after, the connection
     // took a second slot of its size (about 0.9 kB) in every connection's task.
     let mut conn = std::pin::pin!(ctx.h1.serve_connection(TokioIo::new(stream), service));
-    let stop = std::pin::pin!(shutdown.requested());
-    if let Some(ended) = until_stopped(conn.as_mut(), stop).await {
+    if let Some(ended) = until_stopped(conn.as_mut(), &stop).await {
         return Ok(ended?);
     }
     // Stopping: the response in flight finishes, then the connection closes.
@@ -569,54 +586,81 @@ where
     }
 }
 
-/// `work`'s output, or `None` once `stop` is ready first. `stop` is polled
-/// only when its own waker has fired: a connection's task wakes several
-/// times a request, and polling a waiting `watch` again takes a lock. Both
-/// come pinned, and this is no `async fn`: one would hold a copy of `stop`
-/// besides its own for as long as the connection lasts.
-fn until_stopped<'a, W: Future, S: Future<Output = ()>>(
+/// `work`'s output, or `None` once `stop` has fired first. No `async fn`:
+/// one would keep a copy of its arguments besides its own state.
+fn until_stopped<'a, W: Future>(
     mut work: Pin<&'a mut W>,
-    mut stop: Pin<&'a mut S>,
+    stop: &'a StopSignal,
 ) -> impl Future<Output = Option<W::Output>> + 'a {
-    let signal = Arc::new(StopSignal {
-        // Set, so that the first poll registers `stop`'s waker.
-        fired: AtomicBool::new(true),
-        task: AtomicWaker::new(),
-    });
-    let waker = Waker::from(Arc::clone(&signal));
     std::future::poll_fn(move |cx| {
         if let Poll::Ready(output) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        // Registered before `fired` is read, so a wake in between is not lost.
-        signal.task.register(cx.waker());
-        if signal.fired.swap(false, Ordering::AcqRel)
-            && stop
-                .as_mut()
-                .poll(&mut TaskContext::from_waker(&waker))
-                .is_ready()
-        {
+        // Registered before `fired` is read, so a stop in between is not lost.
+        stop.task.register(cx.waker());
+        if stop.fired.load(Ordering::Acquire) {
             return Poll::Ready(None);
         }
         Poll::Pending
     })
 }
 
-/// The waker [`until_stopped`] polls its `stop` with: notes that it fired,
-/// and wakes the task.
+/// One connection's word of the stop: set, and its task woken, by [`Stops`].
+#[derive(Default)]
 struct StopSignal {
     fired: AtomicBool,
     task: AtomicWaker,
 }
 
-impl Wake for StopSignal {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+impl StopSignal {
+    fn fire(&self) {
         self.fired.store(true, Ordering::Release);
         self.task.wake();
+    }
+}
+
+/// The stop signals of the connections open, fired together when the server
+/// stops. A connection registered after that gets its signal already fired.
+#[derive(Default)]
+struct Stops(std::sync::Mutex<OpenStops>);
+
+#[derive(Default)]
+struct OpenStops {
+    stopping: bool,
+    signals: std::collections::HashMap<u64, Arc<StopSignal>>,
+}
+
+impl Stops {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenStops> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The signal for connection `id`, which the stop will fire.
+    fn register(&self, id: u64) -> Arc<StopSignal> {
+        let mut open = self.lock();
+        let signal = Arc::new(StopSignal::default());
+        if open.stopping {
+            signal.fire();
+        } else {
+            open.signals.insert(id, Arc::clone(&signal));
+        }
+        signal
+    }
+
+    /// Connection `id` has ended.
+    fn forget(&self, id: u64) {
+        self.lock().signals.remove(&id);
+    }
+
+    /// Fires every signal, and every one registered from now on.
+    fn stop_all(&self) {
+        let mut open = self.lock();
+        open.stopping = true;
+        for (_, signal) in open.signals.drain() {
+            signal.fire();
+        }
     }
 }
 
@@ -845,20 +889,42 @@ fn push_printable(text: &mut String, bytes: &[u8]) {
 mod tests {
     #[tokio::test]
     async fn a_stop_ends_the_wait_and_finished_work_wins() {
-        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let stops = std::sync::Arc::new(super::Stops::default());
+        let signal = stops.register(1);
         let work = std::pin::pin!(std::future::pending::<()>());
-        let stopping = async move {
-            tokio::task::yield_now().await;
-            tx.send_replace(true);
+        let stopping = {
+            let stops = std::sync::Arc::clone(&stops);
+            async move {
+                // The wait has begun (and registered its waker) before the stop.
+                tokio::task::yield_now().await;
+                stops.stop_all();
+            }
         };
-        let stop = std::pin::pin!(async {
-            let _ = rx.wait_for(|stop| *stop).await;
-        });
-        let (ended, ()) = tokio::join!(super::until_stopped(work, stop), stopping);
+        let (ended, ()) = tokio::join!(super::until_stopped(work, &signal), stopping);
         assert!(ended.is_none());
+        let unstopped = super::Stops::default().register(2);
         let done = std::pin::pin!(async { 7 });
-        let ended = super::until_stopped(done, std::pin::pin!(std::future::pending())).await;
-        assert_eq!(ended, Some(7));
+        assert_eq!(super::until_stopped(done, &unstopped).await, Some(7));
+    }
+
+    #[test]
+    fn a_connection_registered_after_the_stop_hears_it_and_ended_ones_are_forgotten() {
+        use std::sync::atomic::Ordering;
+        let stops = super::Stops::default();
+        let open = stops.register(1);
+        let ended = stops.register(2);
+        stops.forget(2);
+        assert_eq!(stops.lock().signals.len(), 1);
+        assert!(!open.fired.load(Ordering::Acquire));
+        stops.stop_all();
+        assert!(open.fired.load(Ordering::Acquire));
+        assert!(!ended.fired.load(Ordering::Acquire), "forgotten, not fired");
+        let late = stops.register(3);
+        assert!(late.fired.load(Ordering::Acquire));
+        assert!(
+            stops.lock().signals.is_empty(),
+            "nothing kept once stopping"
+        );
     }
 
     #[test]
