@@ -175,6 +175,8 @@ pub struct DocRoot {
     max_target_len: usize,
     /// Largest file kept in the cache ([`DocRoot::with_memory_files`]).
     memory_files: u64,
+    /// The writer adds `Date` to answers that have none ([`DocRoot::with_writer_dates`]).
+    writer_dates: bool,
     added: Added,
     /// `Options::fallback`'s file, checked at open.
     fallback: Option<(PathBuf, bool)>,
@@ -239,6 +241,7 @@ impl DocRoot {
             cache: FileCache::default(),
             max_target_len: DEFAULT_MAX_TARGET_LEN,
             memory_files: cache::SMALL_FILE,
+            writer_dates: false,
             added,
             fallback,
             access_log,
@@ -285,6 +288,26 @@ impl DocRoot {
     pub fn with_memory_files(mut self, len: u64) -> DocRoot {
         self.memory_files = len.max(cache::SMALL_FILE);
         self
+    }
+
+    /// For a writer that dates every answer without a `Date` itself (hyper):
+    /// a file's fields are kept without one, so each answer copies one field
+    /// fewer, and the writer's copy of them (hyper keeps the last answer's
+    /// map for the next request) is smaller.
+    pub fn with_writer_dates(mut self, writer_dates: bool) -> DocRoot {
+        self.writer_dates = writer_dates;
+        self
+    }
+
+    /// A file's representation with its resource fields, and without `Date`
+    /// when the writer adds it.
+    fn finished(&self, representation: Representation) -> Representation {
+        let representation = representation.finish(&self.cache_control);
+        if self.writer_dates {
+            representation.undated()
+        } else {
+            representation
+        }
     }
 
     /// Decides the whole answer to one request.
@@ -576,7 +599,7 @@ impl DocRoot {
             // Past the small-file size, only a file the cache may keep is
             // read whole: one it may not is streamed.
             let limit = key.map_or(cache::SMALL_FILE, |_| self.memory_files);
-            let plain = plain.into_memory(limit).finish(&self.cache_control);
+            let plain = self.finished(plain.into_memory(limit));
             if let Some(key) = key {
                 let candidate = Candidate {
                     key,
@@ -601,7 +624,7 @@ impl DocRoot {
             None => plain,
         };
         chosen.has_variants = true;
-        chosen.finish(&self.cache_control)
+        self.finished(chosen)
     }
 
     /// The page for a folder without `index.html` (with `list_dirs`). Each
@@ -636,9 +659,9 @@ impl DocRoot {
             return None;
         }
         let found = open_regular(&self.root_dir.now(), file).ok()??;
-        let representation = Representation::of_file(file, found.file, &found.meta)
-            .into_memory(cache::SMALL_FILE)
-            .finish(&self.cache_control);
+        let representation = self.finished(
+            Representation::of_file(file, found.file, &found.meta).into_memory(cache::SMALL_FILE),
+        );
         Some(self.serve(req, representation, false))
     }
 

@@ -94,6 +94,13 @@ impl Representation {
         self
     }
 
+    /// The same without `Date`, for a writer that dates answers itself:
+    /// [`Representation::reply`] then adds none.
+    pub(super) fn undated(mut self) -> Representation {
+        Arc::make_mut(&mut self.fields).remove(header::DATE);
+        self
+    }
+
     /// A file of at most `limit` bytes read into memory; anything else (or a
     /// read that comes up short) stays a file. Past [`cache::SMALL_FILE`] only
     /// what the page cache holds is read: a cold big file is streamed, so the
@@ -221,12 +228,12 @@ impl Representation {
     pub(super) fn reply(self, status: StatusCode, offset: u64, len: u64) -> Reply {
         let mut headers = Arc::unwrap_or_clone(self.fields);
         // In place: the fields keep their order. `Date` is the first field
-        // (`base_headers`), so it is found without hashing its name.
-        match headers.iter_mut().next() {
-            Some((name, value)) if *name == header::DATE => *value = date_now(),
-            _ => {
-                headers.insert(header::DATE, date_now());
-            }
+        // (`base_headers`), so it is found without hashing its name; fields
+        // without one were made for a writer that dates answers itself.
+        if let Some((name, value)) = headers.iter_mut().next()
+            && *name == header::DATE
+        {
+            *value = date_now();
         }
         if len != self.len {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -381,6 +388,11 @@ mod tests {
                 "accept-ranges"
             ]
         );
+        // For a writer that dates answers itself, none is added.
+        let undated = rep.clone_cached().unwrap().undated();
+        let reply = undated.reply(StatusCode::OK, 0, 4);
+        assert!(!reply.headers.contains_key(header::DATE));
+        assert_eq!(reply.headers.len(), 7);
         let part = rep.reply(StatusCode::PARTIAL_CONTENT, 1, 2);
         assert_eq!(part.content_length(), 2);
         assert!(matches!(part.body, Body::Bytes(ref b) if b == "om"));
