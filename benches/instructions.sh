@@ -61,5 +61,10 @@ count fixed "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_body" $PORT
 # The same, carrying every field the hyper backend sends with a file: what those fields
 # cost hyper itself, apart from anything twinserve does.
 count fixed-all "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_body" $PORT "$WORK/site/HelloWorld.html" all
-count hyper "$BIN" -q serve --backend hyper --root "$WORK/site" --port $PORT
+# Without `Date` in the map, which hyper then writes from its own clock, as the hyper
+# backend leaves it to hyper for a file's answer.
+count fixed-no-date "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_body" $PORT "$WORK/site/HelloWorld.html" all-but-date
+# One worker: the current-thread runtime bare hyper runs on, and the one the hyper backend
+# runs pinned to one core in benches/run.sh (unpinned it would run two workers here).
+count hyper "$BIN" -q serve --threads 1 --backend hyper --root "$WORK/site" --port $PORT
 count raw "$BIN" -q serve --backend raw --root "$WORK/site" --port $PORT

@@ -239,7 +239,15 @@ pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartErro
         .map_err(start_err)?;
     // The backend's start-up is over when this returns (`serve` then lets
     // go of the pages only start-up used); the listener queues clients meanwhile.
-    let _ = has_started.recv();
+    if has_started.recv().is_err() {
+        // Ended without a word: it failed to start.
+        let source = match thread.join() {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => std::io::Error::other("the backend ended as it started"),
+            Err(_) => std::io::Error::other("the backend panicked as it started"),
+        };
+        return Err(start_err(source));
+    }
     Ok(ServerHandle {
         addr,
         docroot,

@@ -121,6 +121,17 @@ fn table() -> Vec<Row> {
         // A fragment is no part of a request-target; hyper cuts it off
         // silently, the socket under it tells (hyper::timed_io).
         row("GET", "/HelloWorld.html#top", 400, Contains("400")),
+        // A part of a file, and a part past its end: each dated once too.
+        Row {
+            extra: "Range: bytes=0-8\r\n",
+            header: Some(("content-range", "bytes 0-8/474")),
+            ..row("GET", "/HelloWorld.html", 206, Contains("<!DOCTYPE"))
+        },
+        Row {
+            extra: "Range: bytes=9999-\r\n",
+            header: Some(("content-range", "bytes */474")),
+            ..row("GET", "/HelloWorld.html", 416, Contains("416"))
+        },
     ];
     // Every way out of the root: all refused, none with a hint.
     for target in [

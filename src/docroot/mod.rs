@@ -294,7 +294,7 @@ impl DocRoot {
     /// a file's fields are kept without one, so each answer copies one field
     /// fewer, and the writer's copy of them (hyper keeps the last answer's
     /// map for the next request) is smaller.
-    pub fn with_writer_dates(mut self, writer_dates: bool) -> DocRoot {
+    pub(crate) fn with_writer_dates(mut self, writer_dates: bool) -> DocRoot {
         self.writer_dates = writer_dates;
         self
     }

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -95,9 +95,22 @@ impl Representation {
     }
 
     /// The same without `Date`, for a writer that dates answers itself:
-    /// [`Representation::reply`] then adds none.
+    /// [`Representation::reply`] then adds none. Kept when the file changed
+    /// within the last second (RFC 9110 §8.8.2.1): a writer's clock, read
+    /// before the file was opened, could date the answer before its
+    /// `Last-Modified`.
     pub(super) fn undated(mut self) -> Representation {
-        Arc::make_mut(&mut self.fields).remove(header::DATE);
+        let recent = self
+            .modified
+            .is_some_and(|m| m + Duration::from_secs(1) > SystemTime::now());
+        if !recent {
+            // Rebuilt rather than removed from: removing moves the last field first.
+            let fields = self
+                .fields
+                .iter()
+                .filter(|(name, _)| **name != header::DATE);
+            self.fields = Arc::new(fields.map(|(n, v)| (n.clone(), v.clone())).collect());
+        }
         self
     }
 
@@ -388,11 +401,20 @@ mod tests {
                 "accept-ranges"
             ]
         );
-        // For a writer that dates answers itself, none is added.
-        let undated = rep.clone_cached().unwrap().undated();
-        let reply = undated.reply(StatusCode::OK, 0, 4);
-        assert!(!reply.headers.contains_key(header::DATE));
-        assert_eq!(reply.headers.len(), 7);
+        // For a writer that dates answers itself, none is added, and the
+        // others keep their order.
+        let mut old_file = rep.clone_cached().unwrap();
+        old_file.modified = Some(SystemTime::UNIX_EPOCH);
+        let reply = old_file.undated().reply(StatusCode::OK, 0, 4);
+        assert_eq!(names(&reply), names(&whole)[1..]);
+        // Unless the file is newer than a second: its Last-Modified must not
+        // pass the Date, which the writer's clock may have read before it.
+        let reply = rep
+            .clone_cached()
+            .unwrap()
+            .undated()
+            .reply(StatusCode::OK, 0, 4);
+        assert_eq!(names(&reply), names(&whole));
         let part = rep.reply(StatusCode::PARTIAL_CONTENT, 1, 2);
         assert_eq!(part.content_length(), 2);
         assert!(matches!(part.body, Body::Bytes(ref b) if b == "om"));

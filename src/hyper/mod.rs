@@ -656,9 +656,13 @@ impl Stops {
 
     /// Fires every signal, and every one registered from now on.
     fn stop_all(&self) {
-        let mut open = self.lock();
-        open.stopping = true;
-        for (_, signal) in open.signals.drain() {
+        let signals: Vec<_> = {
+            let mut open = self.lock();
+            open.stopping = true;
+            open.signals.drain().map(|(_, signal)| signal).collect()
+        };
+        // Woken outside the lock: a woken task may end, and forget itself, at once.
+        for signal in signals {
             signal.fire();
         }
     }
@@ -887,24 +891,37 @@ fn push_printable(text: &mut String, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    #[tokio::test]
-    async fn a_stop_ends_the_wait_and_finished_work_wins() {
-        let stops = std::sync::Arc::new(super::Stops::default());
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_stop_wakes_the_waiting_task_and_ends_the_wait_and_finished_work_wins() {
+        use std::sync::Arc;
+        use std::sync::atomic::Ordering;
+        use std::task::{Context, Poll};
+        let wakes = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let stops = super::Stops::default();
         let signal = stops.register(1);
         let work = std::pin::pin!(std::future::pending::<()>());
-        let stopping = {
-            let stops = std::sync::Arc::clone(&stops);
-            async move {
-                // The wait has begun (and registered its waker) before the stop.
-                tokio::task::yield_now().await;
-                stops.stop_all();
-            }
-        };
-        let (ended, ()) = tokio::join!(super::until_stopped(work, &signal), stopping);
-        assert!(ended.is_none());
+        let mut wait = std::pin::pin!(super::until_stopped(work, &signal));
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+        stops.stop_all();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the stop wakes the task");
+        assert_eq!(wait.as_mut().poll(&mut cx), Poll::Ready(None));
         let unstopped = super::Stops::default().register(2);
         let done = std::pin::pin!(async { 7 });
-        assert_eq!(super::until_stopped(done, &unstopped).await, Some(7));
+        let mut finished = std::pin::pin!(super::until_stopped(done, &unstopped));
+        assert_eq!(finished.as_mut().poll(&mut cx), Poll::Ready(Some(7)));
     }
 
     #[test]
