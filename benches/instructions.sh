@@ -52,10 +52,10 @@ count() { # name command... -> prints "name instructions/request"
   dump=$(ls -t "$WORK/$name.cg".* | head -1)
   [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$dump" "$KEEP/$name.cg"
   callgrind_annotate "$dump" 2>/dev/null |
-    awk -v n="$name" -v r="$REQUESTS" '/PROGRAM TOTALS/ {gsub(/,/, "", $1); printf "%-10s %8.0f\n", n, $1 / r}'
+    awk -v n="$name" -v r="$REQUESTS" '/PROGRAM TOTALS/ {gsub(/,/, "", $1); printf "%-14s %8.0f\n", n, $1 / r}'
 }
 
-printf '%-10s %8s\n' server "instructions/request"
+printf '%-14s %8s\n' server "instructions/request"
 count lighttpd lighttpd -D -f "$WORK/lighttpd.conf"
 count fixed "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_body" $PORT "$WORK/site/HelloWorld.html"
 # The same, carrying every field the hyper backend sends with a file: what those fields
