@@ -84,7 +84,13 @@ fn copy_dir(from: &Path, to: &Path) {
         if entry.file_type().unwrap().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), target).unwrap();
+            std::fs::copy(entry.path(), &target).unwrap();
+            // An hour old, as a site's files are: the hyper backend leaves a
+            // file's Date to hyper only when the file is over a second old,
+            // and the files written fresh below cover the other case.
+            let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+            let copy = std::fs::File::options().write(true).open(&target).unwrap();
+            copy.set_modified(an_hour_ago).unwrap();
         }
     }
 }
