@@ -123,7 +123,7 @@ struct Context {
     /// `--once`: the listener, to stop listening the moment the one request
     /// is known, and who has it.
     once: Option<Once>,
-    /// How each plain HTTP/1 connection hears of the stop.
+    /// How each connection hears of the stop.
     stops: Stops,
 }
 
@@ -325,7 +325,7 @@ async fn serve(
         // future twice (as captured, and as awaited).
         let task_ctx = Arc::clone(&ctx);
         let signal = ctx.stops.register(id);
-        let served = connection(stream, peer, id, Arc::clone(&ctx), &shutdown, signal);
+        let served = connection(stream, peer, id, Arc::clone(&ctx), signal);
         tokio::spawn(AssertUnwindSafe(served).catch_unwind().map(move |ended| {
             match ended {
                 // A reset, a timeout, a failed handshake or a malformed
@@ -385,16 +385,13 @@ fn connection(
     peer: Option<SocketAddr>,
     id: u64,
     ctx: Arc<Context>,
-    shutdown: &Shutdown,
     stop: Arc<StopSignal>,
 ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
     type Boxed = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
     if ctx.tls.is_some() {
-        let shutdown = shutdown.clone();
-        Either::Left(Box::pin(secure_connection(stream, peer, id, ctx, shutdown, stop)) as Boxed)
+        Either::Left(Box::pin(secure_connection(stream, peer, id, ctx, stop)) as Boxed)
     } else if ctx.h2c {
-        let shutdown = shutdown.clone();
-        Either::Left(Box::pin(h2c_connection(stream, peer, id, ctx, shutdown, stop)) as Boxed)
+        Either::Left(Box::pin(h2c_connection(stream, peer, id, ctx, stop)) as Boxed)
     } else {
         Either::Right(serve_h1(stream, peer, ctx, id, false, stop))
     }
@@ -407,15 +404,14 @@ async fn h2c_connection(
     peer: Option<SocketAddr>,
     id: u64,
     ctx: Arc<Context>,
-    mut shutdown: Shutdown,
     stop: Arc<StopSignal>,
 ) -> Result<(), BoxError> {
     let h2c = tokio::select! {
         looked = h2::sends_preface(&stream, ctx.handshake_timeout) => looked?,
-        () = shutdown.requested() => return Ok(()),
+        () = stop.fired() => return Ok(()),
     };
     if h2c {
-        serve_h2(stream, peer, ctx, id, false, shutdown).await
+        serve_h2(stream, peer, ctx, id, false, stop).await
     } else {
         serve_h1(stream, peer, ctx, id, false, stop).await
     }
@@ -427,7 +423,6 @@ async fn secure_connection(
     peer: Option<SocketAddr>,
     id: u64,
     ctx: Arc<Context>,
-    mut shutdown: Shutdown,
     stop: Arc<StopSignal>,
 ) -> Result<(), BoxError> {
     let Some(acceptor) = &ctx.tls else {
@@ -442,10 +437,10 @@ async fn secure_connection(
             Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}").into()),
             Err(_) => return Err("TLS handshake timed out".into()),
         },
-        () = shutdown.requested() => return Ok(()),
+        () = stop.fired() => return Ok(()),
     };
     if tls.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2) {
-        serve_h2(tls, peer, ctx, id, true, shutdown).await
+        serve_h2(tls, peer, ctx, id, true, stop).await
     } else {
         serve_h1(tls, peer, ctx, id, true, stop).await
     }
@@ -530,7 +525,7 @@ async fn serve_h2<S>(
     ctx: Arc<Context>,
     id: u64,
     secure: bool,
-    mut shutdown: Shutdown,
+    stop: Arc<StopSignal>,
 ) -> Result<(), BoxError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -563,7 +558,7 @@ where
     let mut conn = std::pin::pin!(ctx.h2.serve_connection(TokioIo::new(stream), service));
     let why = tokio::select! {
         ended = conn.as_mut() => return Ok(ended?),
-        () = shutdown.requested() => None,
+        () = stop.fired() => None,
         why = h2::until_closing(activity, progress.clone(), ctx.h2_bounds) => Some(why),
     };
     // Returning drops the connection: its socket closes and hyper's stream
@@ -596,12 +591,7 @@ fn until_stopped<'a, W: Future>(
         if let Poll::Ready(output) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        // Registered before `fired` is read, so a stop in between is not lost.
-        stop.task.register(cx.waker());
-        if stop.fired.load(Ordering::Acquire) {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
+        stop.poll_fired(cx).map(|()| None)
     })
 }
 
@@ -613,6 +603,22 @@ struct StopSignal {
 }
 
 impl StopSignal {
+    /// Ready once fired; until then the task is woken when it fires.
+    fn poll_fired(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        // Registered before `fired` is read, so a stop in between is not lost.
+        self.task.register(cx.waker());
+        if self.fired.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Waits until fired (one task waits on a signal: it keeps one waker).
+    fn fired(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| self.poll_fired(cx))
+    }
+
     fn fire(&self) {
         self.fired.store(true, Ordering::Release);
         self.task.wake();
