@@ -150,7 +150,7 @@ pub struct ServeArgs {
     /// Worker threads [default: raw 128, hyper one per core].
     #[arg(long, env = "TWINSERVE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Bytes per piece when sending a file (raw: per sendfile call) [default: raw 1 MiB, hyper 256 KiB].
+    /// Bytes per piece when sending a file (raw: per sendfile call) [default: 256 KiB].
     #[arg(long, env = "TWINSERVE_CHUNK_SIZE", value_parser = parse_chunk_size)]
     pub chunk_size: Option<NonZeroUsize>,
     /// Cache-Control sent with files (200, 206, 304).

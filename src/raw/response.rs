@@ -6,8 +6,8 @@
 //! the piece goes from the page cache to the socket without a buffer of ours
 //! or a copy through user space, while the loop, its piece size (the
 //! `--chunk-size` flag) and the check for a file cut short stay visible; the
-//! socket is corked from the head to the file's last byte. On a file system
-//! without `sendfile` support each piece is read and written.
+//! socket is corked from the head to the end of the first piece. On a file
+//! system without `sendfile` support each piece is read and written.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -44,18 +44,22 @@ pub fn write_reply(
             stream.write_all(head)
         }
         Body::File { file, offset, len } => {
-            // Corked, the head rides in the file's first segment and every
-            // segment leaves full, as a socket without TCP_NODELAY would send
-            // them: fewer, larger segments for the client to take in.
+            // Corked, the head rides in the file's first segment instead of
+            // travelling alone under TCP_NODELAY. The cork goes with the first
+            // piece: held over a whole large file, it halved the rate of 1 MiB
+            // answers under the kernel's own pacing (docs/benchmarks.md).
             let corked = sys::cork(stream, true).is_ok();
+            let uncork = || {
+                if corked {
+                    let _ = sys::cork(stream, false);
+                }
+            };
             let sent = stream
                 .write_all(head)
-                .and_then(|()| sender.send(&file, offset, len, stream));
-            // Let go after a failure too: a cork left on would hold each later
+                .and_then(|()| sender.send(&file, offset, len, stream, uncork));
+            // Again after a failure: a cork left on would hold each later
             // small answer on this socket back for up to 200 ms.
-            if corked {
-                let _ = sys::cork(stream, false);
-            }
+            uncork();
             sent
         }
     }
@@ -127,12 +131,26 @@ impl ChunkedSender {
 
     /// Sends `len` bytes of `file` from `offset` on into `socket`, one
     /// `sendfile(2)` call per piece and more for a piece the socket took only
-    /// part of. The socket's send timeout ends a wait as it ends a write's.
-    pub fn send(self, file: &File, offset: u64, len: u64, socket: &TcpStream) -> io::Result<()> {
+    /// part of; `first_sent` runs between the first piece and the second, if
+    /// there is one. The socket's send timeout ends a wait as it ends a write's.
+    pub fn send(
+        self,
+        file: &File,
+        offset: u64,
+        len: u64,
+        socket: &TcpStream,
+        first_sent: impl FnOnce(),
+    ) -> io::Result<()> {
         // The file's cursor is neither used nor moved: each call says where to read.
         let mut at = offset;
         let mut left = len;
+        let mut first_sent = Some(first_sent);
         while left > 0 {
+            if left < len
+                && let Some(first_sent) = first_sent.take()
+            {
+                first_sent();
+            }
             let mut piece = self.piece(left);
             while piece > 0 {
                 let sent = match sys::send_file(socket, file, &mut at, piece) {
@@ -295,7 +313,7 @@ mod tests {
         offset: u64,
         len: u64,
     ) -> (io::Result<()>, Vec<u8>) {
-        over_socket(|socket| ChunkedSender::new(chunk).send(file, offset, len, socket))
+        over_socket(|socket| ChunkedSender::new(chunk).send(file, offset, len, socket, || {}))
     }
 
     #[test]
@@ -385,17 +403,16 @@ mod tests {
         info.tcpi_segs_out
     }
 
-    #[test]
-    fn the_head_rides_in_the_segment_of_a_small_files_bytes() {
+    /// Segments `write_reply` sends for a file of `len` bytes in pieces of
+    /// `chunk`, on a socket with TCP_NODELAY whose receiver has not read yet.
+    fn segments_for_file(len: usize, chunk: usize) -> u32 {
         let dir = tempfile::tempdir().unwrap();
-        // Far below loopback's segment size (about 64 KiB), so head and file
-        // fit one segment; sent uncorked under TCP_NODELAY they make two.
-        let (path, data) = pattern_file(&dir, 20_000);
+        let (path, _) = pattern_file(&dir, len);
         let (socket, _receiver) = socket_pair();
         socket.set_nodelay(true).unwrap();
         let before = segments_out(&socket);
-        let reply = file_reply(&path, data.len() as u64);
-        let sender = ChunkedSender::new(4093);
+        let reply = file_reply(&path, len as u64);
+        let sender = ChunkedSender::new(chunk);
         write_reply(
             &socket,
             reply,
@@ -404,7 +421,47 @@ mod tests {
             sender,
         )
         .unwrap();
-        assert_eq!(segments_out(&socket) - before, 1);
+        segments_out(&socket) - before
+    }
+
+    #[test]
+    fn the_head_rides_in_the_segment_of_the_first_piece_and_the_cork_goes_with_it() {
+        // Far below loopback's segment size (about 64 KiB), so head and file
+        // fit one segment; sent uncorked under TCP_NODELAY they make two.
+        assert_eq!(segments_for_file(20_000, 64 * 1024), 1);
+        // In three pieces, the cork is let go after the first: the head and
+        // that piece leave together, the later pieces each as they are sent.
+        assert!(segments_for_file(3 * 4093, 4093) >= 2);
+    }
+
+    #[test]
+    fn first_sent_runs_once_between_the_first_piece_and_the_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, data) = pattern_file(&dir, 10_000);
+        let file = File::open(&path).unwrap();
+        for (chunk, calls) in [(10_000, 0), (64 * 1024, 0), (4093, 1), (1, 1)] {
+            let (socket, mut receiver) = socket_pair();
+            let mut ran = 0;
+            let mut seen_before = None;
+            ChunkedSender::new(chunk)
+                .send(&file, 0, data.len() as u64, &socket, || {
+                    ran += 1;
+                    // What reached the other end by then: the first piece,
+                    // whole, and nothing more.
+                    let mut first = vec![0; chunk];
+                    receiver.read_exact(&mut first).unwrap();
+                    receiver.set_nonblocking(true).unwrap();
+                    let more = receiver.read(&mut [0; 1]).unwrap_err().kind();
+                    assert_eq!(more, io::ErrorKind::WouldBlock);
+                    receiver.set_nonblocking(false).unwrap();
+                    seen_before = Some(first);
+                })
+                .unwrap();
+            assert_eq!(ran, calls, "chunk {chunk}");
+            if let Some(first) = seen_before {
+                assert!(first == data[..chunk], "chunk {chunk}");
+            }
+        }
     }
 
     #[test]
@@ -437,7 +494,7 @@ mod tests {
         let first = 64 * 1024;
         let (result, got) = std::thread::scope(|scope| {
             let sending = scope.spawn(|| {
-                let result = ChunkedSender::new(4093).send(&file, 0, len as u64, &socket);
+                let result = ChunkedSender::new(4093).send(&file, 0, len as u64, &socket, || {});
                 // What `serve` does after a failed send: close.
                 socket.shutdown(std::net::Shutdown::Both).unwrap();
                 result
@@ -474,7 +531,7 @@ mod tests {
         socket
             .set_write_timeout(Some(Duration::from_millis(100)))
             .unwrap();
-        let sent = ChunkedSender::new(64 * 1024).send(&file, 0, len as u64, &socket);
+        let sent = ChunkedSender::new(64 * 1024).send(&file, 0, len as u64, &socket, || {});
         let written = (&socket).write_all(&vec![0; len]);
         assert_eq!(sent.unwrap_err().kind(), io::ErrorKind::WouldBlock);
         assert_eq!(written.unwrap_err().kind(), io::ErrorKind::WouldBlock);
