@@ -226,8 +226,10 @@ say "the access logs of both backends parse as combined format, the same curl li
 for backend in raw hyper; do
   start "$backend" --once --print-requests
   URL="http://127.0.0.1:$PORT"
-  chrome --dump-dom "$URL/HelloWorld.html" >"$WORK/once-dom"
-  grep -q '<h1>Hello, World!</h1>' "$WORK/once-dom" || fail "$backend --once: chromium did not get the page"
+  chrome_exit=0
+  chrome --dump-dom "$URL/HelloWorld.html" >"$WORK/once-dom" || chrome_exit=$?
+  grep -q '<h1>Hello, World!</h1>' "$WORK/once-dom" ||
+    fail "$backend --once: chromium did not get the page (chromium exit $chrome_exit; its page: $(head -c 300 "$WORK/once-dom"); the server printed: $(cat "$WORK/server.out"); its log: $(tail -n 5 "$WORK/server.log"))"
   for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$SERVER_PID" 2>/dev/null && fail "$backend --once: still running after the page"
   wait "$SERVER_PID" || fail "$backend --once exited with $?"
