@@ -12,6 +12,7 @@
 #
 # With KEEP=DIR each server's dump of the measured requests is kept as DIR/NAME.cg, for
 # `callgrind_annotate --inclusive=yes DIR/hyper.cg` to say where the instructions went.
+# With ONLY='NAME ...' (lighttpd fixed fixed-all fixed-no-date hyper raw) only those run.
 #
 # Needs valgrind and lighttpd (installed with apt-get if missing). Loopback only.
 set -euo pipefail
@@ -33,6 +34,7 @@ load() { "$BIN" client "$URL" -c $CONNECTIONS -n "$1" --json >/dev/null; }
 
 count() { # name command... -> prints "name instructions/request"
   local name=$1; shift
+  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
   # valgrind counts every iteration of a `rep movsb`/`rep stosb` as an instruction, which
   # glibc uses for copies and fills from 2 KiB up: a 2 KiB memset would count as 2,000.
   # Raising glibc's thresholds makes it use vector loops, counted as what they cost.

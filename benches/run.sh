@@ -39,7 +39,8 @@
 # root), builds twinserve in release, and removes every server it started when
 # it ends, however it ends. Every load is bounded in time; nothing listens or
 # connects beyond 127.0.0.1. Environment: SERVER_CPU (default 0), LOAD_CPU
-# (default 1).
+# (default 1), BIN (a twinserve binary to measure instead of the one it builds,
+# e.g. an older commit's, to compare two builds run by run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,7 +84,7 @@ cargo build --release --quiet --bin twinserve
 read -r -a extra_args <<<"$EXTRA"
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 [[ $TARGET_DIR = /* ]] || TARGET_DIR=$PWD/$TARGET_DIR
-BIN=$TARGET_DIR/release/twinserve
+BIN=${BIN:-$TARGET_DIR/release/twinserve}
 
 # --- the folder every server serves, and the scratch space -----------------
 WORK=$(mktemp -d /tmp/twinserve-bench.XXXXXX)

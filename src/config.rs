@@ -103,9 +103,8 @@ impl Default for Limits {
 /// Size of each piece a file body is sent in; the same for both backends,
 /// for different reasons. hyper reads each piece into memory, so a sending
 /// connection holds about one. raw hands each to `sendfile(2)`, which needs
-/// no buffer of ours, yet larger pieces were slower: with 1 MiB pieces, raw
-/// sent 1 MiB answers at about half lighttpd's rate under the kernel's own
-/// TCP pacing (docs/benchmarks.md).
+/// no buffer of ours, but corks an answer until its first piece is out, so
+/// the piece bounds how long a large answer stays corked (docs/benchmarks.md).
 pub const fn default_chunk_size(backend: Backend) -> usize {
     match backend {
         Backend::Raw | Backend::Hyper => 256 * 1024,

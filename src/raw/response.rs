@@ -47,8 +47,8 @@ pub fn write_reply(
         Body::File { file, offset, len } => {
             // Corked, the head rides in the file's first segment instead of
             // travelling alone under TCP_NODELAY. The cork goes with the first
-            // piece: held over a whole large file, it halved the rate of 1 MiB
-            // answers under the kernel's own pacing (docs/benchmarks.md).
+            // piece: held over a whole large file, it slowed large answers
+            // under the kernel's own TCP pacing (docs/benchmarks.md).
             let corked = Cell::new(sys::cork(stream, true).is_ok());
             let uncork = || {
                 if corked.replace(false) {
@@ -258,18 +258,42 @@ mod tests {
         (path, data)
     }
 
+    /// A writer into a shared buffer, which a callback may look at meanwhile.
+    struct Writer<'a>(&'a std::cell::RefCell<Vec<u8>>);
+
+    impl Write for Writer<'_> {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().write(bytes)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn copies_a_file_in_chunks_of_any_size() {
         let dir = tempfile::tempdir().unwrap();
         let (path, data) = pattern_file(&dir, 10_000);
         for chunk in [1, 7, 1024, 64 * 1024] {
-            let mut out = Vec::new();
+            let out = std::cell::RefCell::new(Vec::new());
             let file = File::open(&path).unwrap();
             let mut ran = 0;
+            // Once the first piece is written, and before any more is.
+            let first_sent = || {
+                ran += 1;
+                assert_eq!(out.borrow().len(), chunk, "chunk {chunk}");
+            };
             ChunkedSender::new(chunk)
-                .copy_from(&file, 0, data.len() as u64, &mut out, Some(|| ran += 1))
+                .copy_from(
+                    &file,
+                    0,
+                    data.len() as u64,
+                    &mut Writer(&out),
+                    Some(first_sent),
+                )
                 .unwrap();
-            assert_eq!(out, data, "chunk {chunk}");
+            assert_eq!(*out.borrow(), data, "chunk {chunk}");
             assert_eq!(ran, usize::from(chunk < data.len()), "chunk {chunk}");
         }
         let mut slice = Vec::new();
@@ -382,21 +406,25 @@ mod tests {
 
     #[test]
     fn a_file_reply_leaves_the_socket_uncorked_whether_or_not_it_failed() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, data) = pattern_file(&dir, 100_000);
-        // A cork left on would hold the next small answer back for 200 ms.
-        let uncorked = |s: &TcpStream| assert!(!rustix::net::sockopt::tcp_cork(s).unwrap());
-        let mut head = Vec::new();
-        let reply = file_reply(&path, data.len() as u64);
-        let (result, got) = reply_over_socket(reply, &mut head, uncorked);
-        result.unwrap();
-        assert!(got.starts_with(&head), "the head comes first");
-        assert!(got[head.len()..] == data, "then the whole file");
-        // Announced longer than the file is: the send fails after all it has.
-        let reply = file_reply(&path, data.len() as u64 + 10);
-        let (result, got) = reply_over_socket(reply, &mut head, uncorked);
-        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
-        assert!(got[head.len()..] == data);
+        // In many pieces (the cork goes between the first two) and in one
+        // (it goes only when the send is done), whole or failing in the first.
+        for len in [100_000, 1_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, data) = pattern_file(&dir, len);
+            // A cork left on would hold the next small answer back for 200 ms.
+            let uncorked = |s: &TcpStream| assert!(!rustix::net::sockopt::tcp_cork(s).unwrap());
+            let mut head = Vec::new();
+            let reply = file_reply(&path, data.len() as u64);
+            let (result, got) = reply_over_socket(reply, &mut head, uncorked);
+            result.unwrap();
+            assert!(got.starts_with(&head), "the head comes first");
+            assert!(got[head.len()..] == data, "then the whole file");
+            // Announced longer than the file is: the send fails after all it has.
+            let reply = file_reply(&path, data.len() as u64 + 10);
+            let (result, got) = reply_over_socket(reply, &mut head, uncorked);
+            assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+            assert!(got[head.len()..] == data);
+        }
     }
 
     /// The socket's TCP_INFO.
