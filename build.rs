@@ -1,10 +1,9 @@
-//! Link settings for the `twinserve` binary on Linux: its hot code and the
-//! constants that code reads gathered at the start of the text and of the
-//! constants (`link/hot-text.ld`, written by `benches/hot-text.sh`), so that
-//! the pages serving needs back are few; and a link map in `OUT_DIR`, which
-//! alone names the constants for the script. It stays position-independent:
-//! linked at a fixed address it would save about 0.13 MB, and give up address
-//! randomisation of a network server's own code.
+//! Link settings for the `twinserve` binary on Linux: its hot code, and the
+//! constants that code reads, gathered at the start of the text and of the
+//! constants (`link/hot-text.ld`, written by `benches/hot-text.sh`) so that
+//! the pages serving needs back are few. It
+//! stays position-independent: linked at a fixed address it would save about
+//! 0.13 MB, and give up address randomisation of a network server's own code.
 
 use std::path::Path;
 
@@ -27,10 +26,5 @@ fn main() {
         && !script.display().to_string().contains(',')
     {
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
-        let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-        let map = Path::new(&out).join("twinserve.map");
-        if !map.display().to_string().contains(',') {
-            println!("cargo:rustc-link-arg-bins=-Wl,-Map={}", map.display());
-        }
     }
 }

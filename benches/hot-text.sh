@@ -17,25 +17,29 @@
 # compiler or dependency version; their jump tables and other constants named after them
 # are gathered before the other constants likewise. Then each backend runs under lackey,
 # which sees every load, and the constants serving read (tables, anonymous literals) are
-# named after the sections the link map gives them, exactly: those names hold only for
-# this build. A function renamed since simply stays where the linker puts it, a constant
-# likewise: run this again after changing the serving path.
+# named after the sections the link map gives them, exactly. Not seen: constants the kernel
+# reads (bytes handed to a write), and plain `.rodata` sections of C and assembly objects.
+# A function renamed since simply stays where the linker puts it; an anonymous constant's
+# name (`.Lanon.HASH.N`) may name another constant after a change to the code, which is
+# then gathered instead: harmless, but run this again after changing the serving path.
 #
 #   benches/hot-text.sh
 #
-# Takes about a minute. Needs valgrind and curl. Loopback only; every load is bounded.
+# Builds twinserve itself (release). Needs valgrind and curl. Loopback only; every load is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/common.sh
 need valgrind:valgrind curl:curl
-# BIN=path measures an already built binary instead.
-# shellcheck disable=SC2119 # the script's arguments are not examples to build
-release_bin
 PORT=18497
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)
 SPID=
 trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
+# Built here, linked once more with a link map, which alone names the constants: the map
+# and the binary measured must come from the same link.
+cargo rustc --release --quiet --bin twinserve -- -C link-arg=-Wl,-Map="$WORK/twinserve.map"
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve
+MAP=$WORK/twinserve.map
 ulimit -n 4096 2>/dev/null || true
 
 # Pinned to one CPU, as benches/run.sh runs them: hyper then runs a current-thread runtime.
@@ -76,26 +80,24 @@ for backend in hyper raw; do
 done
 
 # The constants serving reads (tables, literals) are gathered the same way, but callgrind
-# does not see data: lackey traces every load, and the link map build.rs has the linker
-# write names the section each one came from. Only what ran after the first answer counts.
-# shellcheck disable=SC2012 # the names are cargo's: build/twinserve-HASH/out, no spaces
-MAP=$(ls -t "$(dirname "$(readlink -f "$BIN")")"/build/twinserve-*/out/twinserve.map 2>/dev/null | head -1) || true
-[ -n "$MAP" ] || { echo "hot-text.sh: no link map beside $BIN (build.rs writes one)" >&2; exit 1; }
-# The map must be this binary's: the same .rodata, at the same address.
-map_rodata=$(awk '$5 == ".rodata" && NF == 5 { print $1, $3; exit }' "$MAP")
-bin_rodata=$(readelf -SW "$BIN" | awk '{ sub(/^ *\[ *[0-9]+\] /, "") } $1 == ".rodata" { sub(/^0+/, "", $3); sub(/^0+/, "", $5); print $3, $5 }')
-[ "$map_rodata" = "$bin_rodata" ] || {
-  echo "hot-text.sh: $MAP is not $BIN's link map (.rodata $map_rodata, not $bin_rodata)" >&2
-  exit 1
-}
+# does not see data: lackey traces every load, and the link map names the section each one
+# came from. Only what ran after the first answer counts. The map's columns are LLD's (the
+# linker Rust uses on x86-64 Linux); with another linker the constants stay where they are.
+if ! grep -Eq '^ +VMA +LMA +Size +Align +Out +In' "$MAP"; then
+  echo "hot-text.sh: the link map is not LLD's; gathering code only" >&2
+  MAP=
+fi
 for backend in hyper raw; do
-  taskset -c "${SERVER_CPU:-0}" valgrind --tool=lackey --trace-mem=yes --log-file="$WORK/$backend.mem" \
+  [ -n "$MAP" ] || break
+  # Instruction lines are half the trace and callgrind has covered them: left out.
+  taskset -c "${SERVER_CPU:-0}" valgrind --tool=lackey --trace-mem=yes --log-fd=9 \
     "$BIN" -q serve --backend $backend --root site --host 127.0.0.1 --port $PORT \
-    >"$WORK/$backend.log" 2>&1 &
+    >"$WORK/$backend.log" 2>&1 9> >(grep -av --line-buffered '^I' >"$WORK/$backend.mem") &
   SPID=$!
   wait_for "$URL" 600 || { cat "$WORK/$backend.log" >&2; exit 1; }
   awk -v bin="$(readlink -f "$BIN")" '$6 == bin && $3 == "00000000" { split($1, a, "-"); print a[1]; exit }' \
     "/proc/$SPID/maps" >"$WORK/$backend.membase"
+  [ -s "$WORK/$backend.membase" ] || { echo "hot-text.sh: $BIN is not in /proc/$SPID/maps" >&2; exit 1; }
   stat -c %s "$WORK/$backend.mem" >"$WORK/$backend.mark"
   for path in / /HelloWorld.html /missing; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
   # Each request costs lackey thousands of lines; a few hundred requests cover the path.
@@ -113,7 +115,7 @@ done
 
 nm --defined-only "$BIN" >"$WORK/nm"
 # Written aside and moved into place whole: build.rs links with whatever is there.
-python3 - "$WORK" "$MAP" "$BIN" "$(readlink -f "$BIN")" >"$WORK/hot-text.ld" <<'PY'
+python3 - "$WORK" "${MAP:-}" "$BIN" "$(readlink -f "$BIN")" >"$WORK/hot-text.ld" <<'PY'
 import bisect, glob, re, sys
 work, linkmap, program = sys.argv[1], sys.argv[2], sys.argv[3:]
 
@@ -189,8 +191,9 @@ raw_start = names(raw_start, raw_base)
 # own before, so that each backend's code is one stretch.
 # What runs where callgrind does not see it: the rest of the drop itself; the lookup's
 # openat2, which valgrind 3.19 does not know (under it the lookup takes its fallback); and
-# std's channels, which the main thread waits on once the pages are dropped and which
-# callgrind's dumps miss. Each would otherwise keep a page window of cold code resident.
+# std's channels (every one: about 35 functions), through which the backend says it has
+# started and which it may still be leaving when the pages go. Each would otherwise keep a
+# page window of cold code resident.
 unseen = [n for a in starts for n in funcs[a]
           if re.search(r"unmap_startup_pages|7Beneath7openat2|std4sync4mpmc|std\.\.sync\.\.mpmc", n)
           and n not in done]
@@ -245,20 +248,24 @@ def constants(backend, sections):
     base = int(open(f"{work}/{backend}.membase").read(), 16)
     trace = open(f"{work}/{backend}.mem", "rb")
     trace.seek(int(open(f"{work}/{backend}.mark").read()))
-    seen = []
+    seen, order = set(), []
     for line in trace:
         # ` L addr,size`, ` S ...`, ` M ...`; `I` lines are code, which callgrind covered.
         if line[:2] not in (b" L", b" S", b" M"):
             continue
-        a = int(line[3:].split(b",")[0], 16) - base
+        try:
+            a = int(line[3:].split(b",")[0], 16) - base
+        except ValueError:  # the last line, cut short when lackey was killed
+            continue
         i = bisect.bisect_right(starts, a) - 1
         if i >= 0 and a < starts[i] + sections[i][1] and sections[i][2] not in seen:
-            seen.append(sections[i][2])
-    return seen
+            seen.add(sections[i][2])
+            order.append(sections[i][2])
+    return order
 
-sections = input_sections()
+sections = input_sections() if linkmap else []
 read = []
-for backend in ("hyper", "raw"):
+for backend in ("hyper", "raw") if sections else ():
     read += [name for name in constants(backend, sections) if name not in read]
 
 # Their jump tables and other constants of their own, gathered the same way, after the

@@ -248,8 +248,9 @@ pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartErro
         };
         return Err(start_err(source));
     }
-    // The word wakes this thread while the backend is still sending it: start-up
-    // is over once the backend has let go of its end, too (`recv` then fails).
+    // The word wakes this thread while the backend is still sending it; waiting
+    // until the backend lets go of its end (`recv` then fails) leaves only the
+    // last steps of that letting go to run after `serve` drops the pages.
     let _ = has_started.recv();
     Ok(ServerHandle {
         addr,
