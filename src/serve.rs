@@ -83,7 +83,6 @@ pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, Ser
             " (Ctrl-C stops)"
         },
     );
-    unmap_startup_pages();
     let signal_handle = signals.handle();
     let stopper = handle.stopper();
     std::thread::spawn(move || {
@@ -97,6 +96,8 @@ pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, Ser
             std::process::exit(1);
         }
     });
+    // Last of the start: no thread of ours starts anything after it.
+    unmap_startup_pages();
     handle.wait().map_err(ServeError::Failed)?;
     signal_handle.close();
     if crate::server::cuts() > cuts_before {
@@ -192,10 +193,112 @@ fn unmap_startup_pages() {
             .is_none_or(|pid| pid.trim() != "0")
     });
     if !traced {
+        wait_until_threads_sleep();
         // SAFETY: the callback only reads what it is handed (see above).
         unsafe { libc::dl_iterate_phdr(Some(program_only), std::ptr::null_mut()) };
     }
 }
 
+/// Waits, a few milliseconds at most, until every other thread of this
+/// process has been seen asleep twice in a row: the backend's threads go on
+/// starting after they say they listen, and pages dropped under a thread
+/// still starting come straight back, each with its whole fault-around
+/// window. A thread still busy when the wait ends only costs those pages.
+#[cfg(target_os = "linux")]
+fn wait_until_threads_sleep() {
+    const TRIES: u32 = 50;
+    const PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+    let mut asleep_before = false;
+    for _ in 0..TRIES {
+        let asleep = other_threads_asleep();
+        if asleep && asleep_before {
+            return;
+        }
+        asleep_before = asleep;
+        std::thread::sleep(PAUSE);
+    }
+}
+
+/// Whether every thread of this process but the caller is asleep.
+#[cfg(target_os = "linux")]
+fn other_threads_asleep() -> bool {
+    // SAFETY: gettid only returns the calling thread's id.
+    let me = unsafe { libc::gettid() }.to_string();
+    threads_asleep(std::path::Path::new("/proc/self/task"), &me)
+}
+
+/// Whether every thread listed in `tasks` (a process's `/proc/PID/task`) but
+/// the one named `except` is asleep (state `S`): blocked in a call, starting
+/// nothing. True when `/proc` cannot say, since then there is nothing to wait
+/// for; false for a thread that ends while it is read, read again next time.
+#[cfg(target_os = "linux")]
+fn threads_asleep(tasks: &std::path::Path, except: &str) -> bool {
+    let Ok(tasks) = std::fs::read_dir(tasks) else {
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        task.file_name() == except
+            || std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                // The state follows the thread's name, which may hold spaces
+                // and parentheses; the last `)` ends it.
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'))
+            })
+    })
+}
+
 #[cfg(not(target_os = "linux"))]
 fn unmap_startup_pages() {}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::threads_asleep;
+
+    /// A child process, killed and reaped however the test ends.
+    struct Reaped(Child);
+
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn run(script: &str) -> Reaped {
+        Reaped(
+            Command::new("sh")
+                .args(["-c", script])
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("sh runs"),
+        )
+    }
+
+    fn tasks(child: &Reaped) -> std::path::PathBuf {
+        format!("/proc/{}/task", child.0.id()).into()
+    }
+
+    #[test]
+    fn a_process_blocked_in_a_call_is_asleep() {
+        // exec, so that the one thread left is the one that blocks
+        let child = run("exec sleep 30");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !threads_asleep(&tasks(&child), "") {
+            assert!(Instant::now() < deadline, "sleep(1) never seen asleep");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_process_that_spins_is_not_asleep_unless_it_is_the_one_left_out() {
+        let child = run("while :; do :; done");
+        // a spinning thread is running or runnable (`R`) at every look
+        for _ in 0..20 {
+            assert!(!threads_asleep(&tasks(&child), ""));
+        }
+        assert!(threads_asleep(&tasks(&child), &child.0.id().to_string()));
+    }
+}
