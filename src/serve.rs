@@ -96,8 +96,11 @@ pub fn run(backend: Backend, config: Config, root: Root) -> Result<ExitCode, Ser
             std::process::exit(1);
         }
     });
-    // Last of the start: no thread of ours starts anything after it.
-    unmap_startup_pages();
+    // Last of the start, with the signal thread already started. A server
+    // for one request has no time for start-up pages to be worth dropping.
+    if !once {
+        unmap_startup_pages();
+    }
     handle.wait().map_err(ServeError::Failed)?;
     signal_handle.close();
     if crate::server::cuts() > cuts_before {
@@ -186,6 +189,9 @@ fn unmap_startup_pages() {
         1
     }
 
+    // Before the check for a debugger, so that one attached during the wait
+    // is seen.
+    wait_until_threads_sleep();
     let traced = std::fs::read_to_string("/proc/self/status").map_or(true, |status| {
         status
             .lines()
@@ -193,58 +199,60 @@ fn unmap_startup_pages() {
             .is_none_or(|pid| pid.trim() != "0")
     });
     if !traced {
-        wait_until_threads_sleep();
         // SAFETY: the callback only reads what it is handed (see above).
         unsafe { libc::dl_iterate_phdr(Some(program_only), std::ptr::null_mut()) };
     }
 }
 
-/// Waits, a few milliseconds at most, until every other thread of this
-/// process has been seen asleep twice in a row: the backend's threads go on
+/// Waits, 50 ms at most, until every other thread of this process has been
+/// seen asleep twice in a row, 1 ms apart: the backend's threads go on
 /// starting after they say they listen, and pages dropped under a thread
 /// still starting come straight back, each with its whole fault-around
-/// window. A thread still busy when the wait ends only costs those pages.
+/// window. A best effort: a thread blocked for a moment mid-start looks
+/// asleep too, and one still busy when the wait ends only costs those pages.
 #[cfg(target_os = "linux")]
 fn wait_until_threads_sleep() {
-    const TRIES: u32 = 50;
-    const PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_millis(50);
+    // SAFETY: gettid only returns the calling thread's id.
+    let me = unsafe { libc::gettid() }.to_string();
     let mut asleep_before = false;
-    for _ in 0..TRIES {
-        let asleep = other_threads_asleep();
+    while Instant::now() < deadline {
+        // `None`: /proc cannot say, and there is nothing to wait for.
+        let asleep = threads_asleep(std::path::Path::new("/proc/self/task"), &me).unwrap_or(true);
         if asleep && asleep_before {
             return;
         }
         asleep_before = asleep;
-        std::thread::sleep(PAUSE);
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-/// Whether every thread of this process but the caller is asleep.
+/// Whether every thread listed in `tasks` (a process's `/proc/PID/task`) but
+/// the one named `except` is asleep (state `S`): blocked in a call. `None`
+/// when the folder cannot be read; a thread that ends while it is read counts
+/// as awake, to be read again next time.
 #[cfg(target_os = "linux")]
-fn other_threads_asleep() -> bool {
-    // SAFETY: gettid only returns the calling thread's id.
-    let me = unsafe { libc::gettid() }.to_string();
-    threads_asleep(std::path::Path::new("/proc/self/task"), &me)
+fn threads_asleep(tasks: &std::path::Path, except: &str) -> Option<bool> {
+    let tasks = std::fs::read_dir(tasks).ok()?;
+    Some(
+        tasks
+            .flatten()
+            .all(|task| task.file_name() == except || thread_state(&task.path()) == Some(b'S')),
+    )
 }
 
-/// Whether every thread listed in `tasks` (a process's `/proc/PID/task`) but
-/// the one named `except` is asleep (state `S`): blocked in a call, starting
-/// nothing. True when `/proc` cannot say, since then there is nothing to wait
-/// for; false for a thread that ends while it is read, read again next time.
+/// A thread's state letter, from `stat` in its `/proc` folder.
 #[cfg(target_os = "linux")]
-fn threads_asleep(tasks: &std::path::Path, except: &str) -> bool {
-    let Ok(tasks) = std::fs::read_dir(tasks) else {
-        return true;
-    };
-    tasks.flatten().all(|task| {
-        task.file_name() == except
-            || std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
-                // The state follows the thread's name, which may hold spaces
-                // and parentheses; the last `)` ends it.
-                stat.rsplit_once(')')
-                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'))
-            })
-    })
+fn thread_state(task: &std::path::Path) -> Option<u8> {
+    let stat = std::fs::read(task.join("stat")).ok()?;
+    // The state follows the thread's name, which is any bytes (spaces and
+    // parentheses included, cut at 15); the last `)` ends it.
+    let name_end = stat.iter().rposition(|&b| b == b')')?;
+    stat[name_end + 1..]
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace())
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -252,10 +260,11 @@ fn unmap_startup_pages() {}
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    use std::path::PathBuf;
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use super::threads_asleep;
+    use super::{thread_state, threads_asleep};
 
     /// A child process, killed and reaped however the test ends.
     struct Reaped(Child);
@@ -277,28 +286,58 @@ mod tests {
         )
     }
 
-    fn tasks(child: &Reaped) -> std::path::PathBuf {
+    fn tasks(child: &Reaped) -> PathBuf {
         format!("/proc/{}/task", child.0.id()).into()
+    }
+
+    /// Polls, 10 s at most, until `done` holds.
+    fn within_10_s(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within 10 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]
     fn a_process_blocked_in_a_call_is_asleep() {
         // exec, so that the one thread left is the one that blocks
         let child = run("exec sleep 30");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !threads_asleep(&tasks(&child), "") {
-            assert!(Instant::now() < deadline, "sleep(1) never seen asleep");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        within_10_s("sleep(1) seen asleep", || {
+            threads_asleep(&tasks(&child), "") == Some(true)
+        });
     }
 
     #[test]
     fn a_process_that_spins_is_not_asleep_unless_it_is_the_one_left_out() {
         let child = run("while :; do :; done");
-        // a spinning thread is running or runnable (`R`) at every look
+        let main_thread = tasks(&child).join(child.0.id().to_string());
+        // Past its start (loading, which may block): it has run for a tick.
+        within_10_s("the loop has run", || {
+            std::fs::read_to_string(main_thread.join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    let after_name = stat.rsplit_once(')')?.1.to_owned();
+                    // utime is the 14th field, the 12th after the name
+                    after_name.split_whitespace().nth(11)?.parse::<u64>().ok()
+                })
+                .is_some_and(|utime| utime > 0)
+        });
+        // A spinning thread is running or runnable (`R`) at every look.
         for _ in 0..20 {
-            assert!(!threads_asleep(&tasks(&child), ""));
+            assert_eq!(thread_state(&main_thread), Some(b'R'));
+            assert_eq!(threads_asleep(&tasks(&child), ""), Some(false));
+            std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(threads_asleep(&tasks(&child), &child.0.id().to_string()));
+        let me = child.0.id().to_string();
+        assert_eq!(threads_asleep(&tasks(&child), &me), Some(true));
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_read_says_nothing() {
+        assert_eq!(
+            threads_asleep("/proc/self/no-such-folder".as_ref(), ""),
+            None
+        );
     }
 }
