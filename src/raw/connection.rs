@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::closing;
-use super::reader::{Gathered, HeadBudget, HeadReader};
+use super::reader::{Gathered, HeadBudget, HeadReader, Parsed};
 use super::request::{self, BodyFraming, Head};
 use super::response::{ChunkedSender, Persistence, render_in_memory, write_reply};
 use super::sys;
@@ -124,6 +124,12 @@ impl Connection {
     /// When the head that has begun must be whole, if one has.
     pub(super) fn head_deadline(&self) -> Option<std::time::Instant> {
         self.reader.deadline()
+    }
+
+    /// How many whole heads were parsed for it.
+    #[cfg(test)]
+    pub(super) fn heads_parsed(&self) -> usize {
+        self.reader.parses()
     }
 
     /// Whether anything was sent on it: an answer, or part of one.
@@ -252,31 +258,33 @@ pub fn answer_from_memory(
                 return Answered::Park(conn);
             }
             // A refusal is a worker's.
-            Err(_) => return Answered::Worker(conn),
+            Err(refusal) => return to_worker(reader.parsed(Err(&refusal)), conn),
         };
         // The round's answers, or this connection's share, are spent: a
         // worker answers the rest.
         if *budget == 0 || answered == ANSWERED_BY_POLLER {
-            return Answered::Worker(conn);
+            return to_worker(reader.parsed(Ok(&received.head)), conn);
         }
         let head = &received.head;
         let Ok(framing @ BodyFraming::None) = request::framing(head) else {
-            return Answered::Worker(conn);
+            return to_worker(reader.parsed(Ok(&received.head)), conn);
         };
         let client_closes = !request::keeps_alive(head);
         let persistence = persistence(head, framing, client_closes, *served + 1, ctx);
         let more_pending = received.more_pending;
         let Some(reply) = ctx.docroot.respond_from_memory(&request_view(head), seen) else {
-            return Answered::Worker(conn);
+            return to_worker(reader.parsed(Ok(&received.head)), conn);
         };
         wire.clear();
         if render_in_memory(reply, persistence, wire).is_none() || wire.len() > POLLER_ANSWER_MAX {
-            return Answered::Worker(conn);
+            return to_worker(reader.parsed(Ok(&received.head)), conn);
         }
         let sent = match sys::send_now(stream, wire) {
             Ok(sent) => sent,
             // Unanswered still: the worker answers it again.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Answered::Worker(conn),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return to_worker(reader.parsed(Ok(&received.head)), conn);
+            }
             Err(e) => {
                 tracing::debug!(peer = ?*peer, "write failed: {e}");
                 return Answered::Done;
@@ -306,6 +314,13 @@ pub fn answer_from_memory(
             return Answered::Worker(conn);
         }
     }
+    Answered::Worker(conn)
+}
+
+/// Leaves `conn`'s next head to a worker, with what the parser found in it
+/// (see [`HeadReader::parsed`]), so that the worker does not parse it again.
+fn to_worker(parsed: Option<Parsed>, mut conn: Box<Connection>) -> Answered {
+    conn.reader.keep(parsed);
     Answered::Worker(conn)
 }
 

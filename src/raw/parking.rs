@@ -642,6 +642,46 @@ mod tests {
         );
     }
 
+    /// A head the poller parses and cannot answer from memory (a file not
+    /// in the cache, a head that breaks a rule) goes to a worker with what
+    /// the parser found: the worker answers it without parsing it again.
+    #[test]
+    fn a_head_left_to_a_worker_is_parsed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, bodies) = cached_pages(dir.path(), 1);
+        for (second, status) in [
+            (
+                "GET /missing.html HTTP/1.1\r\nHost: a\r\n\r\n",
+                "http/1.1 404",
+            ),
+            ("GET /0.html HTTP/1.1\r\nHost a\r\n\r\n", "http/1.1 400"),
+        ] {
+            let requests = format!("GET /0.html HTTP/1.1\r\nHost: a\r\n\r\n{second}");
+            let (mut client, conn, _open) = gathered(&ctx, &requests);
+            let seen = ctx.docroot.see_changes().unwrap();
+            let mut budget = ANSWERS_PER_ROUND;
+            let Answered::Worker(conn) =
+                answer_from_memory(conn, &ctx, &seen, &mut Vec::new(), &mut budget)
+            else {
+                panic!("{second:?} was not left for a worker");
+            };
+            assert_eq!(conn.heads_parsed(), 2, "{second:?}: one parse per head");
+            let turn = connection::serve(conn, &ctx);
+            let mut pending = Vec::new();
+            let (first, body) = next_answer(&mut client, &mut pending);
+            assert!(first.starts_with("http/1.1 200"), "{first}");
+            assert_eq!(body, bodies[0].as_bytes());
+            let (answer, _) = next_answer(&mut client, &mut pending);
+            assert!(answer.starts_with(status), "{second:?}: {answer}");
+            match turn {
+                Turn::Park(conn) | Turn::Linger(conn) => {
+                    assert_eq!(conn.heads_parsed(), 2, "{second:?}: parsed again");
+                }
+                Turn::Done => panic!("{second:?}: closed without lingering"),
+            }
+        }
+    }
+
     /// What the accept loop could not finish while the workers' queue was
     /// full goes to the poller's backlog ([`Parking::owe`]), and from there
     /// to a worker: every answer comes, in order, none twice.

@@ -7,18 +7,24 @@
 //! No call here blocks, so no thread waits for a client: until its head is
 //! whole, a connection waits in [`parking`](super::parking), which calls
 //! `gather` when bytes arrive and ends the head timeout.
+//!
+//! A whole head is parsed once: when the poller parses one and leaves it to a
+//! worker, it keeps what the parser found ([`HeadReader::keep`]), and the
+//! worker's [`HeadReader::next_head`] takes that instead of parsing again.
 
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::TcpStream;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rustix::net::RecvFlags;
 
-use super::request::{self, Head, HeadLimits, ParseError};
+use super::request::{self, Head, HeadLimits, Header, ParseError};
 use crate::Limits;
+use crate::docroot::Version;
 
 /// The most a connection's first read of a head takes, and the least its
 /// buffer grows to when a head needs more reads; it doubles from there up to
@@ -108,6 +114,75 @@ pub struct HeadReader {
     no_room: bool,
     /// The last [`HeadReader::gather`] left nothing unread on the socket.
     drained: bool,
+    /// What the parser made of the whole head at the front of the pending
+    /// bytes, kept for the worker; dropped whenever that front changes.
+    parsed: Option<Parsed>,
+    /// How many times a whole head was parsed here, for the tests.
+    #[cfg(test)]
+    parses: std::cell::Cell<usize>,
+}
+
+/// What the parser found in a whole head: the head, as spans of the pending
+/// bytes (which stay put while it is kept), or the rule it broke.
+#[derive(Debug)]
+pub enum Parsed {
+    Head(Spans),
+    Broken(ParseError),
+}
+
+/// A [`Head`] as offsets from the start of the pending bytes.
+#[derive(Debug)]
+pub struct Spans {
+    method: Range<usize>,
+    target: Range<usize>,
+    version: Version,
+    headers: Vec<(Range<usize>, Range<usize>)>,
+    len: usize,
+}
+
+impl Spans {
+    /// `head`'s spans within `pending`, the bytes it was parsed from; `None`
+    /// if any part of it lies elsewhere.
+    fn of(pending: &[u8], head: &Head<'_>) -> Option<Spans> {
+        let span = |part: &[u8]| {
+            let from = (part.as_ptr() as usize).checked_sub(pending.as_ptr() as usize)?;
+            let to = from.checked_add(part.len())?;
+            (to <= pending.len()).then_some(from..to)
+        };
+        Some(Spans {
+            method: span(head.method.as_bytes())?,
+            target: span(head.target.as_bytes())?,
+            version: head.version,
+            headers: head
+                .headers
+                .iter()
+                .map(|h| Some((span(h.name.as_bytes())?, span(h.value)?)))
+                .collect::<Option<_>>()?,
+            len: head.len,
+        })
+    }
+
+    /// The head again, from the same bytes; `None` if they no longer fit.
+    fn head<'b>(&self, pending: &'b [u8]) -> Option<Head<'b>> {
+        let text = |span: &Range<usize>| std::str::from_utf8(pending.get(span.clone())?).ok();
+        Some(Head {
+            method: text(&self.method)?,
+            target: text(&self.target)?,
+            version: self.version,
+            headers: self
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    Some(Header {
+                        name: text(name)?,
+                        value: pending.get(value.clone())?,
+                    })
+                })
+                .collect::<Option<_>>()?,
+            len: self.len,
+        })
+        .filter(|head| head.len <= pending.len())
+    }
 }
 
 impl HeadReader {
@@ -121,6 +196,9 @@ impl HeadReader {
             charged: 0,
             no_room: false,
             drained: false,
+            parsed: None,
+            #[cfg(test)]
+            parses: std::cell::Cell::new(0),
         }
     }
 
@@ -141,6 +219,7 @@ impl HeadReader {
     /// The connection will read no more heads (it lingers, or closes): frees
     /// the buffer and its share of the budget, whatever is pending.
     pub fn discard(&mut self) {
+        self.parsed = None;
         self.start = 0;
         self.end = 0;
         self.head_deadline = None;
@@ -165,6 +244,7 @@ impl HeadReader {
     /// Marks the first `len` pending bytes (an answered head) as consumed.
     /// What follows is the next head, timed from now.
     pub fn consume(&mut self, len: usize, limits: &Limits) {
+        self.parsed = None;
         self.start += len;
         self.head_deadline = None;
         self.begin_head(limits);
@@ -205,7 +285,8 @@ impl HeadReader {
                 }
             }
         }
-        // A whole head is found without parsing it: the worker parses it, once.
+        // A whole head is found without parsing it: it is parsed once, by
+        // whoever answers it first, and what a worker is left is kept.
         if request::holds_whole_head(self.pending()) {
             return Gathered::Ready;
         }
@@ -220,6 +301,7 @@ impl HeadReader {
     /// buffer; the first other byte starts the head's timeout.
     fn begin_head(&mut self, limits: &Limits) {
         if self.pending().iter().all(|&b| b == b'\r' || b == b'\n') {
+            self.parsed = None;
             self.start = self.end;
             self.head_deadline = None;
         } else if self.head_deadline.is_none() {
@@ -236,6 +318,19 @@ impl HeadReader {
             max_headers: limits.max_headers,
         };
         let pending = self.pending();
+        match &self.parsed {
+            Some(Parsed::Head(spans)) => {
+                if let Some(head) = spans.head(pending) {
+                    return Ok(Some(Received {
+                        bytes: &pending[..head.len],
+                        more_pending: pending.len() > head.len,
+                        head,
+                    }));
+                }
+            }
+            Some(Parsed::Broken(e)) => return Err(Refusal::Parse(*e)),
+            None => {}
+        }
         if !request::holds_whole_head(pending) {
             // A part of a head can already break a rule (a TLS handshake, a
             // bad field line): refuse it now, not at the head timeout.
@@ -248,12 +343,43 @@ impl HeadReader {
                 Err(e) => Err(Refusal::Parse(e)),
             };
         }
+        #[cfg(test)]
+        self.parses.set(self.parses.get() + 1);
         let head = request::parse_head(pending, &parse_limits).map_err(Refusal::Parse)?;
         Ok(Some(Received {
             bytes: &pending[..head.len],
             more_pending: pending.len() > head.len,
             head,
         }))
+    }
+
+    /// What [`HeadReader::next_head`] found in the whole head at the front of
+    /// the pending bytes, to be kept for the next call (a worker's) instead
+    /// of a second parse: `Ok` the head it handed out, `Err` the rule that
+    /// head broke. A refusal for any other reason (a head too large, no room,
+    /// or one not yet whole) is not kept: it depends on more than the bytes.
+    pub fn parsed(&self, found: Result<&Head<'_>, &Refusal>) -> Option<Parsed> {
+        match found {
+            Ok(head) => Spans::of(self.pending(), head).map(Parsed::Head),
+            Err(Refusal::Parse(e))
+                if *e != ParseError::HeadTooLarge && request::holds_whole_head(self.pending()) =>
+            {
+                Some(Parsed::Broken(*e))
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Keeps `parsed` (from [`HeadReader::parsed`], for the pending bytes as
+    /// they are now) until the front of the pending bytes changes.
+    pub fn keep(&mut self, parsed: Option<Parsed>) {
+        self.parsed = parsed;
+    }
+
+    /// How many times a whole head was parsed here.
+    #[cfg(test)]
+    pub fn parses(&self) -> usize {
+        self.parses.get()
     }
 
     /// Reads into a buffer sized to what arrived: a head waiting in the
@@ -264,6 +390,7 @@ impl HeadReader {
         let mut scratch = [MaybeUninit::<u8>::uninit(); INITIAL_BUFFER];
         let ((received, _), _) =
             rustix::net::recv(stream, &mut scratch[..limit], RecvFlags::DONTWAIT)?;
+        self.parsed = None;
         self.start = 0;
         self.end = 0;
         let n = received.len();
@@ -510,5 +637,78 @@ mod tests {
             "a trailing empty line is dropped"
         );
         assert!(reader.deadline().is_none(), "and starts no head timeout");
+    }
+
+    /// The head a reader hands out, fields as text, and whether more follows.
+    fn handed(reader: &HeadReader, limits: &Limits) -> (String, bool) {
+        let received = reader.next_head(limits).unwrap().unwrap();
+        (format!("{:?}", received.head), received.more_pending)
+    }
+
+    #[test]
+    fn a_kept_head_is_handed_out_again_unparsed_until_it_is_consumed() {
+        let limits = Limits::default();
+        let (mut client, server) = pair();
+        let mut reader = HeadReader::new(HeadBudget::new(usize::MAX / 2));
+        let first = "GET /a?b HTTP/1.0\r\nHost: a\r\nX-Empty:\r\nAccept: */*\r\n\r\n";
+        client.write_all(first.as_bytes()).unwrap();
+        gather_all(&mut reader, &server, first.len(), &limits);
+        let fresh = handed(&reader, &limits);
+        assert_eq!(reader.parses(), 1);
+        let found = reader.next_head(&limits).map(|r| r.map(|r| r.head));
+        let parsed = reader.parsed(found.as_ref().map(|h| h.as_ref().unwrap()));
+        drop(found);
+        assert!(matches!(parsed, Some(Parsed::Head(_))));
+        reader.keep(parsed);
+        let parses = reader.parses();
+        // Kept while the head stays at the front: after a release into a
+        // smaller buffer, and with the next head arriving behind it.
+        reader.release();
+        assert_eq!(handed(&reader, &limits), fresh);
+        let second = "GET /next HTTP/1.1\r\nHost: b\r\n\r\n";
+        client.write_all(second.as_bytes()).unwrap();
+        gather_all(&mut reader, &server, first.len() + second.len(), &limits);
+        let (head, more) = handed(&reader, &limits);
+        assert_eq!((head, more), (fresh.0.clone(), true));
+        assert_eq!(
+            reader.parses(),
+            parses,
+            "the kept head was not parsed again"
+        );
+        // Consumed, it goes: the next head is parsed, and is the next one.
+        let len = reader.next_head(&limits).unwrap().unwrap().head.len;
+        reader.consume(len, &limits);
+        let next = reader.next_head(&limits).unwrap().unwrap();
+        assert_eq!(next.head.target, "/next");
+        assert_eq!(reader.parses(), parses + 1);
+    }
+
+    #[test]
+    fn a_whole_head_that_breaks_a_rule_is_kept_as_its_refusal() {
+        let limits = Limits::default();
+        let (mut client, server) = pair();
+        let mut reader = HeadReader::new(HeadBudget::new(usize::MAX / 2));
+        let bad = "GET / HTTP/1.1\r\nNo colon here\r\n\r\n";
+        client.write_all(bad.as_bytes()).unwrap();
+        gather_all(&mut reader, &server, bad.len(), &limits);
+        let refusal = reader.next_head(&limits).err().unwrap();
+        assert_eq!(refusal, Refusal::Parse(ParseError::MissingColon));
+        let parsed = reader.parsed(Err(&refusal));
+        assert!(matches!(
+            parsed,
+            Some(Parsed::Broken(ParseError::MissingColon))
+        ));
+        reader.keep(parsed);
+        let parses = reader.parses();
+        assert_eq!(reader.next_head(&limits).err(), Some(refusal));
+        assert_eq!(reader.parses(), parses);
+        // Not so a head still arriving, whose refusal may change with more
+        // bytes (or with the room there is).
+        let (mut client, server) = pair();
+        let mut partial = HeadReader::new(HeadBudget::new(usize::MAX / 2));
+        client.write_all(b"G\x01T / HTTP/1.1\r\n").unwrap();
+        gather_all(&mut partial, &server, 17, &limits);
+        let refusal = partial.next_head(&limits).err().unwrap();
+        assert!(partial.parsed(Err(&refusal)).is_none());
     }
 }
