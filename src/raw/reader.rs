@@ -123,7 +123,8 @@ pub struct HeadReader {
 }
 
 /// What the parser found in a whole head: the head, as spans of the pending
-/// bytes (which stay put while it is kept), or the rule it broke.
+/// bytes (the same bytes while it is kept, wherever the buffer moves them),
+/// or the rule it broke.
 #[derive(Debug)]
 pub enum Parsed {
     Head(Spans),
@@ -321,6 +322,12 @@ impl HeadReader {
         match &self.parsed {
             Some(Parsed::Head(spans)) => {
                 if let Some(head) = spans.head(pending) {
+                    // A kept head that is not what these bytes hold would
+                    // answer another request: every test build checks.
+                    debug_assert_eq!(
+                        Ok(&head),
+                        request::parse_head(pending, &parse_limits).as_ref()
+                    );
                     return Ok(Some(Received {
                         bytes: &pending[..head.len],
                         more_pending: pending.len() > head.len,
@@ -328,7 +335,10 @@ impl HeadReader {
                     }));
                 }
             }
-            Some(Parsed::Broken(e)) => return Err(Refusal::Parse(*e)),
+            Some(Parsed::Broken(e)) => {
+                debug_assert_eq!(Err(*e), request::parse_head(pending, &parse_limits));
+                return Err(Refusal::Parse(*e));
+            }
             None => {}
         }
         if !request::holds_whole_head(pending) {
@@ -661,11 +671,12 @@ mod tests {
         assert!(matches!(parsed, Some(Parsed::Head(_))));
         reader.keep(parsed);
         let parses = reader.parses();
-        // Kept while the head stays at the front: after a release into a
-        // smaller buffer, and with the next head arriving behind it.
+        // Kept while the head stays at the front: after a release, and with
+        // the next head arriving behind it.
         reader.release();
         assert_eq!(handed(&reader, &limits), fresh);
-        let second = "GET /next HTTP/1.1\r\nHost: b\r\n\r\n";
+        // Longer than the first, so that a kept head left over would fit it.
+        let second = "GET /next HTTP/1.1\r\nHost: b\r\nUser-Agent: a longer head\r\n\r\n";
         client.write_all(second.as_bytes()).unwrap();
         gather_all(&mut reader, &server, first.len() + second.len(), &limits);
         let (head, more) = handed(&reader, &limits);
@@ -680,7 +691,22 @@ mod tests {
         reader.consume(len, &limits);
         let next = reader.next_head(&limits).unwrap().unwrap();
         assert_eq!(next.head.target, "/next");
+        assert_eq!(next.head.headers.len(), 2);
         assert_eq!(reader.parses(), parses + 1);
+        // A head kept behind a consumed one (its bytes not at the buffer's
+        // start) stays right when the buffer moves them to the front.
+        let next = reader.next_head(&limits).map(|r| r.map(|r| r.head));
+        let parsed = reader.parsed(next.as_ref().map(|h| h.as_ref().unwrap()));
+        drop(next);
+        reader.keep(parsed);
+        let kept = handed(&reader, &limits);
+        let parses = reader.parses();
+        reader.release();
+        let third = "GET /third HTTP/1.1\r\nHost: c\r\n\r\n";
+        client.write_all(third.as_bytes()).unwrap();
+        gather_all(&mut reader, &server, second.len() + third.len(), &limits);
+        assert_eq!(handed(&reader, &limits), (kept.0, true));
+        assert_eq!(reader.parses(), parses);
     }
 
     #[test]
