@@ -213,19 +213,27 @@ fn unmap_startup_pages() {
 #[cfg(target_os = "linux")]
 fn wait_until_threads_sleep() {
     use std::time::{Duration, Instant};
-    let deadline = Instant::now() + Duration::from_millis(50);
     // SAFETY: gettid only returns the calling thread's id.
     let me = unsafe { libc::gettid() }.to_string();
+    let deadline = Instant::now() + Duration::from_millis(50);
+    wait_until_asleep(std::path::Path::new("/proc/self/task"), &me, deadline);
+}
+
+/// Waits until every thread in `tasks` but `except` has been seen asleep
+/// twice in a row, 1 ms apart, or until `deadline`; says whether they were.
+#[cfg(target_os = "linux")]
+fn wait_until_asleep(tasks: &std::path::Path, except: &str, deadline: std::time::Instant) -> bool {
     let mut asleep_before = false;
-    while Instant::now() < deadline {
+    while std::time::Instant::now() < deadline {
         // `None`: /proc cannot say, and there is nothing to wait for.
-        let asleep = threads_asleep(std::path::Path::new("/proc/self/task"), &me).unwrap_or(true);
+        let asleep = threads_asleep(tasks, except).unwrap_or(true);
         if asleep && asleep_before {
-            return;
+            return true;
         }
         asleep_before = asleep;
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
+    false
 }
 
 /// Whether every thread listed in `tasks` (a process's `/proc/PID/task`) but
@@ -264,7 +272,7 @@ mod tests {
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use super::{thread_state, threads_asleep};
+    use super::{thread_state, threads_asleep, wait_until_asleep};
 
     /// A child process, killed and reaped however the test ends.
     struct Reaped(Child);
@@ -308,11 +316,11 @@ mod tests {
         });
     }
 
-    #[test]
-    fn a_process_that_spins_is_not_asleep_unless_it_is_the_one_left_out() {
+    /// A child that spins, past its start (loading, which may block): it
+    /// has run for a tick.
+    fn spinner() -> Reaped {
         let child = run("while :; do :; done");
         let main_thread = tasks(&child).join(child.0.id().to_string());
-        // Past its start (loading, which may block): it has run for a tick.
         within_10_s("the loop has run", || {
             std::fs::read_to_string(main_thread.join("stat"))
                 .ok()
@@ -323,6 +331,13 @@ mod tests {
                 })
                 .is_some_and(|utime| utime > 0)
         });
+        child
+    }
+
+    #[test]
+    fn a_process_that_spins_is_not_asleep_unless_it_is_the_one_left_out() {
+        let child = spinner();
+        let main_thread = tasks(&child).join(child.0.id().to_string());
         // A spinning thread is running or runnable (`R`) at every look.
         for _ in 0..20 {
             assert_eq!(thread_state(&main_thread), Some(b'R'));
@@ -331,6 +346,24 @@ mod tests {
         }
         let me = child.0.id().to_string();
         assert_eq!(threads_asleep(&tasks(&child), &me), Some(true));
+    }
+
+    #[test]
+    fn the_wait_ends_once_all_sleep_and_at_its_deadline_while_one_spins() {
+        let sleeper = run("exec sleep 30");
+        let started = Instant::now();
+        assert!(
+            wait_until_asleep(&tasks(&sleeper), "", started + Duration::from_secs(10)),
+            "sleep(1) never seen asleep twice"
+        );
+        let spinner = spinner();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        assert!(!wait_until_asleep(&tasks(&spinner), "", deadline));
+        assert!(Instant::now() >= deadline, "it gave up before its deadline");
+        // The thread left out is not waited for.
+        let me = spinner.0.id().to_string();
+        let far = Instant::now() + Duration::from_secs(10);
+        assert!(wait_until_asleep(&tasks(&spinner), &me, far));
     }
 
     #[test]
