@@ -253,14 +253,21 @@ fn threads_asleep(tasks: &std::path::Path, except: &str) -> Option<bool> {
 /// A thread's state letter, from `stat` in its `/proc` folder.
 #[cfg(target_os = "linux")]
 fn thread_state(task: &std::path::Path) -> Option<u8> {
+    stat_field(task, 0)?.first().copied()
+}
+
+/// Field `n` of a thread's `stat`, counted from the state (0), which follows
+/// the thread's name: any bytes, spaces and parentheses included, cut at 15,
+/// so the last `)` ends it.
+#[cfg(target_os = "linux")]
+fn stat_field(task: &std::path::Path, n: usize) -> Option<Vec<u8>> {
     let stat = std::fs::read(task.join("stat")).ok()?;
-    // The state follows the thread's name, which is any bytes (spaces and
-    // parentheses included, cut at 15); the last `)` ends it.
     let name_end = stat.iter().rposition(|&b| b == b')')?;
     stat[name_end + 1..]
-        .iter()
-        .copied()
-        .find(|b| !b.is_ascii_whitespace())
+        .split(u8::is_ascii_whitespace)
+        .filter(|field| !field.is_empty())
+        .nth(n)
+        .map(<[u8]>::to_vec)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -272,7 +279,7 @@ mod tests {
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use super::{thread_state, threads_asleep, wait_until_asleep};
+    use super::{stat_field, thread_state, threads_asleep, wait_until_asleep};
 
     /// A child process, killed and reaped however the test ends.
     struct Reaped(Child);
@@ -322,14 +329,8 @@ mod tests {
         let child = run("while :; do :; done");
         let main_thread = tasks(&child).join(child.0.id().to_string());
         within_10_s("the loop has run", || {
-            std::fs::read_to_string(main_thread.join("stat"))
-                .ok()
-                .and_then(|stat| {
-                    let after_name = stat.rsplit_once(')')?.1.to_owned();
-                    // utime is the 14th field, the 12th after the name
-                    after_name.split_whitespace().nth(11)?.parse::<u64>().ok()
-                })
-                .is_some_and(|utime| utime > 0)
+            // utime, the 14th field: the 12th from the state
+            stat_field(&main_thread, 11).is_some_and(|utime| utime != b"0")
         });
         child
     }

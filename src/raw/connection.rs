@@ -260,36 +260,42 @@ pub fn answer_from_memory(
             // A refusal is a worker's.
             Err(refusal) => return to_worker(reader.parsed(Err(&refusal)), conn),
         };
-        // The round's answers, or this connection's share, are spent: a
-        // worker answers the rest.
-        if *budget == 0 || answered == ANSWERED_BY_POLLER {
-            return to_worker(reader.parsed(Ok(&received.head)), conn);
-        }
-        let head = &received.head;
-        let Ok(framing @ BodyFraming::None) = request::framing(head) else {
-            return to_worker(reader.parsed(Ok(&received.head)), conn);
-        };
-        let client_closes = !request::keeps_alive(head);
-        let persistence = persistence(head, framing, client_closes, *served + 1, ctx);
-        let more_pending = received.more_pending;
-        let Some(reply) = ctx.docroot.respond_from_memory(&request_view(head), seen) else {
-            return to_worker(reader.parsed(Ok(&received.head)), conn);
-        };
-        wire.clear();
-        if render_in_memory(reply, persistence, wire).is_none() || wire.len() > POLLER_ANSWER_MAX {
-            return to_worker(reader.parsed(Ok(&received.head)), conn);
-        }
-        let sent = match sys::send_now(stream, wire) {
-            Ok(sent) => sent,
-            // Unanswered still: the worker answers it again.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return to_worker(reader.parsed(Ok(&received.head)), conn);
+        // What the poller does not answer here is a worker's: the round's
+        // answers or this connection's share spent, a body, an answer not
+        // in memory or too large, a socket with no room (the worker answers
+        // it again). It goes with what the parser found in the head.
+        let answered_here = 'answer: {
+            if *budget == 0 || answered == ANSWERED_BY_POLLER {
+                break 'answer None;
             }
-            Err(e) => {
-                tracing::debug!(peer = ?*peer, "write failed: {e}");
-                return Answered::Done;
+            let head = &received.head;
+            let Ok(framing @ BodyFraming::None) = request::framing(head) else {
+                break 'answer None;
+            };
+            let client_closes = !request::keeps_alive(head);
+            let persistence = persistence(head, framing, client_closes, *served + 1, ctx);
+            let Some(reply) = ctx.docroot.respond_from_memory(&request_view(head), seen) else {
+                break 'answer None;
+            };
+            wire.clear();
+            if render_in_memory(reply, persistence, wire).is_none()
+                || wire.len() > POLLER_ANSWER_MAX
+            {
+                break 'answer None;
+            }
+            match sys::send_now(stream, wire) {
+                Ok(sent) => Some((sent, persistence, client_closes)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) => {
+                    tracing::debug!(peer = ?*peer, "write failed: {e}");
+                    return Answered::Done;
+                }
             }
         };
+        let Some((sent, persistence, client_closes)) = answered_here else {
+            return to_worker(reader.parsed(Ok(&received.head)), conn);
+        };
+        let (len, more_pending) = (received.head.len, received.more_pending);
         *served += 1;
         *budget -= 1;
         ctx.poller_answers.fetch_add(1, Ordering::Relaxed);
@@ -307,7 +313,6 @@ pub fn answer_from_memory(
                 closing::Ending::Linger => Answered::Linger(conn.start_lingering()),
             };
         }
-        let len = head.len;
         reader.consume(len, &ctx.limits);
         if sent < wire.len() {
             unsent.extend_from_slice(&wire[sent..]);

@@ -366,14 +366,12 @@ impl HeadReader {
     /// What [`HeadReader::next_head`] found in the whole head at the front of
     /// the pending bytes, to be kept for the next call (a worker's) instead
     /// of a second parse: `Ok` the head it handed out, `Err` the rule that
-    /// head broke. A refusal for any other reason (a head too large, no room,
-    /// or one not yet whole) is not kept: it depends on more than the bytes.
+    /// head broke. A refusal of a head not yet whole (a rule broken early, a
+    /// head too large, no room) is not kept: it depends on more than the bytes.
     pub fn parsed(&self, found: Result<&Head<'_>, &Refusal>) -> Option<Parsed> {
         match found {
             Ok(head) => Spans::of(self.pending(), head).map(Parsed::Head),
-            Err(Refusal::Parse(e))
-                if *e != ParseError::HeadTooLarge && request::holds_whole_head(self.pending()) =>
-            {
+            Err(Refusal::Parse(e)) if request::holds_whole_head(self.pending()) => {
                 Some(Parsed::Broken(*e))
             }
             Err(_) => None,
@@ -649,6 +647,14 @@ mod tests {
         assert!(reader.deadline().is_none(), "and starts no head timeout");
     }
 
+    /// Keeps what the reader's next head parses to, as the poller does.
+    fn keep_next(reader: &mut HeadReader, limits: &Limits) {
+        let found = reader.next_head(limits).map(|r| r.map(|r| r.head));
+        let parsed = reader.parsed(found.as_ref().map(|h| h.as_ref().unwrap()));
+        drop(found);
+        reader.keep(parsed);
+    }
+
     /// The head a reader hands out, fields as text, and whether more follows.
     fn handed(reader: &HeadReader, limits: &Limits) -> (String, bool) {
         let received = reader.next_head(limits).unwrap().unwrap();
@@ -665,11 +671,8 @@ mod tests {
         gather_all(&mut reader, &server, first.len(), &limits);
         let fresh = handed(&reader, &limits);
         assert_eq!(reader.parses(), 1);
-        let found = reader.next_head(&limits).map(|r| r.map(|r| r.head));
-        let parsed = reader.parsed(found.as_ref().map(|h| h.as_ref().unwrap()));
-        drop(found);
-        assert!(matches!(parsed, Some(Parsed::Head(_))));
-        reader.keep(parsed);
+        keep_next(&mut reader, &limits);
+        assert!(matches!(reader.parsed, Some(Parsed::Head(_))));
         let parses = reader.parses();
         // Kept while the head stays at the front: after a release, and with
         // the next head arriving behind it.
@@ -695,10 +698,7 @@ mod tests {
         assert_eq!(reader.parses(), parses + 1);
         // A head kept behind a consumed one (its bytes not at the buffer's
         // start) stays right when the buffer moves them to the front.
-        let next = reader.next_head(&limits).map(|r| r.map(|r| r.head));
-        let parsed = reader.parsed(next.as_ref().map(|h| h.as_ref().unwrap()));
-        drop(next);
-        reader.keep(parsed);
+        keep_next(&mut reader, &limits);
         let kept = handed(&reader, &limits);
         let parses = reader.parses();
         reader.release();
