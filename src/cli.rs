@@ -150,7 +150,8 @@ pub struct ServeArgs {
     /// Worker threads [default: raw 128, hyper one per core].
     #[arg(long, env = "TWINSERVE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Bytes per piece when sending a file (raw: per sendfile call) [default: 256 KiB].
+    /// Bytes per piece when sending a file: one sendfile call (raw, and hyper on plain
+    /// HTTP/1) or one read (hyper over TLS or HTTP/2) [default: 256 KiB].
     #[arg(long, env = "TWINSERVE_CHUNK_SIZE", value_parser = parse_chunk_size)]
     pub chunk_size: Option<NonZeroUsize>,
     /// Cache-Control sent with files (200, 206, 304).

@@ -101,10 +101,12 @@ impl Default for Limits {
 }
 
 /// Size of each piece a file body is sent in; the same for both backends,
-/// for different reasons. hyper reads each piece into memory, so a sending
-/// connection holds about one. raw hands each to `sendfile(2)`, which needs
-/// no buffer of ours, but corks an answer until its first piece is out, so
-/// the piece bounds how long a large answer stays corked (docs/benchmarks.md).
+/// for different reasons. Over TLS or HTTP/2 hyper reads each piece into
+/// memory, so a sending connection holds about one. raw hands each to
+/// `sendfile(2)`, which needs no buffer of ours, but corks an answer until its
+/// first piece is out, so the piece bounds how long a large answer stays
+/// corked (docs/benchmarks.md); hyper on plain HTTP/1 hands each to
+/// `sendfile` too.
 pub const fn default_chunk_size(backend: Backend) -> usize {
     match backend {
         Backend::Raw | Backend::Hyper => 256 * 1024,
@@ -112,13 +114,14 @@ pub const fn default_chunk_size(backend: Backend) -> usize {
 }
 
 /// Largest file a backend's docroot keeps in memory, with the inotify
-/// watches that keep it fresh. raw sends a bigger file with `sendfile`, which
-/// copies nothing; hyper copies every body it sends, and a file already in
-/// memory spares it the copy out of the page cache.
-pub const fn memory_file_limit(backend: Backend) -> u64 {
+/// watches that keep it fresh. raw, and hyper on plain HTTP/1, send a bigger
+/// file with `sendfile`, which copies nothing; over TLS or HTTP/2, hyper
+/// copies every body it sends, and a file already in memory spares it the
+/// copy out of the page cache.
+pub const fn memory_file_limit(backend: Backend, copies_files: bool) -> u64 {
     match backend {
-        Backend::Raw => 64 * 1024,
-        Backend::Hyper => 1024 * 1024,
+        Backend::Hyper if copies_files => 1024 * 1024,
+        Backend::Raw | Backend::Hyper => 64 * 1024,
     }
 }
 

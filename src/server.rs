@@ -199,7 +199,10 @@ pub fn spawn(backend: Backend, config: Config) -> Result<ServerHandle, StartErro
     let docroot = Arc::new(
         DocRoot::open(&config.root, config.docroot.clone())?
             .with_max_target_len(config.limits.max_request_line)
-            .with_memory_files(crate::config::memory_file_limit(backend))
+            .with_memory_files(crate::config::memory_file_limit(
+                backend,
+                config.hyper.tls.is_some() || config.hyper.http2_prior_knowledge,
+            ))
             // hyper dates each answer that has no `Date` from a clock it
             // formats once a second: the same value, one field fewer to copy.
             .with_writer_dates(backend == Backend::Hyper),

@@ -89,6 +89,9 @@ pub struct FileBody {
     buffer: BytesMut,
     /// A piece being read on the blocking pool.
     waiting: Option<JoinHandle<io::Result<Bytes>>>,
+    /// The rest of the range mapped into memory, cut into pieces rather than
+    /// read ([`super::send_file`]).
+    mapped: Option<Bytes>,
 }
 
 impl FileBody {
@@ -101,7 +104,25 @@ impl FileBody {
             chunk: chunk.max(1),
             buffer: BytesMut::new(),
             waiting: None,
+            mapped: None,
         }
+    }
+
+    /// From now on, pieces are cut from `rest`, the rest of the range mapped.
+    pub fn send_mapped(&mut self, rest: Bytes) {
+        debug_assert_eq!(rest.len() as u64, self.remaining);
+        self.mapped = Some(rest);
+    }
+
+    /// The rest of the range as mapped, if it is.
+    #[cfg(test)]
+    pub fn mapped(&self) -> Option<&Bytes> {
+        self.mapped.as_ref()
+    }
+
+    /// The file, and the range of it still to send.
+    pub fn range(&self) -> (&Arc<File>, u64, u64) {
+        (&self.file, self.offset, self.remaining)
     }
 
     fn next_len(&self) -> usize {
@@ -180,6 +201,11 @@ impl Body for FileBody {
         }
         if this.remaining == 0 {
             return Poll::Ready(None);
+        }
+        let len = this.next_len();
+        if let Some(mapped) = &mut this.mapped {
+            let piece = mapped.split_to(len.min(mapped.len()));
+            return Poll::Ready(Some(this.advance(piece)));
         }
         match this.read_cached() {
             Ok(Some(piece)) => Poll::Ready(Some(this.advance(piece))),

@@ -40,6 +40,7 @@ use tokio_rustls::TlsAcceptor;
 
 mod file_body;
 mod h2;
+mod send_file;
 mod timed_io;
 
 use crate::docroot::{Body, DocRoot, HeaderSource, Reply, RequestView, Version};
@@ -47,6 +48,7 @@ use crate::server::Started;
 use crate::tls::Tls;
 use crate::{Backend, Config, Shutdown};
 use file_body::ResponseBody;
+use send_file::{FileSocket, Outgoing};
 use timed_io::{TimedStream, Wire};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -393,7 +395,7 @@ fn connection(
     } else if ctx.h2c {
         Either::Left(Box::pin(h2c_connection(stream, peer, id, ctx, stop)) as Boxed)
     } else {
-        Either::Right(serve_h1(stream, peer, ctx, id, false, stop))
+        Either::Right(serve_plain_h1(stream, peer, ctx, id, stop))
     }
 }
 
@@ -413,7 +415,7 @@ async fn h2c_connection(
     if h2c {
         serve_h2(stream, peer, ctx, id, false, stop).await
     } else {
-        serve_h1(stream, peer, ctx, id, false, stop).await
+        serve_plain_h1(stream, peer, ctx, id, stop).await
     }
 }
 
@@ -442,18 +444,32 @@ async fn secure_connection(
     if tls.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2) {
         serve_h2(tls, peer, ctx, id, true, stop).await
     } else {
-        serve_h1(tls, peer, ctx, id, true, stop).await
+        serve_h1(tls, peer, ctx, id, true, None, stop).await
     }
 }
 
+/// HTTP/1 on plain TCP, where files go out with `sendfile`.
+fn serve_plain_h1(
+    stream: TcpStream,
+    peer: Option<SocketAddr>,
+    ctx: Arc<Context>,
+    id: u64,
+    stop: Arc<StopSignal>,
+) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+    let outgoing = Arc::new(Outgoing::default());
+    let socket = FileSocket::new(stream, Arc::clone(&outgoing));
+    serve_h1(socket, peer, ctx, id, false, Some(outgoing), stop)
+}
+
 /// HTTP/1 on `io`: hyper's connection, with the service that sees each head
-/// before hyper reads on.
+/// before hyper reads on. With `outgoing`, `io` sends the files it maps.
 async fn serve_h1<S>(
     io: S,
     peer: Option<SocketAddr>,
     ctx: Arc<Context>,
     id: u64,
     secure: bool,
+    outgoing: Option<Arc<Outgoing>>,
     stop: Arc<StopSignal>,
 ) -> Result<(), BoxError>
 where
@@ -499,7 +515,11 @@ where
                 h2: false,
                 peer,
             };
-            Ok(answer(req, &conn_ctx, seen))
+            let response = answer(req, &conn_ctx, seen);
+            Ok(match &outgoing {
+                Some(outgoing) => outgoing.adopt(response),
+                None => response,
+            })
         } else {
             Err(NotTheOne)
         })

@@ -1,0 +1,489 @@
+//! Files sent with `sendfile(2)` under hyper on plain TCP. hyper writes only
+//! bytes it holds, so a file body is handed to it as a read-only mapping of
+//! the file ([`Outgoing::adopt`]), and the socket beneath hyper
+//! ([`FileSocket`]), which knows that mapping, sends the bytes found in it
+//! from the file rather than copying them out of memory: the page cache
+//! goes to the socket as it does in the raw backend and in lighttpd.
+//!
+//! Nothing in the process reads the mapping. hyper queues a body's pieces
+//! as they are and hands them to a vectored write, where they are found by
+//! address. Were a piece ever missed (a mapping already replaced by the next
+//! answer's), the kernel would copy it from the same pages, so what is sent
+//! is the file's bytes either way. A file cut short under its mapping
+//! makes `sendfile` return 0, which ends the connection as any file that
+//! shrinks does; the kernel's own copy of such a page fails with `EFAULT`,
+//! not a signal. TLS and HTTP/2 write bodies through code that reads them,
+//! so their connections never get a mapping.
+
+use std::fs::File;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
+
+use ::hyper::Response;
+use bytes::Bytes;
+use memmap2::{Mmap, MmapOptions};
+use rustix::net::{SendAncillaryBuffer, SendFlags};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::file_body::ResponseBody;
+
+/// A range of a file mapped read-only, and the file to send it from.
+pub struct Mapping {
+    map: Mmap,
+    file: Arc<File>,
+    /// Where in the file the mapped bytes start.
+    offset: u64,
+}
+
+impl Mapping {
+    /// Maps `len` bytes (at least one) of `file` from `offset`.
+    fn new(file: Arc<File>, offset: u64, len: u64) -> io::Result<Arc<Mapping>> {
+        let len = usize::try_from(len).map_err(io::Error::other)?;
+        // SAFETY: a mapping is unsound to read while the file changes under
+        // it; this one is never read in this process (module documentation).
+        let map = unsafe { MmapOptions::new().offset(offset).len(len).map(&*file)? };
+        Ok(Arc::new(Mapping { map, file, offset }))
+    }
+
+    /// Where in the file `slice` starts, if it lies wholly in this mapping.
+    fn locate(&self, slice: &[u8]) -> Option<u64> {
+        let base = self.map.as_ptr() as usize;
+        let start = slice.as_ptr() as usize;
+        let at = start.checked_sub(base)?;
+        (at + slice.len() <= self.map.len()).then_some(self.offset + at as u64)
+    }
+}
+
+/// What a [`Bytes`] holds to keep a mapping alive.
+struct Owner(Arc<Mapping>);
+
+impl AsRef<[u8]> for Owner {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.map
+    }
+}
+
+/// The mapping of the answer being sent, shared by a connection's service,
+/// which makes it, and its socket, which sends from it.
+#[derive(Default)]
+pub struct Outgoing {
+    /// Whether `current` holds one: checked first, so a connection that has
+    /// sent no file, or sent its last long ago, pays no lock per write.
+    armed: AtomicBool,
+    current: Mutex<Option<Arc<Mapping>>>,
+    /// Bytes that went out through `sendfile`, for the tests.
+    #[cfg(test)]
+    sent_from_files: std::sync::atomic::AtomicU64,
+}
+
+impl Outgoing {
+    /// Takes over `response`'s body when it is a file: a mapping in its
+    /// place, which this connection's socket will send from the file. Any
+    /// other answer lets go of the last mapping. A file that cannot be
+    /// mapped is sent as it was.
+    pub fn adopt(&self, mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+        let mapping = match response.body_mut() {
+            ResponseBody::File(body) => {
+                let (file, offset, len) = body.range();
+                let mapping = (len > 0)
+                    .then(|| Mapping::new(Arc::clone(file), offset, len).ok())
+                    .flatten();
+                if let Some(mapping) = &mapping {
+                    body.send_mapped(Bytes::from_owner(Owner(Arc::clone(mapping))));
+                }
+                mapping
+            }
+            ResponseBody::Bytes(_) => None,
+        };
+        if mapping.is_some() || self.armed.load(Ordering::Relaxed) {
+            self.set(mapping);
+        }
+        response
+    }
+
+    fn set(&self, mapping: Option<Arc<Mapping>>) {
+        self.armed.store(mapping.is_some(), Ordering::Relaxed);
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = mapping;
+    }
+
+    fn current(&self) -> Option<Arc<Mapping>> {
+        if !self.armed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A plain TCP socket that sends the bytes of its connection's mapping with
+/// `sendfile`, and everything else as any socket does.
+pub struct FileSocket {
+    tcp: TcpStream,
+    outgoing: Arc<Outgoing>,
+}
+
+impl FileSocket {
+    pub fn new(tcp: TcpStream, outgoing: Arc<Outgoing>) -> FileSocket {
+        FileSocket { tcp, outgoing }
+    }
+
+    /// Writes what it can of `bufs` without waiting: runs of pieces from
+    /// memory with one `sendmsg` each — told more follows when a piece of the
+    /// mapping comes next, so the head leaves with the body — and each piece
+    /// of the mapping with `sendfile`. `WouldBlock` only if nothing went.
+    fn write_some(&self, bufs: &[IoSlice<'_>], mapping: &Mapping) -> io::Result<usize> {
+        let mut written = 0;
+        let mut rest = bufs;
+        while let Some(first) = rest.first() {
+            let (wanted, step) = match mapping.locate(first) {
+                Some(offset) => (1, self.send_file(&mapping.file, offset, first.len())),
+                None => {
+                    let run = rest
+                        .iter()
+                        .take_while(|buf| mapping.locate(buf).is_none())
+                        .count();
+                    let more = run < rest.len();
+                    (run, self.send_slices(&rest[..run], more))
+                }
+            };
+            let whole: usize = rest[..wanted].iter().map(|buf| buf.len()).sum();
+            match step {
+                Ok(n) => {
+                    written += n;
+                    if n < whole {
+                        break;
+                    }
+                    rest = &rest[wanted..];
+                }
+                // What went already is reported; the error comes back next time.
+                Err(_) if written > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(written)
+    }
+
+    fn send_slices(&self, bufs: &[IoSlice<'_>], more: bool) -> io::Result<usize> {
+        let flags = if more {
+            SendFlags::NOSIGNAL | SendFlags::MORE
+        } else {
+            SendFlags::NOSIGNAL
+        };
+        self.tcp.try_io(Interest::WRITABLE, || {
+            rustix::net::sendmsg(&self.tcp, bufs, &mut SendAncillaryBuffer::default(), flags)
+                .map_err(io::Error::from)
+        })
+    }
+
+    /// Sends `len` bytes of `file` from `offset`, or what the socket takes.
+    fn send_file(&self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let mut at = offset;
+        let sent = self.tcp.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(&self.tcp, file, Some(&mut at), len).map_err(io::Error::from)
+        })?;
+        if sent == 0 && len > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while being sent",
+            ));
+        }
+        #[cfg(test)]
+        self.outgoing
+            .sent_from_files
+            .fetch_add(sent as u64, Ordering::Relaxed);
+        Ok(sent)
+    }
+}
+
+impl AsyncRead for FileSocket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for FileSocket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let Some(mapping) = this.outgoing.current() else {
+            return Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs);
+        };
+        loop {
+            ready!(this.tcp.poll_write_ready(cx))?;
+            match this.write_some(bufs, &mapping) {
+                // The readiness was stale and is cleared: wait for the next.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hyper::file_body::FileBody;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A file of `len` bytes that no two nearby offsets share.
+    fn pattern_file(len: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
+        let content: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut named = tempfile::NamedTempFile::new().unwrap();
+        named.write_all(&content).unwrap();
+        (named, content)
+    }
+
+    fn file_answer(
+        named: &tempfile::NamedTempFile,
+        offset: u64,
+        len: u64,
+    ) -> Response<ResponseBody> {
+        let file = File::open(named.path()).unwrap();
+        Response::new(ResponseBody::File(Box::new(FileBody::new(
+            file, offset, len, 4096,
+        ))))
+    }
+
+    /// The mapped bytes the answer now carries.
+    fn mapped(response: &mut Response<ResponseBody>) -> Bytes {
+        match response.body_mut() {
+            ResponseBody::File(body) => body.mapped().expect("the file was not mapped").clone(),
+            ResponseBody::Bytes(_) => panic!("not a file"),
+        }
+    }
+
+    /// A connected loopback pair: the server's end for tokio, the client's
+    /// blocking, with a read timeout so a lost byte fails rather than hangs.
+    async fn pair() -> (TcpStream, std::net::TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (TcpStream::from_std(server).unwrap(), client)
+    }
+
+    /// Writes every byte of `bufs` as hyper does: vectored, advancing past
+    /// what each call took. `blocked` runs the first time a write must wait.
+    async fn write_all(
+        socket: &mut FileSocket,
+        bufs: &[&[u8]],
+        mut blocked: impl FnMut(),
+    ) -> io::Result<()> {
+        let mut owned: Vec<&[u8]> = bufs.to_vec();
+        let mut waited = false;
+        while owned.iter().any(|b| !b.is_empty()) {
+            let slices: Vec<IoSlice<'_>> = owned.iter().map(|b| IoSlice::new(b)).collect();
+            let mut n = std::future::poll_fn(|cx| {
+                let poll = Pin::new(&mut *socket).poll_write_vectored(cx, &slices);
+                if poll.is_pending() && !waited {
+                    waited = true;
+                    blocked();
+                }
+                poll
+            })
+            .await?;
+            assert!(n > 0, "a write that took nothing");
+            for buf in &mut owned {
+                let take = n.min(buf.len());
+                *buf = &buf[take..];
+                n -= take;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `len` bytes on a thread of its own, so the writer can wait.
+    fn read_exactly(
+        mut client: std::net::TcpStream,
+        len: usize,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut got = vec![0; len];
+            client.read_exact(&mut got).unwrap();
+            got
+        })
+    }
+
+    #[tokio::test]
+    async fn a_mapped_range_goes_out_with_sendfile_as_the_files_bytes() {
+        let (named, content) = pattern_file(300_000);
+        let outgoing = Arc::new(Outgoing::default());
+        // Neither the range's start nor its end is on a page boundary.
+        let mut response = outgoing.adopt(file_answer(&named, 1_000, 200_001));
+        let body = mapped(&mut response);
+        assert_eq!(body.len(), 200_001);
+        let (server, client) = pair().await;
+        let mut socket = FileSocket::new(server, Arc::clone(&outgoing));
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 200001\r\n\r\n";
+        let reader = read_exactly(client, head.len() + body.len());
+        write_all(
+            &mut socket,
+            &[head, &body[..100_000], &body[100_000..]],
+            || {},
+        )
+        .await
+        .unwrap();
+        let got = reader.join().unwrap();
+        assert_eq!(&got[..head.len()], head);
+        assert!(
+            got[head.len()..] == content[1_000..201_001],
+            "the file's bytes"
+        );
+        assert_eq!(outgoing.sent_from_files.load(Ordering::Relaxed), 200_001);
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_waits_gets_every_byte_of_a_mapping() {
+        let (named, content) = pattern_file(1 << 20);
+        let outgoing = Arc::new(Outgoing::default());
+        let mut response = outgoing.adopt(file_answer(&named, 0, 1 << 20));
+        let body = mapped(&mut response);
+        let (server, client) = pair().await;
+        // Far less than the file is buffered on the way, so the writer must
+        // wait for the reader, which starts only once it does.
+        socket2::SockRef::from(&server)
+            .set_send_buffer_size(32 * 1024)
+            .unwrap();
+        socket2::SockRef::from(&client)
+            .set_recv_buffer_size(64 * 1024)
+            .unwrap();
+        let mut socket = FileSocket::new(server, Arc::clone(&outgoing));
+        let (waiting, wait) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            wait.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the writer never had to wait");
+            let mut client = client;
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        write_all(&mut socket, &[&body], || waiting.send(()).unwrap())
+            .await
+            .unwrap();
+        drop(socket);
+        assert!(reader.join().unwrap() == content);
+        assert_eq!(outgoing.sent_from_files.load(Ordering::Relaxed), 1 << 20);
+    }
+
+    #[tokio::test]
+    async fn a_file_cut_short_under_its_mapping_ends_the_send_with_an_error() {
+        let (named, _) = pattern_file(300_000);
+        let outgoing = Arc::new(Outgoing::default());
+        let mut response = outgoing.adopt(file_answer(&named, 0, 300_000));
+        let body = mapped(&mut response);
+        named.as_file().set_len(100_000).unwrap();
+        let (server, client) = pair().await;
+        let mut socket = FileSocket::new(server, Arc::clone(&outgoing));
+        let reader = read_exactly(client, 100_000);
+        let error = write_all(&mut socket, &[&body], || {}).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(reader.join().unwrap().len(), 100_000, "what was left");
+        assert_eq!(outgoing.sent_from_files.load(Ordering::Relaxed), 100_000);
+    }
+
+    #[tokio::test]
+    async fn a_mapping_let_go_of_is_still_sent_whole_by_copy() {
+        let (named, content) = pattern_file(100_000);
+        let outgoing = Arc::new(Outgoing::default());
+        let mut first = outgoing.adopt(file_answer(&named, 0, 100_000));
+        let body = mapped(&mut first);
+        // The next answer is not a file: the mapping is no longer the socket's.
+        let next = outgoing.adopt(Response::new(ResponseBody::bytes(Bytes::from_static(b"x"))));
+        assert!(matches!(next.body(), ResponseBody::Bytes(Some(_))));
+        assert!(outgoing.current().is_none());
+        let (server, client) = pair().await;
+        let mut socket = FileSocket::new(server, Arc::clone(&outgoing));
+        let reader = read_exactly(client, 100_000);
+        write_all(&mut socket, &[&body], || {}).await.unwrap();
+        assert!(reader.join().unwrap() == content);
+        assert_eq!(outgoing.sent_from_files.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn an_empty_range_is_left_as_it_is() {
+        let (named, _) = pattern_file(10);
+        let outgoing = Outgoing::default();
+        let response = outgoing.adopt(file_answer(&named, 10, 0));
+        assert!(matches!(response.body(), ResponseBody::File(body) if body.mapped().is_none()));
+        assert!(outgoing.current().is_none());
+    }
+
+    /// hyper, given a mapped body on this socket, must hand its pieces to
+    /// the vectored write as they are, so they go out through `sendfile`.
+    #[tokio::test]
+    async fn hyper_hands_a_mapped_body_to_sendfile() {
+        let (named, content) = pattern_file(1 << 20);
+        let path = named.path().to_path_buf();
+        let (server, client) = pair().await;
+        let outgoing = Arc::new(Outgoing::default());
+        let socket = FileSocket::new(server, Arc::clone(&outgoing));
+        let adopter = Arc::clone(&outgoing);
+        let service = ::hyper::service::service_fn(move |_req| {
+            let file = File::open(&path).unwrap();
+            let answer = Response::new(ResponseBody::File(Box::new(FileBody::new(
+                file,
+                0,
+                1 << 20,
+                4096,
+            ))));
+            std::future::ready(Ok::<_, io::Error>(adopter.adopt(answer)))
+        });
+        let connection = tokio::spawn(
+            ::hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service),
+        );
+        let reader = std::thread::spawn(move || {
+            let mut client = client;
+            client
+                .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        let got = tokio::task::spawn_blocking(move || reader.join().unwrap())
+            .await
+            .unwrap();
+        connection.await.unwrap().unwrap();
+        let end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(got[end..] == content, "the body is the file");
+        assert_eq!(outgoing.sent_from_files.load(Ordering::Relaxed), 1 << 20);
+    }
+}
