@@ -114,14 +114,17 @@ pub const fn default_chunk_size(backend: Backend) -> usize {
 }
 
 /// Largest file a backend's docroot keeps in memory, with the inotify
-/// watches that keep it fresh. raw, and hyper on plain HTTP/1, send a bigger
-/// file with `sendfile`, which copies nothing; over TLS or HTTP/2, hyper
-/// copies every body it sends, and a file already in memory spares it the
-/// copy out of the page cache.
+/// watches that keep it fresh. Past it, a file is opened and sent at every
+/// request: with `sendfile`, which copies nothing, by raw and by hyper on
+/// plain HTTP/1; read and copied by hyper over TLS or HTTP/2, which keeps
+/// bigger files for that. hyper on plain HTTP/1 keeps files up to where
+/// copying one from memory costs what opening and sending it does
+/// (docs/benchmarks.md).
 pub const fn memory_file_limit(backend: Backend, copies_files: bool) -> u64 {
     match backend {
+        Backend::Raw => 64 * 1024,
         Backend::Hyper if copies_files => 1024 * 1024,
-        Backend::Raw | Backend::Hyper => 64 * 1024,
+        Backend::Hyper => 256 * 1024,
     }
 }
 

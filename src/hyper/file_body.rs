@@ -202,10 +202,17 @@ impl Body for FileBody {
         if this.remaining == 0 {
             return Poll::Ready(None);
         }
-        let len = this.next_len();
+        let len = this
+            .next_len()
+            .min(this.mapped.as_ref().map_or(0, Bytes::len));
         if let Some(mapped) = &mut this.mapped {
-            let piece = mapped.split_to(len.min(mapped.len()));
-            return Poll::Ready(Some(this.advance(piece)));
+            if super::send_file::resident(&mapped[..len]) {
+                let piece = mapped.split_to(len);
+                return Poll::Ready(Some(this.advance(piece)));
+            }
+            // On disk: the rest is read, on the pool where it must wait, as an
+            // unmapped file is, so that no `sendfile` waits on the worker.
+            this.mapped = None;
         }
         match this.read_cached() {
             Ok(Some(piece)) => Poll::Ready(Some(this.advance(piece))),

@@ -109,6 +109,8 @@ struct Context {
     print_requests: bool,
     introspect: bool,
     h1: http1::Builder,
+    /// `h1` for plain TCP, where file bodies are mappings ([`plain_h1`]).
+    h1_plain: http1::Builder,
     h2: http2::Builder<TokioExecutor>,
     h2_bounds: h2::Bounds,
     tls: Option<TlsAcceptor>,
@@ -257,6 +259,7 @@ async fn serve(
         chunk_size: config.chunk_size_for(Backend::Hyper),
         print_requests: config.print_requests,
         introspect: config.introspect,
+        h1_plain: plain_h1(&h1),
         h1,
         h2,
         h2_bounds: h2::Bounds {
@@ -448,6 +451,16 @@ async fn secure_connection(
     }
 }
 
+/// `h1` as plain TCP needs it: body pieces handed to the socket as they are,
+/// in vectored writes. hyper's other strategy (chosen by `writev(false)`, or
+/// by `pipeline_flush`) copies each piece into a buffer of its own, and would
+/// read the file's mapping ([`send_file`]).
+fn plain_h1(h1: &http1::Builder) -> http1::Builder {
+    let mut plain = h1.clone();
+    plain.writev(true).pipeline_flush(false);
+    plain
+}
+
 /// HTTP/1 on plain TCP, where files go out with `sendfile`.
 fn serve_plain_h1(
     stream: TcpStream,
@@ -478,6 +491,7 @@ where
     // TCP_NODELAY came with the socket from the listener (`server::bind`).
     // hyper has no write timeout, and no read timeout once a head is in:
     // both come from wrapping the socket, which also keeps bodies unread.
+    let plain = outgoing.is_some();
     let wire = Arc::new(Wire::default());
     let stream = TimedStream::new(
         io,
@@ -526,7 +540,8 @@ where
     });
     // Pinned where it is made: made first and pinned after, the connection
     // took a second slot of its size (about 0.9 kB) in every connection's task.
-    let mut conn = std::pin::pin!(ctx.h1.serve_connection(TokioIo::new(stream), service));
+    let builder = if plain { &ctx.h1_plain } else { &ctx.h1 };
+    let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
     if let Some(ended) = until_stopped(conn.as_mut(), &stop).await {
         return Ok(ended?);
     }

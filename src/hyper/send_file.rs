@@ -5,21 +5,26 @@
 //! from the file rather than copying them out of memory: the page cache
 //! goes to the socket as it does in the raw backend and in lighttpd.
 //!
-//! Nothing in the process reads the mapping. hyper queues a body's pieces
-//! as they are and hands them to a vectored write, where they are found by
-//! address. Were a piece ever missed (a mapping already replaced by the next
-//! answer's), the kernel would copy it from the same pages, so what is sent
-//! is the file's bytes either way. A file cut short under its mapping
-//! makes `sendfile` return 0, which ends the connection as any file that
-//! shrinks does; the kernel's own copy of such a page fails with `EFAULT`,
-//! not a signal. TLS and HTTP/2 write bodies through code that reads them,
-//! so their connections never get a mapping.
+//! Nothing in the process reads the mapping. hyper queues a body's pieces as
+//! they are and hands them to a vectored write, where they are found by
+//! address; the connection's builder is made to keep it so
+//! (`hyper::plain_h1`), since hyper's other strategy copies every piece into
+//! its own buffer. A file cut short under its mapping makes `sendfile` return
+//! 0, which ends the connection as any file that shrinks does; read in user
+//! space, such a page would raise `SIGBUS` and end the process. Were a piece
+//! ever missed (hyper reads the next head only once the last answer is
+//! written, so none is), the kernel would copy it from the same pages, and
+//! its own copy of a page past the end fails with `EFAULT`, not a signal. A
+//! piece whose pages are not all in memory is read instead, on the blocking
+//! pool ([`resident`]): `sendfile` would wait for the disk on the worker.
+//! TLS and HTTP/2 write bodies through code that reads them, so their
+//! connections never get a mapping.
 
 use std::fs::File;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, ready};
 
 use ::hyper::Response;
@@ -58,6 +63,29 @@ impl Mapping {
     }
 }
 
+/// Whether every page under `piece`, a part of a mapping, is in the page
+/// cache, so that sending it waits for no disk. `mincore` looks without
+/// reading the mapping, and says no for pages past a file's end.
+pub fn resident(piece: &[u8]) -> bool {
+    const WINDOW: usize = 64;
+    let page = rustix::param::page_size();
+    let start = piece.as_ptr() as usize;
+    let mut at = start & !(page - 1);
+    let end = start + piece.len();
+    let mut seen = [0u8; WINDOW];
+    while at < end {
+        let len = (end - at).min(WINDOW * page);
+        // SAFETY: `at` is page-aligned and within the mapping `piece` lies in
+        // (mapped from a page boundary); `seen` has room for one byte per page.
+        let status = unsafe { libc::mincore(at as *mut libc::c_void, len, seen.as_mut_ptr()) };
+        if status != 0 || seen[..len.div_ceil(page)].iter().any(|&b| b & 1 == 0) {
+            return false;
+        }
+        at += len;
+    }
+    true
+}
+
 /// What a [`Bytes`] holds to keep a mapping alive.
 struct Owner(Arc<Mapping>);
 
@@ -68,13 +96,15 @@ impl AsRef<[u8]> for Owner {
 }
 
 /// The mapping of the answer being sent, shared by a connection's service,
-/// which makes it, and its socket, which sends from it.
+/// which makes it, and its socket, which sends from it. Held weakly: the body
+/// alone keeps it, so the mapping and its file are let go once the last
+/// piece is written, not at the connection's next answer.
 #[derive(Default)]
 pub struct Outgoing {
-    /// Whether `current` holds one: checked first, so a connection that has
-    /// sent no file, or sent its last long ago, pays no lock per write.
+    /// Whether `current` may hold one: checked first, so a connection that
+    /// has sent no file, or none lately, pays no lock per write.
     armed: AtomicBool,
-    current: Mutex<Option<Arc<Mapping>>>,
+    current: Mutex<Weak<Mapping>>,
     /// Bytes that went out through `sendfile`, for the tests.
     #[cfg(test)]
     sent_from_files: std::sync::atomic::AtomicU64,
@@ -100,24 +130,25 @@ impl Outgoing {
             ResponseBody::Bytes(_) => None,
         };
         if mapping.is_some() || self.armed.load(Ordering::Relaxed) {
-            self.set(mapping);
+            self.armed.store(mapping.is_some(), Ordering::Relaxed);
+            *self.lock() = mapping.as_ref().map_or_else(Weak::new, Arc::downgrade);
         }
         response
     }
 
-    fn set(&self, mapping: Option<Arc<Mapping>>) {
-        self.armed.store(mapping.is_some(), Ordering::Relaxed);
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = mapping;
+    fn lock(&self) -> std::sync::MutexGuard<'_, Weak<Mapping>> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn current(&self) -> Option<Arc<Mapping>> {
         if !self.armed.load(Ordering::Relaxed) {
             return None;
         }
-        self.current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let mapping = self.lock().upgrade();
+        if mapping.is_none() {
+            self.armed.store(false, Ordering::Relaxed);
+        }
+        mapping
     }
 }
 
@@ -445,8 +476,117 @@ mod tests {
         assert!(outgoing.current().is_none());
     }
 
+    /// Reads until end of file on a thread of its own, once the writer has
+    /// had to wait.
+    fn read_after_a_wait(
+        client: std::net::TcpStream,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        std::thread::JoinHandle<Vec<u8>>,
+    ) {
+        let (waiting, wait) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            wait.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the writer never had to wait");
+            let mut client = client;
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        (waiting, reader)
+    }
+
+    /// A pair whose buffers hold far less than a mebibyte.
+    async fn narrow_pair() -> (TcpStream, std::net::TcpStream) {
+        let (server, client) = pair().await;
+        socket2::SockRef::from(&server)
+            .set_send_buffer_size(32 * 1024)
+            .unwrap();
+        socket2::SockRef::from(&client)
+            .set_recv_buffer_size(64 * 1024)
+            .unwrap();
+        (server, client)
+    }
+
+    #[tokio::test]
+    async fn a_head_and_pieces_through_a_full_socket_arrive_in_order() {
+        let (named, content) = pattern_file(1 << 20);
+        let outgoing = Arc::new(Outgoing::default());
+        let mut response = outgoing.adopt(file_answer(&named, 0, 1 << 20));
+        let body = mapped(&mut response);
+        let (server, client) = narrow_pair().await;
+        let mut socket = FileSocket::new(server, Arc::clone(&outgoing));
+        let (waiting, reader) = read_after_a_wait(client);
+        // Runs of memory and mapping, so writes stop part-way through either.
+        let head = vec![b'h'; 20_000];
+        let mut pieces: Vec<&[u8]> = vec![&head];
+        let mut want = head.clone();
+        for (i, part) in body.chunks(100_000).enumerate() {
+            pieces.push(part);
+            want.extend_from_slice(&content[i * 100_000..][..part.len()]);
+            if i % 2 == 0 {
+                pieces.push(b"xy");
+                want.extend_from_slice(b"xy");
+            }
+        }
+        write_all(&mut socket, &pieces, || waiting.send(()).unwrap())
+            .await
+            .unwrap();
+        drop(socket);
+        let got = reader.join().unwrap();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "every byte once, in order");
+        assert_eq!(outgoing.sent_from_files.load(Ordering::Relaxed), 1 << 20);
+    }
+
+    #[tokio::test]
+    async fn the_mapping_is_let_go_with_the_body() {
+        let (named, _) = pattern_file(100_000);
+        let outgoing = Outgoing::default();
+        let response = outgoing.adopt(file_answer(&named, 0, 100_000));
+        let mapping = outgoing.current().expect("mapped");
+        assert_eq!(Arc::strong_count(&mapping), 2, "the body's and this one");
+        drop(mapping);
+        drop(response);
+        assert!(outgoing.current().is_none(), "nothing keeps it once sent");
+    }
+
+    /// Whether `file` is on a tmpfs, whose pages cannot be dropped.
+    fn on_tmpfs(file: &File) -> bool {
+        rustix::fs::fstatfs(file).is_ok_and(|fs| fs.f_type == libc::TMPFS_MAGIC)
+    }
+
+    #[tokio::test]
+    async fn pieces_not_in_memory_are_read_instead() {
+        use http_body_util::BodyExt;
+        let (named, content) = pattern_file(1 << 20);
+        let outgoing = Outgoing::default();
+        let mut response = outgoing.adopt(file_answer(&named, 0, 1 << 20));
+        assert!(resident(&mapped(&mut response)), "just written");
+        named.as_file().sync_all().unwrap();
+        rustix::fs::fadvise(named.as_file(), 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        if on_tmpfs(named.as_file()) {
+            eprintln!("skipped: a tmpfs keeps its pages");
+            return;
+        }
+        assert!(
+            !resident(&mapped(&mut response)),
+            "dropped from the page cache"
+        );
+        let ResponseBody::File(body) = response.body_mut() else {
+            panic!("not a file")
+        };
+        let mut got = Vec::new();
+        while let Some(frame) = body.frame().await {
+            got.extend_from_slice(&frame.unwrap().into_data().unwrap());
+            assert!(body.mapped().is_none(), "read, not cut from the mapping");
+        }
+        assert!(got == content);
+    }
+
     /// hyper, given a mapped body on this socket, must hand its pieces to
-    /// the vectored write as they are, so they go out through `sendfile`.
+    /// the vectored write as they are, so they go out through `sendfile`,
+    /// whatever the builder plain connections start from says.
     #[tokio::test]
     async fn hyper_hands_a_mapped_body_to_sendfile() {
         let (named, content) = pattern_file(1 << 20);
@@ -465,10 +605,12 @@ mod tests {
             ))));
             std::future::ready(Ok::<_, io::Error>(adopter.adopt(answer)))
         });
-        let connection = tokio::spawn(
-            ::hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(socket), service),
-        );
+        // The builder plain connections get, from one set the other way.
+        let mut copying = ::hyper::server::conn::http1::Builder::new();
+        copying.writev(false).pipeline_flush(true);
+        let builder = crate::hyper::plain_h1(&copying);
+        let connection =
+            tokio::spawn(builder.serve_connection(hyper_util::rt::TokioIo::new(socket), service));
         let reader = std::thread::spawn(move || {
             let mut client = client;
             client
