@@ -10,7 +10,8 @@
 # How: each backend runs under callgrind, pinned to one CPU as benches/run.sh runs it, and
 # callgrind dumps its counters when `serve` has dropped the pages (`dl_iterate_phdr`
 # returns), at the first answer, and after curl and then wrk (or the built-in client) have
-# sent requests over 64 and then 1000 keep-alive connections. Every function of the binary that ran
+# sent requests over 64 keep-alive connections, then for a 1 MiB file (sent with sendfile) over 8,
+# then over 1000 keep-alive connections. Every function of the binary that ran
 # after the drop is named, each backend's in one stretch: raw's own, hyper's serving,
 # then what only hyper's start ran. The names are exact, and then all of them again with
 # their hashes wildcarded, so the script still gathers them after a rebuild with another
@@ -41,12 +42,15 @@ cargo rustc --release --quiet --bin twinserve -- -C link-arg=-Wl,-Map="$WORK/twi
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve
 MAP=$WORK/twinserve.map
 ulimit -n 4096 2>/dev/null || true
+# site/ and a file too big for either backend's cache, which goes out through sendfile.
+cp -r site "$WORK/site"
+head -c $((1 << 20)) /dev/zero >"$WORK/site/1m.bin"
 
 # Pinned to one CPU, as benches/run.sh runs them: hyper then runs a current-thread runtime.
 for backend in hyper raw; do
   taskset -c "${SERVER_CPU:-0}" valgrind --tool=callgrind --dump-instr=yes \
     --dump-after=dl_iterate_phdr --callgrind-out-file="$WORK/$backend.cg" \
-    "$BIN" -q serve --backend $backend --root site --host 127.0.0.1 --port $PORT \
+    "$BIN" -q serve --backend $backend --root "$WORK/site" --host 127.0.0.1 --port $PORT \
     >"$WORK/$backend.log" 2>&1 &
   SPID=$!
   wait_for "$URL" 600 || { cat "$WORK/$backend.log" >&2; exit 1; }
@@ -56,11 +60,12 @@ for backend in hyper raw; do
     "/proc/$SPID/maps" >"$WORK/$backend.base"
   [ -s "$WORK/$backend.base" ] || { echo "hot-text.sh: $BIN is not in /proc/$SPID/maps" >&2; exit 1; }
   callgrind_control -d $SPID >/dev/null
-  for path in / /HelloWorld.html /missing; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
+  for path in / /HelloWorld.html /missing /1m.bin; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
   # wrk, when installed, as benches/run.sh loads: how its connections end is part of
   # the path (it cuts them when its time is up).
   if command -v wrk >/dev/null; then
     wrk -t1 -c64 -d3s "$URL" >/dev/null
+    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
     wrk -t1 -c1000 -d5s "$URL" >/dev/null
   else
     "$BIN" client "$URL" -c 64 -n 2000 --json >/dev/null
@@ -91,7 +96,7 @@ for backend in hyper raw; do
   [ -n "$MAP" ] || break
   # Instruction lines are half the trace and callgrind has covered them: left out.
   taskset -c "${SERVER_CPU:-0}" valgrind --tool=lackey --trace-mem=yes --log-fd=9 \
-    "$BIN" -q serve --backend $backend --root site --host 127.0.0.1 --port $PORT \
+    "$BIN" -q serve --backend $backend --root "$WORK/site" --host 127.0.0.1 --port $PORT \
     >"$WORK/$backend.log" 2>&1 9> >(grep -av --line-buffered '^I' >"$WORK/$backend.mem") &
   SPID=$!
   wait_for "$URL" 600 || { cat "$WORK/$backend.log" >&2; exit 1; }
@@ -99,10 +104,11 @@ for backend in hyper raw; do
     "/proc/$SPID/maps" >"$WORK/$backend.membase"
   [ -s "$WORK/$backend.membase" ] || { echo "hot-text.sh: $BIN is not in /proc/$SPID/maps" >&2; exit 1; }
   stat -c %s "$WORK/$backend.mem" >"$WORK/$backend.mark"
-  for path in / /HelloWorld.html /missing; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
+  for path in / /HelloWorld.html /missing /1m.bin; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
   # Each request costs lackey thousands of lines; a few hundred requests cover the path.
   if command -v wrk >/dev/null; then
     wrk -t1 -c64 -d3s "$URL" >/dev/null
+    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
     wrk -t1 -c1000 -d5s "$URL" >/dev/null
   else
     "$BIN" client "$URL" -c 64 -n 200 --json >/dev/null
