@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # S3's load (keep-alive, 8 connections) on files of several sizes, for lighttpd and both
 # backends, each server pinned to CPU 0 and wrk to CPU 1 as in benches/run.sh: requests/s
-# and requests per server CPU-second, medians over rounds. Where hyper on plain HTTP/1 stops
-# keeping files in memory (`memory_file_limit` in src/config.rs) comes from this: below it
-# a copy from memory costs less than opening a file and sending it with sendfile.
+# and requests per server CPU-second, medians over rounds. Run against two builds (BIN=)
+# it shows where sending a file with sendfile starts to cost less than copying it from
+# memory: how far hyper on plain HTTP/1 keeps files in memory (`memory_file_limit` in
+# src/config.rs) was set from such a pair of runs (docs/benchmarks.md).
 #
 #   benches/sizes.sh [-d SECONDS, default 5] [-r ROUNDS, default 3]
 #                    [-s SIZES in KiB, default 64,128,256,512,1024] [-S SERVERS, default lighttpd,raw,hyper]
 #
-# BIN=path measures an already built twinserve. Needs wrk, curl and lighttpd (installed with
-# apt-get when missing). Loopback only; every load is bounded.
+# BIN=path measures an already built twinserve. Needs wrk, curl, lighttpd and python3
+# (installed with apt-get when missing). Loopback only; every load is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/common.sh
@@ -17,10 +18,10 @@ DUR=5 ROUNDS=3 SIZES=64,128,256,512,1024 SERVERS=lighttpd,raw,hyper
 while getopts d:r:s:S:h opt; do
   case $opt in
     d) DUR=$OPTARG ;; r) ROUNDS=$OPTARG ;; s) SIZES=$OPTARG ;; S) SERVERS=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
   esac
 done
-need wrk:wrk curl:curl lighttpd:lighttpd taskset:util-linux
+need wrk:wrk curl:curl lighttpd:lighttpd taskset:util-linux python3:python3
 # shellcheck disable=SC2119 # no examples to build
 release_bin
 PORT=18496
