@@ -425,25 +425,11 @@ mod tests {
         let outgoing = Arc::new(Outgoing::default());
         let mut response = outgoing.adopt(file_answer(&named, 0, 1 << 20));
         let body = mapped(&mut response);
-        let (server, client) = pair().await;
         // Far less than the file is buffered on the way, so the writer must
         // wait for the reader, which starts only once it does.
-        socket2::SockRef::from(&server)
-            .set_send_buffer_size(32 * 1024)
-            .unwrap();
-        socket2::SockRef::from(&client)
-            .set_recv_buffer_size(64 * 1024)
-            .unwrap();
+        let (server, client) = narrow_pair().await;
         let mut socket = FileSocket::new(server, Arc::clone(&outgoing));
-        let (waiting, wait) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            wait.recv_timeout(std::time::Duration::from_secs(10))
-                .expect("the writer never had to wait");
-            let mut client = client;
-            let mut got = Vec::new();
-            client.read_to_end(&mut got).unwrap();
-            got
-        });
+        let (waiting, reader) = read_after_a_wait(client);
         write_all(&mut socket, &[&body], || waiting.send(()).unwrap())
             .await
             .unwrap();
@@ -536,15 +522,19 @@ mod tests {
         let (server, client) = narrow_pair().await;
         let mut socket = FileSocket::new(server, Arc::clone(&outgoing));
         let (waiting, reader) = read_after_a_wait(client);
-        // Runs of memory and mapping, so writes stop part-way through either.
-        let head = vec![b'h'; 20_000];
+        // Runs of memory and mapping, each longer than the buffers, so that
+        // writes stop part-way through either.
+        let head = vec![b'h'; 200_000];
+        let between = vec![b'm'; 70_000];
         let mut pieces: Vec<&[u8]> = vec![&head];
         let mut want = head.clone();
         for (i, part) in body.chunks(100_000).enumerate() {
             pieces.push(part);
             want.extend_from_slice(&content[i * 100_000..][..part.len()]);
             if i % 2 == 0 {
+                pieces.push(&between);
                 pieces.push(b"xy");
+                want.extend_from_slice(&between);
                 want.extend_from_slice(b"xy");
             }
         }
@@ -593,6 +583,46 @@ mod tests {
             assert!(body.mapped().is_none(), "read, not cut from the mapping");
         }
         assert!(got == content);
+    }
+
+    #[tokio::test]
+    async fn a_body_cold_part_way_is_read_from_where_the_mapping_stopped() {
+        use http_body_util::BodyExt;
+        let (named, content) = pattern_file(1 << 20);
+        let outgoing = Outgoing::default();
+        let mut response = outgoing.adopt(file_answer(&named, 0, 1 << 20));
+        named.as_file().sync_all().unwrap();
+        // All of it dropped from the page cache, then the first half read back
+        // without readahead.
+        rustix::fs::fadvise(named.as_file(), 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        rustix::fs::fadvise(named.as_file(), 0, None, rustix::fs::Advice::Random).unwrap();
+        let half = 512 * 1024;
+        let mut first = vec![0; half as usize];
+        std::os::unix::fs::FileExt::read_exact_at(named.as_file(), &mut first, 0).unwrap();
+        let body = mapped(&mut response);
+        if resident(&body[half as usize..]) {
+            eprintln!("skipped: the pages stayed in memory after DONTNEED");
+            return;
+        }
+        assert!(resident(&body[..half as usize]), "the first half stays");
+        let ResponseBody::File(body) = response.body_mut() else {
+            panic!("not a file")
+        };
+        let (mut got, mut from_mapping) = (Vec::new(), 0);
+        while let Some(frame) = body.frame().await {
+            got.extend_from_slice(&frame.unwrap().into_data().unwrap());
+            if body.mapped().is_some() {
+                from_mapping = got.len();
+            }
+        }
+        assert_eq!(
+            from_mapping, half as usize,
+            "cut from the mapping up to the cold half"
+        );
+        assert!(
+            got == content,
+            "then read from there: nothing skipped or repeated"
+        );
     }
 
     /// hyper, given a mapped body on this socket, must hand its pieces to
