@@ -420,25 +420,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_reader_that_waits_gets_every_byte_of_a_mapping() {
-        let (named, content) = pattern_file(1 << 20);
-        let outgoing = Arc::new(Outgoing::default());
-        let mut response = outgoing.adopt(file_answer(&named, 0, 1 << 20));
-        let body = mapped(&mut response);
-        // Far less than the file is buffered on the way, so the writer must
-        // wait for the reader, which starts only once it does.
-        let (server, client) = narrow_pair().await;
-        let mut socket = FileSocket::new(server, Arc::clone(&outgoing));
-        let (waiting, reader) = read_after_a_wait(client);
-        write_all(&mut socket, &[&body], || waiting.send(()).unwrap())
-            .await
-            .unwrap();
-        drop(socket);
-        assert!(reader.join().unwrap() == content);
-        assert_eq!(outgoing.sent_from_files.load(Ordering::Relaxed), 1 << 20);
-    }
-
-    #[tokio::test]
     async fn a_file_cut_short_under_its_mapping_ends_the_send_with_an_error() {
         let (named, _) = pattern_file(300_000);
         let outgoing = Arc::new(Outgoing::default());
