@@ -212,9 +212,10 @@ fn a_root_given_through_a_symlink_follows_a_switch() {
     }
 }
 
-/// hyper keeps files far past the small-file size in memory (raw streams
-/// them): a rewrite of one in place, same length and mtime put back, or one
-/// through a hard link, is seen at once too, and ranges of it stay exact.
+/// A file past the small-file size (kept open by the cache, or in memory by
+/// hyper over TLS): a rewrite of one in place, same length and mtime put
+/// back, or one through a hard link, is seen at once too, and ranges of it
+/// stay exact.
 #[test]
 fn a_big_cached_file_is_never_stale_either() {
     let site = TestSite::new();
@@ -248,5 +249,58 @@ fn a_big_cached_file_is_never_stale_either() {
         let tail = request(addr, "GET", "/big.bin", "Range: bytes=-1\r\n");
         assert_eq!(tail.body, b"C", "{backend}: a range after the change");
         std::fs::remove_file(&elsewhere).unwrap();
+    }
+}
+
+/// A file too big for memory is kept open: the next request after a change
+/// must not be answered from the old descriptor. A new file renamed over it
+/// with the same length and mtime, a file grown or cut short in place, and a
+/// file deleted are each seen at once, with their fields, on both backends.
+#[test]
+fn a_file_kept_open_is_never_stale() {
+    let site = TestSite::new();
+    let root = site.root();
+    let page = root.join("large.bin");
+    let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let version = |mark: u8, len: usize| {
+        let mut content: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        content[len / 2] = mark;
+        content
+    };
+    const LEN: usize = 1 << 20;
+    for backend in BACKENDS {
+        write_with_mtime(&page, &version(b'A', LEN), then);
+        let server = site.start(backend);
+        let addr = server.local_addr();
+        let get = || request(addr, "GET", "/large.bin", "");
+        assert_eq!(get().body, version(b'A', LEN), "{backend}");
+        let kept = get();
+        assert_eq!(kept.body, version(b'A', LEN), "{backend}: again");
+
+        let fresh = site.dir.path().join("large.tmp");
+        write_with_mtime(&fresh, &version(b'B', LEN), then);
+        std::fs::rename(&fresh, &page).unwrap();
+        let renamed = get();
+        assert_eq!(renamed.body, version(b'B', LEN), "{backend}: renamed over");
+        assert_ne!(
+            renamed.header("etag"),
+            kept.header("etag"),
+            "{backend}: another file, another tag"
+        );
+
+        write_with_mtime(&page, &version(b'C', LEN + 4096), then);
+        let grown = get();
+        assert_eq!(grown.header("content-length"), Some("1052672"));
+        assert_eq!(grown.body, version(b'C', LEN + 4096), "{backend}: grown");
+
+        write_with_mtime(&page, &version(b'D', LEN - 4096), then);
+        assert_eq!(
+            get().body,
+            version(b'D', LEN - 4096),
+            "{backend}: cut short"
+        );
+
+        std::fs::remove_file(&page).unwrap();
+        assert_eq!(get().status, 404, "{backend}: deleted");
     }
 }

@@ -1,6 +1,9 @@
 //! A bounded cache of small files with their headers prepared, so a hot page
 //! costs one `epoll_wait` that returns at once — no path walk, no `stat`, no
-//! open — in both backends.
+//! open — in both backends. A file too big to keep in memory is kept open
+//! instead, with its headers: a hit then costs that look and a `dup` of the
+//! descriptor, not the dozen system calls of a lookup, and its bytes are
+//! read from the file, by offset, as each answer is sent.
 //!
 //! It never serves a stale file. Every kept file is watched through inotify,
 //! and so is every folder from the root down to it. The kernel queues an
@@ -30,6 +33,8 @@
 //! Keys are normalised request paths (every spelling of a path is one key),
 //! and keys, prepared fields and bodies all count toward [`MAX_BYTES`]: past
 //! it, or past [`MAX_ENTRIES`], entries are dropped one by one to make room.
+//! Files kept open are few ([`max_open_files`]): past that, big files are
+//! looked up afresh, so the cache never takes the descriptors connections need.
 //!
 //! What inotify cannot see, this cannot either: writes through a shared
 //! `mmap` and changes made on another machine to a network file system. Where
@@ -66,6 +71,13 @@ pub(super) const MAX_BYTES: u64 = 16 * 1024 * 1024;
 pub(super) const MAX_ENTRIES: usize = 4096;
 /// What a map entry costs beyond its key's bytes and its representation.
 const ENTRY_OVERHEAD: u64 = 64;
+
+/// How many files the cache keeps open at most: 256, or a sixteenth of the
+/// process's descriptor limit if that is less (64 under the usual 1024).
+fn max_open_files() -> usize {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    limit.map_or(256, |n| (n / 16).min(256) as usize)
+}
 
 /// Everything that changes what a path names or what a file holds. Folder
 /// watches report these for every child too; `*_SELF` covers a watched
@@ -206,6 +218,9 @@ struct State {
     entries: HashMap<Box<str>, (Representation, u64), KeyHasher>,
     /// The sum of every entry's cost (its key, fields and body).
     bytes: u64,
+    /// How many entries are open files, and how many may be.
+    files: usize,
+    max_files: usize,
     /// What each watch descriptor's events mean, by its number.
     filters: HashMap<i32, Filter>,
     /// The folder the root's path led to when the way there was watched
@@ -297,6 +312,7 @@ impl State {
     fn reset(&mut self) -> Option<Watcher> {
         self.entries.clear();
         self.bytes = 0;
+        self.files = 0;
         self.filters.clear();
         self.root = None;
         self.emptied += 1;
@@ -374,9 +390,17 @@ impl State {
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some((_, cost)) = self.entries.remove(key) {
+        if let Some((representation, cost)) = self.entries.remove(key) {
             self.bytes -= cost;
+            self.files -= usize::from(!representation.in_memory());
         }
+    }
+
+    /// Whether the entry under `key` is a file kept open.
+    fn is_open_file(&self, key: &str) -> bool {
+        self.entries
+            .get(key)
+            .is_some_and(|(rep, _)| !rep.in_memory())
     }
 
     /// Drops entries (whichever the map yields first) until one of `cost`
@@ -450,6 +474,8 @@ impl FileCache {
                 watcher: Watcher::new().ok(),
                 entries: HashMap::default(),
                 bytes: 0,
+                files: 0,
+                max_files: max_open_files(),
                 filters: HashMap::new(),
                 root: None,
                 emptied: 0,
@@ -523,6 +549,7 @@ impl FileCache {
         state
             .entries
             .get(key)
+            .filter(|(rep, _)| rep.in_memory())
             .and_then(|(rep, _)| rep.clone_cached())
     }
 
@@ -564,7 +591,9 @@ impl FileCache {
         representation: &Representation,
     ) -> Option<Watched> {
         let mut copy = representation.clone_cached()?;
-        copy.render();
+        if copy.in_memory() {
+            copy.render();
+        }
         let cost = candidate.key.len() as u64 + ENTRY_OVERHEAD + copy.footprint();
         if cost > MAX_BYTES {
             return None;
@@ -631,10 +660,14 @@ impl FileCache {
     fn insert(&self, key: &str, watched: Watched) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let stale = state.forget_if_changed();
-        if state.emptied == watched.generation {
+        let file = !watched.copy.in_memory();
+        if state.emptied == watched.generation
+            && (!file || state.files < state.max_files || state.is_open_file(key))
+        {
             state.remove(key);
             state.make_room(watched.cost);
             state.bytes += watched.cost;
+            state.files += usize::from(file);
             state
                 .entries
                 .insert(key.into(), (watched.copy, watched.cost));
@@ -666,12 +699,15 @@ fn still_on_disk(beneath: &Beneath, candidate: &Candidate<'_>, copy: &Representa
     let still = still.map(|m| Identity::of(&m)).ok();
     // A write under way while the file was read, and over before the
     // watches were in place, leaves `stat` as it was when the read began:
-    // only the bytes now on disk can tell.
+    // only the bytes now on disk can tell. A file kept open holds no bytes
+    // of its own: each answer reads what the file holds then, and its fields
+    // are what a lookup would make of the same `stat`.
     still == Some(candidate.identity)
         && folder_now == candidate.folder_modified
-        && copy
-            .read_all()
-            .is_some_and(|kept| still_holds(beneath, candidate, &kept))
+        && (!copy.in_memory()
+            || copy
+                .read_all()
+                .is_some_and(|kept| still_holds(beneath, candidate, &kept)))
 }
 
 /// Whether the candidate's file, still the very file that was read, holds
@@ -722,9 +758,10 @@ impl std::fmt::Debug for FileCache {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         write!(
             f,
-            "FileCache({} entries, {} bytes, inotify {}, emptied {} times)",
+            "FileCache({} entries, {} bytes, {} files open, inotify {}, emptied {} times)",
             state.entries.len(),
             state.bytes,
+            state.files,
             if state.watcher.is_some() { "on" } else { "off" },
             state.emptied
         )
@@ -781,6 +818,60 @@ mod tests {
         std::fs::write(&path, "away").unwrap();
         let seen = cache.see_changes().unwrap();
         assert!(cache.get_seen("/index.html", &seen).is_none());
+    }
+
+    #[test]
+    fn a_file_too_big_for_memory_is_kept_open_and_only_so_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let data = |mark: u8| vec![mark; 200_000];
+        // All made before any is kept: a name made in a watched folder
+        // empties the cache.
+        for name in ["a", "b", "c"] {
+            std::fs::write(root.join(name), data(name.as_bytes()[0])).unwrap();
+        }
+        let served = Root::open(&root, Links::Beneath).unwrap();
+        let beneath = served.now();
+        let cache = FileCache::default();
+        cache.state.lock().unwrap().max_files = 2;
+        let keep = |name: &str| {
+            let file = File::open(root.join(name)).unwrap();
+            let meta = file.metadata().unwrap();
+            let rep = Representation::of_file(Path::new(name), file, &meta)
+                .into_memory(SMALL_FILE)
+                .finish(&HeaderValue::from_static("no-cache"));
+            assert!(!rep.in_memory(), "past the limit, {name} stays a file");
+            let key = format!("/{name}");
+            let candidate = Candidate {
+                key: &key,
+                relative: Path::new(name),
+                identity: Identity::of(&meta),
+                folder_modified: std::fs::metadata(&root).unwrap().modified().ok(),
+            };
+            cache.keep(&served, &beneath, &candidate, &rep);
+        };
+        keep("a");
+        let first = cache.get("/a").expect("kept open");
+        let second = cache.get("/a").expect("kept open");
+        assert!(!first.in_memory());
+        // Each hit its own descriptor: one answer's end leaves another's intact.
+        drop(first);
+        assert_eq!(second.read_all().unwrap(), data(b'a'));
+        // Never for a caller that must not wait on the disk.
+        let seen = cache.see_changes().unwrap();
+        assert!(cache.get_seen("/a", &seen).is_none());
+
+        keep("b");
+        keep("c");
+        assert!(cache.get("/b").is_some());
+        assert!(cache.get("/c").is_none(), "past the bound: {cache:?}");
+        assert!(format!("{cache:?}").contains("2 files open"), "{cache:?}");
+
+        // A change to one empties the cache, and every descriptor with it.
+        std::fs::write(root.join("a"), data(b'z')).unwrap();
+        assert!(cache.get("/a").is_none());
+        assert!(format!("{cache:?}").contains("(0 entries, 0 bytes, 0 files open"));
+        assert_eq!(second.read_all().unwrap(), data(b'z'), "read as it is now");
     }
 
     #[test]

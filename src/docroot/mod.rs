@@ -600,7 +600,11 @@ impl DocRoot {
             // read whole: one it may not is streamed.
             let limit = key.map_or(cache::SMALL_FILE, |_| self.memory_files);
             let plain = self.finished(plain.into_memory(limit));
-            if let Some(key) = key {
+            // A file past the limit is kept open; one within it that was not
+            // read (its pages were not all in memory) waits for a later lookup.
+            if let Some(key) = key
+                && (plain.in_memory() || plain.len > limit)
+            {
                 let candidate = Candidate {
                     key,
                     relative,

@@ -137,6 +137,11 @@ impl Representation {
         self
     }
 
+    /// Whether its bytes are in memory rather than in an open file.
+    pub(super) fn in_memory(&self) -> bool {
+        matches!(self.content, Content::Bytes(_))
+    }
+
     /// Its `Content-Type` value.
     pub(super) fn content_type(&self) -> &[u8] {
         self.fields
@@ -222,10 +227,13 @@ impl Representation {
         self.rendered = Some(Bytes::from(lines));
     }
 
-    /// A copy for the cache: only of what is in memory.
+    /// A copy for the cache, or of what it kept: bytes in memory are shared,
+    /// an open file is duplicated (`dup`: one descriptor per answer, all
+    /// read by offset). `None` if no descriptor is left for the copy.
     pub(super) fn clone_cached(&self) -> Option<Representation> {
-        let Content::Bytes(bytes) = &self.content else {
-            return None;
+        let content = match &self.content {
+            Content::Bytes(bytes) => Content::Bytes(bytes.clone()),
+            Content::File(file) => Content::File(file.try_clone().ok()?),
         };
         Some(Representation {
             len: self.len,
@@ -233,7 +241,7 @@ impl Representation {
             etag: self.etag.clone(),
             fields: Arc::clone(&self.fields),
             rendered: self.rendered.clone(),
-            content: Content::Bytes(bytes.clone()),
+            content,
             coding: self.coding,
             has_variants: self.has_variants,
         })

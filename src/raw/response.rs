@@ -11,8 +11,9 @@
 
 use std::cell::Cell;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::FileExt;
 
 use super::sys;
 use crate::docroot::{Body, Reply};
@@ -176,19 +177,19 @@ impl ChunkedSender {
     /// runs after the first piece, if another follows.
     fn copy_from(
         self,
-        mut file: &File,
+        file: &File,
         offset: u64,
         len: u64,
         out: &mut impl Write,
         mut first_sent: Option<impl FnOnce()>,
     ) -> io::Result<()> {
-        // Always: the file's cursor may have moved since it was opened.
-        file.seek(SeekFrom::Start(offset))?;
+        // Positioned reads: the descriptor may be shared with other answers
+        // (the cache keeps big files open), so its cursor is never used.
         let mut chunk = vec![0; self.piece(len)];
         let mut left = len;
         while left > 0 {
             let want = self.piece(left);
-            let got = file.read(&mut chunk[..want])?;
+            let got = file.read_at(&mut chunk[..want], offset + (len - left))?;
             if got == 0 {
                 return Err(shrank(left, len));
             }
@@ -221,6 +222,7 @@ fn shrank(left: u64, len: u64) -> io::Error {
 mod tests {
     use super::*;
     use http::StatusCode;
+    use std::io::{Read, Seek, SeekFrom};
     use std::net::TcpListener;
     use std::time::Duration;
 
@@ -297,11 +299,15 @@ mod tests {
             assert_eq!(ran, usize::from(chunk < data.len()), "chunk {chunk}");
         }
         let mut slice = Vec::new();
-        let file = File::open(&path).unwrap();
+        let mut file = File::open(&path).unwrap();
+        // Positioned reads: a descriptor the cache shares between answers
+        // neither depends on its cursor nor moves it.
+        file.seek(SeekFrom::Start(500)).unwrap();
         ChunkedSender::new(7)
             .copy_from(&file, 1234, 100, &mut slice, None::<fn()>)
             .unwrap();
         assert_eq!(slice, &data[1234..1334]);
+        assert_eq!(file.stream_position().unwrap(), 500);
         let file = File::open(&path).unwrap();
         let short = ChunkedSender::new(1024).copy_from(
             &file,
