@@ -36,8 +36,13 @@
 //! Files kept open are few ([`max_open_files`]): past that, big files are
 //! looked up afresh, so the cache never takes the descriptors connections need.
 //!
+//! A file kept open holds its disk space while it is kept: one deleted or
+//! renamed over is let go of (and its space freed, by the closer thread) at
+//! the next request, which sees the change, not at the change itself.
+//!
 //! What inotify cannot see, this cannot either: writes through a shared
-//! `mmap` and changes made on another machine to a network file system. Where
+//! `mmap` and changes made on another machine to a network file system (a
+//! file on one is never kept open, only a small one read whole). Where
 //! inotify is unavailable (or its watch limit is reached), or a folder on the
 //! way to the root may not be watched (no read permission on it), nothing is
 //! cached.
@@ -303,31 +308,52 @@ impl Watcher {
     }
 }
 
+/// What a change or an eviction let go of, for [`FileCache::retire`] to
+/// close once the lock is released, off the serving thread: an old watcher
+/// (closing one waits on the kernel's cleanup of its watches) and files kept
+/// open (closing the last descriptor of a file deleted or renamed over frees
+/// its blocks there and then, for as long as the disk takes).
+#[derive(Default)]
+#[must_use]
+struct Retired {
+    watcher: Option<Watcher>,
+    files: Vec<Representation>,
+}
+
+impl Retired {
+    fn is_empty(&self) -> bool {
+        self.watcher.is_none() && self.files.is_empty()
+    }
+}
+
 impl State {
     /// Empties the cache and starts a new inotify instance. Closing the old
-    /// one removes all its watches and anything queued on it at once, but it
-    /// waits on the kernel's cleanup: the caller hands it (what this returns)
-    /// to [`FileCache::retire`] after letting go of the lock.
-    #[must_use]
-    fn reset(&mut self) -> Option<Watcher> {
-        self.entries.clear();
+    /// one removes all its watches and anything queued on it at once.
+    fn reset(&mut self) -> Retired {
+        let files = self
+            .entries
+            .drain()
+            .map(|(_, (representation, _))| representation)
+            .filter(|representation| !representation.in_memory())
+            .collect();
         self.bytes = 0;
         self.files = 0;
         self.filters.clear();
         self.root = None;
         self.emptied += 1;
-        std::mem::replace(&mut self.watcher, Watcher::new().ok())
+        Retired {
+            watcher: std::mem::replace(&mut self.watcher, Watcher::new().ok()),
+            files,
+        }
     }
 
-    /// Drops everything if anything watched changed since the last look;
-    /// returns the old watcher to close, as [`State::reset`] does.
-    #[must_use]
-    fn forget_if_changed(&mut self) -> Option<Watcher> {
+    /// Drops everything if anything watched changed since the last look.
+    fn forget_if_changed(&mut self) -> Retired {
         let filters = &self.filters;
         if self.watcher.as_mut().is_some_and(|w| w.changed(filters)) {
             self.reset()
         } else {
-            None
+            Retired::default()
         }
     }
 
@@ -389,10 +415,14 @@ impl State {
         Ok(beneath.is_folder(dev, ino))
     }
 
-    fn remove(&mut self, key: &str) {
+    /// Removes the entry under `key`; a file kept open goes to `retired`.
+    fn remove(&mut self, key: &str, retired: &mut Retired) {
         if let Some((representation, cost)) = self.entries.remove(key) {
             self.bytes -= cost;
-            self.files -= usize::from(!representation.in_memory());
+            if !representation.in_memory() {
+                self.files -= 1;
+                retired.files.push(representation);
+            }
         }
     }
 
@@ -405,14 +435,14 @@ impl State {
 
     /// Drops entries (whichever the map yields first) until one of `cost`
     /// fits: an attacker cycling through many files evicts some, never all.
-    fn make_room(&mut self, cost: u64) {
+    fn make_room(&mut self, cost: u64, retired: &mut Retired) {
         while !self.entries.is_empty()
             && (self.entries.len() >= MAX_ENTRIES || self.bytes + cost > MAX_BYTES)
         {
             let Some(victim) = self.entries.keys().next().cloned() else {
                 break;
             };
-            self.remove(&victim);
+            self.remove(&victim, retired);
         }
     }
 }
@@ -432,14 +462,18 @@ pub(super) struct FileCache {
     /// another reference, so the count of references tells whether it still runs.
     #[cfg(test)]
     closed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// How many files kept open the closer has closed.
+    #[cfg(test)]
+    closed_files: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// A thread that closes the watchers a change retired. Closing an inotify
-/// instance waits for the kernel to be done with its watches, for several
-/// milliseconds: the thread that saw the change is serving requests, and
-/// must not wait for that.
+/// A thread that closes what a change or an eviction retired. Closing an
+/// inotify instance waits for the kernel to be done with its watches, for
+/// several milliseconds, and closing a deleted file's last descriptor frees
+/// its blocks, for up to seconds: the thread that saw the change is serving
+/// requests, and must not wait for that.
 struct Closer {
-    to_close: SyncSender<Watcher>,
+    to_close: SyncSender<Retired>,
     thread: JoinHandle<()>,
 }
 
@@ -451,16 +485,22 @@ const CLOSER_QUEUE: usize = 4;
 impl Closer {
     fn start(
         #[cfg(test)] closed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+        #[cfg(test)] closed_files: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> io::Result<Closer> {
-        let (to_close, retired) = mpsc::sync_channel::<Watcher>(CLOSER_QUEUE);
+        let (to_close, retired) = mpsc::sync_channel::<Retired>(CLOSER_QUEUE);
         let thread = std::thread::Builder::new()
             .name("cache-closer".into())
             .spawn(move || {
                 // Ends once the cache is dropped and nothing is left queued.
-                for watcher in retired {
-                    drop(watcher);
+                for old in retired {
                     #[cfg(test)]
-                    closed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let (watcher, files) = (old.watcher.is_some(), old.files.len() as u64);
+                    drop(old);
+                    #[cfg(test)]
+                    {
+                        closed.fetch_add(u64::from(watcher), std::sync::atomic::Ordering::SeqCst);
+                        closed_files.fetch_add(files, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
             })?;
         Ok(Closer { to_close, thread })
@@ -484,20 +524,25 @@ impl FileCache {
             closer: Mutex::new(None),
             #[cfg(test)]
             closed: std::sync::Arc::default(),
+            #[cfg(test)]
+            closed_files: std::sync::Arc::default(),
         }
     }
 
-    /// Closes a watcher that a change replaced on the closer, not on this
-    /// serving thread; its successor is in place already, so nothing goes unseen.
-    fn retire(&self, old: Option<Watcher>) {
-        let Some(old) = old else {
+    /// Closes what a change or an eviction let go of on the closer, not on
+    /// this serving thread; a watcher's successor is in place already, so
+    /// nothing goes unseen.
+    fn retire(&self, old: Retired) {
+        if old.is_empty() {
             return;
-        };
+        }
         let mut closer = self.closer.lock().unwrap_or_else(PoisonError::into_inner);
         if closer.is_none() {
             match Closer::start(
                 #[cfg(test)]
                 self.closed.clone(),
+                #[cfg(test)]
+                self.closed_files.clone(),
             ) {
                 Ok(started) => *closer = Some(started),
                 Err(e) => tracing::debug!("cannot start the cache's watcher closer: {e}"),
@@ -590,6 +635,9 @@ impl FileCache {
         candidate: &Candidate<'_>,
         representation: &Representation,
     ) -> Option<Watched> {
+        if representation.file().is_some_and(on_shared_file_system) {
+            return None;
+        }
         let mut copy = representation.clone_cached()?;
         if copy.in_memory() {
             copy.render();
@@ -617,7 +665,7 @@ impl FileCache {
         // And the way from `/` to the root, which must still lead here.
         let watched = watched.and_then(|()| state.root_is(root, beneath));
         let generation = state.emptied;
-        let mut old = None;
+        let mut old = Retired::default();
         let kept = match watched {
             Ok(true) => Some(Watched {
                 copy,
@@ -659,13 +707,13 @@ impl FileCache {
     /// and a later change would go unseen, so nothing is kept.
     fn insert(&self, key: &str, watched: Watched) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let stale = state.forget_if_changed();
+        let mut stale = state.forget_if_changed();
         let file = !watched.copy.in_memory();
         if state.emptied == watched.generation
             && (!file || state.files < state.max_files || state.is_open_file(key))
         {
-            state.remove(key);
-            state.make_room(watched.cost);
+            state.remove(key, &mut stale);
+            state.make_room(watched.cost, &mut stale);
             state.bytes += watched.cost;
             state.files += usize::from(file);
             state
@@ -675,6 +723,29 @@ impl FileCache {
         drop(state);
         self.retire(stale);
     }
+}
+
+/// Whether `file` is on a network or FUSE file system, whose changes made
+/// elsewhere inotify never sees: such a file is not kept open, where its
+/// descriptor could go on naming a file replaced on the server (and then
+/// fail every read with `ESTALE`). A small file there is read whole and kept
+/// like any other (see the module documentation).
+fn on_shared_file_system(file: &std::fs::File) -> bool {
+    const SHARED: [u32; 11] = [
+        0x6969,      // NFS
+        0x517b,      // SMB
+        0xff53_4d42, // CIFS
+        0xfe53_4d42, // SMB2
+        0x6573_5546, // FUSE
+        0x00c3_6400, // Ceph
+        0x0102_1997, // 9P
+        0x5346_414f, // AFS
+        0x7375_7245, // Coda
+        0x0116_1970, // GFS2
+        0x7461_636f, // OCFS2
+    ];
+    // Unknown counts as shared: nothing is lost but a cheaper hit.
+    rustix::fs::fstatfs(file).map_or(true, |fs| SHARED.contains(&(fs.f_type as u32)))
 }
 
 /// A copy to keep, its cost, and the watcher its watches were added to.
@@ -701,7 +772,8 @@ fn still_on_disk(beneath: &Beneath, candidate: &Candidate<'_>, copy: &Representa
     // watches were in place, leaves `stat` as it was when the read began:
     // only the bytes now on disk can tell. A file kept open holds no bytes
     // of its own: each answer reads what the file holds then, and its fields
-    // are what a lookup would make of the same `stat`.
+    // were made from this same `stat` (and the clock when it was kept, as
+    // for a file kept in memory: `Last-Modified` is never later than it).
     still == Some(candidate.identity)
         && folder_now == candidate.folder_modified
         && (!copy.in_memory()
@@ -866,12 +938,70 @@ mod tests {
         assert!(cache.get("/b").is_some());
         assert!(cache.get("/c").is_none(), "past the bound: {cache:?}");
         assert!(format!("{cache:?}").contains("2 files open"), "{cache:?}");
+        // Kept again at the bound: the entry replaced, counted once.
+        keep("b");
+        assert!(cache.get("/b").is_some());
+        assert!(format!("{cache:?}").contains("2 files open"), "{cache:?}");
 
-        // A change to one empties the cache, and every descriptor with it.
+        // A change to one empties the cache, and every descriptor with it,
+        // closed by the closer: the last descriptor of a deleted file frees
+        // its blocks as it closes, which no serving thread may wait for.
         std::fs::write(root.join("a"), data(b'z')).unwrap();
         assert!(cache.get("/a").is_none());
         assert!(format!("{cache:?}").contains("(0 entries, 0 bytes, 0 files open"));
         assert_eq!(second.read_all().unwrap(), data(b'z'), "read as it is now");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let closed = || cache.closed_files.load(std::sync::atomic::Ordering::SeqCst);
+        while closed() < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(closed(), 3, "the b replaced, then a and b");
+    }
+
+    #[test]
+    fn a_file_renamed_over_before_its_watches_is_not_kept_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("big.bin"), vec![b'a'; 200_000]).unwrap();
+        std::fs::write(root.join("new.tmp"), vec![b'b'; 200_000]).unwrap();
+        let served = Root::open(&root, Links::Beneath).unwrap();
+        let beneath = served.now();
+        let file = File::open(root.join("big.bin")).unwrap();
+        let meta = file.metadata().unwrap();
+        let folder_modified = std::fs::metadata(&root).unwrap().modified().ok();
+        let rep = Representation::of_file(Path::new("big.bin"), file, &meta)
+            .into_memory(SMALL_FILE)
+            .finish(&HeaderValue::from_static("no-cache"));
+        // Another file of the same length in its place, with the folder's
+        // mtime put back: only the file's own identity tells.
+        std::fs::rename(root.join("new.tmp"), root.join("big.bin")).unwrap();
+        std::fs::File::open(&root)
+            .unwrap()
+            .set_modified(folder_modified.unwrap())
+            .unwrap();
+        let candidate = Candidate {
+            key: "/big.bin",
+            relative: Path::new("big.bin"),
+            identity: Identity::of(&meta),
+            folder_modified,
+        };
+        let cache = FileCache::default();
+        cache.keep(&served, &beneath, &candidate, &rep);
+        assert!(cache.get("/big.bin").is_none(), "{cache:?}");
+        // Looked up again, the file now there is kept.
+        let file = File::open(root.join("big.bin")).unwrap();
+        let meta = file.metadata().unwrap();
+        let rep = Representation::of_file(Path::new("big.bin"), file, &meta)
+            .into_memory(SMALL_FILE)
+            .finish(&HeaderValue::from_static("no-cache"));
+        let candidate = Candidate {
+            identity: Identity::of(&meta),
+            folder_modified: std::fs::metadata(&root).unwrap().modified().ok(),
+            ..candidate
+        };
+        cache.keep(&served, &beneath, &candidate, &rep);
+        let hit = cache.get("/big.bin").expect("kept");
+        assert_eq!(hit.read_all().unwrap(), vec![b'b'; 200_000]);
     }
 
     #[test]

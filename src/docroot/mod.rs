@@ -1085,6 +1085,43 @@ mod tests {
     }
 
     #[test]
+    fn a_file_past_the_memory_limit_is_kept_open_and_served_from_it() {
+        let (dir, docroot) = site();
+        let root = dir.path().join("root");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(root.join("large.bin"), &data).unwrap();
+        let open = |d: &DocRoot| format!("{:?}", d.cache).contains(" 1 files open");
+        let body = |reply: Reply| match reply.body {
+            Body::File { file, offset, len } => {
+                let mut got = vec![0; len as usize];
+                std::os::unix::fs::FileExt::read_exact_at(&file, &mut got, offset).unwrap();
+                got
+            }
+            other => panic!("a file past the limit is sent from the file, not {other:?}"),
+        };
+        assert_eq!(body(get(&docroot, "/large.bin")), data);
+        assert!(open(&docroot), "{:?}", docroot.cache);
+        // The hit: the same bytes, the same fields, a range of it too.
+        let hit = get(&docroot, "/large.bin");
+        assert_eq!(hit.headers[header::CONTENT_LENGTH], "200000");
+        assert_eq!(body(hit), data);
+        let part = docroot.respond(&RequestView {
+            method: "GET",
+            target: "/large.bin",
+            version: Version::Http11,
+            headers: &Fields(vec![("Host", b"x"), ("Range", b"bytes=1000-1009")]),
+        });
+        assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(body(part), &data[1000..1010]);
+        // Within the limit, a file is kept in memory, never open.
+        std::fs::write(root.join("small.bin"), &data[..1000]).unwrap();
+        assert_eq!(get(&docroot, "/small.bin").status, 200);
+        assert!(!open(&docroot), "the write emptied the cache");
+        assert_eq!(get(&docroot, "/small.bin").status, 200);
+        assert!(format!("{:?}", docroot.cache).contains(" 0 files open"));
+    }
+
+    #[test]
     fn a_redirect_keeps_the_exact_bytes_of_a_name() {
         let (dir, docroot) = site();
         let name = OsStr::from_bytes(b"caf\xe9");

@@ -137,6 +137,14 @@ impl Representation {
         self
     }
 
+    /// The open file its bytes are read from, if they are not in memory.
+    pub(super) fn file(&self) -> Option<&File> {
+        match &self.content {
+            Content::File(file) => Some(file),
+            Content::Bytes(_) => None,
+        }
+    }
+
     /// Whether its bytes are in memory rather than in an open file.
     pub(super) fn in_memory(&self) -> bool {
         matches!(self.content, Content::Bytes(_))

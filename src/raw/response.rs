@@ -189,7 +189,10 @@ impl ChunkedSender {
         let mut left = len;
         while left > 0 {
             let want = self.piece(left);
-            let got = file.read_at(&mut chunk[..want], offset + (len - left))?;
+            let got = match file.read_at(&mut chunk[..want], offset + (len - left)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                got => got?,
+            };
             if got == 0 {
                 return Err(shrank(left, len));
             }
