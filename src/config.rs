@@ -114,12 +114,12 @@ pub const fn default_chunk_size(backend: Backend) -> usize {
 }
 
 /// Largest file a backend's docroot keeps in memory, with the inotify
-/// watches that keep it fresh. Past it, a file is opened and sent at every
-/// request: with `sendfile`, which copies nothing, by raw and by hyper on
-/// plain HTTP/1; read and copied by hyper over TLS or HTTP/2, which keeps
-/// bigger files for that. hyper on plain HTTP/1 keeps files up to where
-/// copying one from memory costs what opening and sending it does
-/// (docs/benchmarks.md).
+/// watches that keep it fresh. Past it, the cache keeps a file open instead,
+/// and each answer sends it: with `sendfile`, which copies nothing, by raw
+/// and by hyper on plain HTTP/1; read and copied by hyper over TLS or
+/// HTTP/2, which keeps bigger files in memory for that. hyper on plain
+/// HTTP/1 keeps files up to where copying one from memory costs what sending
+/// it does (docs/benchmarks.md).
 pub const fn memory_file_limit(backend: Backend, copies_files: bool) -> u64 {
     match backend {
         Backend::Raw => 64 * 1024,
