@@ -114,7 +114,9 @@ pub const fn default_chunk_size(backend: Backend) -> usize {
 }
 
 /// Largest file a backend's docroot keeps in memory, with the inotify
-/// watches that keep it fresh. Past it, the cache keeps a file open instead,
+/// watches that keep it fresh. Past it, the cache keeps a file open instead
+/// (where it may: not one reached through a symlink, with precompressed
+/// siblings or on a network file system, nor past its bound of open files),
 /// and each answer sends it: with `sendfile`, which copies nothing, by raw
 /// and by hyper on plain HTTP/1; read and copied by hyper over TLS or
 /// HTTP/2, which keeps bigger files in memory for that. hyper on plain

@@ -54,8 +54,9 @@ use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
@@ -456,7 +457,7 @@ pub(super) struct FileCache {
     // One lock for the change check, lookup and insert, so that no lookup can
     // run between another thread's seeing a change and its emptying of the map.
     state: Mutex<State>,
-    /// Closes retired watchers; started with the first one.
+    /// Closes retired watchers and files; started with the first one.
     closer: Mutex<Option<Closer>>,
     /// How many watchers the closer has closed; only the closer thread holds
     /// another reference, so the count of references tells whether it still runs.
@@ -473,13 +474,16 @@ pub(super) struct FileCache {
 /// its blocks, for up to seconds: the thread that saw the change is serving
 /// requests, and must not wait for that.
 struct Closer {
-    to_close: SyncSender<Retired>,
+    to_close: Sender<Retired>,
+    /// How many watchers are queued for it.
+    watchers: Arc<AtomicUsize>,
     thread: JoinHandle<()>,
 }
 
 /// Retired watchers waiting for the closer. Each holds an inotify instance,
 /// of which a user has few (128 by default): past this many, a change that
-/// outruns the closer closes its old watcher itself.
+/// outruns the closer closes its old watcher itself (in milliseconds). Files
+/// always go to the closer, however many wait: a deleted one can take seconds.
 const CLOSER_QUEUE: usize = 4;
 
 impl Closer {
@@ -487,23 +491,33 @@ impl Closer {
         #[cfg(test)] closed: std::sync::Arc<std::sync::atomic::AtomicU64>,
         #[cfg(test)] closed_files: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> io::Result<Closer> {
-        let (to_close, retired) = mpsc::sync_channel::<Retired>(CLOSER_QUEUE);
+        let (to_close, retired) = mpsc::channel::<Retired>();
+        let watchers = Arc::new(AtomicUsize::new(0));
+        let queued = Arc::clone(&watchers);
         let thread = std::thread::Builder::new()
             .name("cache-closer".into())
             .spawn(move || {
                 // Ends once the cache is dropped and nothing is left queued.
                 for old in retired {
+                    let watcher = old.watcher.is_some();
                     #[cfg(test)]
-                    let (watcher, files) = (old.watcher.is_some(), old.files.len() as u64);
+                    let files = old.files.len() as u64;
                     drop(old);
+                    if watcher {
+                        queued.fetch_sub(1, Ordering::SeqCst);
+                    }
                     #[cfg(test)]
                     {
-                        closed.fetch_add(u64::from(watcher), std::sync::atomic::Ordering::SeqCst);
-                        closed_files.fetch_add(files, std::sync::atomic::Ordering::SeqCst);
+                        closed.fetch_add(u64::from(watcher), Ordering::SeqCst);
+                        closed_files.fetch_add(files, Ordering::SeqCst);
                     }
                 }
             })?;
-        Ok(Closer { to_close, thread })
+        Ok(Closer {
+            to_close,
+            watchers,
+            thread,
+        })
     }
 }
 
@@ -532,7 +546,7 @@ impl FileCache {
     /// Closes what a change or an eviction let go of on the closer, not on
     /// this serving thread; a watcher's successor is in place already, so
     /// nothing goes unseen.
-    fn retire(&self, old: Retired) {
+    fn retire(&self, mut old: Retired) {
         if old.is_empty() {
             return;
         }
@@ -548,14 +562,22 @@ impl FileCache {
                 Err(e) => tracing::debug!("cannot start the cache's watcher closer: {e}"),
             }
         }
+        let mut here = None;
         let unsent = match closer.as_ref() {
             None => Some(old),
-            Some(c) => match c.to_close.try_send(old) {
-                Ok(()) => None,
-                Err(TrySendError::Full(old) | TrySendError::Disconnected(old)) => Some(old),
-            },
+            Some(c) => {
+                if old.watcher.is_some() {
+                    if c.watchers.load(Ordering::SeqCst) >= CLOSER_QUEUE {
+                        here = old.watcher.take();
+                    } else {
+                        c.watchers.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                c.to_close.send(old).err().map(|unsent| unsent.0)
+            }
         };
         drop(closer);
+        drop(here);
         drop(unsent);
     }
 
@@ -731,7 +753,7 @@ impl FileCache {
 /// fail every read with `ESTALE`). A small file there is read whole and kept
 /// like any other (see the module documentation).
 fn on_shared_file_system(file: &std::fs::File) -> bool {
-    const SHARED: [u32; 11] = [
+    const SHARED: [u32; 16] = [
         0x6969,      // NFS
         0x517b,      // SMB
         0xff53_4d42, // CIFS
@@ -739,10 +761,15 @@ fn on_shared_file_system(file: &std::fs::File) -> bool {
         0x6573_5546, // FUSE
         0x00c3_6400, // Ceph
         0x0102_1997, // 9P
-        0x5346_414f, // AFS
+        0x5346_414f, // OpenAFS
+        0x6b41_4653, // kAFS
         0x7375_7245, // Coda
         0x0116_1970, // GFS2
         0x7461_636f, // OCFS2
+        0x0bd0_0bd0, // Lustre
+        0x4750_4653, // GPFS
+        0x1983_0326, // BeeGFS
+        0x2003_0528, // OrangeFS
     ];
     // Unknown counts as shared: nothing is lost but a cheaper hit.
     rustix::fs::fstatfs(file).map_or(true, |fs| SHARED.contains(&(fs.f_type as u32)))
@@ -810,7 +837,10 @@ impl Drop for FileCache {
             .closer
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(Closer { to_close, thread }) = closer.take() {
+        if let Some(Closer {
+            to_close, thread, ..
+        }) = closer.take()
+        {
             drop(to_close);
             if thread.join().is_err() {
                 tracing::debug!("the cache's watcher closer panicked");
@@ -1116,6 +1146,41 @@ mod tests {
         assert!(cache.get("/index.html").is_none(), "{cache:?}");
         assert_eq!(closed_by_the_closer(&cache, 2), 2);
         assert_eq!(drop_and_join(cache), 2);
+    }
+
+    #[test]
+    fn files_go_to_the_closer_even_when_watchers_fill_its_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("big.bin"), vec![b'a'; 200_000]).unwrap();
+        let cache = FileCache::default();
+        keep_file(&cache, &root, "/big.bin", "big.bin");
+        assert!(cache.get("/big.bin").is_some_and(|hit| !hit.in_memory()));
+        // The closer started, and as busy as it may be with watchers.
+        cache.retire(Retired {
+            watcher: Watcher::new().ok(),
+            files: Vec::new(),
+        });
+        assert_eq!(closed_by_the_closer(&cache, 1), 1);
+        let closer = cache.closer.lock().unwrap();
+        let busy = &closer.as_ref().unwrap().watchers;
+        busy.store(CLOSER_QUEUE, std::sync::atomic::Ordering::SeqCst);
+        drop(closer);
+
+        std::fs::write(root.join("big.bin"), "away").unwrap();
+        let before = CLOSED_HERE.with(|n| n.get());
+        assert!(cache.get("/big.bin").is_none(), "{cache:?}");
+        assert_eq!(
+            CLOSED_HERE.with(|n| n.get()),
+            before + 1,
+            "the watcher here"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let closed = || cache.closed_files.load(std::sync::atomic::Ordering::SeqCst);
+        while closed() < 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(closed(), 1, "the file by the closer");
     }
 
     #[test]
