@@ -13,6 +13,10 @@ use twinserve::Backend;
 
 const GET_HELLO: &str = "GET /HelloWorld.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
 const GET_INDEX_CLOSE: &str = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+/// A request only a worker can answer: a missing file is never in the cache,
+/// so raw's poller cannot answer it from memory while the worker is held.
+const GET_MISSING_CLOSE: &str =
+    "GET /missing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 
 /// Whether the server closes the connection within the read timeout.
 fn closes(stream: &mut std::net::TcpStream) -> bool {
@@ -443,9 +447,9 @@ fn raw_refuses_with_503_when_the_queue_is_full() {
         extra
             .set_read_timeout(Some(Duration::from_millis(500)))
             .unwrap();
-        extra
-            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            .unwrap();
+        // Were one served before the worker took the holder, it would be
+        // cached and every later one answered from memory: never a 503.
+        extra.write_all(GET_MISSING_CLOSE.as_bytes()).unwrap();
         let mut raw = Vec::new();
         match extra.read_to_end(&mut raw) {
             Ok(_) if parse_responses(&raw, false).first().map(|r| r.status) == Some(503) => {
@@ -511,7 +515,7 @@ fn raw_keeps_time_while_the_queue_is_full() {
     let mut probes = Vec::new();
     for _ in 0..10 {
         let mut probe = connect(addr);
-        probe.write_all(GET_INDEX_CLOSE.as_bytes()).unwrap();
+        probe.write_all(GET_MISSING_CLOSE.as_bytes()).unwrap();
         probe
             .set_read_timeout(Some(Duration::from_millis(300)))
             .unwrap();

@@ -980,12 +980,8 @@ mod tests {
         assert!(cache.get("/a").is_none());
         assert!(format!("{cache:?}").contains("(0 entries, 0 bytes, 0 files open"));
         assert_eq!(second.read_all().unwrap(), data(b'z'), "read as it is now");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let closed = || cache.closed_files.load(std::sync::atomic::Ordering::SeqCst);
-        while closed() < 3 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert_eq!(closed(), 3, "the b replaced, then a and b");
+        let closed = counted(&cache.closed_files, 3);
+        assert_eq!(closed, 3, "the b replaced, then a and b");
     }
 
     #[test]
@@ -1096,9 +1092,14 @@ mod tests {
 
     /// Waits, a bounded while, until the closer has closed `count` watchers.
     fn closed_by_the_closer(cache: &FileCache, count: u64) -> u64 {
+        counted(&cache.closed, count)
+    }
+
+    /// Waits, a bounded while, until one of the closer's counts reaches `count`.
+    fn counted(counter: &std::sync::atomic::AtomicU64, count: u64) -> u64 {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
-            let closed = cache.closed.load(std::sync::atomic::Ordering::SeqCst);
+            let closed = counter.load(std::sync::atomic::Ordering::SeqCst);
             if closed >= count || std::time::Instant::now() > deadline {
                 return closed;
             }
@@ -1175,12 +1176,8 @@ mod tests {
             before + 1,
             "the watcher here"
         );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let closed = || cache.closed_files.load(std::sync::atomic::Ordering::SeqCst);
-        while closed() < 1 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert_eq!(closed(), 1, "the file by the closer");
+        let closed = counted(&cache.closed_files, 1);
+        assert_eq!(closed, 1, "the file by the closer");
     }
 
     #[test]
