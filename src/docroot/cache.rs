@@ -932,26 +932,9 @@ mod tests {
         for name in ["a", "b", "c"] {
             std::fs::write(root.join(name), data(name.as_bytes()[0])).unwrap();
         }
-        let served = Root::open(&root, Links::Beneath).unwrap();
-        let beneath = served.now();
         let cache = FileCache::default();
         cache.state.lock().unwrap().max_files = 2;
-        let keep = |name: &str| {
-            let file = File::open(root.join(name)).unwrap();
-            let meta = file.metadata().unwrap();
-            let rep = Representation::of_file(Path::new(name), file, &meta)
-                .into_memory(SMALL_FILE)
-                .finish(&HeaderValue::from_static("no-cache"));
-            assert!(!rep.in_memory(), "past the limit, {name} stays a file");
-            let key = format!("/{name}");
-            let candidate = Candidate {
-                key: &key,
-                relative: Path::new(name),
-                identity: Identity::of(&meta),
-                folder_modified: std::fs::metadata(&root).unwrap().modified().ok(),
-            };
-            cache.keep(&served, &beneath, &candidate, &rep);
-        };
+        let keep = |name: &str| keep_file(&cache, &root, &format!("/{name}"), name);
         keep("a");
         let first = cache.get("/a").expect("kept open");
         let second = cache.get("/a").expect("kept open");
@@ -1015,17 +998,7 @@ mod tests {
         cache.keep(&served, &beneath, &candidate, &rep);
         assert!(cache.get("/big.bin").is_none(), "{cache:?}");
         // Looked up again, the file now there is kept.
-        let file = File::open(root.join("big.bin")).unwrap();
-        let meta = file.metadata().unwrap();
-        let rep = Representation::of_file(Path::new("big.bin"), file, &meta)
-            .into_memory(SMALL_FILE)
-            .finish(&HeaderValue::from_static("no-cache"));
-        let candidate = Candidate {
-            identity: Identity::of(&meta),
-            folder_modified: std::fs::metadata(&root).unwrap().modified().ok(),
-            ..candidate
-        };
-        cache.keep(&served, &beneath, &candidate, &rep);
+        keep_file(&cache, &root, "/big.bin", "big.bin");
         let hit = cache.get("/big.bin").expect("kept");
         assert_eq!(hit.read_all().unwrap(), vec![b'b'; 200_000]);
     }
