@@ -1,6 +1,7 @@
 //! SIGTERM to a running `twinserve serve` under load: new connections are
 //! refused at once, the 100 MiB download in flight completes byte for byte,
-//! no response is cut short, and the process exits 0 — for both backends.
+//! no response is cut short, an idle keep-alive connection is closed at once,
+//! and the process exits 0 — for both backends.
 
 mod common;
 
@@ -80,6 +81,23 @@ fn sigterm_finishes_the_download_in_flight_and_exits_0() {
                 })
             })
             .collect();
+        // A keep-alive connection that has had its answer and sits idle.
+        let mut idle = TcpStream::connect(addr).unwrap();
+        idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        idle.write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .is_none_or(|end| answer.len() < end + 4 + hello_len)
+        {
+            let n = idle.read(&mut chunk).unwrap();
+            assert!(n > 0, "{backend}: closed before its answer");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+
         // SIGTERM only once the load is really under way (bounded wait).
         let deadline = Instant::now() + Duration::from_secs(5);
         while answered.load(Ordering::Relaxed) < 20 && Instant::now() < deadline {
@@ -101,6 +119,13 @@ fn sigterm_finishes_the_download_in_flight_and_exits_0() {
             }
         };
         assert!(refused, "{backend}: still accepting after SIGTERM");
+
+        // The idle connection is closed at once, not at the end of the grace.
+        assert_eq!(
+            idle.read(&mut chunk).map_err(|e| e.kind()),
+            Ok(0),
+            "{backend}: the idle connection was not closed"
+        );
 
         download.read_to_end(&mut received).unwrap();
         let body_start = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;

@@ -129,8 +129,9 @@ impl Filter {
     }
 }
 
-/// What a kept file must still be, checked once its watches are in place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a kept file must still be, checked once its watches are in place;
+/// also what on-the-fly compressions are kept under (`compress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Identity {
     dev: u64,
     ino: u64,
@@ -153,6 +154,20 @@ impl Identity {
             mtime_nsec: meta.mtime_nsec(),
             ctime: meta.ctime(),
             ctime_nsec: meta.ctime_nsec(),
+        }
+    }
+
+    /// The `n`th of as many different identities as a test needs.
+    #[cfg(test)]
+    pub(super) fn numbered(n: u64) -> Identity {
+        Identity {
+            dev: 0,
+            ino: n,
+            len: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            ctime: 0,
+            ctime_nsec: 0,
         }
     }
 }

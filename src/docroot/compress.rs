@@ -1,14 +1,22 @@
 //! Compression on the fly (`--compress`): a text file with no precompressed
 //! sibling the client accepts is sent brotli-, zstd- or gzip-encoded, as
 //! `Accept-Encoding` prefers, each encoding its own representation with its
-//! own ETag, kept in a bounded cache keyed by the file's ETag (its inode,
-//! size and modification time) so the same file is not compressed again.
+//! own ETag, kept in a bounded cache so the same file is not compressed
+//! again. The cache is keyed by the file's identity as `stat` saw it before
+//! its bytes were read: device, inode, size, and the modification and change
+//! times. Not by its ETag, which leaves the device and the change time out: a
+//! file rewritten with its old modification time put back, or one copied
+//! with it onto another file system under the same inode number, has the
+//! same ETag but new bytes. The change time moves at every write and no one
+//! can set it back.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
+
+use super::cache::Identity;
 
 /// The codings offered, best first: brotli and zstd beat gzip on text.
 pub(super) const CODINGS: &[&str] = &["br", "zstd", "gzip"];
@@ -67,7 +75,7 @@ pub(super) fn encode(coding: &str, data: &[u8]) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// Compressed bodies by (ETag of the file, coding), oldest dropped first
+/// Compressed bodies by (the file's identity, coding), oldest dropped first
 /// once [`CACHE_BYTES`] would be passed.
 #[derive(Debug, Default)]
 pub(super) struct Compressed {
@@ -76,23 +84,23 @@ pub(super) struct Compressed {
 
 #[derive(Debug, Default)]
 struct Inner {
-    bodies: HashMap<(Vec<u8>, &'static str), Bytes>,
-    order: VecDeque<(Vec<u8>, &'static str)>,
+    bodies: HashMap<(Identity, &'static str), Bytes>,
+    order: VecDeque<(Identity, &'static str)>,
     bytes: usize,
     /// Compressions done, for tests.
     made: u64,
 }
 
 impl Compressed {
-    /// The body of `etag`'s file in `coding`: from the cache, or made from
-    /// `data` and kept. Two first requests at once may both compress it.
+    /// The body of `source`'s bytes in `coding`: from the cache, or made
+    /// from `data` and kept. Two first requests at once may both compress it.
     pub(super) fn get_or_make(
         &self,
-        etag: &[u8],
+        source: Identity,
         coding: &'static str,
         data: impl FnOnce() -> Option<Bytes>,
     ) -> Option<Bytes> {
-        let key = (etag.to_vec(), coding);
+        let key = (source, coding);
         if let Some(body) = self.lock().bodies.get(&key) {
             return Some(body.clone());
         }
@@ -109,7 +117,7 @@ impl Compressed {
                 }
             }
             inner.bytes += body.len();
-            inner.order.push_back(key.clone());
+            inner.order.push_back(key);
             inner.bodies.insert(key, body.clone());
         }
         Some(body)
@@ -192,16 +200,15 @@ mod tests {
             .into();
         let count = 2 * CACHE_BYTES / data.len();
         for i in 0..count {
-            let etag = i.to_le_bytes();
             cache
-                .get_or_make(&etag, "zstd", || Some(data.clone()))
+                .get_or_make(Identity::numbered(i as u64), "zstd", || Some(data.clone()))
                 .unwrap();
             assert!(cache.lock().bytes <= CACHE_BYTES);
         }
         assert!(cache.lock().bytes > CACHE_BYTES / 2, "it keeps what fits");
         assert_eq!(cache.made(), count as u64);
-        let last = (count - 1).to_le_bytes();
-        cache.get_or_make(&last, "zstd", || None).unwrap();
+        let last = Identity::numbered(count as u64 - 1);
+        cache.get_or_make(last, "zstd", || None).unwrap();
         assert_eq!(cache.made(), count as u64, "a hit compresses nothing");
     }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 
-use super::cache;
+use super::cache::{self, Identity};
 use super::reply::{Body, Prepared, Reply, base_headers, date_now, header_value};
 
 /// What a file answer is made of: the bytes (an open file, or a small file
@@ -38,6 +38,9 @@ pub(super) struct Representation {
     pub(super) coding: Option<&'static str>,
     /// The file has precompressed siblings, so answers vary on Accept-Encoding.
     pub(super) has_variants: bool,
+    /// The file the bytes came from, as `stat` saw it before they were read:
+    /// what bodies compressed from them are kept under. `None` for an encoding.
+    pub(super) source: Option<Identity>,
 }
 
 #[derive(Debug)]
@@ -69,6 +72,7 @@ impl Representation {
             content: Content::File(file),
             coding: None,
             has_variants: false,
+            source: Some(Identity::of(meta)),
         }
     }
 
@@ -200,6 +204,7 @@ impl Representation {
             content: Content::Bytes(body),
             coding: Some(coding),
             has_variants: true,
+            source: None,
         }
     }
 
@@ -252,6 +257,7 @@ impl Representation {
             content,
             coding: self.coding,
             has_variants: self.has_variants,
+            source: self.source,
         })
     }
 
