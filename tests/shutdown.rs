@@ -120,7 +120,9 @@ fn sigterm_finishes_the_download_in_flight_and_exits_0() {
         };
         assert!(refused, "{backend}: still accepting after SIGTERM");
 
-        // The idle connection is closed at once, not at the end of the grace.
+        // The idle connection is closed at once: not at the end of the grace,
+        // nor at the idle timeout (5 s) that began when it had its answer.
+        idle.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         assert_eq!(
             idle.read(&mut chunk).map_err(|e| e.kind()),
             Ok(0),

@@ -7,12 +7,18 @@
 //! times. Not by its ETag, which leaves the device and the change time out: a
 //! file rewritten with its old modification time put back, or one copied
 //! with it onto another file system under the same inode number, has the
-//! same ETag but new bytes. The change time moves at every write and no one
-//! can set it back.
+//! same ETag but new bytes; no one can set the change time back. A write
+//! moves it before copying its bytes, though, so a file changed within
+//! [`SETTLE`] may have been read half written: its encoding is sent but not
+//! kept. What stays open: a single write still copying after [`SETTLE`], and
+//! two writes within one tick of a file system's clock, which show the same
+//! change time (Linux from 6.13 gives a write after a `stat` a later one on
+//! ext4, XFS, btrfs and tmpfs).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -27,6 +33,8 @@ pub(super) const MIN_LEN: u64 = 1024;
 pub(super) const MAX_LEN: u64 = 8 * 1024 * 1024;
 /// What the cache of compressed bodies may hold in all.
 pub(super) const CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// How long after its last change a file's encodings start being kept.
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// Whether a `Content-Type` names text worth compressing. Images, audio,
 /// video, fonts and archives are compressed already.
@@ -77,9 +85,20 @@ pub(super) fn encode(coding: &str, data: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// Compressed bodies by (the file's identity, coding), oldest dropped first
 /// once [`CACHE_BYTES`] would be passed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Compressed {
     inner: Mutex<Inner>,
+    /// [`SETTLE`]; shorter in tests.
+    settle: Duration,
+}
+
+impl Default for Compressed {
+    fn default() -> Self {
+        Compressed {
+            inner: Mutex::default(),
+            settle: SETTLE,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -93,7 +112,8 @@ struct Inner {
 
 impl Compressed {
     /// The body of `source`'s bytes in `coding`: from the cache, or made
-    /// from `data` and kept. Two first requests at once may both compress it.
+    /// from `data` and, once the file has settled, kept. Two first requests
+    /// at once may both compress it.
     pub(super) fn get_or_make(
         &self,
         source: Identity,
@@ -107,7 +127,11 @@ impl Compressed {
         let body = Bytes::from(encode(coding, &data()?).ok()?);
         let mut inner = self.lock();
         inner.made += 1;
-        if body.len() <= CACHE_BYTES / 4 && !inner.bodies.contains_key(&key) {
+        // A write moves the change time before it copies its bytes: a file
+        // changed lately may have been read half written, under the identity
+        // it will keep.
+        let keep = !source.changed_within(self.settle);
+        if keep && body.len() <= CACHE_BYTES / 4 && !inner.bodies.contains_key(&key) {
             while inner.bytes + body.len() > CACHE_BYTES {
                 let Some(oldest) = inner.order.pop_front() else {
                     break;
@@ -121,6 +145,12 @@ impl Compressed {
             inner.bodies.insert(key, body.clone());
         }
         Some(body)
+    }
+
+    /// Keeps encodings of files changed `span` ago or longer.
+    #[cfg(test)]
+    pub(super) fn settle_after(&mut self, span: Duration) {
+        self.settle = span;
     }
 
     /// How many bodies have been compressed so far.

@@ -39,7 +39,8 @@ pub(super) struct Representation {
     /// The file has precompressed siblings, so answers vary on Accept-Encoding.
     pub(super) has_variants: bool,
     /// The file the bytes came from, as `stat` saw it before they were read:
-    /// what bodies compressed from them are kept under. `None` for an encoding.
+    /// what bodies compressed from them are kept under. `None` for an
+    /// encoding made here.
     pub(super) source: Option<Identity>,
 }
 

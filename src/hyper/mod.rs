@@ -620,7 +620,8 @@ where
             Ok(answer(req, &ctx, seen).map(|body| h2::Tracked::new(body, guard)))
         }
     });
-    // Pinned where it is made, as in `serve_h1`: one slot for it in the task.
+    // Pinned where it is made: made first and pinned after, it would take a
+    // second slot of its size in the task.
     let mut conn = std::pin::pin!(ctx.h2.serve_connection(TokioIo::new(stream), service));
     let why = tokio::select! {
         ended = conn.as_mut() => return Ok(ended?),
