@@ -12,11 +12,13 @@ need() {
 
 # release_bin [EXAMPLE...] — sets BIN to a release twinserve built now, or, when BIN is set
 # already, takes that binary as it is; the EXAMPLEs named are built in release either way.
+# Each in a cargo invocation of its own: built with an example, twinserve would get the
+# features of the dev-dependencies too (tokio's test-util among them), and be another program
+# than the one `cargo build --release` makes.
 release_bin() {
-  local targets=() example
-  if [ -z "${BIN:-}" ]; then targets=(--bin twinserve); fi
-  for example in "$@"; do targets+=(--example "$example"); done
-  [ ${#targets[@]} -eq 0 ] || cargo build --release --quiet "${targets[@]}"
+  local example
+  [ -n "${BIN:-}" ] || cargo build --release --quiet --bin twinserve
+  for example in "$@"; do cargo build --release --quiet --example "$example"; done
   BIN=${BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve}
 }
 
