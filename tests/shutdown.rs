@@ -81,7 +81,14 @@ fn sigterm_finishes_the_download_in_flight_and_exits_0() {
                 })
             })
             .collect();
-        // A keep-alive connection that has had its answer and sits idle.
+        // SIGTERM only once the load is really under way (bounded wait).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while answered.load(Ordering::Relaxed) < 20 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+
+        // A keep-alive connection that has had its answer and sits idle, made
+        // just before the stop, so that raw's idle timeout (5 s) is far off.
         let mut idle = TcpStream::connect(addr).unwrap();
         idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         idle.write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -96,12 +103,6 @@ fn sigterm_finishes_the_download_in_flight_and_exits_0() {
             let n = idle.read(&mut chunk).unwrap();
             assert!(n > 0, "{backend}: closed before its answer");
             answer.extend_from_slice(&chunk[..n]);
-        }
-
-        // SIGTERM only once the load is really under way (bounded wait).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while answered.load(Ordering::Relaxed) < 20 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
         }
 
         let killed = Command::new("kill")

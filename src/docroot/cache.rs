@@ -157,18 +157,6 @@ impl Identity {
         }
     }
 
-    /// Whether the file changed (its bytes, name or metadata) within `span`
-    /// of now, or at a time to come.
-    pub(super) fn changed_within(&self, span: std::time::Duration) -> bool {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        let changed = u64::try_from(self.ctime).map_or(std::time::Duration::ZERO, |secs| {
-            std::time::Duration::new(secs, u32::try_from(self.ctime_nsec).unwrap_or(0))
-        });
-        changed + span > now
-    }
-
     /// The `n`th of as many different identities as a test needs.
     #[cfg(test)]
     pub(super) fn numbered(n: u64) -> Identity {

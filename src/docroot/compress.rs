@@ -7,18 +7,23 @@
 //! times. Not by its ETag, which leaves the device and the change time out: a
 //! file rewritten with its old modification time put back, or one copied
 //! with it onto another file system under the same inode number, has the
-//! same ETag but new bytes; no one can set the change time back. A write
-//! moves it before copying its bytes, though, so a file changed within
-//! [`SETTLE`] may have been read half written: its encoding is sent but not
-//! kept. What stays open: a single write still copying after [`SETTLE`], and
-//! two writes within one tick of a file system's clock, which show the same
-//! change time (Linux from 6.13 gives a write after a `stat` a later one on
-//! ext4, XFS, btrfs and tmpfs).
+//! same ETag but new bytes; only a change of the system clock sets the
+//! change time back.
+//!
+//! A write moves the change time before it copies its bytes, so bytes read
+//! just after a change may be half written, under the identity the file
+//! keeps. An encoding made within [`SETTLE`] of this server first seeing an
+//! identity (by its own monotonic clock, whatever the file system's says)
+//! is kept only until then, and made once more after it: at most two
+//! compressions per coding and change. What stays open: a single write still
+//! copying [`SETTLE`] after this server first saw its identity, and file
+//! systems whose timestamps tick in whole seconds or slower (FAT), where two
+//! writes [`SETTLE`] apart may show one change time.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -33,8 +38,12 @@ pub(super) const MIN_LEN: u64 = 1024;
 pub(super) const MAX_LEN: u64 = 8 * 1024 * 1024;
 /// What the cache of compressed bodies may hold in all.
 pub(super) const CACHE_BYTES: usize = 32 * 1024 * 1024;
-/// How long after its last change a file's encodings start being kept.
+/// How long after this server first sees a file's identity its encodings
+/// start being kept for good.
 const SETTLE: Duration = Duration::from_secs(2);
+/// Identities remembered as first seen, at most; past it, those settled are
+/// forgotten (seen again, they are new for another [`SETTLE`]).
+const SEEN_MAX: usize = 4096;
 
 /// Whether a `Content-Type` names text worth compressing. Images, audio,
 /// video, fonts and archives are compressed already.
@@ -103,17 +112,48 @@ impl Default for Compressed {
 
 #[derive(Debug, Default)]
 struct Inner {
-    bodies: HashMap<(Identity, &'static str), Bytes>,
+    bodies: HashMap<(Identity, &'static str), Kept>,
     order: VecDeque<(Identity, &'static str)>,
     bytes: usize,
+    /// When each identity not long settled was first seen.
+    first_seen: HashMap<Identity, Instant>,
     /// Compressions done, for tests.
     made: u64,
 }
 
+#[derive(Debug)]
+struct Kept {
+    body: Bytes,
+    /// Made before its identity had settled: used only until it has.
+    provisional: bool,
+}
+
+impl Inner {
+    /// Whether `source` was first seen at least `settle` ago (seeing it now
+    /// if it was not).
+    fn settled(&mut self, source: Identity, settle: Duration, now: Instant) -> bool {
+        if self.first_seen.len() >= SEEN_MAX && !self.first_seen.contains_key(&source) {
+            self.first_seen
+                .retain(|_, first| now.duration_since(*first) < settle);
+            if self.first_seen.len() >= SEEN_MAX {
+                self.first_seen.clear();
+            }
+        }
+        let first = *self.first_seen.entry(source).or_insert(now);
+        now.duration_since(first) >= settle
+    }
+
+    fn remove(&mut self, key: &(Identity, &'static str)) {
+        if let Some(gone) = self.bodies.remove(key) {
+            self.bytes -= gone.body.len();
+        }
+    }
+}
+
 impl Compressed {
     /// The body of `source`'s bytes in `coding`: from the cache, or made
-    /// from `data` and, once the file has settled, kept. Two first requests
-    /// at once may both compress it.
+    /// from `data` and kept (until `source` has settled, only for that
+    /// long). Two first requests at once may both compress it.
     pub(super) fn get_or_make(
         &self,
         source: Identity,
@@ -121,33 +161,40 @@ impl Compressed {
         data: impl FnOnce() -> Option<Bytes>,
     ) -> Option<Bytes> {
         let key = (source, coding);
-        if let Some(body) = self.lock().bodies.get(&key) {
-            return Some(body.clone());
+        {
+            let mut inner = self.lock();
+            if let Some(kept) = inner.bodies.get(&key) {
+                let body = kept.body.clone();
+                if !kept.provisional || !inner.settled(source, self.settle, Instant::now()) {
+                    return Some(body);
+                }
+                // Made from bytes that may have been half written: made again.
+                inner.remove(&key);
+            }
         }
         let body = Bytes::from(encode(coding, &data()?).ok()?);
         let mut inner = self.lock();
         inner.made += 1;
-        // A write moves the change time before it copies its bytes: a file
-        // changed lately may have been read half written, under the identity
-        // it will keep.
-        let keep = !source.changed_within(self.settle);
-        if keep && body.len() <= CACHE_BYTES / 4 && !inner.bodies.contains_key(&key) {
+        let provisional = !inner.settled(source, self.settle, Instant::now());
+        if body.len() <= CACHE_BYTES / 4 && !inner.bodies.contains_key(&key) {
             while inner.bytes + body.len() > CACHE_BYTES {
                 let Some(oldest) = inner.order.pop_front() else {
                     break;
                 };
-                if let Some(gone) = inner.bodies.remove(&oldest) {
-                    inner.bytes -= gone.len();
-                }
+                inner.remove(&oldest);
             }
             inner.bytes += body.len();
             inner.order.push_back(key);
-            inner.bodies.insert(key, body.clone());
+            let kept = Kept {
+                body: body.clone(),
+                provisional,
+            };
+            inner.bodies.insert(key, kept);
         }
         Some(body)
     }
 
-    /// Keeps encodings of files changed `span` ago or longer.
+    /// Takes identities first seen `span` ago or longer as settled.
     #[cfg(test)]
     pub(super) fn settle_after(&mut self, span: Duration) {
         self.settle = span;
