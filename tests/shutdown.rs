@@ -93,17 +93,8 @@ fn sigterm_finishes_the_download_in_flight_and_exits_0() {
         idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         idle.write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
-        let mut answer = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while answer
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .is_none_or(|end| answer.len() < end + 4 + hello_len)
-        {
-            let n = idle.read(&mut chunk).unwrap();
-            assert!(n > 0, "{backend}: closed before its answer");
-            answer.extend_from_slice(&chunk[..n]);
-        }
+        let answer = common::read_one(&mut idle);
+        assert_eq!(answer.status, 200, "{backend}");
 
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -125,7 +116,7 @@ fn sigterm_finishes_the_download_in_flight_and_exits_0() {
         // nor at the idle timeout (5 s) that began when it had its answer.
         idle.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         assert_eq!(
-            idle.read(&mut chunk).map_err(|e| e.kind()),
+            idle.read(&mut [0u8; 1]).map_err(|e| e.kind()),
             Ok(0),
             "{backend}: the idle connection was not closed"
         );

@@ -170,6 +170,7 @@ impl Compressed {
                 }
                 // Made from bytes that may have been half written: made again.
                 inner.remove(&key);
+                inner.order.retain(|kept| *kept != key);
             }
         }
         let body = Bytes::from(encode(coding, &data()?).ok()?);

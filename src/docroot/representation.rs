@@ -39,9 +39,8 @@ pub(super) struct Representation {
     /// The file has precompressed siblings, so answers vary on Accept-Encoding.
     pub(super) has_variants: bool,
     /// The file the bytes came from, as `stat` saw it before they were read:
-    /// what bodies compressed from them are kept under. `None` for an
-    /// encoding made here.
-    pub(super) source: Option<Identity>,
+    /// what bodies compressed from them are kept under.
+    pub(super) source: Identity,
 }
 
 #[derive(Debug)]
@@ -73,7 +72,7 @@ impl Representation {
             content: Content::File(file),
             coding: None,
             has_variants: false,
-            source: Some(Identity::of(meta)),
+            source: Identity::of(meta),
         }
     }
 
@@ -205,7 +204,7 @@ impl Representation {
             content: Content::Bytes(body),
             coding: Some(coding),
             has_variants: true,
-            source: None,
+            source: self.source,
         }
     }
 
