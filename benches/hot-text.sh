@@ -35,7 +35,8 @@ PORT=18497
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)
 SPID=
-trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
+RA_FILE= RA=
+trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; [ -n "$RA" ] && echo "$RA" >"$RA_FILE"; rm -rf "$WORK"' EXIT
 # Built here, linked once more with a link map, which alone names the constants: the map
 # and the binary measured must come from the same link.
 cargo rustc --release --quiet --bin twinserve -- -C link-arg=-Wl,-Map="$WORK/twinserve.map"
@@ -119,6 +120,81 @@ for backend in hyper raw; do
   SPID=
 done
 
+# The constants serving reads natively, page by page: lackey misses those only the kernel
+# reads (bytes handed to a write). hyper is served again without valgrind; once it answers,
+# its binary's pages are paged out of it and dropped from the page cache, and with readahead
+# off for the binary's disk each page serving needs comes back alone, so /proc/PID/pagemap
+# shows exactly which. (Its code is placed from callgrind's runs alone: a page names only
+# the functions on it, and gathering every one of them spread serving over more windows.)
+# Needs root (process_madvise, the disk's readahead setting); without it, skipped.
+RA_FILE=$(python3 - "$BIN" <<'PY'
+import os, sys
+dev = os.stat(sys.argv[1]).st_dev
+block = os.path.realpath(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
+for queue in (f"{block}/queue", f"{block}/../queue"):
+    if os.path.exists(f"{queue}/read_ahead_kb"):
+        print(f"{queue}/read_ahead_kb")
+        break
+PY
+) || true
+if [ -n "$RA_FILE" ] && [ -w "$RA_FILE" ] && [ "$(id -u)" = 0 ]; then
+  taskset -c "${SERVER_CPU:-0}" "$BIN" -q serve --backend hyper --root "$WORK/site" \
+    --host 127.0.0.1 --port $PORT >"$WORK/native.log" 2>&1 &
+  SPID=$!
+  wait_for "$URL" || { cat "$WORK/native.log" >&2; exit 1; }
+  RA=$(cat "$RA_FILE")
+  echo 0 >"$RA_FILE"
+  python3 - "$SPID" "$(readlink -f "$BIN")" <<'PY'
+import ctypes, os, sys
+pid, binary = int(sys.argv[1]), sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+pidfd = os.pidfd_open(pid)
+for line in open(f"/proc/{pid}/maps"):
+    f = line.split()
+    if len(f) >= 6 and f[5] == binary:
+        start, end = (int(x, 16) for x in f[0].split("-"))
+        # process_madvise(pidfd, iovec, 1, MADV_PAGEOUT, 0)
+        if libc.syscall(440, pidfd, ctypes.byref(IoVec(start, end - start)), 1, 21, 0) < 0:
+            sys.exit(f"hot-text.sh: process_madvise: {os.strerror(ctypes.get_errno())}")
+fd = os.open(binary, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+PY
+  for path in / /HelloWorld.html /missing /1m.bin; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
+  if command -v wrk >/dev/null; then
+    wrk -t1 -c64 -d3s "$URL" >/dev/null
+    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
+    wrk -t1 -c1000 -d5s "$URL" >/dev/null
+  else
+    "$BIN" client "$URL" -c 64 -n 20000 --json >/dev/null
+    "$BIN" client "$URL" -c 1000 -n 40000 --json >/dev/null
+  fi
+  # The pages present, as addresses in the file's layout.
+  python3 - "$SPID" "$(readlink -f "$BIN")" >"$WORK/native.pages" <<'PY'
+import struct, sys
+pid, binary = int(sys.argv[1]), sys.argv[2]
+pagemap, base = open(f"/proc/{pid}/pagemap", "rb"), None
+for line in open(f"/proc/{pid}/maps"):
+    f = line.split()
+    if len(f) < 6 or f[5] != binary:
+        continue
+    start, end = (int(x, 16) for x in f[0].split("-"))
+    base = start - int(f[2], 16) if base is None else base
+    for page in range(start, end, 4096):
+        pagemap.seek(page // 4096 * 8)
+        if struct.unpack("Q", pagemap.read(8))[0] >> 63:
+            print(page - base)
+PY
+  echo "$RA" >"$RA_FILE"
+  RA=
+  kill -9 $SPID
+  wait $SPID 2>/dev/null || true
+  SPID=
+else
+  echo "hot-text.sh: not root, or no readahead setting for the binary's disk: no native pass" >&2
+fi
+
 nm --defined-only "$BIN" >"$WORK/nm"
 # Written aside and moved into place whole: build.rs links with whatever is there.
 python3 - "$WORK" "${MAP:-}" "$BIN" "$(readlink -f "$BIN")" >"$WORK/hot-text.ld" <<'PY'
@@ -189,6 +265,11 @@ hyper_base = int(open(f"{work}/hyper.base").read(), 16)
 raw_base = int(open(f"{work}/raw.base").read(), 16)
 hyper_start, hyper_load = dumps("hyper")
 raw_start, raw_load = dumps("raw")
+try:  # the pages of the native pass
+    touched = sorted({int(line) // 4096 * 4096 for line in open(f"{work}/native.pages")})
+except FileNotFoundError:
+    touched = []
+
 load = names(hyper_load, hyper_base)
 start = names(hyper_start, hyper_base)
 raw = names(raw_load, raw_base)
@@ -204,7 +285,8 @@ unseen = [n for a in starts for n in funcs[a]
           if re.search(r"unmap_startup_pages|7Beneath7openat2|std4sync4mpmc|std\.\.sync\.\.mpmc", n)
           and n not in done]
 groups = [("raw, starting", raw_start), ("raw, serving", raw), ("hyper, serving", load),
-          ("hyper, starting", start), ("run unseen by callgrind", unseen)]
+          ("hyper, starting", start),
+          ("run unseen by callgrind", unseen)]
 
 print("/* Generated by benches/hot-text.sh: the functions that ran while each backend served")
 print("   requests, gathered at the start of the text so that their pages are few. */")
@@ -273,6 +355,13 @@ sections = input_sections() if linkmap else []
 read = []
 for backend in ("hyper", "raw") if sections else ():
     read += [name for name in constants(backend, sections) if name not in read]
+# Then the constants on the pages hyper read natively (lackey does not see what the kernel
+# reads), but no large table: one read in one place would bring many pages.
+pages = set(touched)
+for a, size, name in sections:
+    if size <= 16384 and name not in read and any(
+            p in pages for p in range(a // 4096 * 4096, a + size, 4096)):
+        read.append(name)
 
 # Their jump tables and other constants of their own, gathered the same way, after the
 # constants serving was seen to read. Those are named exactly, as the map gives them:

@@ -200,8 +200,11 @@ impl Textbook {
     }
 
     /// Whether the server still accepts: false once Part A's one thread died.
+    /// The ledger's word comes first: the thread ends only after its listener
+    /// closed, and a case refused in between must find the server dead, so
+    /// that its retry restarts it rather than ask the closed port again.
     pub fn is_alive(&self) -> bool {
-        self.acceptor.as_ref().is_some_and(|t| !t.is_finished())
+        !self.shared.ledger.stopped() && self.acceptor.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// How many handlers have died so far.

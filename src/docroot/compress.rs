@@ -4,11 +4,11 @@
 //! own ETag, kept in a bounded cache so the same file is not compressed
 //! again. The cache is keyed by the file's identity as `stat` saw it before
 //! its bytes were read: device, inode, size, and the modification and change
-//! times. Not by its ETag, which leaves the device and the change time out: a
-//! file rewritten with its old modification time put back, or one copied
-//! with it onto another file system under the same inode number, has the
-//! same ETag but new bytes; only a change of the system clock sets the
-//! change time back.
+//! times: the fields the ETag digests, kept whole so that no two files can
+//! share a key. Only a change of the system clock sets the change time back,
+//! so a file rewritten with its old modification time put back, or copied
+//! with it onto another file system under the same inode number, is another
+//! key.
 //!
 //! A write moves the change time before it copies its bytes, so bytes read
 //! just after a change may be half written, under the identity the file

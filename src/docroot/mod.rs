@@ -914,6 +914,41 @@ mod tests {
     }
 
     #[test]
+    fn a_rewrite_of_the_same_length_with_its_mtime_put_back_has_a_new_etag() {
+        let (dir, _) = site();
+        let path = dir.path().join("root/page.html");
+        std::fs::write(&path, "<p>old</p>\n").unwrap();
+        let docroot = with_options(&dir, |_| {});
+        let etag = || {
+            let headers = Fields(vec![("Host", b"x")]);
+            let reply = docroot.respond(&RequestView {
+                method: "GET",
+                target: "/page.html",
+                version: Version::Http11,
+                headers: &headers,
+            });
+            (reply.headers[header::ETAG].clone(), body(&reply))
+        };
+        let (before, _) = etag();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::fs::write(&path, "<p>new</p>\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.len(), meta.modified().unwrap()), (11, modified));
+        let (after, bytes) = etag();
+        assert_eq!(bytes, b"<p>new</p>\n");
+        assert_ne!(
+            after, before,
+            "new bytes under the old ETag would be revalidated"
+        );
+    }
+
+    #[test]
     fn a_file_is_compressed_once_per_coding_until_it_changes() {
         let (dir, _) = site();
         let path = dir.path().join("root/page.html");
@@ -951,7 +986,7 @@ mod tests {
         }
         assert_eq!(docroot.compressed.made(), before + 1, "brotli was kept");
         // Rewritten in place, as long as before, its modification time put
-        // back: the same ETag, but new bytes, and those are what is sent.
+        // back: new bytes, and those are what is sent.
         let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
         let same_length = "<p>TEXT</p>\n".repeat(500);
         std::fs::write(&path, &same_length).unwrap();

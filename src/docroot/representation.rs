@@ -339,17 +339,27 @@ impl Representation {
     }
 }
 
-/// A strong validator from the file's identity: inode, size, and mtime to
-/// the nanosecond, so a rewrite of the same length still changes it, and a
-/// precompressed sibling (another inode) never shares it.
+/// A strong validator from the file's identity: its size, and a 64-bit
+/// FNV-1a digest of its device, inode, modification time and change time to
+/// the nanosecond. A rewrite of the same length with its modification time put
+/// back still moves the change time, which nobody can set; a copy on another
+/// file system, or a precompressed sibling (another inode), never shares it.
 fn etag_of(meta: &Metadata) -> String {
-    format!(
-        "\"{:x}-{:x}-{:x}.{:x}\"",
+    let identity = [
+        meta.dev(),
         meta.ino(),
-        meta.len(),
-        meta.mtime(),
-        meta.mtime_nsec()
-    )
+        meta.mtime() as u64,
+        meta.mtime_nsec() as u64,
+        meta.ctime() as u64,
+        meta.ctime_nsec() as u64,
+    ];
+    let digest = identity
+        .iter()
+        .flat_map(|field| field.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("\"{:x}-{digest:016x}\"", meta.len())
 }
 
 /// The MIME type from the file name; text gets an explicit charset so a
