@@ -18,15 +18,19 @@
 # compiler or dependency version; their jump tables and other constants named after them
 # are gathered before the other constants likewise. Then each backend runs under lackey,
 # which sees every load, and the constants serving read (tables, anonymous literals) are
-# named after the sections the link map gives them, exactly. Not seen: constants the kernel
-# reads (bytes handed to a write), and plain `.rodata` sections of C and assembly objects.
-# A function renamed since simply stays where the linker puts it; an anonymous constant's
-# name (`.Lanon.HASH.N`) may name another constant after a change to the code, which is
-# then gathered instead: harmless, but run this again after changing the serving path.
+# named after the sections the link map gives them, exactly; run as root, a native run of
+# hyper adds the constants on the pages it reads that lackey did not explain (constants the
+# kernel reads: bytes handed to a write). Not seen: plain `.rodata` sections of C and
+# assembly objects. A function renamed since simply stays where the linker puts it; an
+# anonymous constant's name (`.Lanon.HASH.N`) follows the code and the dependency graph, and
+# may name another constant after a change, which is then gathered instead: harmless, but
+# run this again, last, after any change, and compare with benches/resident.sh.
 #
 #   benches/hot-text.sh
 #
-# Builds twinserve itself (release). Needs valgrind and curl. Loopback only; every load is bounded.
+# Builds twinserve itself (release). Needs valgrind and curl; as root it also sets the binary's
+# disk's readahead to 0 while one server starts (restored once it answers, and on exit).
+# Loopback only; every load is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/common.sh
@@ -121,13 +125,16 @@ for backend in hyper raw; do
 done
 
 # The constants serving reads natively, page by page: lackey misses those only the kernel
-# reads (bytes handed to a write). hyper is served again without valgrind; once it answers,
-# its binary's pages are paged out of it and dropped from the page cache, and with readahead
-# off for the binary's disk each page serving needs comes back alone, so /proc/PID/pagemap
-# shows exactly which. (Its code is placed from callgrind's runs alone: a page names only
-# the functions on it, and gathering every one of them spread serving over more windows.)
-# Needs root (process_madvise, the disk's readahead setting); without it, skipped.
-RA_FILE=$(python3 - "$BIN" <<'PY'
+# reads (bytes handed to a write). hyper is served again without valgrind, started while
+# readahead is off for the binary's disk (a file takes the setting when it is opened, so
+# the server keeps it; the disk gets its own back as soon as the server answers). The
+# binary's pages are then paged out of the server and dropped from the page cache, each page
+# serving needs comes back alone, and /proc/PID/pagemap shows which. (Its code is placed from
+# callgrind's runs alone: a page names only the functions on it, and gathering every one of
+# them spread serving over more windows.) Needs root (process_madvise, the disk's readahead
+# setting) and Linux 5.10; without them, or if any step fails, the pass is skipped.
+native_pass() {
+  RA_FILE=$(python3 - "$BIN" <<'PY'
 import os, sys
 dev = os.stat(sys.argv[1]).st_dev
 block = os.path.realpath(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
@@ -136,15 +143,18 @@ for queue in (f"{block}/queue", f"{block}/../queue"):
         print(f"{queue}/read_ahead_kb")
         break
 PY
-) || true
-if [ -n "$RA_FILE" ] && [ -w "$RA_FILE" ] && [ "$(id -u)" = 0 ]; then
+  ) || return 1
+  [ -n "$RA_FILE" ] && [ -w "$RA_FILE" ] && [ "$(id -u)" = 0 ] || return 1
+  RA=$(cat "$RA_FILE")
+  echo "hot-text.sh: readahead of $RA_FILE set to 0 while the server starts (was $RA)" >&2
+  echo 0 >"$RA_FILE"
   taskset -c "${SERVER_CPU:-0}" "$BIN" -q serve --backend hyper --root "$WORK/site" \
     --host 127.0.0.1 --port $PORT >"$WORK/native.log" 2>&1 &
   SPID=$!
-  wait_for "$URL" || { cat "$WORK/native.log" >&2; exit 1; }
-  RA=$(cat "$RA_FILE")
-  echo 0 >"$RA_FILE"
-  python3 - "$SPID" "$(readlink -f "$BIN")" <<'PY'
+  wait_for "$URL" || { cat "$WORK/native.log" >&2; return 1; }
+  echo "$RA" >"$RA_FILE"
+  RA=
+  python3 - "$SPID" "$(readlink -f "$BIN")" <<'PY' || return 1
 import ctypes, os, sys
 pid, binary = int(sys.argv[1]), sys.argv[2]
 libc = ctypes.CDLL(None, use_errno=True)
@@ -152,10 +162,11 @@ class IoVec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 pidfd = os.pidfd_open(pid)
 for line in open(f"/proc/{pid}/maps"):
-    f = line.split()
-    if len(f) >= 6 and f[5] == binary:
+    f = line.rstrip("\n").split(None, 5)
+    # The read-only mappings: a written page would go to swap, not away.
+    if len(f) == 6 and f[5] == binary and "w" not in f[1]:
         start, end = (int(x, 16) for x in f[0].split("-"))
-        # process_madvise(pidfd, iovec, 1, MADV_PAGEOUT, 0)
+        # process_madvise(pidfd, iovec, 1, MADV_PAGEOUT, 0), x86-64 and arm64's number
         if libc.syscall(440, pidfd, ctypes.byref(IoVec(start, end - start)), 1, 21, 0) < 0:
             sys.exit(f"hot-text.sh: process_madvise: {os.strerror(ctypes.get_errno())}")
 fd = os.open(binary, os.O_RDONLY)
@@ -167,38 +178,43 @@ PY
     wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
     wrk -t1 -c1000 -d5s "$URL" >/dev/null
   else
-    "$BIN" client "$URL" -c 64 -n 20000 --json >/dev/null
-    "$BIN" client "$URL" -c 1000 -n 40000 --json >/dev/null
+    # A copy: the client run from the binary itself would bring its pages back.
+    cp "$BIN" "$WORK/client"
+    "$WORK/client" client "$URL" -c 64 -n 20000 --json >/dev/null
+    "$WORK/client" client "$URL" -c 1000 -n 40000 --json >/dev/null
   fi
-  # The pages present, as addresses in the file's layout.
-  python3 - "$SPID" "$(readlink -f "$BIN")" >"$WORK/native.pages" <<'PY'
-import struct, sys
+  # The pages present, as addresses in the file's layout (the first mapping is at offset 0).
+  python3 - "$SPID" "$(readlink -f "$BIN")" >"$WORK/native.pages" <<'PY' || return 1
+import os, struct, sys
 pid, binary = int(sys.argv[1]), sys.argv[2]
+size = os.sysconf("SC_PAGE_SIZE")
 pagemap, base = open(f"/proc/{pid}/pagemap", "rb"), None
 for line in open(f"/proc/{pid}/maps"):
-    f = line.split()
+    f = line.rstrip("\n").split(None, 5)
     if len(f) < 6 or f[5] != binary:
         continue
     start, end = (int(x, 16) for x in f[0].split("-"))
     base = start - int(f[2], 16) if base is None else base
-    for page in range(start, end, 4096):
-        pagemap.seek(page // 4096 * 8)
+    for page in range(start, end, size):
+        pagemap.seek(page // size * 8)
         if struct.unpack("Q", pagemap.read(8))[0] >> 63:
             print(page - base)
 PY
-  echo "$RA" >"$RA_FILE"
-  RA=
   kill -9 $SPID
   wait $SPID 2>/dev/null || true
   SPID=
-else
-  echo "hot-text.sh: not root, or no readahead setting for the binary's disk: no native pass" >&2
+}
+if ! native_pass; then
+  [ -n "$RA" ] && echo "$RA" >"$RA_FILE" && RA=
+  [ -n "$SPID" ] && kill -9 $SPID 2>/dev/null && SPID=
+  rm -f "$WORK/native.pages"
+  echo "hot-text.sh: no native pass (needs root, a block device under the binary, Linux 5.10)" >&2
 fi
 
 nm --defined-only "$BIN" >"$WORK/nm"
 # Written aside and moved into place whole: build.rs links with whatever is there.
 python3 - "$WORK" "${MAP:-}" "$BIN" "$(readlink -f "$BIN")" >"$WORK/hot-text.ld" <<'PY'
-import bisect, glob, re, sys
+import bisect, glob, os, re, sys
 work, linkmap, program = sys.argv[1], sys.argv[2], sys.argv[3:]
 
 def executed(path, loaded_at):
@@ -265,8 +281,9 @@ hyper_base = int(open(f"{work}/hyper.base").read(), 16)
 raw_base = int(open(f"{work}/raw.base").read(), 16)
 hyper_start, hyper_load = dumps("hyper")
 raw_start, raw_load = dumps("raw")
+PAGE = os.sysconf("SC_PAGE_SIZE")
 try:  # the pages of the native pass
-    touched = sorted({int(line) // 4096 * 4096 for line in open(f"{work}/native.pages")})
+    touched = sorted({int(line) // PAGE * PAGE for line in open(f"{work}/native.pages")})
 except FileNotFoundError:
     touched = []
 
@@ -355,13 +372,19 @@ sections = input_sections() if linkmap else []
 read = []
 for backend in ("hyper", "raw") if sections else ():
     read += [name for name in constants(backend, sections) if name not in read]
-# Then the constants on the pages hyper read natively (lackey does not see what the kernel
-# reads), but no large table: one read in one place would bring many pages.
-pages = set(touched)
-for a, size, name in sections:
-    if size <= 16384 and name not in read and any(
-            p in pages for p in range(a // 4096 * 4096, a + size, 4096)):
-        read.append(name)
+# Then the constants on the pages hyper read natively that no constant lackey saw read
+# explains (lackey does not see what the kernel reads), but no large table: one read in one
+# place would bring many pages.
+def pages_of(a, size):
+    return range(a // PAGE * PAGE, a + size, PAGE)
+
+explained = {p for a, size, name in sections if name in read for p in pages_of(a, size)}
+unexplained = set(touched) - explained
+natively = [name for a, size, name in sections
+            if size <= 16384 and name not in read
+            and any(p in unexplained for p in pages_of(a, size))]
+read += natively
+print(f"hot-text.sh: {len(natively)} constants from the native pass", file=sys.stderr)
 
 # Their jump tables and other constants of their own, gathered the same way, after the
 # constants serving was seen to read. Those are named exactly, as the map gives them:

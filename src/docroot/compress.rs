@@ -4,11 +4,11 @@
 //! own ETag, kept in a bounded cache so the same file is not compressed
 //! again. The cache is keyed by the file's identity as `stat` saw it before
 //! its bytes were read: device, inode, size, and the modification and change
-//! times: the fields the ETag digests, kept whole so that no two files can
-//! share a key. Only a change of the system clock sets the change time back,
-//! so a file rewritten with its old modification time put back, or copied
-//! with it onto another file system under the same inode number, is another
-//! key.
+//! times, kept whole so that no two files can share a key (the ETag digests
+//! all but the device). Only a change of the system clock sets the change
+//! time back, so a file rewritten with its old modification time put back,
+//! or copied with it onto another file system under the same inode number,
+//! is another key.
 //!
 //! A write moves the change time before it copies its bytes, so bytes read
 //! just after a change may be half written, under the identity the file

@@ -930,14 +930,25 @@ mod tests {
             (reply.headers[header::ETAG].clone(), body(&reply))
         };
         let (before, _) = etag();
-        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let old = std::fs::metadata(&path).unwrap();
+        let modified = old.modified().unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let changed = |m: &std::fs::Metadata| (m.ctime(), m.ctime_nsec());
         std::fs::write(&path, "<p>new</p>\n").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(modified)
-            .unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(modified).unwrap();
+        // Before Linux 6.13 the change time ticks with the kernel's clock:
+        // put the time back until the change time has moved (it must, within
+        // a tick), so that the test asks about the ETag, not the clock.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while changed(&std::fs::metadata(&path).unwrap()) == changed(&old) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the change time never moved"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            file.set_modified(modified).unwrap();
+        }
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!((meta.len(), meta.modified().unwrap()), (11, modified));
         let (after, bytes) = etag();

@@ -340,13 +340,16 @@ impl Representation {
 }
 
 /// A strong validator from the file's identity: its size, and a 64-bit
-/// FNV-1a digest of its device, inode, modification time and change time to
-/// the nanosecond. A rewrite of the same length with its modification time put
-/// back still moves the change time, which nobody can set; a copy on another
-/// file system, or a precompressed sibling (another inode), never shares it.
+/// FNV-1a digest of its inode and its modification and change times to the
+/// nanosecond. A rewrite of the same length with its modification time put
+/// back still moves the change time, which nobody can set (on a file system
+/// whose clock ticks coarser than the two writes, it may not move); so do a
+/// `chmod`, a rename or a new hard link, each costing its clients one fresh
+/// download. The device number is left out: some file systems (overlayfs,
+/// btrfs subvolumes, NFS) draw it at mount, and every tag would change with
+/// a restart.
 fn etag_of(meta: &Metadata) -> String {
     let identity = [
-        meta.dev(),
         meta.ino(),
         meta.mtime() as u64,
         meta.mtime_nsec() as u64,
