@@ -51,6 +51,23 @@ ulimit -n 4096 2>/dev/null || true
 cp -r site "$WORK/site"
 head -c $((1 << 20)) /dev/zero >"$WORK/site/1m.bin"
 
+# load CLIENT SMALL BIG: what every run sends. One request for each kind of answer; then, when
+# wrk is installed, benches/run.sh's loads (how its connections end is part of the path: it
+# cuts them when its time is up), or else CLIENT's built-in client, SMALL requests over 64
+# connections and BIG over 1000.
+load() {
+  local path
+  for path in / /HelloWorld.html /missing /1m.bin; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
+  if command -v wrk >/dev/null; then
+    wrk -t1 -c64 -d3s "$URL" >/dev/null
+    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
+    wrk -t1 -c1000 -d5s "$URL" >/dev/null
+  else
+    "$1" client "$URL" -c 64 -n "$2" --json >/dev/null
+    "$1" client "$URL" -c 1000 -n "$3" --json >/dev/null
+  fi
+}
+
 # Pinned to one CPU, as benches/run.sh runs them: hyper then runs a current-thread runtime.
 for backend in hyper raw; do
   taskset -c "${SERVER_CPU:-0}" valgrind --tool=callgrind --dump-instr=yes \
@@ -65,17 +82,7 @@ for backend in hyper raw; do
     "/proc/$SPID/maps" >"$WORK/$backend.base"
   [ -s "$WORK/$backend.base" ] || { echo "hot-text.sh: $BIN is not in /proc/$SPID/maps" >&2; exit 1; }
   callgrind_control -d $SPID >/dev/null
-  for path in / /HelloWorld.html /missing /1m.bin; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
-  # wrk, when installed, as benches/run.sh loads: how its connections end is part of
-  # the path (it cuts them when its time is up).
-  if command -v wrk >/dev/null; then
-    wrk -t1 -c64 -d3s "$URL" >/dev/null
-    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
-    wrk -t1 -c1000 -d5s "$URL" >/dev/null
-  else
-    "$BIN" client "$URL" -c 64 -n 2000 --json >/dev/null
-    "$BIN" client "$URL" -c 1000 -n 4000 --json >/dev/null
-  fi
+  load "$BIN" 2000 4000
   callgrind_control -d $SPID >/dev/null
   kill -9 $SPID
   wait $SPID 2>/dev/null || true
@@ -109,16 +116,8 @@ for backend in hyper raw; do
     "/proc/$SPID/maps" >"$WORK/$backend.membase"
   [ -s "$WORK/$backend.membase" ] || { echo "hot-text.sh: $BIN is not in /proc/$SPID/maps" >&2; exit 1; }
   stat -c %s "$WORK/$backend.mem" >"$WORK/$backend.mark"
-  for path in / /HelloWorld.html /missing /1m.bin; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
   # Each request costs lackey thousands of lines; a few hundred requests cover the path.
-  if command -v wrk >/dev/null; then
-    wrk -t1 -c64 -d3s "$URL" >/dev/null
-    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
-    wrk -t1 -c1000 -d5s "$URL" >/dev/null
-  else
-    "$BIN" client "$URL" -c 64 -n 200 --json >/dev/null
-    "$BIN" client "$URL" -c 1000 -n 1000 --json >/dev/null
-  fi
+  load "$BIN" 200 1000
   kill -9 $SPID
   wait $SPID 2>/dev/null || true
   SPID=
@@ -172,17 +171,9 @@ for line in open(f"/proc/{pid}/maps"):
 fd = os.open(binary, os.O_RDONLY)
 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 PY
-  for path in / /HelloWorld.html /missing /1m.bin; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
-  if command -v wrk >/dev/null; then
-    wrk -t1 -c64 -d3s "$URL" >/dev/null
-    wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
-    wrk -t1 -c1000 -d5s "$URL" >/dev/null
-  else
-    # A copy: the client run from the binary itself would bring its pages back.
-    cp "$BIN" "$WORK/client"
-    "$WORK/client" client "$URL" -c 64 -n 20000 --json >/dev/null
-    "$WORK/client" client "$URL" -c 1000 -n 40000 --json >/dev/null
-  fi
+  # A copy for the built-in client: run from the binary itself it would bring its pages back.
+  cp "$BIN" "$WORK/client"
+  load "$WORK/client" 20000 40000
   # The pages present, as addresses in the file's layout (the first mapping is at offset 0).
   python3 - "$SPID" "$(readlink -f "$BIN")" >"$WORK/native.pages" <<'PY' || return 1
 import os, struct, sys

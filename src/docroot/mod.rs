@@ -486,7 +486,7 @@ impl DocRoot {
             };
         }
         let validators = conditional::Validators {
-            // Always ASCII: `etag_of` formatted it.
+            // Always ASCII: `Identity::etag` formatted it.
             etag: rep.etag.to_str().unwrap_or_default(),
             modified: rep.modified,
         };

@@ -4,7 +4,6 @@
 
 use std::fs::{File, Metadata};
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -59,7 +58,8 @@ impl Representation {
         // MUST be replaced by that date (a file touched with a future time, a
         // clock set back). Taken before `Date` is, so never after it.
         let modified = meta.modified().ok().map(|m| m.min(SystemTime::now()));
-        let etag = header_value(etag_of(meta));
+        let source = Identity::of(meta);
+        let etag = header_value(source.etag());
         let mut fields = base_headers();
         fields.insert(header::CONTENT_TYPE, header_value(content_type(path)));
         fields.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
@@ -72,7 +72,7 @@ impl Representation {
             content: Content::File(file),
             coding: None,
             has_variants: false,
-            source: Identity::of(meta),
+            source,
         }
     }
 
@@ -337,32 +337,6 @@ impl Representation {
             prepared: None,
         }
     }
-}
-
-/// A strong validator from the file's identity: its size, and a 64-bit
-/// FNV-1a digest of its inode and its modification and change times to the
-/// nanosecond. A rewrite of the same length with its modification time put
-/// back still moves the change time, which nobody can set (on a file system
-/// whose clock ticks coarser than the two writes, it may not move); so do a
-/// `chmod`, a rename or a new hard link, each costing its clients one fresh
-/// download. The device number is left out: some file systems (overlayfs,
-/// btrfs subvolumes, NFS) draw it at mount, and every tag would change with
-/// a restart.
-fn etag_of(meta: &Metadata) -> String {
-    let identity = [
-        meta.ino(),
-        meta.mtime() as u64,
-        meta.mtime_nsec() as u64,
-        meta.ctime() as u64,
-        meta.ctime_nsec() as u64,
-    ];
-    let digest = identity
-        .iter()
-        .flat_map(|field| field.to_le_bytes())
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("\"{:x}-{digest:016x}\"", meta.len())
 }
 
 /// The MIME type from the file name; text gets an explicit charset so a
