@@ -164,6 +164,13 @@ impl Drop for ServerHandle {
     }
 }
 
+/// Unsent bytes past which a socket takes no more (`TCP_NOTSENT_LOWAT`).
+/// Unbounded, the kernel's default, a file's pieces were queued as fast as
+/// they were cut and the sending happened on the server's CPU while the
+/// client's idled: 1 MiB answers went out at half lighttpd's rate, or less
+/// ("The unsent backlog" in docs/benchmarks.md).
+pub const UNSENT_LOW_WATER: u32 = 16 * 1024;
+
 /// A listening socket as `TcpListener::bind` makes one (SO_REUSEADDR, so a
 /// restart does not wait out TIME_WAIT), with a deeper accept queue, and with
 /// the options every accepted socket needs set once here: Linux copies them
@@ -174,6 +181,10 @@ impl Drop for ServerHandle {
 /// - receive and send timeouts, for the raw backend's blocking sockets: the
 ///   idle keep-alive time (its first read waits for a request) and the
 ///   write timeout. Non-blocking sockets, hyper's, ignore both.
+/// - `TCP_NOTSENT_LOWAT`: a send stops taking bytes, and the socket stops
+///   polling writable, while [`UNSENT_LOW_WATER`] bytes wait unsent. What is
+///   in flight is not bounded, only the backlog behind it, so a file goes out
+///   as fast as the peer takes it, without megabytes queued in the kernel.
 fn bind(addr: SocketAddr, limits: &Limits) -> std::io::Result<TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
@@ -187,6 +198,7 @@ fn bind(addr: SocketAddr, limits: &Limits) -> std::io::Result<TcpListener> {
         let _ = socket.set_only_v6(false);
     }
     socket.set_tcp_nodelay(true)?;
+    socket.set_tcp_notsent_lowat(UNSENT_LOW_WATER)?;
     socket.set_read_timeout(Some(limits.idle_timeout))?;
     socket.set_write_timeout(Some(limits.write_timeout))?;
     socket.bind(&addr.into())?;
@@ -286,6 +298,7 @@ mod tests {
         let (accepted, _) = listener.accept().unwrap();
         let accepted = socket2::SockRef::from(&accepted);
         assert!(accepted.tcp_nodelay().unwrap());
+        assert_eq!(accepted.tcp_notsent_lowat().unwrap(), UNSENT_LOW_WATER);
         assert_eq!(accepted.read_timeout().unwrap(), Some(limits.idle_timeout));
         assert_eq!(
             accepted.write_timeout().unwrap(),

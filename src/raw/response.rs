@@ -143,6 +143,11 @@ impl ChunkedSender {
         socket: &TcpStream,
         first_sent: impl FnOnce(),
     ) -> io::Result<()> {
+        // Waiting in poll between calls, not inside a blocking sendfile, left
+        // the sending to the peer's acknowledgements: 1 MiB answers went out
+        // twice as fast ("The unsent backlog" in docs/benchmarks.md).
+        let nonblocking = sys::NonBlocking::set(socket)?;
+        let mut send_timeout = None;
         // The file's cursor is neither used nor moved: each call says where to read.
         let mut at = offset;
         let mut left = len;
@@ -158,9 +163,18 @@ impl ChunkedSender {
                 let sent = match sys::send_file(socket, file, &mut at, piece) {
                     Ok(0) => return Err(shrank(left, len)),
                     Ok(sent) => sent,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        let timeout = match send_timeout {
+                            Some(timeout) => timeout,
+                            None => *send_timeout.insert(socket.write_timeout()?),
+                        };
+                        sys::wait_writable(socket, timeout)?;
+                        continue;
+                    }
                     // A file the kernel cannot send from (none docroot serves
                     // on the usual file systems): the rest the plain way.
                     Err(e) if sys::cannot_send_file(&e) => {
+                        nonblocking.restore()?;
                         return self.copy_from(file, at, left, &mut &*socket, first_sent);
                     }
                     Err(e) => return Err(e),
@@ -169,7 +183,7 @@ impl ChunkedSender {
                 left -= sent as u64;
             }
         }
-        Ok(())
+        nonblocking.restore()
     }
 
     /// Sends `len` bytes of `file` from `offset` on into `out`: each piece

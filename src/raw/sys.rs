@@ -72,10 +72,10 @@ pub fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
 
 /// Sends up to `count` bytes of `file` from `*offset` on into `socket` with
 /// sendfile(2), moving `*offset` past them: how many were sent, 0 when the
-/// file ends at `*offset`. It waits as a write on the blocking socket does,
-/// so the socket's send timeout ends a wait with `WouldBlock`, as a write's;
-/// a signal is retried. sendfile has no `MSG_NOSIGNAL`: to a reset peer it
-/// raises SIGPIPE, which the Rust runtime ignores, and fails with `EPIPE`.
+/// file ends at `*offset`, `WouldBlock` when the socket, non-blocking
+/// ([`NonBlocking`]), takes nothing now. A signal is retried. sendfile has no
+/// `MSG_NOSIGNAL`: to a reset peer it raises SIGPIPE, which the Rust runtime
+/// ignores, and fails with `EPIPE`.
 pub fn send_file(
     socket: &TcpStream,
     file: &File,
@@ -86,6 +86,63 @@ pub fn send_file(
         match rustix::fs::sendfile(socket, file, Some(offset), count) {
             Err(rustix::io::Errno::INTR) => {}
             sent => return Ok(sent?),
+        }
+    }
+}
+
+/// A socket switched to non-blocking for a while, blocking again when this
+/// is dropped (or by [`NonBlocking::restore`], which reports a failure).
+pub struct NonBlocking<'a>(Option<&'a TcpStream>);
+
+impl<'a> NonBlocking<'a> {
+    pub fn set(socket: &'a TcpStream) -> io::Result<NonBlocking<'a>> {
+        socket.set_nonblocking(true)?;
+        Ok(NonBlocking(Some(socket)))
+    }
+
+    pub fn restore(mut self) -> io::Result<()> {
+        self.0.take().map_or(Ok(()), |s| s.set_nonblocking(false))
+    }
+}
+
+impl Drop for NonBlocking<'_> {
+    fn drop(&mut self) {
+        if let Some(socket) = self.0.take() {
+            let _ = socket.set_nonblocking(false);
+        }
+    }
+}
+
+/// Waits until `socket` would take more bytes, or its peer is gone (the next
+/// send says how), for at most `timeout`: past it, `WouldBlock`, as a blocking
+/// write's send timeout ends it.
+pub fn wait_writable(socket: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut fds = [rustix::event::PollFd::new(
+        socket,
+        rustix::event::PollFlags::OUT,
+    )];
+    loop {
+        let left = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        "the peer took nothing for the send timeout",
+                    ));
+                }
+                Some(Timespec {
+                    tv_sec: left.as_secs() as _,
+                    tv_nsec: left.subsec_nanos() as _,
+                })
+            }
+            None => None,
+        };
+        match rustix::event::poll(&mut fds, left.as_ref()) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => {}
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
     }
 }
