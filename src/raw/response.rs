@@ -427,15 +427,25 @@ mod tests {
         })
     }
 
+    fn is_nonblocking(socket: &TcpStream) -> bool {
+        rustix::fs::fcntl_getfl(socket)
+            .unwrap()
+            .contains(rustix::fs::OFlags::NONBLOCK)
+    }
+
     #[test]
-    fn a_file_reply_leaves_the_socket_uncorked_whether_or_not_it_failed() {
+    fn a_file_reply_leaves_the_socket_uncorked_and_blocking_whether_or_not_it_failed() {
         // In many pieces (the cork goes between the first two) and in one
         // (it goes only when the send is done), whole or failing in the first.
         for len in [100_000, 1_000] {
             let dir = tempfile::tempdir().unwrap();
             let (path, data) = pattern_file(&dir, len);
-            // A cork left on would hold the next small answer back for 200 ms.
-            let uncorked = |s: &TcpStream| assert!(!rustix::net::sockopt::tcp_cork(s).unwrap());
+            // A cork left on would hold the next small answer back for 200 ms;
+            // a socket left non-blocking would fail the next request's read.
+            let uncorked = |s: &TcpStream| {
+                assert!(!rustix::net::sockopt::tcp_cork(s).unwrap());
+                assert!(!is_nonblocking(s));
+            };
             let mut head = Vec::new();
             let reply = file_reply(&path, data.len() as u64);
             let (result, got) = reply_over_socket(reply, &mut head, uncorked);
@@ -577,6 +587,7 @@ mod tests {
         let (result, got) = std::thread::scope(|scope| {
             let sending = scope.spawn(|| {
                 let result = ChunkedSender::new(4093).send(&file, 0, len as u64, &socket, || {});
+                assert!(!is_nonblocking(&socket));
                 // What `serve` does after a failed send: close.
                 socket.shutdown(std::net::Shutdown::Both).unwrap();
                 result
@@ -616,6 +627,7 @@ mod tests {
         let sent = ChunkedSender::new(64 * 1024).send(&file, 0, len as u64, &socket, || {});
         let written = (&socket).write_all(&vec![0; len]);
         assert_eq!(sent.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert!(!is_nonblocking(&socket));
         assert_eq!(written.unwrap_err().kind(), io::ErrorKind::WouldBlock);
         drop(receiver);
     }
