@@ -476,7 +476,7 @@ fn serve_plain_h1(
 
 /// HTTP/1 on `io`: hyper's connection, with the service that sees each head
 /// before hyper reads on. With `outgoing`, `io` sends the files it maps.
-async fn serve_h1<S>(
+fn serve_h1<S>(
     io: S,
     peer: Option<SocketAddr>,
     ctx: Arc<Context>,
@@ -484,7 +484,7 @@ async fn serve_h1<S>(
     secure: bool,
     outgoing: Option<Arc<Outgoing>>,
     stop: Arc<StopSignal>,
-) -> Result<(), BoxError>
+) -> impl Future<Output = Result<(), BoxError>> + Send + 'static
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -538,16 +538,14 @@ where
             Err(NotTheOne)
         })
     });
-    // Pinned where it is made: made first and pinned after, the connection
-    // took a second slot of its size (about 0.9 kB) in every connection's task.
     let builder = if plain { &ctx.h1_plain } else { &ctx.h1 };
-    let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
-    if let Some(ended) = until_stopped(conn.as_mut(), &stop).await {
-        return Ok(ended?);
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    UntilStopped {
+        work: conn,
+        stop,
+        stopping: false,
     }
-    // Stopping: the response in flight finishes, then the connection closes.
-    conn.as_mut().graceful_shutdown();
-    Ok(conn.await?)
+    .map(|ended| Ok(ended?))
 }
 
 /// HTTP/2 on `io` (after the TLS handshake, or an h2c preface): hyper's
@@ -616,18 +614,51 @@ where
     }
 }
 
-/// `work`'s output, or `None` once `stop` has fired first. No `async fn`:
-/// one would keep a copy of its arguments besides its own state.
-fn until_stopped<'a, W: Future>(
-    mut work: Pin<&'a mut W>,
-    stop: &'a StopSignal,
-) -> impl Future<Output = Option<W::Output>> + 'a {
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(output) = work.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
+/// Work that can be asked to finish what it has begun and then end: an
+/// HTTP/1 connection finishes the answer in flight, then closes.
+trait WindDown: Future + Unpin {
+    fn wind_down(&mut self);
+}
+
+impl<I, S, B> WindDown for http1::Connection<I, S>
+where
+    S: ::hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: ::hyper::rt::Read + ::hyper::rt::Write + Unpin,
+    B: ::hyper::body::Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn wind_down(&mut self) {
+        Pin::new(self).graceful_shutdown();
+    }
+}
+
+/// `work` until it ends; once `stop` fires, wound down, and then until it
+/// ends. A future of its own, not an `async fn`: one keeps its arguments
+/// beside the locals they were moved into, and its task is the size of the
+/// connection plus both.
+struct UntilStopped<W> {
+    work: W,
+    stop: Arc<StopSignal>,
+    stopping: bool,
+}
+
+impl<W: WindDown> Future for UntilStopped<W> {
+    type Output = W::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<W::Output> {
+        let this = self.get_mut();
+        if let Poll::Ready(output) = Pin::new(&mut this.work).poll(cx) {
+            return Poll::Ready(output);
         }
-        stop.poll_fired(cx).map(|()| None)
-    })
+        if !this.stopping && this.stop.poll_fired(cx).is_ready() {
+            this.stopping = true;
+            this.work.wind_down();
+            // Nothing else would wake this task: winding down may end it now.
+            return Pin::new(&mut this.work).poll(cx);
+        }
+        Poll::Pending
+    }
 }
 
 /// One connection's word of the stop: set, and its task woken, by [`Stops`].
@@ -932,6 +963,9 @@ fn push_printable(text: &mut String, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use std::pin::Pin;
+    use std::task::Poll;
+
     /// A waker that counts its wakes.
     #[derive(Default)]
     struct Wakes(std::sync::atomic::AtomicUsize);
@@ -942,27 +976,52 @@ mod tests {
         }
     }
 
+    /// Work that ends only once wound down (with the number of times it was).
+    #[derive(Default)]
+    struct Winding {
+        wound: usize,
+    }
+
+    impl Future for Winding {
+        type Output = usize;
+        fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<usize> {
+            match self.wound {
+                0 => Poll::Pending,
+                n => Poll::Ready(n),
+            }
+        }
+    }
+
+    impl super::WindDown for Winding {
+        fn wind_down(&mut self) {
+            self.wound += 1;
+        }
+    }
+
     #[test]
-    fn a_stop_wakes_the_waiting_task_and_ends_the_wait_and_finished_work_wins() {
+    fn a_stop_wakes_the_waiting_task_and_winds_the_work_down_once_and_finished_work_ends_it() {
         use std::sync::Arc;
         use std::sync::atomic::Ordering;
-        use std::task::{Context, Poll};
+        use std::task::Context;
         let wakes = Arc::new(Wakes::default());
         let waker = std::task::Waker::from(Arc::clone(&wakes));
         let mut cx = Context::from_waker(&waker);
         let stops = super::Stops::default();
-        let signal = stops.register(1);
-        let work = std::pin::pin!(std::future::pending::<()>());
-        let mut wait = std::pin::pin!(super::until_stopped(work, &signal));
-        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        let until = |stop| super::UntilStopped {
+            work: Winding::default(),
+            stop,
+            stopping: false,
+        };
+        let mut wait = until(stops.register(1));
+        assert!(Pin::new(&mut wait).poll(&mut cx).is_pending());
         assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
         stops.stop_all();
         assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the stop wakes the task");
-        assert_eq!(wait.as_mut().poll(&mut cx), Poll::Ready(None));
-        let unstopped = super::Stops::default().register(2);
-        let done = std::pin::pin!(async { 7 });
-        let mut finished = std::pin::pin!(super::until_stopped(done, &unstopped));
-        assert_eq!(finished.as_mut().poll(&mut cx), Poll::Ready(Some(7)));
+        assert_eq!(Pin::new(&mut wait).poll(&mut cx), Poll::Ready(1));
+        // Work that ends by itself ends the wait, unstopped and unwound.
+        let mut unstopped = until(super::Stops::default().register(2));
+        unstopped.work.wound = 7;
+        assert_eq!(Pin::new(&mut unstopped).poll(&mut cx), Poll::Ready(7));
     }
 
     #[test]
