@@ -87,8 +87,8 @@ pub struct FileBody {
     chunk: usize,
     /// Reused once hyper has written and dropped the piece cut from it.
     buffer: BytesMut,
-    /// A piece being read on the blocking pool.
-    waiting: Option<JoinHandle<io::Result<Bytes>>>,
+    /// A piece being read on the blocking pool, and the buffer to keep.
+    waiting: Option<JoinHandle<io::Result<(Bytes, BytesMut)>>>,
     /// The rest of the range mapped into memory, cut into pieces rather than
     /// read ([`super::send_file`]).
     mapped: Option<Bytes>,
@@ -173,14 +173,26 @@ impl FileBody {
         Ok(Some(self.buffer.split().freeze()))
     }
 
-    fn read_on_pool(&self) -> JoinHandle<io::Result<Bytes>> {
+    /// The next piece read on the blocking pool, into this body's buffer:
+    /// allocated here, not in the pool thread's own arena, where a freed
+    /// piece stayed resident for the life of the process.
+    fn read_on_pool(&mut self) -> JoinHandle<io::Result<(Bytes, BytesMut)>> {
         let (file, offset, len) = (Arc::clone(&self.file), self.offset, self.next_len());
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        buffer.resize(len, 0);
         tokio::task::spawn_blocking(move || {
-            let mut piece = vec![0; len];
-            let n = file.read_at(&mut piece, offset)?;
-            piece.truncate(n);
-            Ok(Bytes::from(piece))
+            let n = file.read_at(&mut buffer, offset)?;
+            buffer.truncate(n);
+            Ok((buffer.split().freeze(), buffer))
         })
+    }
+
+    /// Moves the mapping, if there is one, past a piece that was read instead.
+    fn skip_mapped(&mut self, len: usize) {
+        if let Some(mapped) = &mut self.mapped {
+            bytes::Buf::advance(mapped, len.min(mapped.len()));
+        }
     }
 }
 
@@ -196,7 +208,14 @@ impl Body for FileBody {
         if let Some(waiting) = &mut this.waiting {
             let read = ready!(Pin::new(waiting).poll(cx));
             this.waiting = None;
-            let piece = read.map_err(io::Error::other).and_then(|r| r);
+            let piece = match read.map_err(io::Error::other).and_then(|r| r) {
+                Ok((piece, buffer)) => {
+                    this.buffer = buffer;
+                    this.skip_mapped(piece.len());
+                    Ok(piece)
+                }
+                Err(e) => Err(e),
+            };
             return Poll::Ready(Some(piece.and_then(|p| this.advance(p))));
         }
         if this.remaining == 0 {
@@ -205,17 +224,21 @@ impl Body for FileBody {
         let len = this
             .next_len()
             .min(this.mapped.as_ref().map_or(0, Bytes::len));
-        if let Some(mapped) = &mut this.mapped {
-            if super::send_file::resident(&mapped[..len]) {
-                let piece = mapped.split_to(len);
-                return Poll::Ready(Some(this.advance(piece)));
-            }
-            // On disk: the rest is read, on the pool where it must wait, as an
-            // unmapped file is, so that no `sendfile` waits on the worker.
-            this.mapped = None;
+        if let Some(mapped) = &mut this.mapped
+            && super::send_file::resident(&mapped[..len])
+        {
+            let piece = mapped.split_to(len);
+            return Poll::Ready(Some(this.advance(piece)));
         }
+        // Not mapped, or not all in memory: this piece is read, on the pool
+        // if it must wait, so that no `sendfile` waits on the worker. A
+        // mapping goes on with the next piece, which is looked at afresh:
+        // pages the kernel is moving look absent for a moment.
         match this.read_cached() {
-            Ok(Some(piece)) => Poll::Ready(Some(this.advance(piece))),
+            Ok(Some(piece)) => {
+                this.skip_mapped(piece.len());
+                Poll::Ready(Some(this.advance(piece)))
+            }
             Ok(None) => {
                 this.waiting = Some(this.read_on_pool());
                 // Polls the new task so it registers this waker.

@@ -16,8 +16,8 @@
 //! written, so none is), the kernel would copy it from the same pages, and
 //! its own copy of a page past the end fails with `EFAULT`, not a signal. A
 //! piece whose pages are not all in memory when it is cut is read instead,
-//! with the rest of the body, on the blocking pool ([`resident`]): `sendfile`
-//! would wait for the disk on the worker. The kernel shows a file's pages only
+//! on the blocking pool if it must wait ([`resident`]): `sendfile` would wait
+//! for the disk on the worker. The next piece is looked at afresh. The kernel shows a file's pages only
 //! to a process that owns the file or may write it (or root): any other file
 //! is never mapped, and is read as before. TLS and HTTP/2 write bodies
 //! through code that reads them, so their connections never get a mapping.
@@ -541,69 +541,77 @@ mod tests {
         assert!(outgoing.current().is_none(), "nothing keeps it once sent");
     }
 
+    /// Each frame of `response`'s body, and whether it was cut from the
+    /// mapping `outgoing` knows (else it was read).
+    async fn frames(
+        outgoing: &Outgoing,
+        response: &mut Response<ResponseBody>,
+    ) -> Vec<(Bytes, bool)> {
+        use http_body_util::BodyExt;
+        let ResponseBody::File(body) = response.body_mut() else {
+            panic!("not a file")
+        };
+        let mut frames = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            let cut = outgoing
+                .current()
+                .is_some_and(|mapping| mapping.locate(&data).is_some());
+            frames.push((data, cut));
+        }
+        frames
+    }
+
     #[tokio::test]
     async fn pieces_not_in_memory_are_read_instead() {
-        use http_body_util::BodyExt;
         let (named, content) = pattern_file(1 << 20);
         let outgoing = Outgoing::default();
         let mut response = outgoing.adopt(file_answer(&named, 0, 1 << 20));
         assert!(resident(&mapped(&mut response)), "just written");
         named.as_file().sync_all().unwrap();
         rustix::fs::fadvise(named.as_file(), 0, None, rustix::fs::Advice::DontNeed).unwrap();
-        if resident(&mapped(&mut response)) {
+        if resident(&mapped(&mut response)[..4096]) {
             // A tmpfs (or ramfs) keeps its pages: nothing here can be cold.
             eprintln!("skipped: the pages stayed in memory after DONTNEED");
             return;
         }
-        let ResponseBody::File(body) = response.body_mut() else {
-            panic!("not a file")
-        };
-        let mut got = Vec::new();
-        while let Some(frame) = body.frame().await {
-            got.extend_from_slice(&frame.unwrap().into_data().unwrap());
-            assert!(body.mapped().is_none(), "read, not cut from the mapping");
-        }
+        let frames = frames(&outgoing, &mut response).await;
+        assert!(!frames[0].1, "the cold first piece is read");
+        let got: Vec<u8> = frames.iter().flat_map(|(data, _)| data.to_vec()).collect();
         assert!(got == content);
     }
 
     #[tokio::test]
-    async fn a_body_cold_part_way_is_read_from_where_the_mapping_stopped() {
-        use http_body_util::BodyExt;
+    async fn a_cold_piece_is_read_and_the_mapping_goes_on_after_it() {
         let (named, content) = pattern_file(1 << 20);
         let outgoing = Outgoing::default();
         let mut response = outgoing.adopt(file_answer(&named, 0, 1 << 20));
         named.as_file().sync_all().unwrap();
-        // All of it dropped from the page cache, then the first half read back
-        // without readahead.
+        // All of it dropped from the page cache, then read back without
+        // readahead but for one page, in the ninth piece.
         rustix::fs::fadvise(named.as_file(), 0, None, rustix::fs::Advice::DontNeed).unwrap();
         rustix::fs::fadvise(named.as_file(), 0, None, rustix::fs::Advice::Random).unwrap();
-        let half = 512 * 1024;
-        let mut first = vec![0; half as usize];
-        std::os::unix::fs::FileExt::read_exact_at(named.as_file(), &mut first, 0).unwrap();
+        let cold = 8 * 4096;
+        let mut back = vec![0; content.len()];
+        let file = named.as_file();
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut back[..cold as usize], 0).unwrap();
+        let after = cold as usize + 4096;
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut back[after..], after as u64).unwrap();
         let body = mapped(&mut response);
-        if resident(&body[half as usize..]) {
-            eprintln!("skipped: the pages stayed in memory after DONTNEED");
+        let cold = cold as usize;
+        if resident(&body[cold..cold + 4096]) {
+            eprintln!("skipped: the page stayed in memory after DONTNEED");
             return;
         }
-        assert!(resident(&body[..half as usize]), "the first half stays");
-        let ResponseBody::File(body) = response.body_mut() else {
-            panic!("not a file")
-        };
-        let (mut got, mut from_mapping) = (Vec::new(), 0);
-        while let Some(frame) = body.frame().await {
-            got.extend_from_slice(&frame.unwrap().into_data().unwrap());
-            if body.mapped().is_some() {
-                from_mapping = got.len();
-            }
-        }
-        assert_eq!(
-            from_mapping, half as usize,
-            "cut from the mapping up to the cold half"
-        );
-        assert!(
-            got == content,
-            "then read from there: nothing skipped or repeated"
-        );
+        assert!(resident(&body[..cold]) && resident(&body[cold + 4096..]));
+        let frames = frames(&outgoing, &mut response).await;
+        let read: Vec<usize> = (frames.iter().enumerate())
+            .filter(|(_, (_, cut))| !cut)
+            .map(|(i, _)| i * 4096)
+            .collect();
+        assert_eq!(read, [cold], "that piece alone is read");
+        let got: Vec<u8> = frames.iter().flat_map(|(data, _)| data.to_vec()).collect();
+        assert!(got == content, "nothing skipped or repeated");
     }
 
     /// hyper, given a mapped body on this socket, must hand its pieces to
