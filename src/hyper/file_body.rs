@@ -191,6 +191,11 @@ impl FileBody {
     /// Moves the mapping, if there is one, past a piece that was read instead.
     fn skip_mapped(&mut self, len: usize) {
         if let Some(mapped) = &mut self.mapped {
+            debug_assert_eq!(
+                mapped.len() as u64,
+                self.remaining,
+                "the mapping keeps pace"
+            );
             bytes::Buf::advance(mapped, len.min(mapped.len()));
         }
     }

@@ -964,6 +964,8 @@ fn push_printable(text: &mut String, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
     use std::task::Poll;
 
     /// A waker that counts its wakes.
@@ -976,18 +978,22 @@ mod tests {
         }
     }
 
-    /// Work that ends only once wound down (with the number of times it was).
+    /// Work that says how many times it was wound down once it ends: when
+    /// `done`, or at once on being wound down if `ends_when_wound`.
     #[derive(Default)]
     struct Winding {
         wound: usize,
+        ends_when_wound: bool,
+        done: bool,
     }
 
     impl Future for Winding {
         type Output = usize;
         fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<usize> {
-            match self.wound {
-                0 => Poll::Pending,
-                n => Poll::Ready(n),
+            if self.done || (self.ends_when_wound && self.wound > 0) {
+                Poll::Ready(self.wound)
+            } else {
+                Poll::Pending
             }
         }
     }
@@ -998,30 +1004,52 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_stop_wakes_the_waiting_task_and_winds_the_work_down_once_and_finished_work_ends_it() {
-        use std::sync::Arc;
-        use std::sync::atomic::Ordering;
-        use std::task::Context;
-        let wakes = Arc::new(Wakes::default());
-        let waker = std::task::Waker::from(Arc::clone(&wakes));
-        let mut cx = Context::from_waker(&waker);
-        let stops = super::Stops::default();
-        let until = |stop| super::UntilStopped {
-            work: Winding::default(),
+    fn until_stopped(work: Winding, stop: Arc<super::StopSignal>) -> super::UntilStopped<Winding> {
+        super::UntilStopped {
+            work,
             stop,
             stopping: false,
-        };
-        let mut wait = until(stops.register(1));
+        }
+    }
+
+    #[test]
+    fn a_stop_wakes_the_waiting_task_and_winds_the_work_down_once() {
+        let wakes = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let stops = super::Stops::default();
+        let mut wait = until_stopped(Winding::default(), stops.register(1));
         assert!(Pin::new(&mut wait).poll(&mut cx).is_pending());
         assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
         stops.stop_all();
         assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the stop wakes the task");
+        for _ in 0..3 {
+            assert!(Pin::new(&mut wait).poll(&mut cx).is_pending());
+        }
+        assert_eq!(wait.work.wound, 1, "wound down once, however often polled");
+        wait.work.done = true;
         assert_eq!(Pin::new(&mut wait).poll(&mut cx), Poll::Ready(1));
-        // Work that ends by itself ends the wait, unstopped and unwound.
-        let mut unstopped = until(super::Stops::default().register(2));
-        unstopped.work.wound = 7;
-        assert_eq!(Pin::new(&mut unstopped).poll(&mut cx), Poll::Ready(7));
+    }
+
+    #[test]
+    fn work_wound_down_is_polled_again_at_once_and_work_that_ends_by_itself_ends_the_wait() {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let stops = super::Stops::default();
+        stops.stop_all();
+        let ends_when_wound = Winding {
+            ends_when_wound: true,
+            ..Winding::default()
+        };
+        // Nothing would wake the task again: the poll that winds it down ends it.
+        let mut wait = until_stopped(ends_when_wound, stops.register(1));
+        assert_eq!(Pin::new(&mut wait).poll(&mut cx), Poll::Ready(1));
+        let finished = Winding {
+            done: true,
+            ..Winding::default()
+        };
+        let mut unstopped = until_stopped(finished, super::Stops::default().register(2));
+        assert_eq!(Pin::new(&mut unstopped).poll(&mut cx), Poll::Ready(0));
     }
 
     #[test]

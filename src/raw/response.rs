@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
+use std::time::Instant;
 
 use super::sys;
 use crate::docroot::{Body, Reply};
@@ -148,6 +149,10 @@ impl ChunkedSender {
         // twice as fast ("The unsent backlog" in docs/benchmarks.md).
         let nonblocking = sys::NonBlocking::set(socket)?;
         let mut send_timeout = None;
+        // Set when the socket is found full; any byte sent clears it, so the
+        // timeout bounds a stall however many wakes it takes, as a blocking
+        // write's does.
+        let mut stall_ends = None;
         // The file's cursor is neither used nor moved: each call says where to read.
         let mut at = offset;
         let mut left = len;
@@ -162,13 +167,22 @@ impl ChunkedSender {
             while piece > 0 {
                 let sent = match sys::send_file(socket, file, &mut at, piece) {
                     Ok(0) => return Err(shrank(left, len)),
-                    Ok(sent) => sent,
+                    Ok(sent) => {
+                        stall_ends = None;
+                        sent
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        let timeout = match send_timeout {
-                            Some(timeout) => timeout,
-                            None => *send_timeout.insert(socket.write_timeout()?),
+                        let ends = match stall_ends {
+                            Some(ends) => ends,
+                            None => {
+                                let timeout = match send_timeout {
+                                    Some(timeout) => timeout,
+                                    None => *send_timeout.insert(socket.write_timeout()?),
+                                };
+                                *stall_ends.insert(timeout.map(|t| Instant::now() + t))
+                            }
                         };
-                        sys::wait_writable(socket, timeout)?;
+                        sys::wait_writable(socket, ends)?;
                         continue;
                     }
                     // A file the kernel cannot send from (none docroot serves

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::event::{EventfdFlags, Timespec};
@@ -114,10 +114,9 @@ impl Drop for NonBlocking<'_> {
 }
 
 /// Waits until `socket` would take more bytes, or its peer is gone (the next
-/// send says how), for at most `timeout`: past it, `WouldBlock`, as a blocking
-/// write's send timeout ends it.
-pub fn wait_writable(socket: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+/// send says how), until `deadline` at most: past it, `WouldBlock`, as a
+/// blocking write's send timeout ends it.
+pub fn wait_writable(socket: &TcpStream, deadline: Option<Instant>) -> io::Result<()> {
     let mut fds = [rustix::event::PollFd::new(
         socket,
         rustix::event::PollFlags::OUT,
@@ -125,7 +124,7 @@ pub fn wait_writable(socket: &TcpStream, timeout: Option<Duration>) -> io::Resul
     loop {
         let left = match deadline {
             Some(deadline) => {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(io::Error::new(
                         io::ErrorKind::WouldBlock,
