@@ -238,7 +238,7 @@ impl Body for FileBody {
         // Not mapped, or not all in memory: this piece is read, on the pool
         // if it must wait, so that no `sendfile` waits on the worker. A
         // mapping goes on with the next piece, which is looked at afresh:
-        // pages the kernel is moving look absent for a moment.
+        // a page the kernel is moving can look absent for a moment.
         match this.read_cached() {
             Ok(Some(piece)) => {
                 this.skip_mapped(piece.len());
