@@ -1,6 +1,7 @@
 //! The raw backend's Linux-specific calls, kept here so the rest of it reads
 //! as plain `std::net`: a scheduler hint, a non-blocking drain and send, a
-//! file sent with sendfile, and the epoll set that watches parked connections.
+//! file sent with sendfile on a socket made non-blocking for it and waited on
+//! with poll, and the epoll set that watches parked connections.
 
 use std::fs::File;
 use std::io;
