@@ -1007,6 +1007,42 @@ mod tests {
     }
 
     #[test]
+    fn an_open_file_evicted_to_make_room_is_closed_and_an_answer_holding_it_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let big = vec![b'b'; 200_000];
+        // Both made before any is kept: a name made in a watched folder
+        // empties the cache.
+        std::fs::write(root.join("big"), &big).unwrap();
+        std::fs::write(root.join("small"), vec![b's'; SMALL_FILE as usize]).unwrap();
+        let cache = FileCache::default();
+        keep_file(&cache, &root, "/big", "big");
+        let answer = cache.get("/big").expect("kept open");
+        assert!(!answer.in_memory());
+        assert!(format!("{cache:?}").contains(", 1 files open"), "{cache:?}");
+        // The small file under ever new keys, until making room for one
+        // evicts the open file (the map yields its victims in its own order).
+        let mut kept = 0;
+        while !format!("{cache:?}").contains(", 0 files open") && kept < 100_000 {
+            keep_file(&cache, &root, &format!("/small-{kept}"), "small");
+            kept += 1;
+        }
+        assert!(format!("{cache:?}").contains(", 0 files open"), "{cache:?}");
+        {
+            let state = cache.state.lock().unwrap();
+            assert!(state.bytes <= MAX_BYTES && state.entries.len() <= MAX_ENTRIES);
+            assert!(kept as usize > state.entries.len(), "evicted to make room");
+        }
+        assert!(cache.get("/big").is_none());
+        assert_eq!(counted(&cache.closed_files, 1), 1, "closed by the closer");
+        assert_eq!(
+            answer.read_all().unwrap(),
+            big,
+            "the answer's own descriptor reads on"
+        );
+    }
+
+    #[test]
     fn a_file_renamed_over_before_its_watches_is_not_kept_open() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
