@@ -175,7 +175,7 @@ impl FileBody {
 
     /// The next piece read on the blocking pool, into this body's buffer:
     /// allocated here, not in the pool thread's own arena, where a freed
-    /// piece stayed resident for the life of the process.
+    /// piece may stay resident.
     fn read_on_pool(&mut self) -> JoinHandle<io::Result<(Bytes, BytesMut)>> {
         let (file, offset, len) = (Arc::clone(&self.file), self.offset, self.next_len());
         let mut buffer = std::mem::take(&mut self.buffer);
