@@ -60,6 +60,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
+use bytes::Bytes;
+use http::HeaderMap;
 use inotify::{EventMask, Inotify, WatchMask};
 use rustix::event::Timespec;
 use rustix::event::epoll::{self, EventData, EventFlags};
@@ -628,6 +630,22 @@ impl FileCache {
             .entries
             .get(key)
             .and_then(|(rep, _)| rep.clone_cached());
+        drop(state);
+        self.retire(stale);
+        hit
+    }
+
+    /// The fields and bytes of a whole file kept in memory under `key`, if
+    /// nothing watched has changed, for a writer that dates answers itself:
+    /// the kept fields lose their `Date` once the file is old enough
+    /// ([`Representation::undate`]).
+    pub(super) fn get_whole(&self, key: &str) -> Option<(Arc<HeaderMap>, Bytes)> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let stale = state.forget_if_changed();
+        let hit = state.entries.get_mut(key).and_then(|(rep, _)| {
+            rep.undate();
+            rep.shared_whole()
+        });
         drop(state);
         self.retire(stale);
         hit

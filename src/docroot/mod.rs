@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use http::StatusCode;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 
 pub use added::{Cors, check_added_header};
 pub use cache::ChangesSeen;
@@ -46,7 +46,7 @@ use conditional::Precondition;
 use range::RangeDecision;
 use reply::{Refusal, header_value};
 use representation::Representation;
-use request::{is_valid_host, is_valid_target, origin_path};
+use request::{is_valid_host_remembered, is_valid_target, origin_path};
 use resolve::{BadPath, Lookup, Resolved, open_regular, refusal};
 
 /// Why a document root cannot be served.
@@ -152,6 +152,27 @@ fn check_fallback(root: &Root, file: &str) -> Result<PathBuf, RootError> {
         Ok(None) => Err(bad("not a regular file")),
         Err(e) => Err(bad(&format!("not found inside the root ({e})"))),
     }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more
+/// than one, or one with an invalid value (an empty one included) MUST get
+/// 400. hyper never checks.
+fn host_ok<H: HeaderSource + ?Sized>(req: &RequestView<'_, H>) -> bool {
+    match req.headers.only(&header::HOST) {
+        Ok(None) => req.version == Version::Http10,
+        Ok(Some(host)) => is_valid_host_remembered(host),
+        Err(_) => false,
+    }
+}
+
+/// A whole file's `200` from memory ([`DocRoot::respond_whole_from_memory`]).
+#[derive(Debug)]
+pub struct Whole {
+    /// Every field; `Date` only where the writer's could not stand (see
+    /// `Representation::undated`).
+    pub fields: HeaderMap,
+    /// The file's bytes; `None` for HEAD.
+    pub body: Option<Bytes>,
 }
 
 /// The longest request-target answered unless told otherwise: the request-line
@@ -348,6 +369,34 @@ impl DocRoot {
         Some(reply.answering(req.method))
     }
 
+    /// [`DocRoot::respond`]'s answer when it is a whole file kept in memory,
+    /// for a writer that dates answers itself ([`DocRoot::with_writer_dates`]):
+    /// the same checks, made the cheapest way, and the file's fields and bytes
+    /// shared with the cache. `None` for any other answer: ask `respond`.
+    pub fn respond_whole_from_memory(&self, req: &RequestView<'_, HeaderMap>) -> Option<Whole> {
+        if !self.writer_dates || self.options.compress || !self.added.adds_nothing() {
+            return None;
+        }
+        let head = match req.method {
+            "GET" => false,
+            "HEAD" => true,
+            _ => return None,
+        };
+        if req.target.len() > self.max_target_len
+            || !host_ok(req)
+            || req.headers.has_any(Self::CONDITIONS_AND_RANGE)
+        {
+            return None;
+        }
+        // Every key is a path that passed `admit` and is spelled the one way
+        // keys are (`resolve`): a target that is one needs no other check.
+        let (fields, body) = self.cache.get_whole(req.target)?;
+        Some(Whole {
+            fields: representation::fields_now(&fields),
+            body: (!head).then_some(body),
+        })
+    }
+
     /// Looks once for changes to cached files, for a caller that has read
     /// many requests and answers them with [`DocRoot::respond_from_memory`]:
     /// a change finished before a request arrived is seen by a look made
@@ -385,16 +434,7 @@ impl DocRoot {
         if !is_valid_target(req.target) {
             return Err(Box::new(Reply::status(StatusCode::BAD_REQUEST)));
         }
-        // RFC 9112 §3.2: an HTTP/1.1 request without Host, any request with more
-        // than one, or one with an invalid value (an empty one included) MUST
-        // get 400. hyper never checks.
-        let mut hosts = req.headers.values(&header::HOST);
-        let host_ok = match (hosts.next(), hosts.next()) {
-            (None, _) => req.version == Version::Http10,
-            (Some(host), None) => is_valid_host(host),
-            (Some(_), Some(_)) => false,
-        };
-        if !host_ok {
+        if !host_ok(req) {
             return Err(Box::new(Reply::status(StatusCode::BAD_REQUEST)));
         }
         match req.method {
@@ -1538,6 +1578,173 @@ mod prepared_answers {
                 assert_eq!(plain, prepared, "{method} {extra:?}");
             }
         }
+    }
+
+    /// The view of a request with `fields` as hyper hands them over.
+    fn map_of(fields: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in fields {
+            map.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn whole_answers_from_memory_are_the_full_decisions_answers() {
+        let configs: Vec<(Tweak, bool)> = vec![
+            (Box::new(|_| {}), true),
+            (Box::new(|_| {}), false),
+            (Box::new(|o| o.compress = true), true),
+            (Box::new(|o| o.security_headers = true), true),
+        ];
+        let mut from_memory = 0;
+        for (tweak, writer_dates) in configs {
+            let (dir, docroot) = open(|o| tweak(o));
+            let docroot = docroot.with_writer_dates(writer_dates);
+            std::fs::write(dir.path().join("root/a b.txt"), "spaced").unwrap();
+            std::fs::create_dir(dir.path().join("root/sub")).unwrap();
+            std::fs::write(dir.path().join("root/sub/index.html"), "sub").unwrap();
+            let host = [("host", "x")];
+            for target in ["/page.html", "/a%20b.txt", "/sub/"] {
+                let kept = docroot.respond(&RequestView {
+                    method: "GET",
+                    target,
+                    version: Version::Http11,
+                    headers: &map_of(&host),
+                });
+                assert_eq!(kept.status, 200, "{target}");
+            }
+            let targets = [
+                "/page.html",
+                "/page.html?q",
+                "//page.html",
+                "/pa%67e.html",
+                "/a%20b.txt",
+                "/a b.txt",
+                "/sub/",
+                "/sub",
+                "/sub/index.html",
+                "/missing",
+                "*",
+                "http://x/page.html",
+            ];
+            let fields: [&[(&str, &str)]; 8] = [
+                &host,
+                &[],
+                &[("host", "x"), ("host", "x")],
+                &[("host", "a b")],
+                &[("host", "")],
+                &[("host", "x"), ("range", "bytes=0-3")],
+                &[("host", "x"), ("if-none-match", "*")],
+                &[("accept", "*/*"), ("host", "x:80"), ("accept", "a")],
+            ];
+            for method in ["GET", "HEAD", "POST", "OPTIONS"] {
+                for version in [Version::Http11, Version::Http10] {
+                    for target in targets {
+                        for fields in fields {
+                            let headers = map_of(fields);
+                            let view = RequestView {
+                                method,
+                                target,
+                                version,
+                                headers: &headers,
+                            };
+                            let Some(whole) = docroot.respond_whole_from_memory(&view) else {
+                                continue;
+                            };
+                            from_memory += 1;
+                            let full = docroot.respond(&view);
+                            let case = format!("{method} {target} {version:?} {fields:?}");
+                            assert_eq!(full.status, 200, "{case}");
+                            // Each dated now, which may be a second apart.
+                            let undated = |map: &HeaderMap| {
+                                let mut map = map.clone();
+                                map.remove(header::DATE);
+                                map
+                            };
+                            assert_eq!(undated(&full.headers), undated(&whole.fields), "{case}");
+                            assert_eq!(
+                                full.headers.contains_key(header::DATE),
+                                whole.fields.contains_key(header::DATE),
+                                "{case}"
+                            );
+                            let body = match full.body {
+                                Body::Empty => None,
+                                Body::Bytes(bytes) => Some(bytes),
+                                Body::File { .. } => panic!("{case}: a file, not memory"),
+                            };
+                            assert_eq!(body, whole.body, "{case}");
+                        }
+                    }
+                }
+            }
+        }
+        // GET and HEAD of the three kept files, with one valid Host (alone or
+        // among repeated fields), over 1.1 and 1.0, and over 1.0 without
+        // one: for the default options with a writer that dates answers only.
+        assert_eq!(from_memory, 2 * 3 * (2 * 2 + 1), "answers from memory");
+    }
+
+    #[test]
+    fn a_whole_answer_from_memory_is_never_of_a_stale_file() {
+        let (dir, docroot) = open(|_| {});
+        let docroot = docroot.with_writer_dates(true);
+        let path = dir.path().join("root/page.html");
+        let headers = map_of(&[("host", "x")]);
+        let view = RequestView {
+            method: "GET",
+            target: "/page.html",
+            version: Version::Http11,
+            headers: &headers,
+        };
+        let _ = docroot.respond(&view);
+        let old = docroot.respond_whole_from_memory(&view).unwrap();
+        // Same length, new bytes: only the cache's watch can tell.
+        let new = "<p>TEXT</p>\n".repeat(100);
+        assert_eq!(old.body.unwrap().len(), new.len());
+        std::fs::write(&path, &new).unwrap();
+        assert!(docroot.respond_whole_from_memory(&view).is_none());
+        let _ = docroot.respond(&view);
+        let again = docroot.respond_whole_from_memory(&view).unwrap();
+        assert_eq!(again.body.unwrap(), new.as_bytes());
+        assert_eq!(
+            again.fields.get(header::ETAG),
+            docroot.respond(&view).headers.get(header::ETAG)
+        );
+    }
+
+    #[test]
+    fn a_kept_file_is_dated_by_the_writer_once_it_is_a_second_old() {
+        let (dir, docroot) = open(|_| {});
+        let docroot = docroot.with_writer_dates(true);
+        // Changed a fifth of a second ago: kept with a Date of its own.
+        let changed = std::time::SystemTime::now() - std::time::Duration::from_millis(200);
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("root/page.html"))
+            .unwrap();
+        file.set_modified(changed).unwrap();
+        let headers = map_of(&[("host", "x")]);
+        let view = RequestView {
+            method: "GET",
+            target: "/page.html",
+            version: Version::Http11,
+            headers: &headers,
+        };
+        assert!(docroot.respond(&view).headers.contains_key(header::DATE));
+        let whole = docroot.respond_whole_from_memory(&view).unwrap();
+        assert!(whole.fields.contains_key(header::DATE));
+        // A second after the change, the writer's clock can date it.
+        let settled = changed + std::time::Duration::from_secs(1);
+        if let Ok(left) = settled.duration_since(std::time::SystemTime::now()) {
+            std::thread::sleep(left);
+        }
+        let whole = docroot.respond_whole_from_memory(&view).unwrap();
+        assert!(!whole.fields.contains_key(header::DATE));
+        assert!(!docroot.respond(&view).headers.contains_key(header::DATE));
     }
 
     #[test]

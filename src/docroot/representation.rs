@@ -104,20 +104,34 @@ impl Representation {
     /// before the file was opened, could date the answer before its
     /// `Last-Modified`.
     pub(super) fn undated(mut self) -> Representation {
-        let recent = self
-            .modified
-            .is_some_and(|m| m + Duration::from_secs(1) > SystemTime::now());
-        if !recent {
-            // Rebuilt rather than removed from: removing moves the last field first.
-            let mut fields = HeaderMap::with_capacity(self.fields.len());
-            let kept = self
-                .fields
-                .iter()
-                .filter(|(name, _)| **name != header::DATE);
-            fields.extend(kept.map(|(name, value)| (name.clone(), value.clone())));
-            self.fields = Arc::new(fields);
-        }
+        self.undate();
         self
+    }
+
+    /// [`Representation::undated`] in place: for the cache's copy, which
+    /// keeps `Date` only for as long as the file is that recent. The
+    /// rendered fields, which never hold `Date`, stay as they are.
+    pub(super) fn undate(&mut self) {
+        let dated = self
+            .fields
+            .iter()
+            .next()
+            .is_some_and(|(name, _)| name == header::DATE);
+        let recent = || {
+            self.modified
+                .is_some_and(|m| m + Duration::from_secs(1) > SystemTime::now())
+        };
+        if !dated || recent() {
+            return;
+        }
+        // Rebuilt rather than removed from: removing moves the last field first.
+        let mut fields = HeaderMap::with_capacity(self.fields.len());
+        let kept = self
+            .fields
+            .iter()
+            .filter(|(name, _)| **name != header::DATE);
+        fields.extend(kept.map(|(name, value)| (name.clone(), value.clone())));
+        self.fields = Arc::new(fields);
     }
 
     /// A file of at most `limit` bytes read into memory; anything else (or a
@@ -261,17 +275,18 @@ impl Representation {
         })
     }
 
+    /// The fields and the bytes of a file in memory, shared.
+    pub(super) fn shared_whole(&self) -> Option<(Arc<HeaderMap>, Bytes)> {
+        match &self.content {
+            Content::Bytes(bytes) => Some((Arc::clone(&self.fields), bytes.clone())),
+            Content::File(_) => None,
+        }
+    }
+
     /// A reply with `len` bytes of this representation from `offset` on.
     pub(super) fn reply(self, status: StatusCode, offset: u64, len: u64) -> Reply {
         let mut headers = Arc::unwrap_or_clone(self.fields);
-        // In place: the fields keep their order. `Date` is the first field
-        // (`base_headers`), so it is found without hashing its name; fields
-        // without one were made for a writer that dates answers itself.
-        if let Some((name, value)) = headers.iter_mut().next()
-            && *name == header::DATE
-        {
-            *value = date_now();
-        }
+        redate(&mut headers);
         if len != self.len {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         }
@@ -375,6 +390,25 @@ fn read_cached(file: &File, len: usize) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// A copy of a file's fields for one answer: [`redate`]d.
+pub(super) fn fields_now(fields: &HeaderMap) -> HeaderMap {
+    let mut fields = fields.clone();
+    redate(&mut fields);
+    fields
+}
+
+/// Puts the current `Date` in a file's fields, in place: the fields keep
+/// their order. `Date` is the first field (`base_headers`), so it is found
+/// without hashing its name; fields without one were made for a writer that
+/// dates answers itself.
+fn redate(fields: &mut HeaderMap) {
+    if let Some((name, value)) = fields.iter_mut().next()
+        && *name == header::DATE
+    {
+        *value = date_now();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +432,13 @@ mod tests {
         };
         let whole = rep.clone_cached().unwrap().reply(StatusCode::OK, 0, 4);
         assert_ne!(whole.headers[header::DATE], old);
+        // The same for the fields of a whole file answered from memory.
+        let (fields, _) = rep.shared_whole().unwrap();
+        assert_eq!(fields[header::DATE], old);
+        assert_eq!(
+            fields_now(&fields)[header::DATE],
+            whole.headers[header::DATE]
+        );
         assert_eq!(whole.content_length(), 4);
         assert_eq!(
             names(&whole),
@@ -422,8 +463,19 @@ mod tests {
         // pass the Date, which the writer's clock may have read before it.
         let mut new_file = rep.clone_cached().unwrap();
         new_file.modified = Some(SystemTime::now());
-        let reply = new_file.undated().reply(StatusCode::OK, 0, 4);
+        let mut new_file = new_file.undated();
+        let reply = new_file.clone_cached().unwrap().reply(StatusCode::OK, 0, 4);
         assert_eq!(names(&reply), names(&whole));
+        // The cache's copy loses it in place once the file is old enough,
+        // and the bytes stay shared.
+        new_file.undate();
+        assert_eq!(new_file.fields.keys().next(), Some(&header::DATE));
+        new_file.modified = Some(SystemTime::now() - Duration::from_secs(2));
+        new_file.undate();
+        let (fields, bytes) = new_file.shared_whole().unwrap();
+        let kept: Vec<_> = fields.keys().map(|n| n.as_str().to_owned()).collect();
+        assert_eq!(kept, names(&whole)[1..]);
+        assert_eq!(bytes, "home");
         let part = rep.reply(StatusCode::PARTIAL_CONTENT, 1, 2);
         assert_eq!(part.content_length(), 2);
         assert!(matches!(part.body, Body::Bytes(ref b) if b == "om"));

@@ -21,7 +21,21 @@ pub trait HeaderSource {
     fn has_any(&self, names: &[HeaderName]) -> bool {
         names.iter().any(|name| self.values(name).next().is_some())
     }
+
+    /// The value of a field that may appear once; `Err` when it appears
+    /// more than once.
+    fn only<'s>(&'s self, name: &'s HeaderName) -> Result<Option<&'s [u8]>, Repeated> {
+        let mut values = self.values(name);
+        match (values.next(), values.next()) {
+            (value, None) => Ok(value),
+            (Some(_), Some(_)) | (None, Some(_)) => Err(Repeated),
+        }
+    }
 }
+
+/// A field that may appear once appeared more than once.
+#[derive(Debug)]
+pub struct Repeated;
 
 /// Up to this many field names, a name is first looked for by comparing it
 /// with each: most names docroot asks about are absent, and for the few
@@ -33,6 +47,18 @@ impl HeaderSource for HeaderMap {
         let absent = self.keys_len() <= SCAN_UP_TO && !self.keys().any(|key| key == name);
         let found = (!absent).then(|| self.get_all(name).iter());
         found.into_iter().flatten().map(HeaderValue::as_bytes)
+    }
+
+    fn only<'s>(&'s self, name: &'s HeaderName) -> Result<Option<&'s [u8]>, Repeated> {
+        // With no name repeated (nearly every request), one lookup says it.
+        if self.len() == self.keys_len() {
+            return Ok(self.get(name).map(HeaderValue::as_bytes));
+        }
+        let mut values = self.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (value, None) => Ok(value.map(HeaderValue::as_bytes)),
+            _ => Err(Repeated),
+        }
     }
 
     fn has_any(&self, names: &[HeaderName]) -> bool {
@@ -120,6 +146,27 @@ pub(super) fn is_valid_host(value: &[u8]) -> bool {
         _ => false,
     };
     host_ok && port_ok
+}
+
+/// [`is_valid_host`], remembering the last value found valid on this
+/// thread: nearly every request names the same host as the one before.
+pub(super) fn is_valid_host_remembered(value: &[u8]) -> bool {
+    const LONGEST: usize = 64;
+    thread_local! {
+        static LAST: std::cell::RefCell<(usize, [u8; LONGEST])> =
+            const { std::cell::RefCell::new((0, [0; LONGEST])) };
+    }
+    LAST.with_borrow_mut(|(len, last)| {
+        if *len > 0 && last[..*len] == *value {
+            return true;
+        }
+        let valid = is_valid_host(value);
+        if valid && value.len() <= LONGEST {
+            last[..value.len()].copy_from_slice(value);
+            *len = value.len();
+        }
+        valid
+    })
 }
 
 /// RFC 3986 §3.2.2: `IP-literal = "[" ( IPv6address / IPvFuture ) "]"`, the
@@ -321,6 +368,26 @@ mod tests {
     }
 
     #[test]
+    fn a_field_that_may_appear_once_is_found_alone_or_found_repeated() {
+        use http::header::{ACCEPT, HOST};
+        let mut map = HeaderMap::new();
+        assert!(matches!(map.only(&HOST), Ok(None)));
+        map.append(HOST, HeaderValue::from_static("a"));
+        assert_eq!(map.only(&HOST).unwrap(), Some(&b"a"[..]));
+        // Another name repeated leaves Host alone.
+        map.append(ACCEPT, HeaderValue::from_static("x"));
+        map.append(ACCEPT, HeaderValue::from_static("y"));
+        assert_eq!(map.only(&HOST).unwrap(), Some(&b"a"[..]));
+        assert!(map.only(&ACCEPT).is_err());
+        map.append(HOST, HeaderValue::from_static("b"));
+        assert!(map.only(&HOST).is_err());
+        let mut map = HeaderMap::new();
+        map.append(ACCEPT, HeaderValue::from_static("x"));
+        map.append(ACCEPT, HeaderValue::from_static("y"));
+        assert!(matches!(map.only(&HOST), Ok(None)));
+    }
+
+    #[test]
     fn host_values_by_rfc_3986() {
         for good in [
             "localhost",
@@ -335,6 +402,8 @@ mod tests {
             "a!$&'()*+,;=-._~",
         ] {
             assert!(is_valid_host(good.as_bytes()), "{good}");
+            assert!(is_valid_host_remembered(good.as_bytes()), "{good}");
+            assert!(is_valid_host_remembered(good.as_bytes()), "{good} again");
         }
         for bad in [
             &b""[..],
@@ -357,6 +426,19 @@ mod tests {
             b"a\tb",
         ] {
             assert!(!is_valid_host(bad), "{}", bad.escape_ascii());
+            // What was remembered stands only for itself: not for a value
+            // it begins, or one beginning with it.
+            for good in ["localhost:12000", "a"] {
+                assert!(is_valid_host_remembered(good.as_bytes()));
+                assert!(!is_valid_host_remembered(bad), "{}", bad.escape_ascii());
+                let longer = [good.as_bytes(), bad].concat();
+                assert_eq!(
+                    is_valid_host_remembered(&longer),
+                    is_valid_host(&longer),
+                    "{}",
+                    longer.escape_ascii()
+                );
+            }
         }
     }
 

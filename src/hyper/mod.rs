@@ -795,6 +795,9 @@ fn answer(req: Request<Incoming>, ctx: &Context, seen: Seen) -> Response<Respons
 }
 
 fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<ResponseBody> {
+    if let Some(response) = from_memory(&req, ctx, seen) {
+        return response;
+    }
     // The body is never read: no method this server allows has one, and the
     // socket has already ended the read side to hyper (see the service).
     let (mut parts, body) = req.into_parts();
@@ -877,6 +880,44 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
         ctx.docroot.log_exchange(&view, &exchange);
     }
     into_response(reply, ctx.chunk_size)
+}
+
+/// Nearly every request to a busy server: a GET or HEAD, in origin-form over
+/// HTTP/1, of a whole small file the cache holds. Answered from its fields
+/// and bytes without building a reply first; `None` for anything else, or
+/// when the answer is to be printed or logged.
+fn from_memory(
+    req: &Request<Incoming>,
+    ctx: &Context,
+    seen: &Seen,
+) -> Option<Response<ResponseBody>> {
+    if seen.h2 || seen.has_body || seen.fragment || seen.uri_too_long {
+        return None;
+    }
+    if ctx.print_requests || ctx.introspect || ctx.docroot.logs_exchanges() {
+        return None;
+    }
+    let view = RequestView {
+        method: req.method().as_str(),
+        target: req.uri().path_and_query()?.as_str(),
+        version: if req.version() == http::Version::HTTP_10 {
+            Version::Http10
+        } else {
+            Version::Http11
+        },
+        headers: req.headers(),
+    };
+    if req.uri().scheme().is_some() {
+        return None;
+    }
+    let whole = ctx.docroot.respond_whole_from_memory(&view)?;
+    let mut response = Response::new(
+        whole
+            .body
+            .map_or_else(ResponseBody::empty, ResponseBody::bytes),
+    );
+    *response.headers_mut() = whole.fields;
+    Some(response)
 }
 
 /// Whether `Transfer-Encoding` names any coding but `chunked`. (hyper itself

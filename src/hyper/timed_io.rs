@@ -237,18 +237,25 @@ impl RequestLine {
         }
         // The usual case, a whole line well within the limit, found without
         // a step per byte: its length and spaces then no longer matter.
-        if !self.started
-            && let Some(lf) = memchr::memchr(b'\n', bytes)
-            && lf <= limit
-            && !matches!(bytes[0], b'\r' | b'\n')
-        {
-            let line = &bytes[..lf];
-            self.started = true;
-            self.done = true;
-            // A `#` is rare: looked for first, a space before it only then.
-            self.hash = memchr::memchr(b'#', line)
-                .is_some_and(|hash| memchr::memchr(b' ', &line[..hash]).is_some());
-            return None;
+        if !self.started && !matches!(bytes.first(), None | Some(b'\r' | b'\n')) {
+            // A `#` is rare: the line's end and a `#` before it are looked for
+            // at once, a space before the `#` only when there is one.
+            let (lf, hash) = match memchr::memchr2(b'\n', b'#', bytes) {
+                Some(lf) if bytes[lf] == b'\n' => (Some(lf), false),
+                Some(hash) => (
+                    memchr::memchr(b'\n', &bytes[hash..]).map(|lf| hash + lf),
+                    memchr::memchr(b' ', &bytes[..hash]).is_some(),
+                ),
+                None => (None, false),
+            };
+            if let Some(lf) = lf
+                && lf <= limit
+            {
+                self.started = true;
+                self.done = true;
+                self.hash = hash;
+                return None;
+            }
         }
         for (i, &b) in bytes.iter().enumerate() {
             if self.done {
@@ -304,30 +311,51 @@ fn ends_head(bytes: &[u8], state: u8) -> bool {
 /// cut there never gives hyper a byte past its head; cutting early only means
 /// it reads again.
 fn cut(state: &mut u8, bytes: &[u8]) -> usize {
-    let mut i = 0;
-    while i < bytes.len() {
-        match (*state, bytes[i]) {
-            (1 | 2, b'\n') => {
+    let carried = *state;
+    // An LF ends an empty line if what comes before it, here or carried
+    // from the bytes before, is LF or LF CR.
+    let ends_empty_line = |lf: usize| match lf {
+        0 => carried != 0,
+        1 => bytes[0] == b'\n' || (bytes[0] == b'\r' && carried == 1),
+        _ => bytes[lf - 1] == b'\n' || (bytes[lf - 1] == b'\r' && bytes[lf - 2] == b'\n'),
+    };
+    // The LFs are found eight bytes at a time, as one `u64`.
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut lfs = lf_bytes(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        while lfs != 0 {
+            let lf = at + (lfs.trailing_zeros() / 8) as usize;
+            if ends_empty_line(lf) {
                 *state = 0;
-                return i + 1;
+                return lf + 1;
             }
-            (_, b'\n') => *state = 1,
-            (1, b'\r') => *state = 2,
-            (0, _) => {
-                // Nothing pending: skip to the next LF.
-                match memchr::memchr(b'\n', &bytes[i..]) {
-                    Some(lf) => {
-                        i += lf;
-                        continue;
-                    }
-                    None => return bytes.len(),
-                }
-            }
-            _ => *state = 0,
+            lfs &= lfs - 1;
         }
-        i += 1;
+        at += 8;
     }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        if b == b'\n' && ends_empty_line(at + i) {
+            *state = 0;
+            return at + i + 1;
+        }
+    }
+    *state = match bytes {
+        [] => carried,
+        [.., b'\n'] => 1,
+        [.., b'\n', b'\r'] => 2,
+        [b'\r'] if carried == 1 => 2,
+        _ => 0,
+    };
     bytes.len()
+}
+
+/// The high bit of each byte of `word` that is an LF, and no other bit. (The
+/// shorter test with a subtraction flags some bytes after a match as well.)
+fn lf_bytes(word: u64) -> u64 {
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let zero_where_lf = word ^ 0x0a0a_0a0a_0a0a_0a0a;
+    !(((zero_where_lf & LOWS) + LOWS) | zero_where_lf | LOWS)
 }
 
 /// The bounded drain after the answer to a request with an unread body.
@@ -691,8 +719,10 @@ mod tests {
         fn parts_end_wherever_a_head_can_end(
             pieces in proptest::collection::vec(
                 proptest::collection::vec(
-                    proptest::sample::select(vec![b'\r', b'\n', b'a', b' ']),
-                    1..12,
+                    // With the bytes next to LF's (and LF with its high
+                    // bit set), which a word-at-a-time search could take for it.
+                    proptest::sample::select(vec![b'\r', b'\n', b'a', b' ', 0x0b, 0x09, 0x8a]),
+                    1..30,
                 ),
                 1..6,
             ),
@@ -711,15 +741,24 @@ mod tests {
             // Where heads end, each found from the end of the one before:
             // `LF LF` or `LF CR LF`, the first LF within that message.
             let mut from = 0;
+            let mut expected = Vec::new();
             for i in 0..all.len() {
                 let ends_here = all[i] == b'\n'
                     && ((i > from && all[i - 1] == b'\n')
                         || (i >= from + 2 && all[i - 1] == b'\r' && all[i - 2] == b'\n'));
                 if ends_here {
-                    proptest::prop_assert!(ends.contains(&(i + 1)), "{:?}: {:?}", all, ends);
+                    expected.push(i + 1);
                     from = i + 1;
                 }
             }
+            // Parts end there and where reads end, and nowhere else.
+            expected.extend(pieces.iter().scan(0, |at, piece| {
+                *at += piece.len();
+                Some(*at)
+            }));
+            expected.sort_unstable();
+            expected.dedup();
+            proptest::prop_assert_eq!(ends, expected, "{:?}", all);
         }
     }
 }
