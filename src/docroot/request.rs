@@ -50,9 +50,17 @@ impl HeaderSource for HeaderMap {
     }
 
     fn only<'s>(&'s self, name: &'s HeaderName) -> Result<Option<&'s [u8]>, Repeated> {
-        // With no name repeated (nearly every request), one lookup says it.
+        // With no name repeated (nearly every request), the first value is
+        // the one: among a few fields, found by comparing names in order.
         if self.len() == self.keys_len() {
-            return Ok(self.get(name).map(HeaderValue::as_bytes));
+            let value = if self.keys_len() <= SCAN_UP_TO {
+                self.iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value)
+            } else {
+                self.get(name)
+            };
+            return Ok(value.map(HeaderValue::as_bytes));
         }
         let mut values = self.get_all(name).iter();
         match (values.next(), values.next()) {
