@@ -508,10 +508,14 @@ where
     // answer is decided here too, so the future hyper awaits is a ready one.
     let service = service_fn(move |req: Request<Incoming>| {
         let served = served.fetch_add(1, Ordering::Relaxed) + 1;
-        let has_body = !::hyper::body::Body::is_end_stream(req.body())
-            || HeaderSource::values(req.headers(), &http::header::TRANSFER_ENCODING)
-                .next()
-                .is_some();
+        // hyper answers 400 to a Transfer-Encoding that does not end in
+        // chunked (and to any in HTTP/1.0), so a request that has the field
+        // has a chunked body: the body's end says it all.
+        let has_body = !::hyper::body::Body::is_end_stream(req.body());
+        debug_assert!(
+            has_body || !req.headers().contains_key(http::header::TRANSFER_ENCODING),
+            "hyper passed Transfer-Encoding without a body"
+        );
         // A request line cut at the limit is refused and, like a body, left unread.
         let uri_too_long = wire.uri_too_long();
         if has_body || uri_too_long {

@@ -320,21 +320,20 @@ fn cut(state: &mut u8, bytes: &[u8]) -> usize {
         _ => bytes[lf - 1] == b'\n' || (bytes[lf - 1] == b'\r' && bytes[lf - 2] == b'\n'),
     };
     // The LFs are found eight bytes at a time, as one `u64`.
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        let mut lfs = lf_bytes(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+    let (words, rest) = bytes.as_chunks::<8>();
+    for (w, word) in words.iter().enumerate() {
+        let mut lfs = lf_bytes(u64::from_le_bytes(*word));
         while lfs != 0 {
-            let lf = at + (lfs.trailing_zeros() / 8) as usize;
+            let lf = w * 8 + (lfs.trailing_zeros() / 8) as usize;
             if ends_empty_line(lf) {
                 *state = 0;
                 return lf + 1;
             }
             lfs &= lfs - 1;
         }
-        at += 8;
     }
-    for (i, &b) in words.remainder().iter().enumerate() {
+    let at = words.len() * 8;
+    for (i, &b) in rest.iter().enumerate() {
         if b == b'\n' && ends_empty_line(at + i) {
             *state = 0;
             return at + i + 1;
