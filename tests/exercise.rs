@@ -143,6 +143,31 @@ fn binary_once_walkthrough() {
     assert!(stdout.contains("2 failures (refused 2)"), "{stdout}");
 }
 
+/// `--print-requests` without `--once` prints every request, the repeated
+/// ones for a file already kept in memory included, on both backends.
+#[test]
+fn every_request_is_printed_however_it_is_answered() {
+    let site = TestSite::new();
+    for backend in ["raw", "hyper"] {
+        let mut child = serve_binary(&site, &["--print-requests", "--backend", backend]);
+        let port = read_port(&mut child);
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(request(addr, "GET", "/HelloWorld.html", "").status, 200);
+        }
+        // Each head is printed before its answer is written.
+        let _ = child.kill();
+        let _ = wait_with_timeout(&mut child, Duration::from_secs(5));
+        let mut printed = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut printed).unwrap();
+        assert_eq!(
+            printed.matches("GET /HelloWorld.html HTTP/1.1\n").count(),
+            3,
+            "{backend}: {printed}"
+        );
+    }
+}
+
 /// Part B: many clients at once, each answered in full.
 #[test]
 fn many_clients_at_once() {

@@ -64,6 +64,18 @@ fn rows(etag: &str, max_request_line: usize) -> Vec<Row> {
             head("http://user:pw@localhost/index.html", ""),
             400,
         ),
+        // The path of a file already kept (each row's next request asks for
+        // it), behind a target docroot refuses: still refused.
+        row(
+            "absolute-form, userinfo, a kept file",
+            head("http://user:pw@localhost/sub/index.html", ""),
+            400,
+        ),
+        row(
+            "absolute-form, another scheme, a kept file",
+            head("ftp://localhost/sub/index.html", ""),
+            400,
+        ),
         row("bad percent-encoding", head("/%zz", ""), 400),
         row("missing (404.html)", head("/missing", ""), 404),
         row("symlink out", head("/escape", ""), 404),

@@ -491,6 +491,7 @@ impl State {
 
 /// A look for changes to what the cache holds (`DocRoot::see_changes`);
 /// only the cache makes one.
+#[derive(Debug)]
 pub struct ChangesSeen(());
 
 /// See the module documentation.
@@ -627,10 +628,15 @@ impl FileCache {
         drop(unsent);
     }
 
-    /// The representation kept under `key`, if nothing watched has changed.
-    pub(super) fn get(&self, key: &str) -> Option<Representation> {
+    /// The representation kept under `key`, if nothing watched has changed:
+    /// the cache looks, unless `seen` is a look made for this request already
+    /// (after it was read).
+    pub(super) fn get(&self, key: &str, seen: Option<&ChangesSeen>) -> Option<Representation> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let stale = state.forget_if_changed();
+        let stale = match seen {
+            Some(_) => Retired::default(),
+            None => state.forget_if_changed(),
+        };
         let hit = state
             .entries
             .get(key)
@@ -643,8 +649,9 @@ impl FileCache {
     /// The fields and bytes of a whole file kept in memory under `key`, if
     /// nothing watched has changed, for a writer that dates answers itself:
     /// the kept fields lose their `Date` once the file is old enough
-    /// ([`Representation::undate`]).
-    pub(super) fn get_whole(&self, key: &str) -> Option<(Arc<HeaderMap>, Bytes)> {
+    /// ([`Representation::undate`]). Else the look made, for [`FileCache::get`]
+    /// to answer the same request without another.
+    pub(super) fn get_whole(&self, key: &str) -> Result<(Arc<HeaderMap>, Bytes), ChangesSeen> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let stale = state.forget_if_changed();
         let hit = state.entries.get_mut(key).and_then(|(rep, _)| {
@@ -653,7 +660,7 @@ impl FileCache {
         });
         drop(state);
         self.retire(stale);
-        hit
+        hit.ok_or(ChangesSeen(()))
     }
 
     /// Empties the cache if anything watched has changed, for a caller that
@@ -998,8 +1005,8 @@ mod tests {
         cache.state.lock().unwrap().max_files = 2;
         let keep = |name: &str| keep_file(&cache, &root, &format!("/{name}"), name);
         keep("a");
-        let first = cache.get("/a").expect("kept open");
-        let second = cache.get("/a").expect("kept open");
+        let first = cache.get("/a", None).expect("kept open");
+        let second = cache.get("/a", None).expect("kept open");
         assert!(!first.in_memory());
         // Each hit its own descriptor: one answer's end leaves another's intact.
         drop(first);
@@ -1010,19 +1017,19 @@ mod tests {
 
         keep("b");
         keep("c");
-        assert!(cache.get("/b").is_some());
-        assert!(cache.get("/c").is_none(), "past the bound: {cache:?}");
+        assert!(cache.get("/b", None).is_some());
+        assert!(cache.get("/c", None).is_none(), "past the bound: {cache:?}");
         assert!(format!("{cache:?}").contains("2 files open"), "{cache:?}");
         // Kept again at the bound: the entry replaced, counted once.
         keep("b");
-        assert!(cache.get("/b").is_some());
+        assert!(cache.get("/b", None).is_some());
         assert!(format!("{cache:?}").contains("2 files open"), "{cache:?}");
 
         // A change to one empties the cache, and every descriptor with it,
         // closed by the closer: the last descriptor of a deleted file frees
         // its blocks as it closes, which no serving thread may wait for.
         std::fs::write(root.join("a"), data(b'z')).unwrap();
-        assert!(cache.get("/a").is_none());
+        assert!(cache.get("/a", None).is_none());
         assert!(format!("{cache:?}").contains("(0 entries, 0 bytes, 0 files open"));
         assert_eq!(second.read_all().unwrap(), data(b'z'), "read as it is now");
         let closed = counted(&cache.closed_files, 3);
@@ -1040,7 +1047,7 @@ mod tests {
         std::fs::write(root.join("small"), vec![b's'; SMALL_FILE as usize]).unwrap();
         let cache = FileCache::default();
         keep_file(&cache, &root, "/big", "big");
-        let answer = cache.get("/big").expect("kept open");
+        let answer = cache.get("/big", None).expect("kept open");
         assert!(!answer.in_memory());
         assert!(format!("{cache:?}").contains(", 1 files open"), "{cache:?}");
         // The small file under ever new keys, until making room for one
@@ -1056,7 +1063,7 @@ mod tests {
             assert!(state.bytes <= MAX_BYTES && state.entries.len() <= MAX_ENTRIES);
             assert!(kept as usize > state.entries.len(), "evicted to make room");
         }
-        assert!(cache.get("/big").is_none());
+        assert!(cache.get("/big", None).is_none());
         assert_eq!(counted(&cache.closed_files, 1), 1, "closed by the closer");
         assert_eq!(
             answer.read_all().unwrap(),
@@ -1094,10 +1101,10 @@ mod tests {
         };
         let cache = FileCache::default();
         cache.keep(&served, &beneath, &candidate, &rep);
-        assert!(cache.get("/big.bin").is_none(), "{cache:?}");
+        assert!(cache.get("/big.bin", None).is_none(), "{cache:?}");
         // Looked up again, the file now there is kept.
         keep_file(&cache, &root, "/big.bin", "big.bin");
-        let hit = cache.get("/big.bin").expect("kept");
+        let hit = cache.get("/big.bin", None).expect("kept");
         assert_eq!(hit.read_all().unwrap(), vec![b'b'; 200_000]);
     }
 
@@ -1130,7 +1137,7 @@ mod tests {
         let cache = FileCache::default();
         cache.keep(&served, &beneath, &candidate(now), &read);
         assert!(format!("{cache:?}").contains("(0 entries"), "{cache:?}");
-        assert!(cache.get("/big.bin").is_none());
+        assert!(cache.get("/big.bin", None).is_none());
 
         // Read again, unchanged since: kept, and big as it is.
         let file = File::open(&path).unwrap();
@@ -1139,7 +1146,7 @@ mod tests {
             .into_memory(1 << 20)
             .finish(&HeaderValue::from_static("no-cache"));
         cache.keep(&served, &beneath, &candidate(Identity::of(&meta)), &fresh);
-        let hit = cache.get("/big.bin").expect("kept");
+        let hit = cache.get("/big.bin", None).expect("kept");
         assert_eq!(hit.read_all().unwrap(), changed);
     }
 
@@ -1195,7 +1202,7 @@ mod tests {
         std::fs::write(root.join("index.html"), "home").unwrap();
         let cache = FileCache::default();
         keep_file(&cache, &root, "/index.html", "index.html");
-        assert!(cache.get("/index.html").is_some(), "{cache:?}");
+        assert!(cache.get("/index.html", None).is_some(), "{cache:?}");
         assert!(
             cache.closer.lock().unwrap().is_none(),
             "started before a change"
@@ -1203,7 +1210,7 @@ mod tests {
 
         std::fs::write(root.join("index.html"), "away").unwrap();
         let before = CLOSED_HERE.with(|n| n.get());
-        assert!(cache.get("/index.html").is_none(), "{cache:?}");
+        assert!(cache.get("/index.html", None).is_none(), "{cache:?}");
         assert_eq!(
             CLOSED_HERE.with(|n| n.get()),
             before,
@@ -1212,10 +1219,10 @@ mod tests {
         assert_eq!(closed_by_the_closer(&cache, 1), 1);
         // The new watcher is the one in use: a change is still seen.
         keep_file(&cache, &root, "/index.html", "index.html");
-        assert!(cache.get("/index.html").is_some(), "{cache:?}");
+        assert!(cache.get("/index.html", None).is_some(), "{cache:?}");
         std::fs::write(root.join("index.html"), "again").unwrap();
         assert!(cache.see_changes().is_some());
-        assert!(cache.get("/index.html").is_none(), "{cache:?}");
+        assert!(cache.get("/index.html", None).is_none(), "{cache:?}");
         assert_eq!(closed_by_the_closer(&cache, 2), 2);
         assert_eq!(drop_and_join(cache), 2);
     }
@@ -1227,7 +1234,11 @@ mod tests {
         std::fs::write(root.join("big.bin"), vec![b'a'; 200_000]).unwrap();
         let cache = FileCache::default();
         keep_file(&cache, &root, "/big.bin", "big.bin");
-        assert!(cache.get("/big.bin").is_some_and(|hit| !hit.in_memory()));
+        assert!(
+            cache
+                .get("/big.bin", None)
+                .is_some_and(|hit| !hit.in_memory())
+        );
         // The closer started, and as busy as it may be with watchers.
         cache.retire(Retired {
             watcher: Watcher::new().ok(),
@@ -1241,7 +1252,7 @@ mod tests {
 
         std::fs::write(root.join("big.bin"), "away").unwrap();
         let before = CLOSED_HERE.with(|n| n.get());
-        assert!(cache.get("/big.bin").is_none(), "{cache:?}");
+        assert!(cache.get("/big.bin", None).is_none(), "{cache:?}");
         assert_eq!(
             CLOSED_HERE.with(|n| n.get()),
             before + 1,
@@ -1261,10 +1272,10 @@ mod tests {
         for round in 0..rounds {
             std::fs::write(root.join("page.html"), round.to_string()).unwrap();
             keep_file(&cache, &root, "/page.html", "page.html");
-            let hit = cache.get("/page.html").expect("kept");
+            let hit = cache.get("/page.html", None).expect("kept");
             assert_eq!(hit.read_all().unwrap(), round.to_string().as_bytes());
             std::fs::write(root.join("page.html"), "changed").unwrap();
-            assert!(cache.get("/page.html").is_none(), "{cache:?}");
+            assert!(cache.get("/page.html", None).is_none(), "{cache:?}");
         }
         let emptied = cache.state.lock().unwrap().emptied;
         assert!(emptied >= rounds, "{cache:?}");
@@ -1310,7 +1321,9 @@ mod tests {
             assert!(still_on_disk(&beneath, &candidate, &watched.copy));
             between();
             cache.insert(candidate.key, watched);
-            cache.get("/page.html").map(|hit| hit.read_all().unwrap())
+            cache
+                .get("/page.html", None)
+                .map(|hit| hit.read_all().unwrap())
         };
         assert_eq!(round("one", &|| {}).as_deref(), Some(&b"one"[..]));
         // Rewritten after the compare: the insert itself sees the event.
@@ -1322,7 +1335,7 @@ mod tests {
         // this file's watches with it: kept now, no later change would show.
         let seen_elsewhere = || {
             std::fs::write(&path, "THREE").unwrap();
-            assert!(cache.get("/other").is_none());
+            assert!(cache.get("/other", None).is_none());
         };
         assert_eq!(round("three", &seen_elsewhere), None);
         assert_eq!(std::fs::read(&path).unwrap(), b"THREE");

@@ -435,10 +435,7 @@ mod tests {
         // The same for the fields of a whole file answered from memory.
         let (fields, _) = rep.shared_whole().unwrap();
         assert_eq!(fields[header::DATE], old);
-        assert_eq!(
-            fields_now(&fields)[header::DATE],
-            whole.headers[header::DATE]
-        );
+        assert_ne!(fields_now(&fields)[header::DATE], old);
         assert_eq!(whole.content_length(), 4);
         assert_eq!(
             names(&whole),

@@ -317,6 +317,11 @@ pub(super) fn is_valid_target(target: &str) -> bool {
     bytes.contains(&b':') && is_valid_host(bytes)
 }
 
+/// `query` (RFC 3986 §3.4): pchars, `/` and `?`.
+pub(super) fn is_query(bytes: &[u8]) -> bool {
+    well_formed(bytes, QUERY)
+}
+
 /// `path-abempty [ "?" query ]`: pchars and `/`, then after the first `?`
 /// pchars, `/` and `?`.
 fn is_path_and_query(bytes: &[u8]) -> bool {
@@ -393,6 +398,19 @@ mod tests {
         map.append(ACCEPT, HeaderValue::from_static("x"));
         map.append(ACCEPT, HeaderValue::from_static("y"));
         assert!(matches!(map.only(&HOST), Ok(None)));
+    }
+
+    #[test]
+    fn only_valid_hosts_are_remembered() {
+        // On a thread that has remembered nothing, an empty Host is no match.
+        let fresh = std::thread::spawn(|| is_valid_host_remembered(b"")).join();
+        assert!(!fresh.unwrap());
+        // An invalid value is refused each time it comes, not remembered.
+        assert!(!is_valid_host_remembered(b"a b"));
+        assert!(!is_valid_host_remembered(b"a b"));
+        let long = format!("{}:80", "a".repeat(100));
+        assert!(is_valid_host_remembered(long.as_bytes()));
+        assert!(is_valid_host_remembered(long.as_bytes()));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode, utf8_percent_encode};
 
 use super::beneath::{Beneath, Found, Root};
-use super::cache::FileCache;
+use super::cache::{ChangesSeen, FileCache};
 use super::reply::Refusal;
 use super::representation::Representation;
 use super::request::is_path_byte;
@@ -76,6 +76,8 @@ pub(super) struct Lookup<'a> {
     pub(super) serve_hidden: bool,
     /// A folder without `index.html` is listed.
     pub(super) list_dirs: bool,
+    /// A look for changes made for this request already, after it was read.
+    pub(super) seen: Option<&'a ChangesSeen>,
 }
 
 impl Lookup<'_> {
@@ -94,7 +96,7 @@ impl Lookup<'_> {
         // then the path is its own key, and a hit needs no decoding at all
         // (only paths that passed the checks below were ever kept).
         let normal = is_normal_form(path);
-        if normal && let Some(representation) = self.cache.get(path) {
+        if normal && let Some(representation) = self.cache.get(path, self.seen) {
             return Ok(Resolved::Cached(representation));
         }
         let mut relative = PathBuf::new();
@@ -122,7 +124,7 @@ impl Lookup<'_> {
         // Every spelling of one path (`//a`, `/%61`) is one key.
         let key = cache_key(&segments, wants_directory);
         debug_assert!(!normal || key == path, "{path} is not its own key {key}");
-        if !normal && let Some(representation) = self.cache.get(&key) {
+        if !normal && let Some(representation) = self.cache.get(&key, self.seen) {
             return Ok(Resolved::Cached(representation));
         }
         let beneath = self.root.now();

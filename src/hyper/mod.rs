@@ -43,7 +43,7 @@ mod h2;
 mod send_file;
 mod timed_io;
 
-use crate::docroot::{Body, DocRoot, HeaderSource, Reply, RequestView, Version};
+use crate::docroot::{Body, ChangesSeen, DocRoot, HeaderSource, Reply, RequestView, Version};
 use crate::server::Started;
 use crate::tls::Tls;
 use crate::{Backend, Config, Shutdown};
@@ -799,9 +799,10 @@ fn answer(req: Request<Incoming>, ctx: &Context, seen: Seen) -> Response<Respons
 }
 
 fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<ResponseBody> {
-    if let Some(response) = from_memory(&req, ctx, seen) {
-        return response;
-    }
+    let changes_seen = match from_memory(&req, ctx, seen) {
+        Ok(response) => return response,
+        Err(changes_seen) => changes_seen,
+    };
     // The body is never read: no method this server allows has one, and the
     // socket has already ended the read side to hyper (see the service).
     let (mut parts, body) = req.into_parts();
@@ -877,7 +878,10 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
     // The clock is read only when a line will be written (the access log or
     // `-v`), decided by the same call as the raw backend's.
     let started = ctx.docroot.logs_exchanges().then(std::time::Instant::now);
-    let reply = ctx.docroot.respond(&view);
+    let reply = match &changes_seen {
+        Some(changes_seen) => ctx.docroot.respond_seen(&view, changes_seen),
+        None => ctx.docroot.respond(&view),
+    };
     if let Some(started) = started {
         // The access log and `-v`: one call, the same as the raw backend's.
         let exchange = crate::access_log::Exchange::new(seen.peer, &reply, started);
@@ -888,22 +892,23 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
 
 /// Nearly every request to a busy server: a GET or HEAD, in origin-form over
 /// HTTP/1, of a whole small file the cache holds. Answered from its fields
-/// and bytes without building a reply first; `None` for anything else, or
-/// when the answer is to be printed or logged.
+/// and bytes without building a reply first. For anything else, or when the
+/// answer is to be printed or logged, the cache's look for changes if it made
+/// one (the whole decision then makes no other).
 fn from_memory(
     req: &Request<Incoming>,
     ctx: &Context,
     seen: &Seen,
-) -> Option<Response<ResponseBody>> {
+) -> Result<Response<ResponseBody>, Option<ChangesSeen>> {
     if seen.h2 || seen.has_body || seen.fragment || seen.uri_too_long {
-        return None;
+        return Err(None);
     }
     if ctx.print_requests || ctx.introspect || ctx.docroot.logs_exchanges() {
-        return None;
+        return Err(None);
     }
     let view = RequestView {
         method: req.method().as_str(),
-        target: req.uri().path_and_query()?.as_str(),
+        target: req.uri().path_and_query().ok_or(None)?.as_str(),
         version: if req.version() == http::Version::HTTP_10 {
             Version::Http10
         } else {
@@ -912,7 +917,7 @@ fn from_memory(
         headers: req.headers(),
     };
     if req.uri().scheme().is_some() {
-        return None;
+        return Err(None);
     }
     let whole = ctx.docroot.respond_whole_from_memory(&view)?;
     let mut response = Response::new(
@@ -921,7 +926,7 @@ fn from_memory(
             .map_or_else(ResponseBody::empty, ResponseBody::bytes),
     );
     *response.headers_mut() = whole.fields;
-    Some(response)
+    Ok(response)
 }
 
 /// Whether `Transfer-Encoding` names any coding but `chunked`. (hyper itself

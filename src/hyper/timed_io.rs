@@ -665,6 +665,39 @@ mod tests {
         assert_eq!(parts, [&b"\r\n\r\n"[..], b"GET / HTTP/1.1\r\n\r\n", b"X"]);
     }
 
+    /// `cut` as the definition reads, a byte at a time.
+    fn cut_bytewise(state: &mut u8, bytes: &[u8]) -> usize {
+        for (i, &b) in bytes.iter().enumerate() {
+            *state = match (*state, b) {
+                (1 | 2, b'\n') => {
+                    *state = 0;
+                    return i + 1;
+                }
+                (_, b'\n') => 1,
+                (1, b'\r') => 2,
+                _ => 0,
+            };
+        }
+        bytes.len()
+    }
+
+    #[test]
+    fn heads_are_cut_where_a_byte_at_a_time_search_cuts_them() {
+        // Every input of up to seven bytes of four kinds, from each state.
+        let kinds = [b'\r', b'\n', b'a', 0x8a];
+        for len in 0..=7u32 {
+            for n in 0..4usize.pow(len) {
+                let bytes: Vec<u8> = (0..len).map(|i| kinds[n / 4usize.pow(i) % 4]).collect();
+                for state in 0..3 {
+                    let (mut fast, mut slow) = (state, state);
+                    let cut_at = cut(&mut fast, &bytes);
+                    let expected = cut_bytewise(&mut slow, &bytes);
+                    assert_eq!((cut_at, fast), (expected, slow), "{state} {bytes:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn empty_lines_are_no_head_and_do_not_stop_its_clock() {
         use super::{Handed, RequestLine, Wire};
