@@ -380,7 +380,7 @@ impl DocRoot {
     }
 
     /// [`DocRoot::respond`]'s answer when it is a whole file kept in memory,
-    /// for a writer that dates answers itself ([`DocRoot::with_writer_dates`]):
+    /// for a writer that dates answers itself (`DocRoot::with_writer_dates`):
     /// the same checks, made the cheapest way, and the file's fields and bytes
     /// shared with the cache. For any other answer, ask `respond`, or
     /// `respond_seen` with the look for changes made here, if one was.
