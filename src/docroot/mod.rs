@@ -341,9 +341,10 @@ impl DocRoot {
     pub fn respond_seen<H: HeaderSource + ?Sized>(
         &self,
         req: &RequestView<'_, H>,
-        seen: &ChangesSeen,
+        seen: ChangesSeen,
     ) -> Reply {
-        self.respond_as(req, false, Some(seen))
+        // Taken, not borrowed: one look stands for the one request it was made for.
+        self.respond_as(req, false, Some(&seen))
     }
 
     /// [`DocRoot::respond`] for a writer of HTTP/1.1 that can send fields
@@ -1650,6 +1651,16 @@ mod prepared_answers {
             std::fs::write(dir.path().join("root/a b.txt"), "spaced").unwrap();
             std::fs::create_dir(dir.path().join("root/sub")).unwrap();
             std::fs::write(dir.path().join("root/sub/index.html"), "sub").unwrap();
+            // Changed seconds ago, so no answer carries docroot's own `Date`,
+            // which one cache drops and the other keeps a second on.
+            let past = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
+            for file in ["page.html", "a b.txt", "sub/index.html"] {
+                let file = std::fs::File::options()
+                    .write(true)
+                    .open(dir.path().join("root").join(file))
+                    .unwrap();
+                file.set_modified(past).unwrap();
+            }
             // The answers to compare with come from a docroot of their own, so
             // nothing the quick answers do to the cache can hide from them.
             let reference = DocRoot::open(&dir.path().join("root"), options)
@@ -1716,7 +1727,7 @@ mod prepared_answers {
                                 }
                                 Err(Some(seen)) => {
                                     looked += 1;
-                                    answer_of(&docroot.respond_seen(&view, &seen))
+                                    answer_of(&docroot.respond_seen(&view, seen))
                                 }
                                 Err(None) => answer_of(&docroot.respond(&view)),
                             };
@@ -1732,6 +1743,53 @@ mod prepared_answers {
         // with a writer that dates answers only.
         assert_eq!(from_memory, 2 * 6 * (2 * 2 + 1), "answers from memory");
         assert!(looked > 0, "no look handed on");
+    }
+
+    #[test]
+    fn a_look_handed_on_never_serves_a_stale_file() {
+        let (dir, docroot) = open(|_| {});
+        let docroot = docroot.with_writer_dates(true);
+        let headers = map_of(&[("host", "x")]);
+        let view = |target| RequestView {
+            method: "GET",
+            target,
+            version: Version::Http11,
+            headers: &headers,
+        };
+        let _ = docroot.respond(&view("/page.html"));
+        assert!(
+            docroot
+                .respond_whole_from_memory(&view("/page.html"))
+                .is_ok()
+        );
+        // Same length, new bytes: only the cache's watch can tell.
+        let new = "<p>TEXT</p>\n".repeat(100);
+        std::fs::write(dir.path().join("root/page.html"), &new).unwrap();
+        // Another spelling of the kept path: not answered from memory, and
+        // the look made on the way is the one the whole decision relies on.
+        let seen = docroot
+            .respond_whole_from_memory(&view("/pa%67e.html"))
+            .unwrap_err()
+            .expect("a look was made");
+        let reply = docroot.respond_seen(&view("/pa%67e.html"), seen);
+        assert!(matches!(reply.body, Body::Bytes(ref b) if b == new.as_bytes()));
+    }
+
+    #[test]
+    fn a_query_past_the_target_limit_is_refused_on_a_kept_path() {
+        let (_dir, docroot) = open(|_| {});
+        let docroot = docroot.with_writer_dates(true).with_max_target_len(64);
+        let headers = map_of(&[("host", "x")]);
+        let long = format!("/page.html?{}", "a".repeat(64));
+        let view = |target| RequestView {
+            method: "GET",
+            target,
+            version: Version::Http11,
+            headers: &headers,
+        };
+        assert_eq!(docroot.respond(&view("/page.html")).status, 200);
+        assert!(docroot.respond_whole_from_memory(&view(&long)).is_err());
+        assert_eq!(docroot.respond(&view(&long)).status, 414);
     }
 
     #[test]

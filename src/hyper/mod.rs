@@ -878,7 +878,7 @@ fn decide(req: Request<Incoming>, ctx: &Context, seen: &Seen) -> Response<Respon
     // The clock is read only when a line will be written (the access log or
     // `-v`), decided by the same call as the raw backend's.
     let started = ctx.docroot.logs_exchanges().then(std::time::Instant::now);
-    let reply = match &changes_seen {
+    let reply = match changes_seen {
         Some(changes_seen) => ctx.docroot.respond_seen(&view, changes_seen),
         None => ctx.docroot.respond(&view),
     };

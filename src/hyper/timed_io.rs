@@ -683,16 +683,23 @@ mod tests {
 
     #[test]
     fn heads_are_cut_where_a_byte_at_a_time_search_cuts_them() {
-        // Every input of up to seven bytes of four kinds, from each state.
-        let kinds = [b'\r', b'\n', b'a', 0x8a];
-        for len in 0..=7u32 {
-            for n in 0..4usize.pow(len) {
-                let bytes: Vec<u8> = (0..len).map(|i| kinds[n / 4usize.pow(i) % 4]).collect();
-                for state in 0..3 {
-                    let (mut fast, mut slow) = (state, state);
-                    let cut_at = cut(&mut fast, &bytes);
-                    let expected = cut_bytewise(&mut slow, &bytes);
-                    assert_eq!((cut_at, fast), (expected, slow), "{state} {bytes:?}");
+        // Every input of up to six bytes of five kinds (with the bytes a
+        // word-at-a-time search could take for an LF), from each state, after
+        // 0 to 9 other bytes: at every place in a word and across two words.
+        let kinds = [b'\r', b'\n', b'a', 0x8a, 0x0b];
+        for len in 0..=6u32 {
+            for n in 0..5usize.pow(len) {
+                let tail = (0..len).map(|i| kinds[n / 5usize.pow(i) % 5]);
+                for lead in 0..10 {
+                    let bytes: Vec<u8> = std::iter::repeat_n(b'a', lead)
+                        .chain(tail.clone())
+                        .collect();
+                    for state in 0..3 {
+                        let (mut fast, mut slow) = (state, state);
+                        let cut_at = cut(&mut fast, &bytes);
+                        let expected = cut_bytewise(&mut slow, &bytes);
+                        assert_eq!((cut_at, fast), (expected, slow), "{state} {bytes:?}");
+                    }
                 }
             }
         }
