@@ -588,15 +588,10 @@ impl FileCache {
     /// Closes what a change or an eviction let go of on the closer, not on
     /// this serving thread; a watcher's successor is in place already, so
     /// nothing goes unseen.
-    #[inline]
-    fn retire(&self, old: Retired) {
-        // Nearly always nothing: decided where the lookup is, without a call.
-        if !old.is_empty() {
-            self.hand_to_closer(old);
+    fn retire(&self, mut old: Retired) {
+        if old.is_empty() {
+            return;
         }
-    }
-
-    fn hand_to_closer(&self, mut old: Retired) {
         let mut closer = self.closer.lock().unwrap_or_else(PoisonError::into_inner);
         if closer.is_none() {
             match Closer::start(
