@@ -41,14 +41,26 @@ fn init_logging(quiet: bool, verbose: u8) {
     };
     let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // A RUST_LOG that does not parse is said so, not silently dropped: a
+    // user who set it is waiting for lines that would never come.
+    let (filter, refused) = match std::env::var("RUST_LOG") {
+        Err(std::env::VarError::NotPresent) => (EnvFilter::new(&level), None),
+        Ok(directives) if directives.is_empty() => (EnvFilter::new(&level), None),
+        Ok(directives) => match EnvFilter::try_new(&directives) {
+            Ok(filter) => (filter, None),
+            Err(e) => (EnvFilter::new(&level), Some(e.to_string())),
+        },
+        Err(e) => (EnvFilter::new(&level), Some(e.to_string())),
+    };
     tracing_subscriber::fmt()
         .compact()
         // The module path is the code's business, not the reader's.
         .with_target(false)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(colour)
         .init();
+    if let Some(e) = refused {
+        tracing::warn!("RUST_LOG ignored ({e}); logging as the flags say");
+    }
 }

@@ -127,6 +127,30 @@ fn without_a_site_folder_the_advice_is_to_name_one() {
 }
 
 #[test]
+fn a_log_filter_that_does_not_parse_is_said_so() {
+    let empty = tempfile::tempdir().unwrap();
+    let stderr_with = |filter: &str| {
+        let out = Command::new(BIN)
+            .args(["serve", "--port", "0"])
+            .env("RUST_LOG", filter)
+            .env("NO_COLOR", "1")
+            .current_dir(empty.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{filter}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let refused = stderr_with("info,twinserve=loudly");
+    assert!(refused.contains("WARN"), "{refused}");
+    assert!(refused.contains("RUST_LOG ignored"), "{refused}");
+    // The flags' level applies instead: the error itself still shows.
+    assert!(refused.contains("twinserve serve DIR"), "{refused}");
+    let taken = stderr_with("error");
+    assert_eq!(taken.lines().count(), 1, "{taken}");
+    assert!(!taken.contains("RUST_LOG"), "{taken}");
+}
+
+#[test]
 fn host_names_and_ipv6_literals() {
     let site = TestSite::new();
     let root = site.root();
