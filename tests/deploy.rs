@@ -228,6 +228,7 @@ fn cors_answers_reads_and_preflights() {
 fn a_fallback_serves_the_app_for_its_own_routes() {
     let site = TestSite::new();
     std::fs::write(site.root().join("app.html"), "<div id=app></div>").unwrap();
+    site.age_all();
     for backend in BACKENDS {
         for all in [false, true] {
             let server = site.start_with(backend, |c| {
@@ -413,6 +414,7 @@ fn compression_on_the_fly_by_q_value_never_for_ranges() {
     site.big_file("photo.png", 50_000);
     std::fs::write(site.root().join("pre.txt"), page.repeat(2)).unwrap();
     std::fs::write(site.root().join("pre.txt.zst"), b"precompressed zstd").unwrap();
+    site.age_all();
     for backend in BACKENDS {
         let server = site.start_with(backend, |c| c.docroot.compress = true);
         let addr = server.local_addr();

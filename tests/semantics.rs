@@ -29,6 +29,7 @@ fn site() -> (TestSite, Vec<u8>) {
     std::fs::write(files.join(".secret-note"), "x").unwrap();
     std::fs::create_dir_all(root.join(".git")).unwrap();
     std::fs::write(root.join(".git/config"), "[core]").unwrap();
+    site.age_all();
     (site, big)
 }
 

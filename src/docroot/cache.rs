@@ -632,10 +632,10 @@ impl FileCache {
             Some(_) => Retired::default(),
             None => state.forget_if_changed(),
         };
-        let hit = state
-            .entries
-            .get(key)
-            .and_then(|(rep, _)| rep.clone_cached());
+        let hit = state.entries.get_mut(key).and_then(|(rep, _)| {
+            rep.settle();
+            rep.clone_cached()
+        });
         drop(state);
         self.retire(stale);
         hit
@@ -643,14 +643,14 @@ impl FileCache {
 
     /// The fields and bytes of a whole file kept in memory under `key`, if
     /// nothing watched has changed, for a writer that dates answers itself:
-    /// the kept fields lose their `Date` once the file is old enough
-    /// ([`Representation::undate`]). Else the look made, for [`FileCache::get`]
+    /// the kept fields gain their validators and lose their `Date` once the
+    /// file is old enough ([`Representation::settle`]). Else the look made, for [`FileCache::get`]
     /// to answer the same request without another.
     pub(super) fn get_whole(&self, key: &str) -> Result<(Arc<HeaderMap>, Bytes), ChangesSeen> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let stale = state.forget_if_changed();
         let hit = state.entries.get_mut(key).and_then(|(rep, _)| {
-            rep.undate();
+            rep.settle();
             rep.shared_whole()
         });
         drop(state);
@@ -676,12 +676,13 @@ impl FileCache {
     /// also while another thread holds the cache: the caller must not wait.
     pub(super) fn get_seen(&self, key: &str, seen: &ChangesSeen) -> Option<Representation> {
         let _ = seen;
-        let state = self.try_lock()?;
-        state
-            .entries
-            .get(key)
-            .filter(|(rep, _)| rep.in_memory())
-            .and_then(|(rep, _)| rep.clone_cached())
+        let mut state = self.try_lock()?;
+        let (rep, _) = state.entries.get_mut(key)?;
+        if !rep.in_memory() {
+            return None;
+        }
+        rep.settle();
+        rep.clone_cached()
     }
 
     fn try_lock(&self) -> Option<MutexGuard<'_, State>> {

@@ -20,11 +20,13 @@ pub(super) enum Precondition {
     Failed,
 }
 
-/// The validators of the selected representation.
+/// The validators of the selected representation; none for a file changed
+/// within the last second (`Representation::settle`): no tag then matches
+/// but `*`, and the dates are ignored.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Validators<'a> {
     /// The strong ETag, quotes included.
-    pub(super) etag: &'a str,
+    pub(super) etag: Option<&'a str>,
     pub(super) modified: Option<SystemTime>,
 }
 
@@ -80,7 +82,10 @@ pub(super) fn if_range_allows<H: HeaderSource + ?Sized>(headers: &H, v: Validato
     let text = text.trim_matches([' ', '\t']);
     if text.starts_with('"') || text.starts_with("W/") {
         return entity_tags(text).is_some_and(|tags| {
-            tags.len() == 1 && !tags[0].0 && tags[0].1 == v.etag.trim_matches('"')
+            tags.len() == 1
+                && !tags[0].0
+                && v.etag
+                    .is_some_and(|etag| tags[0].1 == etag.trim_matches('"'))
         });
     }
     match (parse_date(text), v.modified) {
@@ -222,10 +227,13 @@ fn seconds(time: SystemTime) -> u64 {
 }
 
 /// `*` or a list of entity-tags, one of which matches `etag`.
-fn list_matches(field: &str, etag: &str, strong: bool) -> bool {
+fn list_matches(field: &str, etag: Option<&str>, strong: bool) -> bool {
     if field.trim_matches([' ', '\t']) == "*" {
         return true;
     }
+    let Some(etag) = etag else {
+        return false;
+    };
     let opaque = etag.trim_matches('"');
     entity_tags(field).is_some_and(|tags| {
         tags.iter()
@@ -277,7 +285,7 @@ mod tests {
 
     fn v() -> Validators<'static> {
         Validators {
-            etag: "\"abc\"",
+            etag: Some("\"abc\""),
             modified: Some(UNIX_EPOCH + Duration::from_secs(MODIFIED) + Duration::from_millis(500)),
         }
     }

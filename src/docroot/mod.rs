@@ -553,11 +553,7 @@ impl DocRoot {
                 rep.reply(StatusCode::OK, 0, total)
             };
         }
-        let validators = conditional::Validators {
-            // Always ASCII: `Identity::etag` formatted it.
-            etag: rep.etag.to_str().unwrap_or_default(),
-            modified: rep.modified,
-        };
+        let validators = rep.validators();
         let get_or_head = matches!(req.method, "GET" | "HEAD");
         match conditional::evaluate(req.headers, get_or_head, validators) {
             Precondition::Failed => Reply::status(StatusCode::PRECONDITION_FAILED),
@@ -777,10 +773,25 @@ mod tests {
         std::fs::write(root.join("a b.txt"), "spaced").unwrap();
         std::fs::write(root.join(".hidden"), "hidden").unwrap();
         std::fs::write(dir.path().join("secret.txt"), "SECRET").unwrap();
+        for file in ["index.html", "sub/index.html", "a b.txt", ".hidden"] {
+            age(&root.join(file));
+        }
         std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("out")).unwrap();
         std::os::unix::fs::symlink(dir.path(), root.join("outdir")).unwrap();
         let docroot = DocRoot::open(&root, Options::default()).unwrap();
         (dir, docroot)
+    }
+
+    /// Makes `path` an hour old, as a site's files are: a file changed
+    /// within the last second is sent without validators.
+    pub(super) fn age(path: &Path) {
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
     }
 
     fn get(docroot: &DocRoot, target: &str) -> Reply {
@@ -986,6 +997,7 @@ mod tests {
         let (dir, _) = site();
         let path = dir.path().join("root/page.html");
         std::fs::write(&path, "<p>old</p>\n").unwrap();
+        age(&path);
         let docroot = with_options(&dir, |_| {});
         let etag = || {
             let headers = Fields(vec![("Host", b"x")]);
@@ -1511,6 +1523,7 @@ mod prepared_answers {
         let root = dir.path().join("root");
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("page.html"), "<p>text</p>\n".repeat(100)).unwrap();
+        super::tests::age(&root.join("page.html"));
         let mut options = Options::default();
         tweak(&mut options);
         let docroot = DocRoot::open(&root, options).unwrap();
@@ -1822,6 +1835,131 @@ mod prepared_answers {
         let whole = docroot.respond_whole_from_memory(&view).unwrap();
         assert!(!whole.fields.contains_key(header::DATE));
         assert!(!docroot.respond(&view).headers.contains_key(header::DATE));
+    }
+
+    /// A write moves a file's modification time before it copies the bytes:
+    /// for a second after a change, no answer carries a validator a client
+    /// could keep half-written bytes by, nor does any condition match one.
+    /// Then the cache's copy gains them, on every path, in the usual order.
+    #[test]
+    fn a_file_changed_within_a_second_is_sent_without_validators_until_then() {
+        use std::time::{Duration, SystemTime};
+        let (dir, raw) = open(|_| {});
+        let root = dir.path().join("root");
+        let docroot = |writer_dates, compress| {
+            let options = Options {
+                compress,
+                ..Options::default()
+            };
+            let docroot = DocRoot::open(&root, options).unwrap();
+            docroot.with_writer_dates(writer_dates)
+        };
+        let hyper = docroot(true, false);
+        // A docroot per way to a kept copy: the first to ask after the second
+        // is up must be the one that settles it.
+        let ways: Vec<DocRoot> = (0..5).map(|way| docroot(way >= 3, false)).collect();
+        let compressing = docroot(false, true);
+        let changed = SystemTime::now();
+        File::options()
+            .write(true)
+            .open(root.join("page.html"))
+            .unwrap()
+            .set_modified(changed)
+            .unwrap();
+        let meta = std::fs::metadata(root.join("page.html")).unwrap();
+        let would_be = Identity::of(&meta).etag();
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
+        // Each way's fields but Date, as `wire` puts them: opened (the first
+        // time only), then kept.
+        let answers = || {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                seen.push(wire(&ask(&ways[0], "GET", Version::Http11, &[], false)).1);
+                seen.push(wire(&ask(&ways[1], "GET", Version::Http11, &[], true)).1);
+                let headers = map_of(&[("host", "x")]);
+                let view = RequestView {
+                    method: "GET",
+                    target: "/page.html",
+                    version: Version::Http11,
+                    headers: &headers,
+                };
+                let changes = ways[2].see_changes().unwrap();
+                let from_memory = ways[2].respond_from_memory(&view, &changes);
+                let reply = from_memory.unwrap_or_else(|| ways[2].respond_prepared(&view));
+                seen.push(wire(&reply).1);
+                seen.push(wire(&ask(&ways[3], "GET", Version::Http11, &[], false)).1);
+                let whole = match ways[4].respond_whole_from_memory(&view) {
+                    Ok(whole) => whole.fields,
+                    Err(_) => ways[4].respond(&view).headers,
+                };
+                let fields = whole.iter().filter(|(name, _)| *name != header::DATE);
+                seen.push(
+                    fields
+                        .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap()))
+                        .collect(),
+                );
+            }
+            seen
+        };
+        let statuses = |asked: &[(&'static str, &str)]| {
+            let mut got = vec![ask(&hyper, "GET", Version::Http11, asked, false).status];
+            got.push(ask(&raw, "GET", Version::Http11, asked, true).status);
+            got.push(ask(&raw, "GET", Version::Http11, asked, false).status);
+            got
+        };
+        let conditions: [(&'static str, &str); 6] = [
+            ("If-None-Match", &would_be),
+            ("If-Modified-Since", &later),
+            ("If-Match", &would_be),
+            ("If-Match", "*"),
+            ("If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            ("If-Range", &would_be),
+        ];
+        let ask_all = || {
+            conditions.map(|(name, value)| {
+                let mut asked = vec![(name, value)];
+                if name == "If-Range" {
+                    asked.push(("Range", "bytes=0-1"));
+                }
+                statuses(&asked)
+            })
+        };
+        let gzip = [("Accept-Encoding", "gzip")];
+        let compressed = ask(&compressing, "GET", Version::Http11, &gzip, false);
+        let recent = (answers(), ask_all());
+        // Only while the file was that recent does this prove anything.
+        let elapsed = SystemTime::now().duration_since(changed);
+        assert!(
+            elapsed.is_ok_and(|e| e < Duration::from_millis(900)),
+            "this test ran too slowly to see a recent file"
+        );
+        let has_validators = |lines: &[String]| {
+            let is = |l: &&String| l.starts_with("etag:") || l.starts_with("last-modified:");
+            lines.iter().filter(is).count()
+        };
+        for lines in &recent.0 {
+            assert_eq!(has_validators(lines), 0, "{lines:?}");
+        }
+        assert_eq!(compressed.headers[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(has_validators(&wire(&compressed).1), 0);
+        // The would-be tag and a later date match nothing; the rest, as they would.
+        let expected = [200, 200, 412, 200, 200, 200].map(|s| vec![s; 3]);
+        assert_eq!(recent.1, expected);
+        let settled = changed + Duration::from_secs(1);
+        if let Ok(left) = settled.duration_since(SystemTime::now()) {
+            std::thread::sleep(left);
+        }
+        // The same copies, settled in place: as a file settled from the start.
+        let (settled_answers, settled_statuses) = (answers(), ask_all());
+        let fresh = DocRoot::open(&root, Options::default()).unwrap();
+        let (_, reference, _) = wire(&ask(&fresh, "GET", Version::Http11, &[], false));
+        assert_eq!(has_validators(&reference), 2);
+        assert!(reference.iter().any(|l| *l == format!("etag: {would_be}")));
+        for lines in &settled_answers {
+            assert_eq!(lines, &reference);
+        }
+        let expected = [304, 304, 200, 200, 412, 206].map(|s| vec![s; 3]);
+        assert_eq!(settled_statuses, expected);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 
 use super::cache::{self, Identity};
+use super::conditional::Validators;
 use super::reply::{Body, Prepared, Reply, base_headers, date_now, header_value};
 
 /// What a file answer is made of: the bytes (an open file, or a small file
@@ -40,6 +41,15 @@ pub(super) struct Representation {
     /// The file the bytes came from, as `stat` saw it before they were read:
     /// what bodies compressed from them are kept under.
     pub(super) source: Identity,
+    /// Whether the fields carry the validators a resource's have: not while
+    /// the file was changed within the last second ([`Representation::settle`]).
+    settled: bool,
+    /// When a file modified within a second of being opened is a second
+    /// old: its validators are held back until then.
+    settles_at: SystemTime,
+    /// Whether `Date` leaves the fields once the file is a second old, for a
+    /// writer that dates answers itself ([`Representation::undated`]).
+    writer_dates: bool,
 }
 
 #[derive(Debug)]
@@ -57,7 +67,14 @@ impl Representation {
         // RFC 9110 §8.8.2.1: a Last-Modified later than the message's Date
         // MUST be replaced by that date (a file touched with a future time, a
         // clock set back). Taken before `Date` is, so never after it.
-        let modified = meta.modified().ok().map(|m| m.min(SystemTime::now()));
+        let now = SystemTime::now();
+        let modified = meta.modified().ok().map(|m| m.min(now));
+        // From the time the file holds, not the one sent: a time in the
+        // future is no write under way, but a clock that was set back.
+        let settles_at = match meta.modified() {
+            Ok(m) if recent(Some(m), now) && recent(Some(now), m) => m + SETTLE,
+            _ => SystemTime::UNIX_EPOCH,
+        };
         let source = Identity::of(meta);
         let etag = header_value(source.etag());
         let mut fields = base_headers();
@@ -73,19 +90,23 @@ impl Representation {
             coding: None,
             has_variants: false,
             source,
+            // A page's fields: no validators to hold back (see `finish`).
+            settled: true,
+            settles_at,
+            writer_dates: false,
         }
     }
 
-    /// Adds the validators and the fields that depend on the coding chosen,
-    /// the variants found and the docroot's `Cache-Control`.
+    /// Adds the validators (once settled) and the fields that depend on the
+    /// coding chosen, the variants found and the docroot's `Cache-Control`.
     pub(super) fn finish(mut self, cache_control: &HeaderValue) -> Representation {
         self.rendered = None;
+        self.settled = SystemTime::now() >= self.settles_at;
+        let validators = self
+            .settled
+            .then(|| self.validator_fields().collect::<Vec<_>>());
         let fields = Arc::make_mut(&mut self.fields);
-        fields.insert(header::ETAG, self.etag.clone());
-        if let Some(modified) = self.modified {
-            let value = header_value(httpdate::fmt_http_date(modified));
-            fields.insert(header::LAST_MODIFIED, value);
-        }
+        fields.extend(validators.into_iter().flatten());
         fields.insert(header::CACHE_CONTROL, cache_control.clone());
         fields.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Some(coding) = self.coding {
@@ -98,40 +119,75 @@ impl Representation {
         self
     }
 
-    /// The same without `Date`, for a writer that dates answers itself:
-    /// [`Representation::reply`] then adds none. Kept when the file changed
-    /// within the last second (RFC 9110 §8.8.2.1): a writer's clock, read
-    /// before the file was opened, could date the answer before its
-    /// `Last-Modified`.
+    /// `ETag` and `Last-Modified`, as they follow `Content-Length`.
+    fn validator_fields(&self) -> impl Iterator<Item = (header::HeaderName, HeaderValue)> {
+        let modified = self.modified.map(|m| {
+            (
+                header::LAST_MODIFIED,
+                header_value(httpdate::fmt_http_date(m)),
+            )
+        });
+        std::iter::once((header::ETAG, self.etag.clone())).chain(modified)
+    }
+
+    /// The same without `Date` once the file is a second old, for a writer
+    /// that dates answers itself: [`Representation::reply`] then adds none.
+    /// Kept while the file is more recent (RFC 9110 §8.8.2.1): a writer's
+    /// clock, read before the file was opened, could date the answer before
+    /// its `Last-Modified`.
     pub(super) fn undated(mut self) -> Representation {
-        self.undate();
+        self.writer_dates = true;
+        self.settle();
         self
     }
 
-    /// [`Representation::undated`] in place: for the cache's copy, which
-    /// keeps `Date` only for as long as the file is that recent. The
-    /// rendered fields, which never hold `Date`, stay as they are.
-    pub(super) fn undate(&mut self) {
-        let dated = self
-            .fields
-            .iter()
-            .next()
-            .is_some_and(|(name, _)| name == header::DATE);
-        let recent = || {
-            self.modified
-                .is_some_and(|m| m + Duration::from_secs(1) > SystemTime::now())
+    /// Once the file is a second old, and not before: adds the validators,
+    /// and drops `Date` for a writer that dates answers itself. A write
+    /// moves the file's modification time before it copies its bytes, so
+    /// bytes read within a second of it may be half written; a validator
+    /// sent with them would let a client keep them as current, for good.
+    /// Bytes a change was still copying when the cache kept them are
+    /// forgotten when it ends (the cache watches), so the cache's copy
+    /// settles in place, here, on the way out.
+    pub(super) fn settle(&mut self) {
+        self.settle_at(SystemTime::now());
+    }
+
+    fn settle_at(&mut self, now: SystemTime) {
+        let dated = || {
+            self.fields
+                .iter()
+                .next()
+                .is_some_and(|(name, _)| name == header::DATE)
         };
-        if !dated || recent() {
+        if self.settled && !(self.writer_dates && dated()) {
             return;
         }
-        // Rebuilt rather than removed from: removing moves the last field first.
-        let mut fields = HeaderMap::with_capacity(self.fields.len());
-        let kept = self
-            .fields
-            .iter()
-            .filter(|(name, _)| **name != header::DATE);
-        fields.extend(kept.map(|(name, value)| (name.clone(), value.clone())));
+        let validators_due = !self.settled && now >= self.settles_at;
+        let undate = self.writer_dates && dated() && !recent(self.modified, now);
+        if !validators_due && !undate {
+            return;
+        }
+        // Rebuilt rather than inserted into or removed from: the fields keep
+        // the order a representation settled from the start has.
+        let validators = validators_due.then(|| self.validator_fields().collect::<Vec<_>>());
+        let mut fields = HeaderMap::with_capacity(self.fields.len() + 2);
+        for (name, value) in self.fields.iter() {
+            if *name == header::DATE && undate {
+                continue;
+            }
+            fields.append(name.clone(), value.clone());
+            if *name == header::CONTENT_LENGTH
+                && let Some(validators) = &validators
+            {
+                fields.extend(validators.iter().cloned());
+            }
+        }
         self.fields = Arc::new(fields);
+        self.settled |= validators_due;
+        if self.rendered.is_some() {
+            self.render();
+        }
     }
 
     /// A file of at most `limit` bytes read into memory; anything else (or a
@@ -207,7 +263,9 @@ impl Representation {
         let mut fields = HeaderMap::clone(&self.fields);
         fields.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         fields.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
-        fields.insert(header::ETAG, etag.clone());
+        if self.settled {
+            fields.insert(header::ETAG, etag.clone());
+        }
         fields.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         Representation {
             len: body.len() as u64,
@@ -219,6 +277,9 @@ impl Representation {
             coding: Some(coding),
             has_variants: true,
             source: self.source,
+            settled: self.settled,
+            settles_at: self.settles_at,
+            writer_dates: self.writer_dates,
         }
     }
 
@@ -236,7 +297,18 @@ impl Representation {
             .map(|(name, value)| name.as_str().len() + value.len() + PER_FIELD)
             .sum();
         let rendered = self.rendered.as_ref().map_or(0, Bytes::len);
-        (std::mem::size_of::<Representation>() + body + fields + rendered + self.etag.len()) as u64
+        // Counted before they are added: the cache's copy settles in place.
+        let held_back = if self.settled {
+            0
+        } else {
+            "etag".len() + self.etag.len() + "last-modified".len() + 29 + 2 * PER_FIELD
+        };
+        (std::mem::size_of::<Representation>()
+            + body
+            + fields
+            + rendered
+            + self.etag.len()
+            + held_back) as u64
     }
 
     /// Renders the fields for [`Representation::reply_prepared`], in the order
@@ -272,7 +344,25 @@ impl Representation {
             coding: self.coding,
             has_variants: self.has_variants,
             source: self.source,
+            settled: self.settled,
+            settles_at: self.settles_at,
+            writer_dates: self.writer_dates,
         })
+    }
+
+    /// What preconditions are evaluated against: nothing until settled.
+    pub(super) fn validators(&self) -> Validators<'_> {
+        if !self.settled {
+            return Validators {
+                etag: None,
+                modified: None,
+            };
+        }
+        Validators {
+            // Always ASCII: `Identity::etag` formatted it.
+            etag: self.etag.to_str().ok(),
+            modified: self.modified,
+        }
     }
 
     /// The fields and the bytes of a file in memory, shared.
@@ -354,6 +444,15 @@ impl Representation {
     }
 }
 
+/// How long after a change to a file its validators are held back.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// Whether a file last modified at `modified` changed within [`SETTLE`]
+/// before `now` (or at any time after it).
+fn recent(modified: Option<SystemTime>, now: SystemTime) -> bool {
+    modified.is_some_and(|m| m + SETTLE > now)
+}
+
 /// The MIME type from the file name; text gets an explicit charset so a
 /// browser never has to guess (and `nosniff` forbids it to).
 fn content_type(path: &Path) -> String {
@@ -413,16 +512,28 @@ fn redate(fields: &mut HeaderMap) {
 mod tests {
     use super::*;
 
+    /// `path`'s representation as docroot makes it, its bytes in memory.
+    fn finished(path: &Path) -> Representation {
+        let file = File::open(path).unwrap();
+        let meta = file.metadata().unwrap();
+        Representation::of_file(path, file, &meta)
+            .into_memory(cache::SMALL_FILE)
+            .finish(&HeaderValue::from_static("no-cache"))
+    }
+
+    /// Writes `bytes` to `path`, modified `age` ago.
+    fn write_aged(path: &Path, bytes: &str, age: Duration) {
+        std::fs::write(path, bytes).unwrap();
+        let file = File::options().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    }
+
     #[test]
     fn prepared_fields_get_the_current_date_and_a_range_its_length() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index.html");
-        std::fs::write(&path, "home").unwrap();
-        let file = File::open(&path).unwrap();
-        let meta = file.metadata().unwrap();
-        let mut rep = Representation::of_file(&path, file, &meta)
-            .into_memory(cache::SMALL_FILE)
-            .finish(&HeaderValue::from_static("no-cache"));
+        write_aged(&path, "home", Duration::from_secs(3600));
+        let mut rep = finished(&path);
         // As if the file had been read long ago.
         let old = HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT");
         Arc::make_mut(&mut rep.fields).insert(header::DATE, old.clone());
@@ -452,30 +563,71 @@ mod tests {
         );
         // For a writer that dates answers itself, none is added, and the
         // others keep their order.
-        let mut old_file = rep.clone_cached().unwrap();
-        old_file.modified = Some(SystemTime::UNIX_EPOCH);
-        let reply = old_file.undated().reply(StatusCode::OK, 0, 4);
+        let reply = rep
+            .clone_cached()
+            .unwrap()
+            .undated()
+            .reply(StatusCode::OK, 0, 4);
         assert_eq!(names(&reply), names(&whole)[1..]);
-        // Unless the file is newer than a second: its Last-Modified must not
-        // pass the Date, which the writer's clock may have read before it.
-        let mut new_file = rep.clone_cached().unwrap();
-        new_file.modified = Some(SystemTime::now());
-        let mut new_file = new_file.undated();
-        let reply = new_file.clone_cached().unwrap().reply(StatusCode::OK, 0, 4);
-        assert_eq!(names(&reply), names(&whole));
-        // The cache's copy loses it in place once the file is old enough,
-        // and the bytes stay shared.
-        new_file.undate();
-        assert_eq!(new_file.fields.keys().next(), Some(&header::DATE));
-        new_file.modified = Some(SystemTime::now() - Duration::from_secs(2));
-        new_file.undate();
-        let (fields, bytes) = new_file.shared_whole().unwrap();
-        let kept: Vec<_> = fields.keys().map(|n| n.as_str().to_owned()).collect();
-        assert_eq!(kept, names(&whole)[1..]);
-        assert_eq!(bytes, "home");
         let part = rep.reply(StatusCode::PARTIAL_CONTENT, 1, 2);
         assert_eq!(part.content_length(), 2);
         assert!(matches!(part.body, Body::Bytes(ref b) if b == "om"));
+    }
+
+    #[test]
+    fn a_file_changed_within_a_second_has_no_validators_until_it_settles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.html");
+        write_aged(&path, "home", Duration::from_secs(3600));
+        let names = |fields: &HeaderMap| {
+            let names = fields.keys().map(|n| n.as_str().to_owned());
+            names.collect::<Vec<_>>()
+        };
+        let settled = finished(&path);
+        let all = names(&settled.fields);
+        assert!(all.contains(&"etag".to_owned()), "{all:?}");
+        assert!(settled.validators().etag.is_some());
+        // Just written: its bytes may be half written, so nothing would let
+        // a client keep them; and `Date` stays for a writer that dates
+        // answers, as there is no `Last-Modified` for it to come before.
+        write_aged(&path, "hone", Duration::ZERO);
+        for writer_dates in [false, true] {
+            let mut fresh = finished(&path);
+            if writer_dates {
+                fresh = fresh.undated();
+            }
+            fresh.render();
+            let unvalidated: Vec<_> = all
+                .iter()
+                .filter(|n| !matches!(n.as_str(), "etag" | "last-modified"))
+                .cloned()
+                .collect();
+            assert_eq!(names(&fresh.fields), unvalidated);
+            let v = fresh.validators();
+            assert!(v.etag.is_none() && v.modified.is_none());
+            assert!(!fresh.not_modified().headers.contains_key(header::ETAG));
+            let mut fresh = finished(&path);
+            if writer_dates {
+                fresh = fresh.undated();
+            }
+            fresh.render();
+            fresh.settle();
+            assert_eq!(names(&fresh.fields), unvalidated, "settled too soon");
+            // A second on, the copy settles in place, in the order of one
+            // settled from the start, its rendered fields too; bytes shared.
+            fresh.settle_at(SystemTime::now() + Duration::from_secs(2));
+            let expected = if writer_dates { &all[1..] } else { &all[..] };
+            assert_eq!(names(&fresh.fields), expected);
+            assert_eq!(fresh.fields[header::ETAG], fresh.etag);
+            assert!(fresh.validators().etag.is_some());
+            let rendered = fresh.rendered.clone().unwrap();
+            let rendered = String::from_utf8_lossy(&rendered).to_string();
+            assert!(rendered.contains("etag: \""), "{rendered}");
+            assert!(rendered.contains("last-modified: "), "{rendered}");
+            let (fields, bytes) = fresh.shared_whole().unwrap();
+            assert_eq!(bytes, "hone");
+            assert!(Arc::ptr_eq(&fields, &fresh.fields));
+        }
     }
 
     #[test]

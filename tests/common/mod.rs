@@ -57,6 +57,12 @@ impl TestSite {
         std::fs::read(self.root().join(rel)).unwrap()
     }
 
+    /// Makes every file under the root an hour old, as a site's files are:
+    /// for a second after a change a file is sent without validators.
+    pub fn age_all(&self) {
+        age_files(&self.root());
+    }
+
     /// Writes a file of `len` bytes with a recognisable pattern.
     pub fn big_file(&self, name: &str, len: usize) -> Vec<u8> {
         let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -91,6 +97,23 @@ fn copy_dir(from: &Path, to: &Path) {
             let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
             let copy = std::fs::File::options().write(true).open(&target).unwrap();
             copy.set_modified(an_hour_ago).unwrap();
+        }
+    }
+}
+
+fn age_files(folder: &Path) {
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            age_files(&entry.path());
+        } else if kind.is_file() {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap();
+            file.set_modified(an_hour_ago).unwrap();
         }
     }
 }
