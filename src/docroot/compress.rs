@@ -126,6 +126,9 @@ struct Kept {
     body: Bytes,
     /// Made before its identity had settled: used only until it has.
     provisional: bool,
+    /// Made for a representation with validators; one made for a file
+    /// changed within the second before goes to none that has them.
+    for_validated: bool,
 }
 
 impl Inner {
@@ -153,11 +156,14 @@ impl Inner {
 impl Compressed {
     /// The body of `source`'s bytes in `coding`: from the cache, or made
     /// from `data` and kept (until `source` has settled, only for that
-    /// long). Two first requests at once may both compress it.
+    /// long). `validated` says the representation asking carries validators
+    /// (`Representation::settle`): it never gets a body made for one that
+    /// did not. Two first requests at once may both compress it.
     pub(super) fn get_or_make(
         &self,
         source: Identity,
         coding: &'static str,
+        validated: bool,
         data: impl FnOnce() -> Option<Bytes>,
     ) -> Option<Bytes> {
         let key = (source, coding);
@@ -165,7 +171,10 @@ impl Compressed {
             let mut inner = self.lock();
             if let Some(kept) = inner.bodies.get(&key) {
                 let body = kept.body.clone();
-                if !kept.provisional || !inner.settled(source, self.settle, Instant::now()) {
+                let too_early = validated && !kept.for_validated;
+                if !kept.provisional
+                    || !(too_early || inner.settled(source, self.settle, Instant::now()))
+                {
                     return Some(body);
                 }
                 // Made from bytes that may have been half written: made again.
@@ -176,7 +185,7 @@ impl Compressed {
         let body = Bytes::from(encode(coding, &data()?).ok()?);
         let mut inner = self.lock();
         inner.made += 1;
-        let provisional = !inner.settled(source, self.settle, Instant::now());
+        let provisional = !inner.settled(source, self.settle, Instant::now()) || !validated;
         if body.len() <= CACHE_BYTES / 4 && !inner.bodies.contains_key(&key) {
             while inner.bytes + body.len() > CACHE_BYTES {
                 let Some(oldest) = inner.order.pop_front() else {
@@ -189,6 +198,7 @@ impl Compressed {
             let kept = Kept {
                 body: body.clone(),
                 provisional,
+                for_validated: validated,
             };
             inner.bodies.insert(key, kept);
         }
@@ -279,14 +289,16 @@ mod tests {
         let count = 2 * CACHE_BYTES / data.len();
         for i in 0..count {
             cache
-                .get_or_make(Identity::numbered(i as u64), "zstd", || Some(data.clone()))
+                .get_or_make(Identity::numbered(i as u64), "zstd", true, || {
+                    Some(data.clone())
+                })
                 .unwrap();
             assert!(cache.lock().bytes <= CACHE_BYTES);
         }
         assert!(cache.lock().bytes > CACHE_BYTES / 2, "it keeps what fits");
         assert_eq!(cache.made(), count as u64);
         let last = Identity::numbered(count as u64 - 1);
-        cache.get_or_make(last, "zstd", || None).unwrap();
+        cache.get_or_make(last, "zstd", true, || None).unwrap();
         assert_eq!(cache.made(), count as u64, "a hit compresses nothing");
     }
 }
