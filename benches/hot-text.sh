@@ -159,13 +159,17 @@ pid, binary = int(sys.argv[1]), sys.argv[2]
 libc = ctypes.CDLL(None, use_errno=True)
 class IoVec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+# process_madvise has no wrapper in Python: its number is 440 on the architectures that
+# share the generic table (x86-64, arm64, riscv64, loongarch64), and another elsewhere.
+if os.uname().machine not in ("x86_64", "aarch64", "riscv64", "loongarch64"):
+    sys.exit(f"hot-text.sh: process_madvise's number is unknown on {os.uname().machine}")
 pidfd = os.pidfd_open(pid)
 for line in open(f"/proc/{pid}/maps"):
     f = line.rstrip("\n").split(None, 5)
     # The read-only mappings: a written page would go to swap, not away.
     if len(f) == 6 and f[5] == binary and "w" not in f[1]:
         start, end = (int(x, 16) for x in f[0].split("-"))
-        # process_madvise(pidfd, iovec, 1, MADV_PAGEOUT, 0), x86-64 and arm64's number
+        # process_madvise(pidfd, iovec, 1, MADV_PAGEOUT, 0)
         if libc.syscall(440, pidfd, ctypes.byref(IoVec(start, end - start)), 1, 21, 0) < 0:
             sys.exit(f"hot-text.sh: process_madvise: {os.strerror(ctypes.get_errno())}")
 fd = os.open(binary, os.O_RDONLY)

@@ -618,6 +618,11 @@ impl FileCache {
                 c.to_close.send(old).err().map(|unsent| unsent.0)
             }
         };
+        if unsent.is_some() {
+            // Its thread has ended (a drop that panicked): the next retiring
+            // starts another, rather than every close happening here from now on.
+            *closer = None;
+        }
         drop(closer);
         drop(here);
         drop(unsent);
@@ -1256,6 +1261,31 @@ mod tests {
         );
         let closed = counted(&cache.closed_files, 1);
         assert_eq!(closed, 1, "the file by the closer");
+    }
+
+    #[test]
+    fn a_closer_whose_thread_has_ended_is_started_again() {
+        let cache = FileCache::default();
+        let retire_one = || {
+            cache.retire(Retired {
+                watcher: Watcher::new().ok(),
+                files: Vec::new(),
+            })
+        };
+        retire_one();
+        assert_eq!(closed_by_the_closer(&cache, 1), 1);
+        // As if its thread had ended: nothing receives what is sent to it.
+        let (gone, receiver) = mpsc::channel();
+        drop(receiver);
+        let mut closer = cache.closer.lock().unwrap();
+        closer.as_mut().unwrap().to_close = gone;
+        drop(closer);
+        let before = CLOSED_HERE.with(|n| n.get());
+        retire_one();
+        assert_eq!(CLOSED_HERE.with(|n| n.get()), before + 1, "closed here");
+        retire_one();
+        assert_eq!(CLOSED_HERE.with(|n| n.get()), before + 1);
+        assert_eq!(closed_by_the_closer(&cache, 2), 2, "by a new closer");
     }
 
     #[test]

@@ -1624,6 +1624,16 @@ mod prepared_answers {
     }
 
     /// The view of a request with `fields` as hyper hands them over.
+    /// `GET /page.html` over HTTP/1.1 with `headers`.
+    fn get_page(headers: &HeaderMap) -> RequestView<'_, HeaderMap> {
+        RequestView {
+            method: "GET",
+            target: "/page.html",
+            version: Version::Http11,
+            headers,
+        }
+    }
+
     fn map_of(fields: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in fields {
@@ -1790,12 +1800,7 @@ mod prepared_answers {
         let docroot = docroot.with_writer_dates(true);
         let path = dir.path().join("root/page.html");
         let headers = map_of(&[("host", "x")]);
-        let view = RequestView {
-            method: "GET",
-            target: "/page.html",
-            version: Version::Http11,
-            headers: &headers,
-        };
+        let view = get_page(&headers);
         let _ = docroot.respond(&view);
         let old = docroot.respond_whole_from_memory(&view).unwrap();
         // Same length, new bytes: only the cache's watch can tell.
@@ -1820,12 +1825,7 @@ mod prepared_answers {
             .unwrap();
         file.set_modified(changed).unwrap();
         let headers = map_of(&[("host", "x")]);
-        let view = RequestView {
-            method: "GET",
-            target: "/page.html",
-            version: Version::Http11,
-            headers: &headers,
-        };
+        let view = get_page(&headers);
         assert!(docroot.respond(&view).headers.contains_key(header::DATE));
         let whole = docroot.respond_whole_from_memory(&view).unwrap();
         assert!(whole.fields.contains_key(header::DATE));
@@ -1879,12 +1879,7 @@ mod prepared_answers {
                 seen.push(wire(&ask(&ways[0], "GET", Version::Http11, &[], false)).1);
                 seen.push(wire(&ask(&ways[1], "GET", Version::Http11, &[], true)).1);
                 let headers = map_of(&[("host", "x")]);
-                let view = RequestView {
-                    method: "GET",
-                    target: "/page.html",
-                    version: Version::Http11,
-                    headers: &headers,
-                };
+                let view = get_page(&headers);
                 let changes = ways[2].see_changes().unwrap();
                 let from_memory = ways[2].respond_from_memory(&view, &changes);
                 assert!(

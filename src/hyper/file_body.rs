@@ -213,14 +213,12 @@ impl Body for FileBody {
         if let Some(waiting) = &mut this.waiting {
             let read = ready!(Pin::new(waiting).poll(cx));
             this.waiting = None;
-            let piece = match read.map_err(io::Error::other).and_then(|r| r) {
-                Ok((piece, buffer)) => {
-                    this.buffer = buffer;
-                    this.skip_mapped(piece.len());
-                    Ok(piece)
-                }
-                Err(e) => Err(e),
-            };
+            let piece = read.map_err(io::Error::other).and_then(|r| r);
+            let piece = piece.map(|(piece, buffer)| {
+                this.buffer = buffer;
+                this.skip_mapped(piece.len());
+                piece
+            });
             return Poll::Ready(Some(piece.and_then(|p| this.advance(p))));
         }
         if this.remaining == 0 {

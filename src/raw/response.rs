@@ -148,7 +148,9 @@ impl ChunkedSender {
         // the sending to the peer's acknowledgements: 1 MiB answers went out
         // twice as fast ("The unsent backlog" in docs/benchmarks.md).
         let nonblocking = sys::NonBlocking::set(socket)?;
-        let mut send_timeout = None;
+        // Read once per file: past the unsent low-water mark every file this
+        // big finds the socket full at least once.
+        let send_timeout = socket.write_timeout()?;
         // Set when the socket is found full; any byte sent clears it, so the
         // timeout bounds a stall however many wakes it takes, as a blocking
         // write's does.
@@ -172,16 +174,9 @@ impl ChunkedSender {
                         sent
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        let ends = match stall_ends {
-                            Some(ends) => ends,
-                            None => {
-                                let timeout = match send_timeout {
-                                    Some(timeout) => timeout,
-                                    None => *send_timeout.insert(socket.write_timeout()?),
-                                };
-                                *stall_ends.insert(timeout.map(|t| Instant::now() + t))
-                            }
-                        };
+                        let ends = send_timeout.map(|timeout| {
+                            *stall_ends.get_or_insert_with(|| Instant::now() + timeout)
+                        });
                         sys::wait_writable(socket, ends)?;
                         continue;
                     }
