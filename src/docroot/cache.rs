@@ -619,8 +619,10 @@ impl FileCache {
             }
         };
         if unsent.is_some() {
-            // Its thread has ended (a drop that panicked): the next retiring
-            // starts another, rather than every close happening here from now on.
+            // Its thread dropped what receives (a drop that panicked): the
+            // next retiring starts another, rather than every close happening
+            // on serving threads from now on.
+            tracing::debug!("the cache's closer has stopped; starting another");
             *closer = None;
         }
         drop(closer);
@@ -1268,7 +1270,7 @@ mod tests {
         let cache = FileCache::default();
         let retire_one = || {
             cache.retire(Retired {
-                watcher: Watcher::new().ok(),
+                watcher: Some(Watcher::new().unwrap()),
                 files: Vec::new(),
             })
         };

@@ -1623,7 +1623,6 @@ mod prepared_answers {
         }
     }
 
-    /// The view of a request with `fields` as hyper hands them over.
     /// `GET /page.html` over HTTP/1.1 with `headers`.
     fn get_page(headers: &HeaderMap) -> RequestView<'_, HeaderMap> {
         RequestView {
@@ -1634,6 +1633,7 @@ mod prepared_answers {
         }
     }
 
+    /// The view of a request with `fields` as hyper hands them over.
     fn map_of(fields: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in fields {

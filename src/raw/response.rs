@@ -147,10 +147,10 @@ impl ChunkedSender {
         // Waiting in poll between calls, not inside a blocking sendfile, left
         // the sending to the peer's acknowledgements: 1 MiB answers went out
         // twice as fast ("The unsent backlog" in docs/benchmarks.md).
-        let nonblocking = sys::NonBlocking::set(socket)?;
-        // Read once per file: past the unsent low-water mark every file this
-        // big finds the socket full at least once.
+        // One `getsockopt` per file, stalled or not, and before the socket
+        // changes: a failure leaves it as it was.
         let send_timeout = socket.write_timeout()?;
+        let nonblocking = sys::NonBlocking::set(socket)?;
         // Set when the socket is found full; any byte sent clears it, so the
         // timeout bounds a stall however many wakes it takes, as a blocking
         // write's does.
