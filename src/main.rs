@@ -45,7 +45,11 @@ fn init_logging(quiet: bool, verbose: u8) {
     // user who set it is waiting for lines that would never come.
     let (filter, refused) = match std::env::var("RUST_LOG") {
         Err(std::env::VarError::NotPresent) => (EnvFilter::new(&level), None),
-        Ok(directives) if directives.is_empty() => (EnvFilter::new(&level), None),
+        // Nothing but commas and spaces names nothing, as an empty one does
+        // (parsed, it would turn every line off, errors too).
+        Ok(directives) if directives.split(',').all(|d| d.trim().is_empty()) => {
+            (EnvFilter::new(&level), None)
+        }
         Ok(directives) => match EnvFilter::try_new(&directives) {
             Ok(filter) => (filter, None),
             Err(e) => (EnvFilter::new(&level), Some(e.to_string())),

@@ -148,6 +148,15 @@ fn a_log_filter_that_does_not_parse_is_said_so() {
     let taken = stderr_with("error");
     assert_eq!(taken.lines().count(), 1, "{taken}");
     assert!(!taken.contains("RUST_LOG"), "{taken}");
+    // One that names nothing is as if unset: the error still shows.
+    for nothing in ["", ",", " , "] {
+        let unset = stderr_with(nothing);
+        assert_eq!(unset.lines().count(), 1, "{nothing:?}: {unset}");
+        assert!(
+            unset.contains("twinserve serve DIR"),
+            "{nothing:?}: {unset}"
+        );
+    }
 }
 
 #[test]
