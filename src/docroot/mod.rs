@@ -786,12 +786,13 @@ mod tests {
     /// within the last second is sent without validators.
     pub(super) fn age(path: &Path) {
         let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        File::options()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_modified(an_hour_ago)
-            .unwrap();
+        modified_at(path, an_hour_ago);
+    }
+
+    /// Sets `path`'s modification time.
+    pub(super) fn modified_at(path: &Path, time: std::time::SystemTime) {
+        let file = File::options().write(true).open(path).unwrap();
+        file.set_modified(time).unwrap();
     }
 
     fn get(docroot: &DocRoot, target: &str) -> Reply {
@@ -1862,12 +1863,7 @@ mod prepared_answers {
         let ways: Vec<DocRoot> = (0..5).map(|way| docroot(way >= 3, false)).collect();
         let compressing = docroot(false, true);
         let changed = SystemTime::now();
-        File::options()
-            .write(true)
-            .open(root.join("page.html"))
-            .unwrap()
-            .set_modified(changed)
-            .unwrap();
+        super::tests::modified_at(&root.join("page.html"), changed);
         let meta = std::fs::metadata(root.join("page.html")).unwrap();
         let would_be = Identity::of(&meta).etag();
         let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));

@@ -168,9 +168,8 @@ impl Representation {
     }
 
     fn settle_at(&mut self, now: SystemTime) {
-        let dated = || self.dated();
         let validators_due = !self.settled && now >= self.settles_at;
-        let undate = self.writer_dates && dated() && !recent(self.modified, now);
+        let undate = self.writer_dates && self.dated() && !recent(self.modified, now);
         if !validators_due && !undate {
             return;
         }
@@ -534,18 +533,12 @@ mod tests {
             .finish(&HeaderValue::from_static("no-cache"))
     }
 
-    /// Writes `bytes` to `path`, modified `age` ago.
-    fn write_aged(path: &Path, bytes: &str, age: Duration) {
-        std::fs::write(path, bytes).unwrap();
-        let file = File::options().write(true).open(path).unwrap();
-        file.set_modified(SystemTime::now() - age).unwrap();
-    }
-
     #[test]
     fn prepared_fields_get_the_current_date_and_a_range_its_length() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index.html");
-        write_aged(&path, "home", Duration::from_secs(3600));
+        std::fs::write(&path, "home").unwrap();
+        crate::docroot::tests::age(&path);
         let mut rep = finished(&path);
         // As if the file had been read long ago.
         let old = HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT");
@@ -591,7 +584,8 @@ mod tests {
     fn a_file_changed_within_a_second_has_no_validators_until_it_settles() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index.html");
-        write_aged(&path, "home", Duration::from_secs(3600));
+        std::fs::write(&path, "home").unwrap();
+        crate::docroot::tests::age(&path);
         let names = |fields: &HeaderMap| {
             let names = fields.keys().map(|n| n.as_str().to_owned());
             names.collect::<Vec<_>>()
@@ -603,7 +597,7 @@ mod tests {
         // Just written: its bytes may be half written, so nothing would let
         // a client keep them; and `Date` stays for a writer that dates
         // answers, as there is no `Last-Modified` for it to come before.
-        write_aged(&path, "hone", Duration::ZERO);
+        std::fs::write(&path, "hone").unwrap();
         let changed = SystemTime::now();
         for writer_dates in [false, true] {
             let mut fresh = finished(&path);
