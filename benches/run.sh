@@ -121,9 +121,7 @@ server.max-keep-alive-requests = 1000000
 server.max-connections = 4096
 server.max-fds = 16384
 index-file.names = ( "index.html" )
-mimetype.assign = ( ".html" => "text/html; charset=utf-8", ".css" => "text/css; charset=utf-8",
-                    ".svg" => "image/svg+xml", ".png" => "image/png",
-                    ".bin" => "application/octet-stream" )
+$LIGHTTPD_TYPES
 CONF
 }
 
