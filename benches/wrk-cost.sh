@@ -24,11 +24,14 @@ PORT=18497
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)
 SPID=
-trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
+# TERM first: nginx's master stops its worker then, where a KILL would leave it listening.
+trap '[ -n "$SPID" ] && { kill $SPID; sleep 1; kill -9 $SPID; } 2>/dev/null; rm -rf "$WORK"' EXIT
 lighttpd_config "$WORK" $PORT
 # An hour old, as a site being served is: twinserve sends a file changed within the last
 # second without validators, and the answers measured should be the usual ones.
 find "$WORK/site" -type f -exec touch -d '1 hour ago' {} +
+chmod 755 "$WORK" # nginx's worker drops to an unprivileged user and must read the site
+chmod -R a+rX "$WORK/site"
 nginx_config "$WORK/nginx" "$WORK/site" $PORT "keepalive_requests 1000000;"
 
 # wrk_run SECONDS NAME -> prints "instructions parser_instructions answers"
