@@ -22,11 +22,12 @@ release_bin() {
   BIN=${BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve}
 }
 
-# The types lighttpd gives the files measured, as twinserve gives them. Without a type
-# lighttpd answers `application/octet-stream` and sends neither `ETag` nor `Last-Modified`:
-# a shorter answer than the one it is compared with, cheaper for it and for wrk.
+# The types lighttpd gives the files measured, as twinserve gives them. lighttpd before
+# 1.4.71 (Debian 12 has 1.4.69) answers a file without one as `application/octet-stream`
+# and sends neither `ETag` nor `Last-Modified`: a shorter answer than the one it is compared
+# with, cheaper for it and for wrk.
 LIGHTTPD_TYPES='mimetype.assign = ( ".html" => "text/html; charset=utf-8", ".css" => "text/css; charset=utf-8",
-                    ".svg" => "image/svg+xml", ".png" => "image/png",
+                    ".svg" => "image/svg+xml; charset=utf-8", ".png" => "image/png",
                     ".bin" => "application/octet-stream" )'
 
 # lighttpd_config DIR PORT — copies site/ to DIR/site and writes DIR/lighttpd.conf serving
@@ -74,4 +75,39 @@ wait_for() {
   for _ in $(seq "${2:-100}"); do curl -s -o /dev/null --max-time 10 "$1" && return 0; sleep 0.1; done
   echo "no answer from $1" >&2
   return 1
+}
+
+# start_pinned LOG URL COMMAND... — starts COMMAND on SERVER_CPU (default 0), its output in
+# LOG, sets SPID and waits until URL answers. Fails, showing LOG, if something answered on
+# URL before (it would be measured instead) or COMMAND did not start; TRIES as in wait_for.
+start_pinned() {
+  local log=$1 url=$2
+  shift 2
+  if curl -s -o /dev/null --max-time 1 "$url"; then
+    echo "something already answers on $url" >&2
+    return 1
+  fi
+  taskset -c "${SERVER_CPU:-0}" "$@" >"$log" 2>&1 &
+  SPID=$!
+  if ! wait_for "$url" "${TRIES:-100}" || ! kill -0 "$SPID" 2>/dev/null; then
+    cat "$log" >&2
+    stop_pinned
+    return 1
+  fi
+}
+
+# stop_pinned — stops the server start_pinned started: SIGTERM (nginx's master then stops
+# its worker, which a SIGKILL would leave listening), SIGKILL if it is still there after
+# 15 s (twinserve's shutdown grace is 10 s). Never fails.
+stop_pinned() {
+  local i
+  [ -n "${SPID:-}" ] || return 0
+  kill -TERM "$SPID" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$SPID" 2>/dev/null || true
+  wait "$SPID" 2>/dev/null || true
+  SPID=
 }

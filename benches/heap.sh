@@ -1,69 +1,97 @@
 #!/usr/bin/env bash
-# What each open connection keeps on the heap, allocation by allocation: each server runs
-# under valgrind's dhat, pinned to one CPU as benches/run.sh runs it, wrk holds CONNECTIONS
-# keep-alive connections on it for a few seconds, and at the heap's peak every allocation
-# site with about one live block a connection is printed with its bytes a connection and
-# the first frame that is not the allocator's. The rest of a server's resident memory is
-# its code and constants (benches/resident.sh) and what malloc keeps around the blocks.
+# What each open connection adds to a server's heap at its peak under a keep-alive load,
+# allocation site by allocation site. Each server runs under valgrind's dhat, pinned to one
+# CPU as benches/run.sh runs it, twice: wrk holds CONNECTIONS keep-alive connections on it
+# for 4 s, then twice as many. The bytes live at the heap's peak, site by site, are taken
+# from both, and the difference divided by CONNECTIONS is what a connection adds, with a
+# request in flight: its buffers, its task, its timers, its share of tables that grow with
+# the connections. Sites are named by the first two frames that are not the allocator's.
+# Not here: the binary's code and constants resident (benches/resident.sh), thread stacks,
+# and what malloc keeps around the blocks, all in the RSS benches/run.sh reports.
 #
-#   benches/heap.sh [CONNECTIONS, default 200]
+#   benches/heap.sh [CONNECTIONS, default 200, at least 50]
 #
 # With ONLY='NAME ...' (raw hyper fixed) only those run; `fixed` is examples/fixed_body.rs,
-# bare hyper. BIN=path measures an already built twinserve. Needs valgrind, wrk and curl.
-# Loopback only; every load is bounded in time.
+# bare hyper. BIN=path measures an already built twinserve. Needs valgrind, wrk, curl and
+# python3. Loopback only; every load is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNECTIONS=${1:-200}
+[ "$CONNECTIONS" -ge 50 ] || { echo "CONNECTIONS: at least 50, so one connection's share stands out" >&2; exit 2; }
 source benches/common.sh
+# Only the flags below decide what twinserve serves, not the caller's environment.
+unset "${!TWINSERVE_@}"
 need valgrind:valgrind wrk:wrk curl:curl taskset:util-linux
 release_bin fixed_body
-PORT=18495
+PORT=18493
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 WORK=$(mktemp -d)
 SPID=
-trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'stop_pinned; rm -rf "$WORK"' EXIT
 cp -r site "$WORK/site"
 # An hour old: a file changed within the last second is kept without validators at first.
 find "$WORK/site" -type f -exec touch -d '1 hour ago' {} +
-ulimit -n $((CONNECTIONS + 256)) 2>/dev/null || true
+# Raised only, and only the soft limit: a lower one would change the servers measured (raw's
+# cache keeps open files in proportion to it).
+FILES=$((2 * CONNECTIONS + 256))
+if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt $FILES ]; then
+  ulimit -Sn $FILES || { echo "cannot raise the open-file limit to $FILES (hard limit $(ulimit -Hn))" >&2; exit 1; }
+fi
+
+# profile NAME CONNECTIONS COMMAND... — runs COMMAND under dhat through one load; its
+# profile is $WORK/NAME.CONNECTIONS.json.
+profile() {
+  local name=$1 conns=$2
+  shift 2
+  TRIES=300 start_pinned "$WORK/$name.$conns.log" "$URL" \
+    valgrind --tool=dhat --dhat-out-file="$WORK/$name.$conns.json" "$@"
+  taskset -c "${LOAD_CPU:-1}" wrk -t1 -c"$conns" -d4s "$URL" >"$WORK/wrk.log" 2>&1
+  if grep -q "Non-2xx\|Socket errors" "$WORK/wrk.log"; then
+    cat "$WORK/wrk.log" >&2
+    echo "$name: wrk saw errors" >&2
+    return 1
+  fi
+  # dhat writes its profile as the program ends, on a signal too.
+  stop_pinned
+  [ -s "$WORK/$name.$conns.json" ] || { cat "$WORK/$name.$conns.log" >&2; return 1; }
+}
 
 measure() { # name command...
-  local name=$1; shift
+  local name=$1
+  shift
   [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
-  taskset -c "${SERVER_CPU:-0}" valgrind --tool=dhat --dhat-out-file="$WORK/$name.json" "$@" \
-    >"$WORK/$name.log" 2>&1 &
-  SPID=$!
-  wait_for "$URL" 300 # valgrind takes seconds to start a program
-  taskset -c "${LOAD_CPU:-1}" wrk -t1 -c"$CONNECTIONS" -d4s "$URL" >/dev/null
-  # dhat writes its profile as the program ends, on a signal too.
-  kill -TERM $SPID
-  wait $SPID 2>/dev/null || true
-  SPID=
-  python3 - "$WORK/$name.json" "$name" "$CONNECTIONS" <<'PY'
+  profile "$name" "$CONNECTIONS" "$@"
+  profile "$name" $((2 * CONNECTIONS)) "$@"
+  python3 - "$WORK/$name.$CONNECTIONS.json" "$WORK/$name.$((2 * CONNECTIONS)).json" \
+    "$name" "$CONNECTIONS" <<'PY'
 import json, sys
-path, name, conns = sys.argv[1], sys.argv[2], int(sys.argv[3])
-profile = json.load(open(path))
-frames = profile["ftbl"]
+fewer, more, name, conns = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+# The allocator's frames, and the standard library's inlined ones (named by their file).
 allocator = ("alloc::", "malloc", "realloc", "calloc", "memalign", "__rust", "<alloc",
-             "raw_vec", "RawVec", "::grow", "::reserve", "library/alloc/", "library/std/",
-             "UnknownInlinedFun")
-rows = []
-for site in profile["pps"]:
-    blocks = site.get("gbk", 0)
-    # About one block a connection: this connection's, not the server's.
-    if not 0.9 * conns <= blocks <= 1.1 * conns:
-        continue
-    where = next((f for f in (frames[i] for i in site["fs"])
-                  if not any(a in f for a in allocator)), "?")
-    where = where.split(": ", 1)[-1].split(" (in ")[0]
-    rows.append((site["gb"] / conns, where))
-rows.sort(reverse=True)
-print(f"{name}: {sum(b for b, _ in rows):,.0f} bytes a connection at the peak, {len(rows)} blocks")
-for size, where in rows:
-    print(f"  {size:7,.0f}  {where[:110]}")
+             "raw_vec", "RawVec", "::grow", "::reserve", "UnknownInlinedFun", " (library/")
+
+def at_peak(path):
+    """Bytes live at the heap's peak, by the first two frames outside the allocator."""
+    profile = json.load(open(path))
+    frames, sites = profile["ftbl"], {}
+    for site in profile["pps"]:
+        names = [frames[i] for i in site["fs"]]
+        names = [f.split(": ", 1)[-1].split(" (in ")[0] for f in names
+                 if not any(a in f for a in allocator)]
+        where = " < ".join(names[:2]) or "?"
+        sites[where] = sites.get(where, 0) + site.get("gb", 0)
+    return sites
+
+a, b = at_peak(fewer), at_peak(more)
+rows = sorted(((b.get(k, 0) - a.get(k, 0)) / conns, k) for k in set(a) | set(b))
+total = sum(size for size, _ in rows)
+print(f"{name}: {total:,.0f} bytes a connection at the heap's peak")
+for size, where in reversed(rows):
+    if abs(size) >= 8:
+        print(f"  {size:7,.0f}  {where[:150]}")
 PY
 }
 
-measure raw "$BIN" -q serve --backend raw --root "$WORK/site" --port $PORT
-measure hyper "$BIN" -q serve --threads 1 --backend hyper --root "$WORK/site" --port $PORT
+measure raw "$BIN" -q serve --backend raw --root "$WORK/site" --host 127.0.0.1 --port $PORT
+measure hyper "$BIN" -q serve --threads 1 --backend hyper --root "$WORK/site" --host 127.0.0.1 --port $PORT
 measure fixed "${CARGO_TARGET_DIR:-$PWD/target}/release/examples/fixed_body" $PORT "$WORK/site/HelloWorld.html"

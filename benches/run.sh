@@ -73,6 +73,8 @@ LOAD_CPU=${LOAD_CPU:-1}
 
 # shellcheck source=benches/common.sh
 source benches/common.sh
+# Only the flags here decide what twinserve serves, not the caller's environment.
+unset "${!TWINSERVE_@}"
 need wrk:wrk curl:curl taskset:util-linux python3:python3
 for s in "${server_list[@]}"; do
   case $s in lighttpd) need lighttpd:lighttpd ;; nginx) need nginx:nginx ;; esac
@@ -97,7 +99,7 @@ chmod -R a+rX "$ROOT"
 ROWS=$WORK/rows.tsv
 BASE=http://127.0.0.1:$PORT
 
-SERVER_PID='' SAMPLER_PID='' LOAD_PID=''
+SERVER_PID='' SAMPLER_PID='' LOAD_PID='' SPID=''
 cleanup() {
   local pid
   for pid in $LOAD_PID $SAMPLER_PID; do kill "$pid" 2>/dev/null || true; done
@@ -133,37 +135,21 @@ write_nginx_conf() {
 # until it answers (at most 10 s).
 start_server() {
   local name=$1 cmd
-  if curl -s -o /dev/null --max-time 1 "$BASE/"; then
-    echo "something already answers on $BASE; choose another port with -p" >&2
-    return 1
-  fi
   case $name in
     lighttpd) write_lighttpd_conf; cmd=(lighttpd -D -f "$WORK/lighttpd.conf") ;;
     nginx) write_nginx_conf; cmd=(nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf") ;;
     raw | hyper) cmd=("$BIN" -q serve --backend "$name" --root "$ROOT" --host 127.0.0.1 --port "$PORT" "${extra_args[@]}") ;;
     fixed) cmd=("$TARGET_DIR/release/examples/fixed_body" "$PORT" "$ROOT/HelloWorld.html") ;;
   esac
-  taskset -c "$SERVER_CPU" "${cmd[@]}" >"$WORK/$name.log" 2>&1 &
-  SERVER_PID=$!
-  if ! wait_for "$BASE/HelloWorld.html" 100 2>/dev/null || ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "$name did not start; its log:" >&2
-    cat "$WORK/$name.log" >&2
-    stop_server
+  if ! start_pinned "$WORK/$name.log" "$BASE/HelloWorld.html" "${cmd[@]}"; then
+    echo "$name did not start (or the port was taken: choose another with -p)" >&2
     return 1
   fi
+  SERVER_PID=$SPID
 }
 
-# stop_server: SIGTERM, then SIGKILL if it is still there after 15 s
-# (twinserve's shutdown grace is 10 s).
 stop_server() {
-  local i
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  stop_pinned
   SERVER_PID=''
 }
 
