@@ -239,6 +239,25 @@ fn cache_control_is_configurable() {
             None
         );
     }
+    // Empty, or blank, is no field at all rather than an empty one.
+    for blank in ["", " \t"] {
+        for backend in BACKENDS {
+            let server = site.start_with(backend, |c| c.docroot.cache_control = blank.into());
+            let addr = server.local_addr();
+            let ok = request(addr, "GET", "/big.bin", "");
+            assert_eq!(ok.status, 200, "{backend}");
+            assert_eq!(ok.header("cache-control"), None, "{backend} {blank:?}");
+            let etag = ok.header("etag").unwrap();
+            let not_modified = request(
+                addr,
+                "GET",
+                "/big.bin",
+                &format!("If-None-Match: {etag}\r\n"),
+            );
+            assert_eq!(not_modified.status, 304, "{backend}");
+            assert_eq!(not_modified.header("cache-control"), None, "{backend}");
+        }
+    }
     let mut config = twinserve::Config::new(site.root());
     config.docroot.cache_control = "bad\nvalue".into();
     assert!(

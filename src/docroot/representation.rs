@@ -99,7 +99,8 @@ impl Representation {
     }
 
     /// Adds the validators (once settled) and the fields that depend on the
-    /// coding chosen, the variants found and the docroot's `Cache-Control`.
+    /// coding chosen, the variants found and the docroot's `Cache-Control`
+    /// (none when it is empty).
     pub(super) fn finish(mut self, cache_control: &HeaderValue) -> Representation {
         self.rendered = None;
         // As it was when the file was opened, before its bytes were read.
@@ -109,7 +110,9 @@ impl Representation {
             .then(|| self.validator_fields().collect::<Vec<_>>());
         let fields = Arc::make_mut(&mut self.fields);
         fields.extend(validators.into_iter().flatten());
-        fields.insert(header::CACHE_CONTROL, cache_control.clone());
+        if !cache_control.is_empty() {
+            fields.insert(header::CACHE_CONTROL, cache_control.clone());
+        }
         fields.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Some(coding) = self.coding {
             fields.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
