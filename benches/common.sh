@@ -77,19 +77,22 @@ wait_for() {
   return 1
 }
 
-# start_pinned LOG URL COMMAND... — starts COMMAND on SERVER_CPU (default 0), its output in
-# LOG, sets SPID and waits until URL answers. Fails, showing LOG, if something answered on
-# URL before (it would be measured instead) or COMMAND did not start; TRIES as in wait_for.
+# start_pinned TRIES LOG URL COMMAND... — starts COMMAND on SERVER_CPU (default 0), its
+# output in LOG, sets SPID, and waits until URL answers (TRIES as in wait_for). Returns 2 if
+# something answered on URL before (it would be measured instead), 1 if COMMAND did not
+# start, showing LOG. COMMAND runs without the caller's TWINSERVE_* variables, RUST_LOG and
+# MALLOC_ARENA_MAX: only the flags the scripts pass decide what a twinserve measured does.
 start_pinned() {
-  local log=$1 url=$2
-  shift 2
+  local tries=$1 log=$2 url=$3 name scrub=()
+  shift 3
   if curl -s -o /dev/null --max-time 1 "$url"; then
     echo "something already answers on $url" >&2
-    return 1
+    return 2
   fi
-  taskset -c "${SERVER_CPU:-0}" "$@" >"$log" 2>&1 &
+  for name in "${!TWINSERVE_@}" RUST_LOG MALLOC_ARENA_MAX; do scrub+=(-u "$name"); done
+  taskset -c "${SERVER_CPU:-0}" env "${scrub[@]}" "$@" >"$log" 2>&1 &
   SPID=$!
-  if ! wait_for "$url" "${TRIES:-100}" || ! kill -0 "$SPID" 2>/dev/null; then
+  if ! wait_for "$url" "$tries" || ! kill -0 "$SPID" 2>/dev/null; then
     cat "$log" >&2
     stop_pinned
     return 1
@@ -107,7 +110,7 @@ stop_pinned() {
     kill -0 "$SPID" 2>/dev/null || break
     sleep 0.1
   done
-  kill -KILL "$SPID" 2>/dev/null || true
+  if kill -0 "$SPID" 2>/dev/null; then kill -KILL "$SPID" 2>/dev/null || true; fi
   wait "$SPID" 2>/dev/null || true
   SPID=
 }

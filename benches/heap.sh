@@ -19,9 +19,7 @@ cd "$(dirname "$0")/.."
 CONNECTIONS=${1:-200}
 [ "$CONNECTIONS" -ge 50 ] || { echo "CONNECTIONS: at least 50, so one connection's share stands out" >&2; exit 2; }
 source benches/common.sh
-# Only the flags below decide what twinserve serves, not the caller's environment.
-unset "${!TWINSERVE_@}"
-need valgrind:valgrind wrk:wrk curl:curl taskset:util-linux
+need valgrind:valgrind wrk:wrk curl:curl taskset:util-linux python3:python3
 release_bin fixed_body
 PORT=18493
 URL=http://127.0.0.1:$PORT/HelloWorld.html
@@ -31,8 +29,8 @@ trap 'stop_pinned; rm -rf "$WORK"' EXIT
 cp -r site "$WORK/site"
 # An hour old: a file changed within the last second is kept without validators at first.
 find "$WORK/site" -type f -exec touch -d '1 hour ago' {} +
-# Raised only, and only the soft limit: a lower one would change the servers measured (raw's
-# cache keeps open files in proportion to it).
+# Raised only, and only the soft limit: a lower one would change the servers measured (the
+# file cache keeps open files in proportion to it, up to a cap).
 FILES=$((2 * CONNECTIONS + 256))
 if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt $FILES ]; then
   ulimit -Sn $FILES || { echo "cannot raise the open-file limit to $FILES (hard limit $(ulimit -Hn))" >&2; exit 1; }
@@ -43,10 +41,11 @@ fi
 profile() {
   local name=$1 conns=$2
   shift 2
-  TRIES=300 start_pinned "$WORK/$name.$conns.log" "$URL" \
+  # valgrind takes seconds to start a program, and answers slowly under it.
+  start_pinned 300 "$WORK/$name.$conns.log" "$URL" \
     valgrind --tool=dhat --dhat-out-file="$WORK/$name.$conns.json" "$@"
-  taskset -c "${LOAD_CPU:-1}" wrk -t1 -c"$conns" -d4s "$URL" >"$WORK/wrk.log" 2>&1
-  if grep -q "Non-2xx\|Socket errors" "$WORK/wrk.log"; then
+  if ! taskset -c "${LOAD_CPU:-1}" wrk -t1 -c"$conns" -d4s --timeout 30s "$URL" >"$WORK/wrk.log" 2>&1 ||
+    grep -q "Non-2xx\|Socket errors" "$WORK/wrk.log"; then
     cat "$WORK/wrk.log" >&2
     echo "$name: wrk saw errors" >&2
     return 1
@@ -85,6 +84,9 @@ def at_peak(path):
 a, b = at_peak(fewer), at_peak(more)
 rows = sorted(((b.get(k, 0) - a.get(k, 0)) / conns, k) for k in set(a) | set(b))
 total = sum(size for size, _ in rows)
+if total <= 0:
+    # The peak was not the load's (start-up, or a table that grew in one run only).
+    sys.exit(f"{name}: the heap's peak was no higher with twice the connections")
 print(f"{name}: {total:,.0f} bytes a connection at the heap's peak")
 for size, where in reversed(rows):
     if abs(size) >= 8:

@@ -73,8 +73,6 @@ LOAD_CPU=${LOAD_CPU:-1}
 
 # shellcheck source=benches/common.sh
 source benches/common.sh
-# Only the flags here decide what twinserve serves, not the caller's environment.
-unset "${!TWINSERVE_@}"
 need wrk:wrk curl:curl taskset:util-linux python3:python3
 for s in "${server_list[@]}"; do
   case $s in lighttpd) need lighttpd:lighttpd ;; nginx) need nginx:nginx ;; esac
@@ -103,7 +101,8 @@ SERVER_PID='' SAMPLER_PID='' LOAD_PID='' SPID=''
 cleanup() {
   local pid
   for pid in $LOAD_PID $SAMPLER_PID; do kill "$pid" 2>/dev/null || true; done
-  [ -n "$SERVER_PID" ] && stop_server
+  # Unconditional: a server being started is known by SPID before SERVER_PID.
+  stop_server
   if [ -n "$KEEP" ]; then echo "scratch kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -132,7 +131,7 @@ write_nginx_conf() {
 }
 
 # start_server NAME: starts it pinned to SERVER_CPU, sets SERVER_PID, waits
-# until it answers (at most 10 s).
+# until it answers (100 tries, as wait_for). Returns 2 when the port is taken.
 start_server() {
   local name=$1 cmd
   case $name in
@@ -141,11 +140,13 @@ start_server() {
     raw | hyper) cmd=("$BIN" -q serve --backend "$name" --root "$ROOT" --host 127.0.0.1 --port "$PORT" "${extra_args[@]}") ;;
     fixed) cmd=("$TARGET_DIR/release/examples/fixed_body" "$PORT" "$ROOT/HelloWorld.html") ;;
   esac
-  if ! start_pinned "$WORK/$name.log" "$BASE/HelloWorld.html" "${cmd[@]}"; then
-    echo "$name did not start (or the port was taken: choose another with -p)" >&2
-    return 1
-  fi
-  SERVER_PID=$SPID
+  local started=0
+  start_pinned 100 "$WORK/$name.log" "$BASE/HelloWorld.html" "${cmd[@]}" || started=$?
+  case $started in
+    0) SERVER_PID=$SPID ;;
+    2) echo "choose another port with -p" >&2; return 2 ;;
+    *) echo "$name did not start" >&2; return 1 ;;
+  esac
 }
 
 stop_server() {
@@ -272,7 +273,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
   fi
   for name in "${order[@]}"; do
     echo "round $round: $name" >&2
-    start_server "$name" || continue
+    started=0
+    start_server "$name" || started=$?
+    [ $started -ne 2 ] || exit 1
+    [ $started -eq 0 ] || continue
     for scenario in "${scenario_list[@]}"; do
       run_scenario "$name" "$scenario" "$round" || { echo "$name died during $scenario" >&2; break; }
     done

@@ -27,9 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_SHORT=${1:-4}
 source benches/common.sh
-# Only the flags below decide what twinserve serves, not the caller's environment.
-unset "${!TWINSERVE_@}"
-need valgrind:valgrind wrk:wrk curl:curl lighttpd:lighttpd nginx:nginx taskset:util-linux
+need valgrind:valgrind wrk:wrk curl:curl lighttpd:lighttpd nginx:nginx taskset:util-linux python3:python3
 release_bin fixed_body
 PORT=18494
 URL=http://127.0.0.1:$PORT/HelloWorld.html
@@ -74,7 +72,8 @@ PY
 measure() { # name command...
   local name=$1; shift
   [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
-  start_pinned "$WORK/$name.log" "$URL" "$@"
+  # Not NAME.log: lighttpd writes its own errors there.
+  start_pinned 100 "$WORK/$name.out" "$URL" "$@"
   local head short long
   head=$(curl -s --max-time 10 -D - -o /dev/null "$URL" | wc -c)
   short=$(wrk_run "$SECONDS_SHORT" "$name")

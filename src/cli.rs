@@ -154,7 +154,7 @@ pub struct ServeArgs {
     /// HTTP/1) or one read (hyper over TLS or HTTP/2, or a piece not in memory) [default: 256 KiB].
     #[arg(long, env = "TWINSERVE_CHUNK_SIZE", value_parser = parse_chunk_size)]
     pub chunk_size: Option<NonZeroUsize>,
-    /// Cache-Control sent with files (200, 206, 304); an empty VALUE sends none.
+    /// Cache-Control sent with files (200, 206, 304); a blank VALUE sends none.
     #[arg(long, env = "TWINSERVE_CACHE_CONTROL", value_name = "VALUE", default_value = twinserve::docroot::DEFAULT_CACHE_CONTROL)]
     pub cache_control: String,
     /// Never send file.br / file.gz / file.zst in place of file, whatever the client accepts.

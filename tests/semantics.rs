@@ -244,6 +244,13 @@ fn cache_control_is_configurable() {
         for backend in BACKENDS {
             let server = site.start_with(backend, |c| c.docroot.cache_control = blank.into());
             let addr = server.local_addr();
+            // A small file answered from memory, and a part of one.
+            let page = request(addr, "GET", "/HelloWorld.html", "");
+            assert_eq!(page.status, 200, "{backend}");
+            assert_eq!(page.header("cache-control"), None, "{backend} {blank:?}");
+            let part = request(addr, "GET", "/HelloWorld.html", "Range: bytes=0-0\r\n");
+            assert_eq!(part.status, 206, "{backend}");
+            assert_eq!(part.header("cache-control"), None, "{backend}");
             let ok = request(addr, "GET", "/big.bin", "");
             assert_eq!(ok.status, 200, "{backend}");
             assert_eq!(ok.header("cache-control"), None, "{backend} {blank:?}");
@@ -258,6 +265,18 @@ fn cache_control_is_configurable() {
             assert_eq!(not_modified.header("cache-control"), None, "{backend}");
         }
     }
+    let server = site.start_with(Backend::Raw, |c| {
+        c.docroot.cache_control = " no-cache\t".into()
+    });
+    let bytes = common::send_raw(
+        server.local_addr(),
+        b"GET /HelloWorld.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    let answer = String::from_utf8_lossy(&bytes);
+    assert!(
+        answer.contains("\r\ncache-control: no-cache\r\n"),
+        "{answer}"
+    );
     let mut config = twinserve::Config::new(site.root());
     config.docroot.cache_control = "bad\nvalue".into();
     assert!(

@@ -85,7 +85,7 @@ const KNOWN_METHODS: &[&str] = &[
 /// How a [`DocRoot`] serves, beyond the fixed rules; part of `Config`.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `Cache-Control` on 200, 206 and 304 answers for files; empty for none.
+    /// `Cache-Control` on 200, 206 and 304 answers for files; none if blank.
     pub cache_control: String,
     /// Send `file.br` / `file.gz` when the client accepts that encoding.
     pub precompressed: bool,
@@ -228,10 +228,11 @@ impl DocRoot {
             Links::Beneath
         };
         let root_dir = Root::open(&absolute, links).map_err(unreadable)?;
-        // Surrounding whitespace is not part of a field's value (RFC 9110 §5.5);
-        // what is left empty means no field at all.
+        // Surrounding spaces and tabs are not part of a field's value (RFC 9110
+        // §5.5); what is left empty means no field at all.
+        let cache_control = options.cache_control.trim_matches([' ', '\t']);
         let cache_control =
-            HeaderValue::try_from(options.cache_control.trim()).map_err(|_| RootError::Option {
+            HeaderValue::try_from(cache_control).map_err(|_| RootError::Option {
                 what: "Cache-Control value",
                 value: options.cache_control.clone(),
             })?;
