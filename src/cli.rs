@@ -481,6 +481,16 @@ fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), Str
     let name = http::HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| format!("{:?} is not a valid header name", name.trim()))?;
     twinserve::docroot::check_added_header(&name)?;
+    // An empty field is almost never what was meant (a `Name:` with its value
+    // lost to the shell); the one this is asked for most has its own flag.
+    if value.trim().is_empty() {
+        let hint = if name == http::header::CACHE_CONTROL {
+            "; --cache-control '' sends no Cache-Control"
+        } else {
+            ""
+        };
+        return Err(format!("{name} has no value{hint}"));
+    }
     let value = http::HeaderValue::from_str(value.trim())
         .map_err(|_| format!("{:?} is not a valid header value", value.trim()))?;
     Ok((name, value))

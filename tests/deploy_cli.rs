@@ -208,6 +208,9 @@ fn bad_headers_and_origins_are_usage_errors() {
         &["--header", "X-Ok: bad\u{1}value"],
         &["--header", "no colon"],
         &["--header", "Content-Length: 5"],
+        // With a root that is not there: accepted, they would exit 1, not serve.
+        &["--header", "X-Empty:", "--root", "/no/such/root"],
+        &["--header", "Cache-Control: \t ", "--root", "/no/such/root"],
         &["--cors", "app.example"],
         &["--trust-proxy", "10.0.0.0/40"],
         &["--fallback-all"],
@@ -217,6 +220,23 @@ fn bad_headers_and_origins_are_usage_errors() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with("error:"), "{args:?}: {stderr}");
     }
+    // An empty value names the field, and for Cache-Control the flag that
+    // does send none.
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--header",
+            "Cache-Control:",
+            "--root",
+            "/no/such/root",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(": cache-control has no value; --cache-control ''"),
+        "{stderr}"
+    );
 }
 
 #[test]
