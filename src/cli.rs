@@ -177,7 +177,7 @@ pub struct ServeArgs {
     /// Add this field to every response (repeatable; TWINSERVE_HEADER takes
     /// several, one per line).
     #[arg(long = "header", env = "TWINSERVE_HEADER", value_name = "NAME: VALUE", value_delimiter = '\n', value_parser = parse_header)]
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub headers: Vec<HeaderLine>,
     /// Add Referrer-Policy and X-Frame-Options to every response, and a
     /// Content-Security-Policy that allows nothing to the pages the server
     /// writes itself (listings, error pages).
@@ -422,7 +422,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         list_dirs: args.list_dirs,
         serve_hidden: args.serve_hidden,
         follow_symlinks: args.follow_symlinks,
-        headers: args.headers,
+        headers: args.headers.into_iter().filter_map(|line| line.0).collect(),
         security_headers: args.security_headers,
         cors: args.cors,
         fallback: args.fallback.map(|file| twinserve::docroot::Fallback {
@@ -474,7 +474,15 @@ fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--host {host:?} has no address"))
 }
 
-fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+/// One line of `--header` or `TWINSERVE_HEADER`: a field, or nothing for a
+/// blank line (a list written as a block usually ends with a newline).
+#[derive(Debug, Clone)]
+pub struct HeaderLine(Option<(http::HeaderName, http::HeaderValue)>);
+
+fn parse_header(text: &str) -> Result<HeaderLine, String> {
+    if text.trim().is_empty() {
+        return Ok(HeaderLine(None));
+    }
     let (name, value) = text
         .split_once(':')
         .ok_or("expected 'Name: value', e.g. 'X-Robots-Tag: noindex'")?;
@@ -493,7 +501,7 @@ fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), Str
     }
     let value = http::HeaderValue::from_str(value.trim())
         .map_err(|_| format!("{:?} is not a valid header value", value.trim()))?;
-    Ok((name, value))
+    Ok(HeaderLine(Some((name, value))))
 }
 
 fn parse_cors(text: &str) -> Result<twinserve::docroot::Cors, String> {

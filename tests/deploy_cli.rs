@@ -249,7 +249,8 @@ fn every_flag_can_come_from_the_environment_and_flags_win() {
         &[
             ("TWINSERVE_ROOT", root.to_str().unwrap()),
             ("TWINSERVE_LIST_DIRS", "true"),
-            ("TWINSERVE_HEADER", "X-One: 1\nX-Two: 2"),
+            // As a YAML `|` block writes it: a blank line inside, a newline at the end.
+            ("TWINSERVE_HEADER", "X-One: 1\n\nX-Two: 2\n"),
             ("TWINSERVE_BACKEND", "hyper"),
             // The flag wins over this.
             ("TWINSERVE_PORT", "not a port"),
