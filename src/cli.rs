@@ -176,8 +176,8 @@ pub struct ServeArgs {
     pub follow_symlinks: bool,
     /// Add this field to every response (repeatable; TWINSERVE_HEADER takes
     /// several, one per line).
-    #[arg(long = "header", env = "TWINSERVE_HEADER", value_name = "NAME: VALUE", value_delimiter = '\n', value_parser = parse_header)]
-    pub headers: Vec<HeaderLine>,
+    #[arg(long = "header", env = "TWINSERVE_HEADER", value_name = "NAME: VALUE", value_parser = parse_headers)]
+    pub headers: Vec<HeaderLines>,
     /// Add Referrer-Policy and X-Frame-Options to every response, and a
     /// Content-Security-Policy that allows nothing to the pages the server
     /// writes itself (listings, error pages).
@@ -422,7 +422,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         list_dirs: args.list_dirs,
         serve_hidden: args.serve_hidden,
         follow_symlinks: args.follow_symlinks,
-        headers: args.headers.into_iter().filter_map(|line| line.0).collect(),
+        headers: args.headers.into_iter().flat_map(|lines| lines.0).collect(),
         security_headers: args.security_headers,
         cors: args.cors,
         fallback: args.fallback.map(|file| twinserve::docroot::Fallback {
@@ -474,18 +474,29 @@ fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--host {host:?} has no address"))
 }
 
-/// One line of `--header` or `TWINSERVE_HEADER`: a field, or nothing for a
-/// blank line (a list written as a block usually ends with a newline).
+/// The fields of one `--header` value or of `TWINSERVE_HEADER`, one per line.
+/// Blank lines are skipped (a block written in YAML or a file ends with a
+/// newline), but a value without any field is refused: an empty `--header`
+/// is a value lost to the shell.
 #[derive(Debug, Clone)]
-pub struct HeaderLine(Option<(http::HeaderName, http::HeaderValue)>);
+pub struct HeaderLines(Vec<(http::HeaderName, http::HeaderValue)>);
 
-fn parse_header(text: &str) -> Result<HeaderLine, String> {
-    if text.trim().is_empty() {
-        return Ok(HeaderLine(None));
+fn parse_headers(text: &str) -> Result<HeaderLines, String> {
+    let fields = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(parse_header)
+        .collect::<Result<Vec<_>, _>>()?;
+    if fields.is_empty() {
+        return Err(NO_FIELD.into());
     }
-    let (name, value) = text
-        .split_once(':')
-        .ok_or("expected 'Name: value', e.g. 'X-Robots-Tag: noindex'")?;
+    Ok(HeaderLines(fields))
+}
+
+const NO_FIELD: &str = "expected 'Name: value', e.g. 'X-Robots-Tag: noindex'";
+
+fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    let (name, value) = text.split_once(':').ok_or(NO_FIELD)?;
     let name = http::HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| format!("{:?} is not a valid header name", name.trim()))?;
     twinserve::docroot::check_added_header(&name)?;
@@ -501,7 +512,7 @@ fn parse_header(text: &str) -> Result<HeaderLine, String> {
     }
     let value = http::HeaderValue::from_str(value.trim())
         .map_err(|_| format!("{:?} is not a valid header value", value.trim()))?;
-    Ok(HeaderLine(Some((name, value))))
+    Ok((name, value))
 }
 
 fn parse_cors(text: &str) -> Result<twinserve::docroot::Cors, String> {

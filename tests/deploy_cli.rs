@@ -211,6 +211,7 @@ fn bad_headers_and_origins_are_usage_errors() {
         // With a root that is not there: accepted, they would exit 1, not serve.
         &["--header", "X-Empty:", "--root", "/no/such/root"],
         &["--header", "Cache-Control: \t ", "--root", "/no/such/root"],
+        &["--header", "", "--root", "/no/such/root"],
         &["--cors", "app.example"],
         &["--trust-proxy", "10.0.0.0/40"],
         &["--fallback-all"],
