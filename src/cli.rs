@@ -500,9 +500,10 @@ fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), Str
     let name = http::HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| format!("{:?} is not a valid header name", name.trim()))?;
     twinserve::docroot::check_added_header(&name)?;
+    let value = twinserve::docroot::trim_field_value(value);
     // An empty field is almost never what was meant (a `Name:` with its value
     // lost to the shell); the one this is asked for most has its own flag.
-    if value.trim().is_empty() {
+    if value.is_empty() {
         let hint = if name == http::header::CACHE_CONTROL {
             "; --cache-control '' sends no Cache-Control"
         } else {
@@ -510,8 +511,8 @@ fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), Str
         };
         return Err(format!("{name} has no value{hint}"));
     }
-    let value = http::HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("{:?} is not a valid header value", value.trim()))?;
+    let value = http::HeaderValue::from_str(value)
+        .map_err(|_| format!("{value:?} is not a valid header value"))?;
     Ok((name, value))
 }
 

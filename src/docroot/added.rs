@@ -65,6 +65,13 @@ const RESERVED: &[&str] = &[
     "upgrade",
 ];
 
+/// A field value an operator gave (`--header`, `--cache-control`) as it is
+/// sent: without surrounding spaces and tabs, which are not part of it (RFC
+/// 9110 §5.5). Empty means there is no value to send.
+pub fn trim_field_value(text: &str) -> &str {
+    text.trim_matches([' ', '\t'])
+}
+
 /// Whether `--header` may add a field named `name`; why not if not.
 pub fn check_added_header(name: &HeaderName) -> Result<(), String> {
     if RESERVED.contains(&name.as_str()) {

@@ -34,7 +34,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 
-pub use added::{Cors, check_added_header};
+pub use added::{Cors, check_added_header, trim_field_value};
 pub use cache::ChangesSeen;
 pub use reply::{Body, Prepared, Reply};
 pub use request::{HeaderSource, RequestView, Version};
@@ -228,9 +228,8 @@ impl DocRoot {
             Links::Beneath
         };
         let root_dir = Root::open(&absolute, links).map_err(unreadable)?;
-        // Surrounding spaces and tabs are not part of a field's value (RFC 9110
-        // §5.5); what is left empty means no field at all.
-        let cache_control = options.cache_control.trim_matches([' ', '\t']);
+        // What is left empty means no field at all.
+        let cache_control = trim_field_value(&options.cache_control);
         let cache_control =
             HeaderValue::try_from(cache_control).map_err(|_| RootError::Option {
                 what: "Cache-Control value",
