@@ -30,10 +30,48 @@ LIGHTTPD_TYPES='mimetype.assign = ( ".html" => "text/html; charset=utf-8", ".css
                     ".svg" => "image/svg+xml; charset=utf-8", ".png" => "image/png",
                     ".bin" => "application/octet-stream" )'
 
-# lighttpd_config DIR PORT — copies site/ to DIR/site and writes DIR/lighttpd.conf serving
-# it on 127.0.0.1:PORT with keep-alive unbounded, so a load run never sees it close.
-lighttpd_config() {
+# scratch — a scratch folder in WORK, removed when the script ends, however it ends, with
+# the server start_pinned started (SPID) stopped first.
+scratch() {
+  WORK=$(mktemp -d)
+  SPID=
+  trap 'stop_pinned; rm -rf "$WORK"' EXIT
+}
+
+# copy_site DIR — copies site/ to DIR/site, its files an hour old, as a site being served
+# is: twinserve sends a file changed within the last second without validators, and the
+# answers measured should be the usual ones.
+copy_site() {
   cp -r site "$1/site"
+  find "$1/site" -type f -exec touch -d '1 hour ago' {} +
+}
+
+# wanted NAME — whether ONLY (a space-separated list of names, if set) names NAME.
+wanted() {
+  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]
+}
+
+# wrk_clean LOG NAME — fails, showing LOG, if the wrk run it holds saw errors or other
+# statuses: its figures would not be about the page measured.
+wrk_clean() {
+  if grep -q "Non-2xx\|Socket errors" "$1"; then
+    cat "$1" >&2
+    echo "$2: wrk saw errors" >&2
+    return 1
+  fi
+}
+
+# For programs run under callgrind: valgrind counts every iteration of a `rep movsb`/`rep
+# stosb` as an instruction, which glibc uses for copies and fills from 2 KiB up (a 2 KiB
+# memset would count as 2,000). Raised thresholds make glibc use vector loops, counted as
+# what they cost. Set as `env "$GLIBC_COUNTABLE" COMMAND`.
+# shellcheck disable=SC2034 # used by the scripts that source this
+GLIBC_COUNTABLE=GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=0x10000000:glibc.cpu.x86_rep_stosb_threshold=0x10000000
+
+# lighttpd_config DIR PORT — copies site/ to DIR/site (copy_site) and writes DIR/lighttpd.conf
+# serving it on 127.0.0.1:PORT with keep-alive unbounded, so a load run never sees it close.
+lighttpd_config() {
+  copy_site "$1"
   cat >"$1/lighttpd.conf" <<CONF
 server.document-root = "$1/site"
 server.bind = "127.0.0.1"

@@ -23,12 +23,8 @@ need valgrind:valgrind wrk:wrk curl:curl taskset:util-linux python3:python3
 release_bin fixed_body
 PORT=18493
 URL=http://127.0.0.1:$PORT/HelloWorld.html
-WORK=$(mktemp -d)
-SPID=
-trap 'stop_pinned; rm -rf "$WORK"' EXIT
-cp -r site "$WORK/site"
-# An hour old: a file changed within the last second is kept without validators at first.
-find "$WORK/site" -type f -exec touch -d '1 hour ago' {} +
+scratch
+copy_site "$WORK"
 # Raised only, and only the soft limit: a lower one would change the servers measured (the
 # file cache keeps open files in proportion to it, up to a cap).
 FILES=$((2 * CONNECTIONS + 256))
@@ -44,12 +40,9 @@ profile() {
   # valgrind takes seconds to start a program, and answers slowly under it.
   start_pinned 300 "$WORK/$name.$conns.log" "$URL" \
     valgrind --tool=dhat --dhat-out-file="$WORK/$name.$conns.json" "$@"
-  if ! taskset -c "${LOAD_CPU:-1}" wrk -t1 -c"$conns" -d4s --timeout 30s "$URL" >"$WORK/wrk.log" 2>&1 ||
-    grep -q "Non-2xx\|Socket errors" "$WORK/wrk.log"; then
-    cat "$WORK/wrk.log" >&2
-    echo "$name: wrk saw errors" >&2
-    return 1
-  fi
+  taskset -c "${LOAD_CPU:-1}" wrk -t1 -c"$conns" -d4s --timeout 30s "$URL" >"$WORK/wrk.log" 2>&1 ||
+    { cat "$WORK/wrk.log" >&2; return 1; }
+  wrk_clean "$WORK/wrk.log" "$name"
   # dhat writes its profile as the program ends, on a signal too.
   stop_pinned
   [ -s "$WORK/$name.$conns.json" ] || { cat "$WORK/$name.$conns.log" >&2; return 1; }
@@ -58,7 +51,7 @@ profile() {
 measure() { # name command...
   local name=$1
   shift
-  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
+  wanted "$name" || return 0
   profile "$name" "$CONNECTIONS" "$@"
   profile "$name" $((2 * CONNECTIONS)) "$@"
   python3 - "$WORK/$name.$CONNECTIONS.json" "$WORK/$name.$((2 * CONNECTIONS)).json" \

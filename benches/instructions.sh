@@ -25,21 +25,15 @@ need valgrind:valgrind lighttpd:lighttpd curl:curl
 release_bin fixed_body
 PORT=18496
 URL=http://127.0.0.1:$PORT/HelloWorld.html
-WORK=$(mktemp -d)
-SPID=
-trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$WORK"' EXIT
+scratch
 lighttpd_config "$WORK" $PORT
 
 load() { "$BIN" client "$URL" -c $CONNECTIONS -n "$1" --json >/dev/null; }
 
 count() { # name command... -> prints "name instructions/request"
   local name=$1; shift
-  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
-  # valgrind counts every iteration of a `rep movsb`/`rep stosb` as an instruction, which
-  # glibc uses for copies and fills from 2 KiB up: a 2 KiB memset would count as 2,000.
-  # Raising glibc's thresholds makes it use vector loops, counted as what they cost.
-  GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=0x10000000:glibc.cpu.x86_rep_stosb_threshold=0x10000000 \
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.cg" "$@" >"$WORK/$name.log" 2>&1 &
+  wanted "$name" || return 0
+  env "$GLIBC_COUNTABLE" valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.cg" "$@" >"$WORK/$name.log" 2>&1 &
   SPID=$!
   wait_for "$URL" 300 # valgrind takes seconds to start a program
   load 3000

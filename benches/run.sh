@@ -97,12 +97,11 @@ chmod -R a+rX "$ROOT"
 ROWS=$WORK/rows.tsv
 BASE=http://127.0.0.1:$PORT
 
-SERVER_PID='' SAMPLER_PID='' LOAD_PID='' SPID=''
+SAMPLER_PID='' LOAD_PID='' SPID=''
 cleanup() {
   local pid
   for pid in $LOAD_PID $SAMPLER_PID; do kill "$pid" 2>/dev/null || true; done
-  # Unconditional: a server being started is known by SPID before SERVER_PID.
-  stop_server
+  stop_pinned
   if [ -n "$KEEP" ]; then echo "scratch kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -130,7 +129,7 @@ write_nginx_conf() {
   nginx_config "$WORK/nginx" "$ROOT" "$PORT" "sendfile on; tcp_nopush on; keepalive_requests 1000000;"
 }
 
-# start_server NAME: starts it pinned to SERVER_CPU, sets SERVER_PID, waits
+# start_server NAME: starts it pinned to SERVER_CPU (start_pinned: SPID), waits
 # until it answers (100 tries, as wait_for). Returns 2 when the port is taken.
 start_server() {
   local name=$1 cmd
@@ -143,15 +142,11 @@ start_server() {
   local started=0
   start_pinned 100 "$WORK/$name.log" "$BASE/HelloWorld.html" "${cmd[@]}" || started=$?
   case $started in
-    0) SERVER_PID=$SPID ;;
-    2) echo "choose another port with -p" >&2; return 2 ;;
-    *) echo "$name did not start" >&2; return 1 ;;
+    0) ;;
+    2) echo "choose another port with -p" >&2 ;;
+    *) echo "$name did not start" >&2 ;;
   esac
-}
-
-stop_server() {
-  stop_pinned
-  SERVER_PID=''
+  return $started
 }
 
 # --- what a server costs ------------------------------------------------------
@@ -218,18 +213,18 @@ run_scenario() {
   local out=$WORK/wrk.out peak=$WORK/peak
   echo 0 >"$peak"
   local before after
-  before=$(cpu_ticks "$SERVER_PID")
+  before=$(cpu_ticks "$SPID")
   timeout -k 5 $((DURATION + 30)) taskset -c "$LOAD_CPU" \
     wrk --latency -t1 -c"$conns" -d"${DURATION}s" "${extra[@]}" "$BASE$path" >"$out" 2>&1 &
   LOAD_PID=$!
-  sample_rss "$SERVER_PID" "$peak" "$LOAD_PID" &
+  sample_rss "$SPID" "$peak" "$LOAD_PID" &
   SAMPLER_PID=$!
   wait "$LOAD_PID" || true
   wait "$SAMPLER_PID" || true
   LOAD_PID='' SAMPLER_PID=''
-  after=$(cpu_ticks "$SERVER_PID")
+  after=$(cpu_ticks "$SPID")
   local alive=yes
-  kill -0 "$SERVER_PID" 2>/dev/null || alive=no
+  kill -0 "$SPID" 2>/dev/null || alive=no
   # wrk's report -> requests, seconds, req/s, MB/s, p99 in ms, errors
   awk -v name="$name" -v scen="$scenario" -v round="$round" -v peak="$(cat "$peak")" \
     -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v alive=$alive '
@@ -280,7 +275,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for scenario in "${scenario_list[@]}"; do
       run_scenario "$name" "$scenario" "$round" || { echo "$name died during $scenario" >&2; break; }
     done
-    stop_server
+    stop_pinned
   done
 done
 [ -n "$ROWS_OUT" ] && cp "$ROWS" "$ROWS_OUT"

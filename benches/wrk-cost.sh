@@ -31,13 +31,8 @@ need valgrind:valgrind wrk:wrk curl:curl lighttpd:lighttpd nginx:nginx taskset:u
 release_bin fixed_body
 PORT=18494
 URL=http://127.0.0.1:$PORT/HelloWorld.html
-WORK=$(mktemp -d)
-SPID=
-trap 'stop_pinned; rm -rf "$WORK"' EXIT
+scratch
 lighttpd_config "$WORK" $PORT
-# An hour old, as a site being served is: twinserve sends a file changed within the last
-# second without validators, and the answers measured should be the usual ones.
-find "$WORK/site" -type f -exec touch -d '1 hour ago' {} +
 chmod 755 "$WORK" # nginx's worker drops to an unprivileged user and must read the site
 chmod -R a+rX "$WORK/site"
 nginx_config "$WORK/nginx" "$WORK/site" $PORT "keepalive_requests 1000000;"
@@ -45,16 +40,10 @@ nginx_config "$WORK/nginx" "$WORK/site" $PORT "keepalive_requests 1000000;"
 # wrk_run SECONDS NAME -> prints "instructions parser_instructions answers"
 wrk_run() {
   local out=$WORK/$2.$1.cg log=$WORK/$2.$1.wrk
-  # As instructions.sh: glibc's `rep movsb` copies would count one instruction a byte.
-  GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=0x10000000:glibc.cpu.x86_rep_stosb_threshold=0x10000000 \
-    taskset -c "${LOAD_CPU:-1}" valgrind --tool=callgrind --callgrind-out-file="$out" \
+  env "$GLIBC_COUNTABLE" taskset -c "${LOAD_CPU:-1}" \
+    valgrind --tool=callgrind --callgrind-out-file="$out" \
     wrk -t1 -c16 -d"$1"s "$URL" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
-  # Errors or other statuses would be other answers: the figures would not be about this page.
-  if grep -q "Non-2xx\|Socket errors" "$log"; then
-    cat "$log" >&2
-    echo "$2: wrk saw errors" >&2
-    return 1
-  fi
+  wrk_clean "$log" "$2"
   python3 - "$out" "$log" <<'PY'
 import re, subprocess, sys
 dump, log = sys.argv[1], sys.argv[2]
@@ -71,7 +60,7 @@ PY
 
 measure() { # name command...
   local name=$1; shift
-  [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $name "* ]] || return 0
+  wanted "$name" || return 0
   # Not NAME.log: lighttpd writes its own errors there.
   start_pinned 100 "$WORK/$name.out" "$URL" "$@"
   local head short long
