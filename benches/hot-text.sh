@@ -68,18 +68,6 @@ load() {
   fi
 }
 
-# listening PORT TRIES: waits until 127.0.0.1:PORT takes a connection, TRIES tenths of a
-# second at most, sending nothing on it.
-listening() {
-  local _
-  for _ in $(seq "$2"); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listening on port $1" >&2
-  return 1
-}
-
 # Pinned to one CPU, as benches/run.sh runs them: hyper then runs a current-thread runtime.
 for backend in hyper raw; do
   taskset -c "${SERVER_CPU:-0}" valgrind --tool=callgrind --dump-instr=yes \
@@ -110,9 +98,7 @@ done
 
 # The constants serving reads (tables, literals) are gathered the same way, but callgrind
 # does not see data: lackey traces every load, and the link map names the section each one
-# came from. Only what ran once the server listened counts: the first answers' constants
-# too (the first answer for a file fills the cache, and what it read stays resident in any
-# server that has answered), not start-up's. The map's columns are LLD's (the
+# came from. Only what ran after the first answer counts. The map's columns are LLD's (the
 # linker Rust uses on x86-64 Linux); with another linker the constants stay where they are.
 if ! grep -Eq '^ +VMA +LMA +Size +Align +Out +In' "$MAP"; then
   echo "hot-text.sh: the link map is not LLD's; gathering code only" >&2
@@ -125,10 +111,7 @@ for backend in hyper raw; do
     "$BIN" -q serve --backend $backend --root "$WORK/site" --host 127.0.0.1 --port $PORT \
     >"$WORK/$backend.log" 2>&1 9> >(grep -av --line-buffered '^I' >"$WORK/$backend.mem") &
   SPID=$!
-  # Listening, asked nothing yet: a connection opened and closed. Then a moment for the
-  # rest of start-up (the pages' drop) to end before the mark.
-  listening $PORT 600 || { cat "$WORK/$backend.log" >&2; exit 1; }
-  sleep 3
+  wait_for "$URL" 600 || { cat "$WORK/$backend.log" >&2; exit 1; }
   awk -v bin="$(readlink -f "$BIN")" '$6 == bin && $3 == "00000000" { split($1, a, "-"); print a[1]; exit }' \
     "/proc/$SPID/maps" >"$WORK/$backend.membase"
   [ -s "$WORK/$backend.membase" ] || { echo "hot-text.sh: $BIN is not in /proc/$SPID/maps" >&2; exit 1; }
@@ -360,7 +343,7 @@ def input_sections():
     return sorted(found)
 
 def constants(backend, sections):
-    """The data sections read once the server listened, in the order first read."""
+    """The data sections read after the first answer, in the order first read."""
     starts = [a for a, _, _ in sections]
     base = int(open(f"{work}/{backend}.membase").read(), 16)
     trace = open(f"{work}/{backend}.mem", "rb")

@@ -208,10 +208,11 @@ run_scenario() {
   esac
   # The scenarios send files from the page cache, but a file's pages may leave it while
   # other servers run (on the machine these figures come from they do, within a minute,
-  # with most of memory free): read back first, so no server meets the disk in its turn.
+  # with most of memory free): read back first, so no server reads them from the disk.
   [ "$path" = /HelloWorld.html ] || cat "$ROOT$path" >/dev/null
   if [ "$scenario" = S4 ]; then
-    # The first download of a file over a connection is the slow one (TCP windows).
+    # One download before the measured ones: the server's first answer for the file
+    # (opening it, keeping it in its cache) is not what S4 measures.
     taskset -c "$LOAD_CPU" curl -s -o /dev/null --max-time 60 "$BASE$path" || true
   fi
   local out=$WORK/wrk.out peak=$WORK/peak
