@@ -51,13 +51,20 @@ ulimit -n 4096 2>/dev/null || true
 cp -r site "$WORK/site"
 head -c $((1 << 20)) /dev/zero >"$WORK/site/1m.bin"
 
-# load CLIENT SMALL BIG: what every run sends. One request for each kind of answer; then, when
+# load CLIENT SMALL BIG: what every run sends. One request for each kind of answer, and one for
+# the big file once its pages have left the page cache (hyper then reads them on its blocking
+# pool, starting a thread: a path a server meets whenever the machine lets a file's pages go,
+# whose code would otherwise be scattered over windows of its own); then, when
 # wrk is installed, benches/run.sh's loads (how its connections end is part of the path: it
 # cuts them when its time is up), or else CLIENT's built-in client, SMALL requests over 64
 # connections and BIG over 1000.
 load() {
   local path
   for path in / /HelloWorld.html /missing /1m.bin; do curl -s -o /dev/null "http://127.0.0.1:$PORT$path"; done
+  # Written out first: the kernel drops only clean pages, and the file was made just now.
+  python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$WORK/site/1m.bin"
+  curl -s -o /dev/null "http://127.0.0.1:$PORT/1m.bin"
   if command -v wrk >/dev/null; then
     wrk -t1 -c64 -d3s "$URL" >/dev/null
     wrk -t1 -c8 -d2s "http://127.0.0.1:$PORT/1m.bin" >/dev/null
