@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Where the binary's share of a server's resident memory is: starts `twinserve serve`
-# pinned to one CPU (as benches/run.sh runs it), and after one request and then after a load
-# like S5 (wrk, 1000 keep-alive connections for 3 s) prints VmRSS and, for each mapping of
-# the binary, the KiB resident and the 64 KiB windows they fall in (from /proc/PID/pagemap's
-# present bits). `serve` drops the binary's pages once started; what comes back is what
+# pinned to one CPU (as benches/run.sh runs it), and after one request, after a load like S5
+# (wrk, 1000 keep-alive connections for 3 s), and after one download of a 16 MiB file whose
+# pages were dropped from the page cache first (hyper reads those on its blocking pool) prints
+# VmRSS and, for each mapping of the binary, the KiB resident and the 64 KiB windows they fall
+# in (from /proc/PID/pagemap's present bits). `serve` drops the binary's pages once started; what comes back is what
 # serving touched, each fault bringing its whole fault-around window (link/hot-text.ld).
 #
 #   benches/resident.sh [BACKEND, default hyper]
@@ -20,10 +21,14 @@ release_bin
 PORT=18498
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 ulimit -n 8192 2>/dev/null || true
-taskset -c "${SERVER_CPU:-0}" "$BIN" -q serve --threads 1 --backend "$BACKEND" --root site \
+ROOT=$(mktemp -d)
+copy_site "$ROOT"
+head -c $((16 << 20)) /dev/urandom >"$ROOT/site/16m.bin"
+touch -d '1 hour ago' "$ROOT/site/16m.bin"
+taskset -c "${SERVER_CPU:-0}" "$BIN" -q serve --threads 1 --backend "$BACKEND" --root "$ROOT/site" \
   --host 127.0.0.1 --port $PORT >/dev/null 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null' EXIT
+trap 'kill $PID 2>/dev/null; rm -rf "$ROOT"' EXIT
 wait_for "$URL"
 
 report() { # what: prints the figures for the running server
@@ -52,3 +57,8 @@ PY
 report "after one request"
 taskset -c "${LOAD_CPU:-1}" wrk -t1 -c1000 -d3s "$URL" >/dev/null
 report "after 3 s of 1000 connections"
+# Written out first: the kernel drops only clean pages, and the file was made just now.
+python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$ROOT/site/16m.bin"
+curl -s -o /dev/null "http://127.0.0.1:$PORT/16m.bin"
+report "after a download from the disk"
