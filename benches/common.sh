@@ -46,6 +46,34 @@ copy_site() {
   find "$1/site" -type f -exec touch -d '1 hour ago' {} +
 }
 
+# drop_pages FILE — writes FILE out and drops its pages from the page cache, so that the next
+# read of it goes to the disk; fails if any page stayed (on tmpfs, or a page mapped or locked
+# by some process, the kernel keeps it without a word).
+drop_pages() {
+  python3 - "$1" <<'PY'
+import ctypes, os, sys
+path = sys.argv[1]
+fd = os.open(path, os.O_RDONLY)
+os.fsync(fd)  # the kernel drops only clean pages
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+# mincore on a fresh read-only mapping says which pages are in the page cache, reading none.
+size, page = os.fstat(fd).st_size, os.sysconf("SC_PAGE_SIZE")
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+addr = libc.mmap(None, size, 1, 1, fd, 0)  # PROT_READ, MAP_SHARED
+if addr in (None, ctypes.c_void_p(-1).value):
+    sys.exit(f"drop_pages: mmap {path}: {os.strerror(ctypes.get_errno())}")
+pages = (size + page - 1) // page
+vec = (ctypes.c_ubyte * pages)()
+if libc.mincore(ctypes.c_void_p(addr), ctypes.c_size_t(size), vec) != 0:
+    sys.exit(f"drop_pages: mincore {path}: {os.strerror(ctypes.get_errno())}")
+left = sum(b & 1 for b in vec)
+if left:
+    sys.exit(f"drop_pages: {left} of {pages} pages of {path} still in the page cache")
+PY
+}
+
 # wanted NAME — whether ONLY (a space-separated list of names, if set) names NAME.
 wanted() {
   [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]

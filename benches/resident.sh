@@ -21,15 +21,13 @@ release_bin
 PORT=18498
 URL=http://127.0.0.1:$PORT/HelloWorld.html
 ulimit -n 8192 2>/dev/null || true
-ROOT=$(mktemp -d)
-copy_site "$ROOT"
-head -c $((16 << 20)) /dev/urandom >"$ROOT/site/16m.bin"
-touch -d '1 hour ago' "$ROOT/site/16m.bin"
-taskset -c "${SERVER_CPU:-0}" "$BIN" -q serve --threads 1 --backend "$BACKEND" --root "$ROOT/site" \
-  --host 127.0.0.1 --port $PORT >/dev/null 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null; rm -rf "$ROOT"' EXIT
-wait_for "$URL"
+scratch
+copy_site "$WORK"
+head -c $((16 << 20)) /dev/urandom >"$WORK/site/16m.bin"
+touch -d '1 hour ago' "$WORK/site/16m.bin"
+start_pinned 100 "$WORK/server.log" "$URL" "$BIN" -q serve --threads 1 --backend "$BACKEND" \
+  --root "$WORK/site" --host 127.0.0.1 --port $PORT || exit 1
+PID=$SPID
 
 report() { # what: prints the figures for the running server
   python3 - "$PID" "$(readlink -f "$BIN")" "$1" <<'PY'
@@ -57,8 +55,6 @@ PY
 report "after one request"
 taskset -c "${LOAD_CPU:-1}" wrk -t1 -c1000 -d3s "$URL" >/dev/null
 report "after 3 s of 1000 connections"
-# Written out first: the kernel drops only clean pages, and the file was made just now.
-python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)
-os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$ROOT/site/16m.bin"
-curl -s -o /dev/null "http://127.0.0.1:$PORT/16m.bin"
+drop_pages "$WORK/site/16m.bin"
+curl -fsS -o /dev/null --max-time 60 "http://127.0.0.1:$PORT/16m.bin"
 report "after a download from the disk"
