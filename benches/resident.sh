@@ -4,8 +4,9 @@
 # (wrk, 1000 keep-alive connections for 3 s), and after one download of a 16 MiB file whose
 # pages were dropped from the page cache first (hyper reads those on its blocking pool) prints
 # VmRSS and, for each mapping of the binary, the KiB resident and the 64 KiB windows they fall
-# in (from /proc/PID/pagemap's present bits). `serve` drops the binary's pages once started; what comes back is what
-# serving touched, each fault bringing its whole fault-around window (link/hot-text.ld).
+# in (from /proc/PID/pagemap's present bits). `serve` drops the binary's pages once
+# started; what comes back is what serving touched, each fault bringing its whole
+# fault-around window (link/hot-text.ld).
 #
 #   benches/resident.sh [BACKEND, default hyper]
 #
@@ -23,14 +24,14 @@ URL=http://127.0.0.1:$PORT/HelloWorld.html
 ulimit -n 8192 2>/dev/null || true
 scratch
 copy_site "$WORK"
+# Asked for only after the 3 s load: by then past the second in which a file changed is
+# sent without validators.
 head -c $((16 << 20)) /dev/urandom >"$WORK/site/16m.bin"
-touch -d '1 hour ago' "$WORK/site/16m.bin"
 start_pinned 100 "$WORK/server.log" "$URL" "$BIN" -q serve --threads 1 --backend "$BACKEND" \
   --root "$WORK/site" --host 127.0.0.1 --port $PORT || exit 1
-PID=$SPID
 
 report() { # what: prints the figures for the running server
-  python3 - "$PID" "$(readlink -f "$BIN")" "$1" <<'PY'
+  python3 - "$SPID" "$(readlink -f "$BIN")" "$1" <<'PY'
 import struct, sys
 pid, binary, what = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 rss = next(l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:"))

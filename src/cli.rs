@@ -475,16 +475,17 @@ fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
 }
 
 /// The fields of one `--header` value or of `TWINSERVE_HEADER`, one per line.
-/// Blank lines are skipped (a block written in YAML or a file ends with a
-/// newline), but a value without any field is refused: an empty `--header`
-/// is a value lost to the shell.
+/// Blank lines (spaces and tabs only, the blanks a value is trimmed of) are
+/// skipped: a block written in YAML or a file ends with a newline. A value
+/// without any field is refused: an empty `--header` is a value lost to the
+/// shell.
 #[derive(Debug, Clone)]
 pub struct HeaderLines(Vec<(http::HeaderName, http::HeaderValue)>);
 
 fn parse_headers(text: &str) -> Result<HeaderLines, String> {
     let fields = text
         .lines()
-        .filter(|line| !line.trim().is_empty())
+        .filter(|line| !twinserve::docroot::trim_field_value(line).is_empty())
         .map(parse_header)
         .collect::<Result<Vec<_>, _>>()?;
     if fields.is_empty() {
