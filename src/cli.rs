@@ -151,7 +151,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TWINSERVE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Bytes per piece when sending a file: one sendfile call (raw, and hyper on plain
-    /// HTTP/1) or one read (hyper over TLS or HTTP/2, or a piece not in memory) [default: 256 KiB].
+    /// HTTP/1) or one read (hyper over TLS or HTTP/2, or a piece not in memory) [default: 64 KiB].
     #[arg(long, env = "TWINSERVE_CHUNK_SIZE", value_parser = parse_chunk_size)]
     pub chunk_size: Option<NonZeroUsize>,
     /// Cache-Control sent with files (200, 206, 304); a blank VALUE sends none.

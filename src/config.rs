@@ -105,11 +105,13 @@ impl Default for Limits {
 /// memory, so a sending connection holds about one. raw hands each to
 /// `sendfile(2)`, which needs no buffer of ours, but corks an answer until its
 /// first piece is out, so the piece bounds how long a large answer stays
-/// corked (docs/benchmarks.md); hyper on plain HTTP/1 hands each to
-/// `sendfile` too.
+/// corked; hyper on plain HTTP/1 hands each to `sendfile` too. 64 KiB is what
+/// one `sendfile` moves through the kernel's pipe in one step: larger pieces
+/// cost the sending core about twice the CPU per byte of a large file
+/// (docs/benchmarks.md, "The piece size, measured again").
 pub const fn default_chunk_size(backend: Backend) -> usize {
     match backend {
-        Backend::Raw | Backend::Hyper => 256 * 1024,
+        Backend::Raw | Backend::Hyper => 64 * 1024,
     }
 }
 
