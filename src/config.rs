@@ -105,10 +105,10 @@ impl Default for Limits {
 /// memory, so a sending connection holds about one. raw hands each to
 /// `sendfile(2)`, which needs no buffer of ours, but corks an answer until its
 /// first piece is out, so the piece bounds how long a large answer stays
-/// corked; hyper on plain HTTP/1 hands each to `sendfile` too. 64 KiB is what
-/// one `sendfile` moves through the kernel's pipe in one step: larger pieces
-/// cost the sending core about twice the CPU per byte of a large file
-/// (docs/benchmarks.md, "The piece size, measured again").
+/// corked; hyper on plain HTTP/1 hands each to `sendfile` too. Over loopback,
+/// pieces of 128 KiB to 1 MiB cost the sending core two to three times the
+/// CPU per byte of a large file that 64 KiB pieces cost (docs/benchmarks.md,
+/// "The piece size, measured again").
 pub const fn default_chunk_size(backend: Backend) -> usize {
     match backend {
         Backend::Raw | Backend::Hyper => 64 * 1024,
