@@ -100,15 +100,14 @@ impl Default for Limits {
     }
 }
 
-/// Size of each piece a file body is sent in; the same for both backends,
-/// for different reasons. Over TLS or HTTP/2 hyper reads each piece into
-/// memory, so a sending connection holds about one. raw hands each to
-/// `sendfile(2)`, which needs no buffer of ours, but corks an answer until its
-/// first piece is out, so the piece bounds how long a large answer stays
-/// corked; hyper on plain HTTP/1 hands each to `sendfile` too. Over loopback,
-/// pieces of 128 KiB to 1 MiB cost the sending core two to three times the
-/// CPU per byte of a large file that 64 KiB pieces cost (docs/benchmarks.md,
-/// "The piece size, measured again").
+/// Size of each piece a file body is sent in, the same for both backends.
+/// Over TLS or HTTP/2 hyper reads each piece into memory, so a sending
+/// connection holds about one. raw, and hyper on plain HTTP/1, hand each to
+/// `sendfile(2)`, which needs no buffer of ours; raw corks an answer until its
+/// first piece is out, so the piece also bounds how long a large answer stays
+/// corked. Over loopback 64 KiB pieces cost a large file less CPU than larger
+/// ones, both ends counted (docs/benchmarks.md, "The piece size, measured
+/// again").
 pub const fn default_chunk_size(backend: Backend) -> usize {
     match backend {
         Backend::Raw | Backend::Hyper => 64 * 1024,

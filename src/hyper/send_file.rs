@@ -70,8 +70,8 @@ impl Mapping {
 /// reading the mapping; for a file [`may_see_pages`] refuses, it says yes
 /// to every page, so such a file is never mapped.
 pub fn resident(piece: &[u8]) -> bool {
-    // With 4 KiB pages, one call for any piece of up to 508 KiB at any
-    // offset (the default 64 KiB piece spans at most 17 pages).
+    // One `mincore` call for a piece whenever it fits: with 4 KiB pages, any
+    // piece of up to 508 KiB at any offset; a bigger one takes more calls.
     const WINDOW: usize = 128;
     let page = rustix::param::page_size();
     let start = piece.as_ptr() as usize;
