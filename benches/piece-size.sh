@@ -21,16 +21,18 @@
 # machine: run it with nothing else sending.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+usage() { sed -n '13,17p' "$0" >&2; exit 2; }
+
 DURATION=4 ROUNDS=2
 while getopts "d:r:h" opt; do
   case $opt in
     d) DURATION=$OPTARG ;;
     r) ROUNDS=$OPTARG ;;
-    *) sed -n '13,17p' "$0" >&2; exit 2 ;;
+    *) usage ;;
   esac
 done
 shift $((OPTIND - 1))
-[[ $DURATION =~ ^[1-9][0-9]*$ && $ROUNDS =~ ^[1-9][0-9]*$ ]] || { sed -n '13,17p' "$0" >&2; exit 2; }
+[[ $DURATION =~ ^[1-9][0-9]*$ && $ROUNDS =~ ^[1-9][0-9]*$ ]] || usage
 if [ $# -gt 0 ]; then SIZES=("$@"); else SIZES=(32768 65536 131072 262144 1048576); fi
 for size in "${SIZES[@]}"; do
   # `serve --chunk-size` takes 1 to 16 MiB.
