@@ -6,7 +6,7 @@
 # are in it) and the server process's CPU per download (utime+stime from /proc/PID/stat:
 # over loopback part of the sending runs on whichever CPU drives it, so what the other CPU
 # spends is not in it; benches/cpu-split.sh shows both). The download under way when the
-# load stops is in the segments and CPU but not in the count, about 1% at 25 a second.
+# load stops is in the segments and CPU but not in the count: one download's worth a load.
 # lighttpd serves the same file once a round, for reference. Each server gets one warm-up
 # download, and the file is read back into the page cache before each load.
 #
@@ -20,8 +20,9 @@
 # with apt-get if missing). Loopback only; every load is bounded. `nstat` counts the whole
 # machine: run it with nothing else sending.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-usage() { sed -n '13,17p' "$0" >&2; exit 2; }
+SELF=$(readlink -f "$0")
+cd "$(dirname "$SELF")/.."
+usage() { sed -n '13,17p' "$SELF" >&2; exit 2; }
 
 DURATION=4 ROUNDS=2
 while getopts "d:r:h" opt; do
