@@ -39,8 +39,6 @@ cleanup() { [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm
 trap cleanup EXIT
 
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), server on CPU $SERVER_CPU, wrk on CPU $LOAD_CPU" >&2
-# cpu_ticks PID — user+system clock ticks the process has used, all threads.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 TICKS=$(getconf CLK_TCK)
 
 printf 'round\tbackend\tlog\treq/s\treq per CPU-s\n' | tee "$WORK/rows.tsv"

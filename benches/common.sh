@@ -16,10 +16,14 @@ need() {
 # features of the dev-dependencies too (tokio's test-util among them), and be another program
 # than the one `cargo build --release` makes.
 release_bin() {
-  local example
-  [ -n "${BIN:-}" ] || cargo build --release --quiet --bin twinserve
+  local example dir=${CARGO_TARGET_DIR:-target}
+  [[ $dir = /* ]] || dir=$PWD/$dir
+  if [ -z "${BIN:-}" ]; then
+    echo "building twinserve (release)" >&2
+    cargo build --release --quiet --bin twinserve
+  fi
   for example in "$@"; do cargo build --release --quiet --example "$example"; done
-  BIN=${BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/twinserve}
+  BIN=${BIN:-$dir/release/twinserve}
 }
 
 # The types lighttpd gives the files measured, as twinserve gives them. lighttpd before
@@ -73,6 +77,10 @@ if left:
     sys.exit(f"drop_pages: {left} of {pages} pages of {path} still in the page cache")
 PY
 }
+
+# cpu_ticks PID — user+system clock ticks (`getconf CLK_TCK` a second) the process has used,
+# all its threads.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # wanted NAME — whether ONLY (a space-separated list of names, if set) names NAME.
 wanted() {

@@ -53,7 +53,6 @@ lighttpd_config "$WORK" $PORT
 head -c $((100 << 20)) /dev/urandom >"$WORK/site/100m.bin"
 touch -d '1 hour ago' "$WORK/site/100m.bin"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat"; }
 TICKS_PER_S=$(getconf CLK_TCK)
 
 measure() { # name command... -> one row
@@ -63,9 +62,9 @@ measure() { # name command... -> one row
   cat "$WORK/site/100m.bin" >/dev/null
   curl -fsS -o /dev/null --max-time 60 "$URL"
   nstat -n >/dev/null
-  before=$(cpu_ticks)
+  before=$(cpu_ticks "$SPID")
   taskset -c "${LOAD_CPU:-1}" wrk -t1 -c1 -d"${DURATION}s" --timeout 10s "$URL" >"$WORK/wrk.log"
-  after=$(cpu_ticks)
+  after=$(cpu_ticks "$SPID")
   segs=$(nstat TcpOutSegs | awk '$1 == "TcpOutSegs" {print $2}')
   stop_pinned
   wrk_clean "$WORK/wrk.log" "$name" || exit 1

@@ -78,13 +78,13 @@ for s in "${server_list[@]}"; do
   case $s in lighttpd) need lighttpd:lighttpd ;; nginx) need nginx:nginx ;; esac
 done
 
-echo "building twinserve (release)" >&2
-cargo build --release --quiet --bin twinserve
-[[ ,$SERVERS, == *,fixed,* ]] && cargo build --release --quiet --example fixed_body
+examples=()
+[[ ,$SERVERS, == *,fixed,* ]] && examples=(fixed_body)
+# A BIN handed over is measured as it is (an older commit's, to compare builds run by run).
+release_bin "${examples[@]}"
 read -r -a extra_args <<<"$EXTRA"
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 [[ $TARGET_DIR = /* ]] || TARGET_DIR=$PWD/$TARGET_DIR
-BIN=${BIN:-$TARGET_DIR/release/twinserve}
 
 # --- the folder every server serves, and the scratch space -----------------
 WORK=$(mktemp -d /tmp/twinserve-bench.XXXXXX)
